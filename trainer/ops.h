@@ -1,0 +1,102 @@
+/* trainer/ops.h — the trainer's kernels, one function per op and direction (private to
+ * the trainer module and its tests; other modules use trainer.h).
+ *
+ * Conventions (as in llm.c):
+ *   - output pointers first, then inputs, then sizes; shapes in the comment of each op.
+ *   - *_backward functions ACCUMULATE (+=) into every gradient they write, so that a
+ *     tensor used twice (residual streams, the tied embedding) sums its gradients; the
+ *     caller zeroes gradients once per step.
+ *   - q, k, v are read through a row stride `ld` (floats between consecutive tokens),
+ *     so they can live interleaved in one (B, T, 3*H*d) buffer or in separate buffers.
+ *     Head h of token (b, t) is at base + (b*T + t)*ld + h*d.
+ *   - every matmul goes through cblas_sgemm.
+ * Threading: OpenMP parallel loops; results do not depend on the thread count except
+ * where a comment says so (reductions are done in a fixed order).
+ */
+#ifndef CASCADE_TRAINER_OPS_H
+#define CASCADE_TRAINER_OPS_H
+
+#include <stdint.h>
+
+/* out (B,T,C) = wte[inp] + wpe[t]; inp (B,T); wte (V,C); wpe (maxT,C). */
+void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
+                     int B, int T, int C);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
+                      int B, int T, int C);
+
+/* out (N,C) = (inp - mean) * rstd * w + b, per row; mean, rstd (N) saved for backward. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int N, int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, const float *mean,
+                        const float *rstd, int N, int C);
+
+/* out (N,OC) with row stride ldo = inp (N,IC) @ w (IC,OC) + bias (OC, or NULL). */
+void matmul_forward(float *out, int ldo, const float *inp, const float *w, const float *bias,
+                    int N, int IC, int OC);
+/* dinp (N,IC) += dout @ w^T (skipped if dinp NULL); dw (IC,OC) += inp^T @ dout;
+ * dbias (OC) += column sums of dout (skipped if NULL). dout has row stride ldd. */
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
+                     const float *inp, const float *w, int N, int IC, int OC);
+
+/* GELU, tanh approximation (GPT-2). inp, out (n). */
+void gelu_forward(float *out, const float *inp, long n);
+void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+
+/* out (n) = a + b. Its backward is the identity into both inputs (done inline). */
+void residual_forward(float *out, const float *a, const float *b, long n);
+
+/* Fused softmax + cross-entropy over the vocabulary.
+ * logits (N,V) -> probs (N,V), losses (N) in nats; targets (N). */
+void crossentropy_forward(float *losses, float *probs, const float *logits,
+                          const int32_t *targets, int N, int V);
+/* dlogits (N,V) += (probs - onehot(target)) * dloss, dloss = d(mean loss)/d(loss_i). */
+void crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets,
+                           float dloss, int N, int V);
+
+/* Causal softmax attention (scale 1/sqrt(d)).
+ * q, k, v: strided (see above); out (B,T,H*d); att (B,H,T,T) softmax probabilities, rows
+ * i hold zeros for j > i. */
+void attention_forward(float *out, float *att, const float *q, const float *k,
+                       const float *v, int ld, int B, int T, int H, int d);
+/* dq, dk, dv: strided like q, k, v (accumulated). scratch: T*T floats per thread,
+ * attention_scratch_floats() in all. */
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                        const float *q, const float *k, const float *v, const float *att,
+                        int ld, int B, int T, int H, int d);
+long attention_scratch_floats(int T, int nthreads);
+
+/* ---- S–D attention (SPEC.md §2) ---------------------------------------------------
+ * logits l_ij = p_i^T L p_j / sqrt(d), L = S - D. Written as softmax attention with
+ * queries q_i = L^T p_i (so q_i . p_j = p_i^T L p_j) and keys k_j = p_j. */
+
+/* Lmat (H,d,d) = S - D per head: S_ij = s[idx(i,j)] for i<j, S_ji = -S_ij, S_ii = 0;
+ * D = diag(softplus(delta)). s (H, d(d-1)/2) in row-major upper-triangle order
+ * (i=0: j=1..d-1, then i=1: j=2..d-1, ...); delta (H,d). */
+void sd_build_l(float *Lmat, const float *s, const float *delta, int H, int d);
+/* ds += dL_ij - dL_ji (i<j); ddelta += -dL_ii * sigmoid(delta). dL (H,d,d). */
+void sd_build_l_backward(float *ds, float *ddelta, const float *dL, const float *delta,
+                         int H, int d);
+/* q (N rows, stride ldq) per head h: q_h = p_h @ L_h (row i: p_i^T L = (L^T p_i)^T).
+ * p strided with ldp. N = B*T. */
+void sd_query_forward(float *q, int ldq, const float *p, int ldp, const float *Lmat,
+                      int N, int H, int d);
+/* dp_h += dq_h @ L_h^T; dL_h += p_h^T @ dq_h. */
+void sd_query_backward(float *dp, int ldp, float *dL, const float *dq, int ldq,
+                       const float *p, const float *Lmat, int N, int H, int d);
+
+/* ---- ELU+1 causal linear attention (SPEC.md §4) -----------------------------------
+ * phi(x) = elu(x) + 1; y_i = phi(q_i)^T S_i / (phi(q_i)^T z_i + eps),
+ * S_i = sum_{j<=i} phi(k_j) v_j^T (d x d), z_i = sum_{j<=i} phi(k_j). O(T d^2) per head.
+ * out (B,T,H*d); den (B,H,T) saves the denominators for backward. */
+#define LINEAR_ATTN_EPS 1e-6f
+void linear_attention_forward(float *out, float *den, const float *q, const float *k,
+                              const float *v, int ld, int B, int T, int H, int d);
+/* dq, dk, dv strided like q, k, v (accumulated). scratch: linear_attention_scratch_floats. */
+void linear_attention_backward(float *dq, float *dk, float *dv, float *scratch,
+                               const float *dout, const float *q, const float *k,
+                               const float *v, const float *out, const float *den,
+                               int ld, int B, int T, int H, int d);
+long linear_attention_scratch_floats(int T, int d, int nthreads);
+
+#endif

@@ -1,0 +1,303 @@
+/* trainer/trainer.h — the whole interface of the trainer module.
+ *
+ * The trainer is a GPT-2-style byte/token language model in C with hand-written exact
+ * gradients, per-layer attention kinds (softmax, S–D, ELU+1 linear; SPEC.md §2, §4) and
+ * per-layer head dimensions, AdamW, data loading, and safetensors checkpoints.
+ *
+ * Conventions used throughout:
+ *   - Errors: a function that can fail returns 0 on success and -1 on failure, after
+ *     writing one line (no trailing newline) naming the file and field into `err`, a
+ *     caller-provided buffer of CASCADE_ERR_MAX bytes. Nothing in this module prints,
+ *     except trainer_train(), which reports progress through a callback.
+ *   - Shapes are given in comments as (rows, cols) of row-major float32 arrays.
+ *     B = batch, T = sequence length, C = model width, H = heads, d = head dim of a layer,
+ *     V = vocabulary, L = layers.
+ *   - Weights are stored (in, out): y = x W + b, x (N, in), W (in, out).
+ *
+ * Parameter tensor names (checkpoints use these; SPEC.md's symbols in brackets):
+ *   wte                (V, C)       token embedding, also the tied output head
+ *   wpe                (T, C)       position embedding
+ *   h.{l}.ln1.w / .b   (C)          only when layernorm is on
+ *   softmax and linear layers:
+ *     h.{l}.attn.qkv.w (C, 3*H*d)   [W_Q | W_K | W_V], head h of Q in columns h*d..h*d+d-1
+ *     h.{l}.attn.qkv.b (3*H*d)
+ *   S–D layers:
+ *     h.{l}.attn.u     (C, H*d)     [U] shared query/key projection, no bias
+ *     h.{l}.attn.s     (H, d*(d-1)/2)  [s] upper triangle of S, row-major (i<j)
+ *     h.{l}.attn.delta (H, d)       [δ] D = diag(softplus(δ))
+ *     h.{l}.attn.v.w   (C, H*d), h.{l}.attn.v.b (H*d)   [W_V]
+ *   all layers:
+ *     h.{l}.attn.proj.w (H*d, C), h.{l}.attn.proj.b (C)  [W_O]
+ *     h.{l}.ln2.w / .b  (C)         only when layernorm is on
+ *     h.{l}.mlp.fc.w   (C, 4C), h.{l}.mlp.fc.b (4C)
+ *     h.{l}.mlp.proj.w (4C, C), h.{l}.mlp.proj.b (C)
+ *   lnf.w / lnf.b      (C)          only when layernorm is on
+ */
+#ifndef CASCADE_TRAINER_H
+#define CASCADE_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CASCADE_ERR_MAX
+#define CASCADE_ERR_MAX 512
+#endif
+
+#define TRAINER_MAX_LAYERS 64
+#define TRAINER_PATH_MAX 1024
+
+/* ------------------------------------------------------------------------------------ */
+/* Configuration                                                                          */
+
+enum attn_kind { ATTN_SOFTMAX = 0, ATTN_SD = 1, ATTN_LINEAR = 2 };
+
+const char *attn_kind_name(enum attn_kind k);          /* "softmax", "sd", "linear" */
+int attn_kind_parse(const char *s, enum attn_kind *out); /* 0 ok, -1 unknown */
+
+struct layer_arch {
+    enum attn_kind kind;   /* attention of this layer */
+    int head_dim;          /* d of this layer, 1 <= d; every layer has n_head heads */
+};
+
+struct model_config {
+    int vocab_size;        /* V: 256 for bytes */
+    int seq_len;           /* T: context length = rows of wpe */
+    int n_layer;           /* L <= TRAINER_MAX_LAYERS */
+    int n_head;            /* H, the same in every layer */
+    int n_embd;            /* C */
+    int layernorm;         /* 1: pre-norm blocks and a final norm; 0: x + attn(x), x + mlp(x) */
+    int residual_scale_init; /* 1: output projections start at std 0.02/sqrt(2L) (GPT-2) */
+    struct layer_arch layers[TRAINER_MAX_LAYERS];
+};
+
+struct train_config {
+    struct model_config model;
+    char data_path[TRAINER_PATH_MAX]; /* text file (bytes) or llm.c token file */
+    double val_fraction;   /* last fraction of the token stream held out for validation */
+    int batch_size;        /* B */
+    int steps;             /* optimiser steps in all */
+    double lr;             /* peak learning rate */
+    int warmup_steps;      /* linear warmup from lr/warmup to lr */
+    double min_lr_frac;    /* cosine decay ends at lr * min_lr_frac (1.0 = constant lr) */
+    double weight_decay;   /* AdamW decoupled decay, applied to 2-D weight matrices only */
+    double beta1, beta2, adam_eps;
+    double grad_clip;      /* global L2 norm clip; 0 disables */
+    uint64_t seed;         /* initialisation and data order */
+    int eval_every;        /* steps between validation evaluations (0: only at the end) */
+    int eval_batches;      /* validation batches of B x T tokens per evaluation */
+    int log_every;         /* steps between progress reports */
+    int checkpoint_every;  /* steps between checkpoints (0: only at the end) */
+    int threads;           /* 0: all cores */
+    char out_path[TRAINER_PATH_MAX]; /* checkpoint path ("" = none) */
+};
+
+/* Fills every field with its documented default (README "Config reference"). */
+void trainer_config_defaults(struct train_config *cfg);
+/* Loads and validates a JSON config file on top of the defaults. On error, `err`
+ * names the file and the key path, e.g. "configs/x.json: model.n_head: must be >= 1". */
+int trainer_config_load(struct train_config *cfg, const char *path, char *err);
+/* The same for an already parsed JSON object (a cJSON *), for configs that embed a
+ * training config (campaigns). `file` and `key_prefix` only label errors. */
+int trainer_config_from_json(struct train_config *cfg, const void *cjson_object,
+                             const char *file, const char *key_prefix, char *err);
+/* Checks ranges and consistency (also of a config built in code). */
+int trainer_config_validate(const struct train_config *cfg, const char *file, char *err);
+/* The model config as a JSON string in the same schema the loader reads (malloc'ed). */
+char *model_config_to_json(const struct model_config *mc);
+int model_config_from_json_string(struct model_config *mc, const char *json, const char *file, char *err);
+
+/* Parameter counts from the architecture alone. */
+struct param_counts {
+    size_t total;          /* every trainable float */
+    size_t attention;      /* attention sub-layers: q/k/v/u/s/delta/proj weights and biases */
+};
+struct param_counts model_config_param_counts(const struct model_config *mc);
+/* Forward FLOPs per token of training (forward + backward = 3x forward), at context T:
+ * 2 * (matmul params) for every matmul, plus attention: softmax/S–D 2 * 2 * H * d * (T+1)/2
+ * (causal average), linear 2 * 2 * H * d * d ... see README "FLOP formula". */
+double model_config_train_flops_per_token(const struct model_config *mc, int T);
+
+/* ------------------------------------------------------------------------------------ */
+/* Data                                                                                   */
+
+struct dataset {
+    int32_t *tokens;       /* (n_tokens) all tokens, train split then validation split */
+    size_t n_tokens;
+    size_t n_train;        /* tokens [0, n_train) train, [n_train, n_tokens) validation */
+    int vocab_size;        /* every token < vocab_size (checked on load) */
+    int is_bytes;          /* 1 when read as raw bytes (bits per byte is meaningful) */
+    char path[TRAINER_PATH_MAX];
+};
+
+/* Reads a token file in llm.c's format (magic 20240520) or, otherwise, any file as bytes
+ * (vocab must then be 256). Splits off the last val_fraction as validation. */
+int data_load(struct dataset *ds, const char *path, int vocab_size, double val_fraction, char *err);
+void data_free(struct dataset *ds);
+/* Training batch for optimiser step `step`: B windows of T+1 tokens at offsets drawn from
+ * a generator seeded by (seed, step), so the batch depends on nothing else (resumable).
+ * inputs, targets: (B, T). */
+void data_train_batch(const struct dataset *ds, uint64_t seed, int64_t step, int B, int T,
+                      int32_t *inputs, int32_t *targets);
+/* Validation batch `index`: contiguous windows from the start of the validation split,
+ * the same for every model. Returns the number of batches available (>= 1) for B, T. */
+int data_val_batch_count(const struct dataset *ds, int B, int T);
+void data_val_batch(const struct dataset *ds, int index, int B, int T,
+                    int32_t *inputs, int32_t *targets);
+/* Turns the Brown corpus' tagged files (word/tag tokens, dir/c[a-r][0-9][0-9] in name
+ * order) into plain text: words joined by single spaces, one sentence per line. */
+int data_prepare_brown(const char *corpus_dir, const char *out_path, size_t *bytes_written, char *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Safetensors (read and write; also used by analysis for Hugging Face checkpoints)       */
+
+enum st_dtype { ST_F32 = 0, ST_F16 = 1, ST_BF16 = 2, ST_I32 = 3, ST_I64 = 4, ST_U8 = 5, ST_OTHER = 6 };
+
+struct st_tensor {
+    char name[160];
+    enum st_dtype dtype;
+    char dtype_name[16];   /* as in the header, e.g. "F32" */
+    int ndim;
+    int64_t shape[8];
+    size_t begin, end;     /* byte offsets in the data section */
+};
+
+struct st_file {
+    char path[TRAINER_PATH_MAX];
+    int n_tensors;
+    struct st_tensor *tensors;  /* (n_tensors) in header order */
+    void *metadata;        /* cJSON object of "__metadata__" (string -> string), or NULL */
+    uint8_t *data;         /* the data section (read into memory) */
+    size_t data_len;
+};
+
+int st_open(struct st_file *f, const char *path, char *err);
+void st_close(struct st_file *f);
+const struct st_tensor *st_find(const struct st_file *f, const char *name);
+size_t st_numel(const struct st_tensor *t);
+/* Copies a tensor into float32 (converting F16/BF16). out holds st_numel(t) floats. */
+int st_read_f32(const struct st_file *f, const struct st_tensor *t, float *out, char *err);
+const char *st_metadata_get(const struct st_file *f, const char *key); /* NULL if absent */
+
+struct st_write_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[8];
+    const float *data;     /* F32, st numel floats */
+};
+/* Writes atomically (temp file, fsync, rename). meta: n_meta key/value string pairs. */
+int st_write(const char *path, const struct st_write_tensor *tensors, int n_tensors,
+             const char *const *meta_keys, const char *const *meta_values, int n_meta, char *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Model                                                                                  */
+
+struct param_tensor {
+    char name[64];
+    int ndim;
+    int shape[2];          /* ndim 1 or 2 */
+    size_t offset;         /* into model.params (and grads, adam_m, adam_v) */
+    size_t numel;
+    int decay;             /* 1 if AdamW weight decay applies (2-D matmul weights, not wte/wpe) */
+};
+
+struct model_acts;         /* activations, laid out once per (B, T); private */
+
+struct model {
+    struct model_config cfg;
+    size_t n_params;
+    float *params;         /* (n_params) all parameters, one block */
+    float *grads;          /* (n_params) */
+    float *adam_m, *adam_v;/* (n_params) AdamW moments */
+    int n_tensors;
+    struct param_tensor *tensors; /* (n_tensors) names/shapes/offsets into params */
+    int64_t step;          /* optimiser steps taken */
+    struct model_acts *acts;
+};
+
+int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, char *err);
+void model_free(struct model *m);
+const struct param_tensor *model_find_tensor(const struct model *m, const char *name);
+float *model_param(const struct model *m, const char *name); /* NULL if absent */
+
+/* Forward pass on (B, T) tokens, B*T <= what was last allocated or reallocates.
+ * With targets, returns the mean cross-entropy in nats; without, returns 0. */
+float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+/* Backward pass of the last forward (which must have had targets); accumulates into grads. */
+void model_backward(struct model *m);
+void model_zero_grad(struct model *m);
+/* Logits of the last forward: (B, T, V). */
+const float *model_logits(const struct model *m);
+/* Pre-softmax attention logits of layer l, head h, batch row b of the last forward:
+ * (T, T), entry (i, j) = q_i . k_j / sqrt(d) for j <= i and the unmasked value for j > i
+ * too (the full matrix, for the routing/filtering split on data). Softmax and S–D layers
+ * only; returns -1 for linear layers. out holds T*T floats. */
+int model_attention_logits(const struct model *m, int l, int h, int b, float *out);
+
+/* Global-norm clipping then one AdamW step at learning rate lr; returns the norm before
+ * clipping. */
+float model_clip_and_step(struct model *m, const struct train_config *tc, float lr);
+/* Learning rate at step (0-based) for the schedule in tc. */
+float trainer_lr_at(const struct train_config *tc, int64_t step);
+
+/* ------------------------------------------------------------------------------------ */
+/* Checkpoints: safetensors with model params, optimiser moments and step (README).       */
+
+struct checkpoint_info {
+    int64_t step;
+    double val_loss;       /* last validation loss in nats/token, NAN if none */
+};
+int checkpoint_save(const char *path, const struct model *m, const struct train_config *tc,
+                    const struct checkpoint_info *info, char *err);
+/* Loads a checkpoint into a freshly initialised model (model_init done inside).
+ * tc may be NULL; when given, it receives the training config stored in the file. */
+int checkpoint_load(const char *path, struct model *m, struct train_config *tc,
+                    struct checkpoint_info *info, char *err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Training loop and evaluation                                                           */
+
+struct eval_result {
+    double loss;           /* mean cross-entropy, nats per token */
+    double perplexity;     /* exp(loss) */
+    double bits_per_byte;  /* loss / ln 2 for byte data, NAN otherwise */
+    int64_t tokens;        /* tokens evaluated */
+};
+int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
+                     struct eval_result *out);
+
+struct train_progress {
+    int64_t step, steps;   /* step just finished (1-based), total */
+    double loss, lr, grad_norm;
+    double tokens_per_s;   /* over the last report interval */
+    double elapsed_s, eta_s;
+    int is_eval;           /* 1: this report carries a validation result */
+    struct eval_result val;
+};
+/* Called at log_every and at each evaluation; returning non-zero stops training after the
+ * current step (a checkpoint is written). */
+typedef int (*train_progress_fn)(const struct train_progress *p, void *user);
+
+struct train_result {
+    int64_t steps_done;
+    double final_train_loss;
+    struct eval_result val;
+    double wall_s, tokens_per_s;
+    int diverged;          /* 1 if a loss or gradient became NaN/inf (training stopped) */
+    int stopped;           /* 1 if the callback asked to stop */
+};
+/* Trains per tc. If resume_path names an existing checkpoint, continues from it exactly
+ * (same params, moments, step, data order). Writes tc->out_path at checkpoint_every and
+ * at the end. */
+int trainer_train(const struct train_config *tc, const char *resume_path, struct model *m,
+                  const struct dataset *ds, train_progress_fn cb, void *user,
+                  struct train_result *res, char *err);
+
+/* Threads for OpenMP loops and OpenBLAS (0 = all cores). */
+void trainer_set_threads(int n);
+
+/* Deterministic random numbers (splitmix64 + Box–Muller); no global state. */
+uint64_t trainer_rng_next(uint64_t *state);
+float trainer_rng_uniform(uint64_t *state);   /* [0, 1) */
+float trainer_rng_normal(uint64_t *state);    /* N(0, 1) */
+
+#endif
