@@ -13,7 +13,9 @@ CC      ?= cc
 # OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (see README).
 BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS  ?= -O2 -march=native
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -I. -MMD -MP
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS  += -DCASCADE_VERSION=\"$(VERSION)\"
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -fopenmp -I. -MMD -MP
 LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -llapacke -lsqlite3 -lcjson -lm -fopenmp
 ifeq ($(SAN),1)
   CFLAGS += -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -1,4 +1,4 @@
-/* tests/runner.c — main() of cascade_test: runs every TEST() in tests/*.c.
+/* tests/runner.c — main() of cascade_test: runs every TEST() in tests/<name>.c.
  * Prints "ok NAME (0.12 s)" or "FAIL NAME" with the failed checks, then
  * "N passed, N failed". Arguments are name prefixes that select tests. */
 #include "test.h"

@@ -2,7 +2,7 @@
  *
  * A test is written as
  *     TEST(module_what_it_checks) { CHECK(x == 1); CHECK_NEAR(a, b, 1e-5); }
- * at the start of a line in any tests/*.c file. The Makefile collects those lines into
+ * at the start of a line in any tests/<name>.c file. The Makefile collects those lines into
  * test_list.h, so adding a test never needs editing a central list. The runner
  * (tests/runner.c) prints one line per test ("ok name" or "FAIL name" plus the failed
  * checks) and ends with "N passed, N failed"; it exits non-zero on any failure.

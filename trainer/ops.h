@@ -39,6 +39,12 @@ void matmul_forward(float *out, int ldo, const float *inp, const float *w, const
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
                      const float *inp, const float *w, int N, int IC, int OC);
 
+/* Output head tied to the token embedding: logits (N,V) = x (N,C) @ wte^T, wte (V,C). */
+void tied_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
+/* dx (N,C) += dlogits @ wte; dwte (V,C) += dlogits^T @ x. */
+void tied_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                        const float *wte, int N, int C, int V);
+
 /* GELU, tanh approximation (GPT-2). inp, out (n). */
 void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *inp, const float *dout, long n);

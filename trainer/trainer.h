@@ -102,6 +102,8 @@ int trainer_config_from_json(struct train_config *cfg, const void *cjson_object,
                              const char *file, const char *key_prefix, char *err);
 /* Checks ranges and consistency (also of a config built in code). */
 int trainer_config_validate(const struct train_config *cfg, const char *file, char *err);
+/* The whole training config as a JSON string in the loader's schema (malloc'ed). */
+char *trainer_config_to_json(const struct train_config *cfg);
 /* The model config as a JSON string in the same schema the loader reads (malloc'ed). */
 char *model_config_to_json(const struct model_config *mc);
 int model_config_from_json_string(struct model_config *mc, const char *json, const char *file, char *err);
@@ -112,9 +114,10 @@ struct param_counts {
     size_t attention;      /* attention sub-layers: q/k/v/u/s/delta/proj weights and biases */
 };
 struct param_counts model_config_param_counts(const struct model_config *mc);
-/* Forward FLOPs per token of training (forward + backward = 3x forward), at context T:
- * 2 * (matmul params) for every matmul, plus attention: softmax/S–D 2 * 2 * H * d * (T+1)/2
- * (causal average), linear 2 * 2 * H * d * d ... see README "FLOP formula". */
+/* FLOPs per token of one training step (forward + backward = 3 x forward) at context T
+ * (T <= 0: seq_len). Forward = 2 x every matmul weight (incl. the tied head) + attention
+ * (softmax/S–D: 4*H*d*(T+1)/2 causal average, S–D adds 2*H*d*d; linear: 4*H*d*d + 2*H*d).
+ * README "FLOP formula" has the derivation. */
 double model_config_train_flops_per_token(const struct model_config *mc, int T);
 
 /* ------------------------------------------------------------------------------------ */
@@ -129,8 +132,9 @@ struct dataset {
     char path[TRAINER_PATH_MAX];
 };
 
-/* Reads a token file in llm.c's format (magic 20240520) or, otherwise, any file as bytes
- * (vocab must then be 256). Splits off the last val_fraction as validation. */
+/* Reads a token file in llm.c's format (a file starting with magic 20240520) or, otherwise,
+ * any file as bytes (vocab_size must then be >= 256). Splits off the last val_fraction
+ * as validation. Whether the splits fit a (B, T) is checked by the caller. */
 int data_load(struct dataset *ds, const char *path, int vocab_size, double val_fraction, char *err);
 void data_free(struct dataset *ds);
 /* Training batch for optimiser step `step`: B windows of T+1 tokens at offsets drawn from
@@ -139,12 +143,14 @@ void data_free(struct dataset *ds);
 void data_train_batch(const struct dataset *ds, uint64_t seed, int64_t step, int B, int T,
                       int32_t *inputs, int32_t *targets);
 /* Validation batch `index`: contiguous windows from the start of the validation split,
- * the same for every model. Returns the number of batches available (>= 1) for B, T. */
+ * the same for every model. Returns the number of full batches available for B, T (0 when
+ * the split holds fewer than B*T + 1 tokens). */
 int data_val_batch_count(const struct dataset *ds, int B, int T);
 void data_val_batch(const struct dataset *ds, int index, int B, int T,
                     int32_t *inputs, int32_t *targets);
 /* Turns the Brown corpus' tagged files (word/tag tokens, dir/c[a-r][0-9][0-9] in name
- * order) into plain text: words joined by single spaces, one sentence per line. */
+ * order) into plain text: words joined by single spaces, one sentence (non-blank line,
+ * tab-led or not) per line. */
 int data_prepare_brown(const char *corpus_dir, const char *out_path, size_t *bytes_written, char *err);
 
 /* ------------------------------------------------------------------------------------ */
@@ -170,11 +176,12 @@ struct st_file {
     size_t data_len;
 };
 
+/* Reads the whole file into memory. On error *f is zeroed (st_close is safe). */
 int st_open(struct st_file *f, const char *path, char *err);
 void st_close(struct st_file *f);
 const struct st_tensor *st_find(const struct st_file *f, const char *name);
 size_t st_numel(const struct st_tensor *t);
-/* Copies a tensor into float32 (converting F16/BF16). out holds st_numel(t) floats. */
+/* Copies a tensor into float32 (converting F16/BF16); out must hold st_numel(t) floats. */
 int st_read_f32(const struct st_file *f, const struct st_tensor *t, float *out, char *err);
 const char *st_metadata_get(const struct st_file *f, const char *key); /* NULL if absent */
 

@@ -1,0 +1,67 @@
+/* search/cli.c — small helpers shared by the subcommands: option parsing with one-line
+ * errors naming the flag, thread setup, durations. */
+#include "search/cli.h"
+#include "trainer/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_opt(int argc, char **argv, int *i, const char *cmd, const char *flag, const char **out)
+{
+    if (strcmp(argv[*i], flag) != 0) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cascade %s: option %s needs a value\n", cmd, flag);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+int cli_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cascade %s: %s: expected an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "cascade %s: %s: expected a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_unknown(const char *cmd, const char *arg)
+{
+    fprintf(stderr, "cascade %s: unknown option '%s' (see cascade %s --help)\n", cmd, arg, cmd);
+    return 2;
+}
+
+void cli_set_threads(long n)
+{
+    trainer_set_threads((int)n);
+}
+
+void cli_format_duration(char *out, int n, double s)
+{
+    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(out, n, "%lds", t);
+}

@@ -1,0 +1,39 @@
+/* search/cli.h — the command-line layer of ./cascade (module `search`): one function per
+ * subcommand, each taking (argc, argv) with argv[0] the subcommand name, printing its
+ * own output and errors (the one place that prints), and returning the exit status:
+ * 0 success, 1 the work failed, 2 bad usage or bad input. */
+#ifndef CASCADE_SEARCH_CLI_H
+#define CASCADE_SEARCH_CLI_H
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_prepare_brown(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* OpenBLAS core check (search/blas_core.c). Debian's OpenBLAS 0.3.21 may pick a slow
+ * generic core ("Prescott") on AVX-512 CPUs; this re-executes the program with
+ * OPENBLAS_CORETYPE set to the right core. Returns only if no re-exec was needed (or it
+ * failed); *note receives a one-line message to print once, or "" (64+ bytes). */
+void blas_core_check(int argc, char **argv, char *note, int note_len);
+/* "SkylakeX (AVX-512)" — the core OpenBLAS uses now, for reports. */
+const char *blas_core_name(void);
+
+/* Option parsing shared by the subcommands (search/cli.c).
+ * cli_opt: if argv[*i] is `flag`, stores the next argument in *out, advances *i and
+ * returns 1; prints "cascade CMD: option FLAG needs a value" and returns -1 if there is
+ * none; returns 0 if argv[*i] is not `flag`.
+ * cli_long / cli_double: parse a flag's value in [lo, hi]; print an error naming the
+ * flag and return -1 when it is not a number in range. */
+int cli_opt(int argc, char **argv, int *i, const char *cmd, const char *flag, const char **out);
+int cli_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
+/* Prints "cascade CMD: unknown option 'X' (see cascade CMD --help)"; returns 2. */
+int cli_unknown(const char *cmd, const char *arg);
+/* Sets the thread count from --threads (0 = all cores) and prints nothing. */
+void cli_set_threads(long n);
+/* "1h02m", "3m05s", "12s" */
+void cli_format_duration(char *out, int n, double seconds);
+
+#endif

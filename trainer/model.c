@@ -1,0 +1,573 @@
+/* trainer/model.c — the GPT model: parameter layout, initialisation, forward, backward,
+ * AdamW. Kernels are in ops.c / ops_sd.c / ops_linear.c.
+ *
+ * Memory is laid out once: all parameters in one block (params), with grads, adam_m and
+ * adam_v in blocks of the same layout; the tensor table (name, shape, offset) is the map.
+ * Activations for a given (B, T) are one further block (struct model_acts), carved into
+ * per-layer buffers whose sizes follow each layer's attention kind and head dimension.
+ *
+ * Block l (pre-norm; with layernorm off the ln steps are the identity):
+ *   x_in (N,C) -> ln1 -> [attention kind] -> atty (N,H*d) -> proj -> + x_in = res1
+ *   res1 -> ln2 -> fc (N,4C) -> gelu -> fcproj (N,C) -> + res1 = res2 = x_in of block l+1
+ * Attention kinds, all with q, k, v interleaved in qkv (N, 3*H*d), row stride 3*H*d:
+ *   softmax: qkv = ln1 @ qkv.w + qkv.b; causal softmax attention.
+ *   sd (SPEC §2): k = p = ln1 @ u; v = ln1 @ v.w + v.b; q = p L (L = S - D per head);
+ *                 causal softmax attention on (q, k, v): logits p_i^T L p_j / sqrt(d).
+ *   linear (SPEC §4): qkv as softmax; ELU+1 causal linear attention.
+ */
+#include "trainer/trainer.h"
+#include "trainer/ops.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------ */
+/* Parameter table                                                                        */
+
+/* Pointers of one layer into a parameter-layout block (params or grads). NULL where the
+ * layer's kind or the layernorm switch has no such tensor. */
+struct layer_ptrs {
+    float *ln1w, *ln1b;               /* (C) */
+    float *qkvw, *qkvb;               /* (C, 3Hd), (3Hd)       softmax, linear */
+    float *u, *s, *delta, *vw, *vb;   /* (C,Hd), (H,d(d-1)/2), (H,d), (C,Hd), (Hd)   sd */
+    float *projw, *projb;             /* (Hd, C), (C) */
+    float *ln2w, *ln2b;               /* (C) */
+    float *fcw, *fcb;                 /* (C, 4C), (4C) */
+    float *fcprojw, *fcprojb;         /* (4C, C), (C) */
+};
+
+struct table_builder {
+    struct param_tensor *t;
+    int n, cap;
+    size_t total;
+};
+
+static void table_add(struct table_builder *tb, const char *name, int rows, int cols, int decay)
+{
+    if (tb->n == tb->cap) {
+        tb->cap = tb->cap ? 2 * tb->cap : 64;
+        tb->t = realloc(tb->t, sizeof *tb->t * tb->cap);
+    }
+    struct param_tensor *p = &tb->t[tb->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = cols > 0 ? 2 : 1;
+    p->shape[0] = rows;
+    p->shape[1] = cols > 0 ? cols : 0;
+    p->numel = (size_t)rows * (cols > 0 ? cols : 1);
+    p->offset = tb->total;
+    p->decay = decay;
+    tb->total += p->numel;
+}
+
+/* The tensor list documented in trainer.h, in checkpoint order. */
+static void build_table(struct table_builder *tb, const struct model_config *c)
+{
+    int C = c->n_embd, H = c->n_head;
+    char nm[64];
+    table_add(tb, "wte", c->vocab_size, C, 0);
+    table_add(tb, "wpe", c->seq_len, C, 0);
+    for (int l = 0; l < c->n_layer; l++) {
+        int d = c->layers[l].head_dim, Hd = H * d;
+#define ADD(suffix, r, cc, dec) do { snprintf(nm, sizeof nm, "h.%d.%s", l, suffix); \
+                                     table_add(tb, nm, r, cc, dec); } while (0)
+        if (c->layernorm) { ADD("ln1.w", C, 0, 0); ADD("ln1.b", C, 0, 0); }
+        if (c->layers[l].kind == ATTN_SD) {
+            ADD("attn.u", C, Hd, 1);
+            ADD("attn.s", H, d * (d - 1) / 2, 0);
+            ADD("attn.delta", H, d, 0);
+            ADD("attn.v.w", C, Hd, 1);
+            ADD("attn.v.b", Hd, 0, 0);
+        } else {
+            ADD("attn.qkv.w", C, 3 * Hd, 1);
+            ADD("attn.qkv.b", 3 * Hd, 0, 0);
+        }
+        ADD("attn.proj.w", Hd, C, 1);
+        ADD("attn.proj.b", C, 0, 0);
+        if (c->layernorm) { ADD("ln2.w", C, 0, 0); ADD("ln2.b", C, 0, 0); }
+        ADD("mlp.fc.w", C, 4 * C, 1);
+        ADD("mlp.fc.b", 4 * C, 0, 0);
+        ADD("mlp.proj.w", 4 * C, C, 1);
+        ADD("mlp.proj.b", C, 0, 0);
+#undef ADD
+    }
+    if (c->layernorm) { table_add(tb, "lnf.w", C, 0, 0); table_add(tb, "lnf.b", C, 0, 0); }
+}
+
+const struct param_tensor *model_find_tensor(const struct model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+static float *tensor_in(const struct model *m, float *block, const char *fmt, int l)
+{
+    char nm[64];
+    snprintf(nm, sizeof nm, fmt, l);
+    const struct param_tensor *t = model_find_tensor(m, nm);
+    return t ? block + t->offset : NULL;
+}
+
+float *model_param(const struct model *m, const char *name)
+{
+    const struct param_tensor *t = model_find_tensor(m, name);
+    return t ? m->params + t->offset : NULL;
+}
+
+static struct layer_ptrs layer_ptrs_in(const struct model *m, float *block, int l)
+{
+    struct layer_ptrs p;
+    p.ln1w = tensor_in(m, block, "h.%d.ln1.w", l);
+    p.ln1b = tensor_in(m, block, "h.%d.ln1.b", l);
+    p.qkvw = tensor_in(m, block, "h.%d.attn.qkv.w", l);
+    p.qkvb = tensor_in(m, block, "h.%d.attn.qkv.b", l);
+    p.u = tensor_in(m, block, "h.%d.attn.u", l);
+    p.s = tensor_in(m, block, "h.%d.attn.s", l);
+    p.delta = tensor_in(m, block, "h.%d.attn.delta", l);
+    p.vw = tensor_in(m, block, "h.%d.attn.v.w", l);
+    p.vb = tensor_in(m, block, "h.%d.attn.v.b", l);
+    p.projw = tensor_in(m, block, "h.%d.attn.proj.w", l);
+    p.projb = tensor_in(m, block, "h.%d.attn.proj.b", l);
+    p.ln2w = tensor_in(m, block, "h.%d.ln2.w", l);
+    p.ln2b = tensor_in(m, block, "h.%d.ln2.b", l);
+    p.fcw = tensor_in(m, block, "h.%d.mlp.fc.w", l);
+    p.fcb = tensor_in(m, block, "h.%d.mlp.fc.b", l);
+    p.fcprojw = tensor_in(m, block, "h.%d.mlp.proj.w", l);
+    p.fcprojb = tensor_in(m, block, "h.%d.mlp.proj.b", l);
+    return p;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Activations                                                                            */
+
+struct layer_acts {
+    float *ln1, *ln1_mean, *ln1_rstd;   /* (N,C), (N), (N)    layernorm only */
+    float *qkv;                         /* (N, 3Hd) q | k | v interleaved per row */
+    float *att;                         /* (B,H,T,T) softmax and sd */
+    float *den;                         /* (B,H,T) linear */
+    float *lmat;                        /* (H,d,d) L = S - D, sd */
+    float *atty;                        /* (N, Hd) attention output before proj */
+    float *attproj;                     /* (N, C) */
+    float *res1;                        /* (N, C) */
+    float *ln2, *ln2_mean, *ln2_rstd;   /* (N,C), (N), (N)    layernorm only */
+    float *fch, *fch_gelu;              /* (N, 4C) */
+    float *fcproj;                      /* (N, C) */
+    float *res2;                        /* (N, C) block output */
+};
+
+struct model_acts {
+    int B, T;                           /* shape this block was laid out for */
+    int nthreads;                       /* scratch slices */
+    float *block;                       /* the one allocation */
+    float *encoded;                     /* (N, C) */
+    struct layer_acts *layers;          /* (L) */
+    float *lnf, *lnf_mean, *lnf_rstd;   /* (N,C), (N), (N) */
+    float *logits, *probs, *losses;     /* (N,V), (N,V), (N) */
+    const int32_t *inputs, *targets;    /* of the last forward (caller-owned, (B,T)) */
+    int has_targets;
+    /* gradient buffers, reused by every layer in backward */
+    float *dresid;                      /* (N, C) gradient of the residual stream */
+    float *dln;                         /* (N, C) gradient of a LayerNorm output */
+    float *dqkv;                        /* (N, 3*Hd_max) */
+    float *datty;                       /* (N, Hd_max) */
+    float *dfch, *dfch_gelu;            /* (N, 4C) */
+    float *dlogits;                     /* (N, V) */
+    float *dlmat;                       /* (H, d_max, d_max) */
+    float *scratch;                     /* attention backward scratch */
+};
+
+/* Lays out (or, with base == NULL, only counts) the activation block for (B, T). */
+static size_t acts_layout(struct model_acts *a, float *base, const struct model_config *c,
+                          int B, int T, int nthreads)
+{
+    size_t off = 0;
+    size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, V = c->vocab_size;
+    size_t hd_max = 0, d_max = 0;
+    long scratch = 0;
+#define TAKE(ptr, n) do { (ptr) = base ? base + off : NULL; off += (n); } while (0)
+    TAKE(a->encoded, N * C);
+    for (int l = 0; l < c->n_layer; l++) {
+        struct layer_acts *la = &a->layers[l];
+        int kind = c->layers[l].kind;
+        size_t d = c->layers[l].head_dim, Hd = H * d;
+        memset(la, 0, sizeof *la);
+        if (Hd > hd_max) hd_max = Hd;
+        if (d > d_max) d_max = d;
+        if (c->layernorm) { TAKE(la->ln1, N * C); TAKE(la->ln1_mean, N); TAKE(la->ln1_rstd, N); }
+        TAKE(la->qkv, N * 3 * Hd);
+        if (kind == ATTN_LINEAR) {
+            TAKE(la->den, (size_t)B * H * T);
+            long s = linear_attention_scratch_floats(T, (int)d, nthreads);
+            if (s > scratch) scratch = s;
+        } else {
+            TAKE(la->att, (size_t)B * H * T * T);
+            long s = attention_scratch_floats(T, nthreads);
+            if (s > scratch) scratch = s;
+        }
+        if (kind == ATTN_SD) TAKE(la->lmat, H * d * d);
+        TAKE(la->atty, N * Hd);
+        TAKE(la->attproj, N * C);
+        TAKE(la->res1, N * C);
+        if (c->layernorm) { TAKE(la->ln2, N * C); TAKE(la->ln2_mean, N); TAKE(la->ln2_rstd, N); }
+        TAKE(la->fch, N * 4 * C);
+        TAKE(la->fch_gelu, N * 4 * C);
+        TAKE(la->fcproj, N * C);
+        TAKE(la->res2, N * C);
+    }
+    if (c->layernorm) { TAKE(a->lnf, N * C); TAKE(a->lnf_mean, N); TAKE(a->lnf_rstd, N); }
+    else { a->lnf = a->lnf_mean = a->lnf_rstd = NULL; }
+    TAKE(a->logits, N * V);
+    TAKE(a->probs, N * V);
+    TAKE(a->losses, N);
+    TAKE(a->dresid, N * C);
+    TAKE(a->dln, N * C);
+    TAKE(a->dqkv, N * 3 * hd_max);
+    TAKE(a->datty, N * hd_max);
+    TAKE(a->dfch, N * 4 * C);
+    TAKE(a->dfch_gelu, N * 4 * C);
+    TAKE(a->dlogits, N * V);
+    TAKE(a->dlmat, H * d_max * d_max);
+    TAKE(a->scratch, (size_t)scratch);
+#undef TAKE
+    return off;
+}
+
+static int acts_ensure(struct model *m, int B, int T)
+{
+    int nthreads = omp_get_max_threads();
+    struct model_acts *a = m->acts;
+    if (a && a->B == B && a->T == T && a->nthreads >= nthreads) return 0;
+    if (a) { free(a->block); free(a->layers); free(a); }
+    a = calloc(1, sizeof *a);
+    if (!a) return -1;
+    a->layers = calloc(m->cfg.n_layer, sizeof *a->layers);
+    size_t n = acts_layout(a, NULL, &m->cfg, B, T, nthreads);
+    a->block = malloc(n * sizeof(float));
+    if (!a->layers || !a->block) { free(a->layers); free(a->block); free(a); m->acts = NULL; return -1; }
+    acts_layout(a, a->block, &m->cfg, B, T, nthreads);
+    a->B = B;
+    a->T = T;
+    a->nthreads = nthreads;
+    m->acts = a;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Init                                                                                   */
+
+static void fill_normal(float *p, size_t n, float std, uint64_t *rng)
+{
+    for (size_t i = 0; i < n; i++) p[i] = std * trainer_rng_normal(rng);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* GPT-2 initialisation: matrices N(0, 0.02) (output projections 0.02/sqrt(2L) when
+ * residual_scale_init), biases 0, LayerNorm weights 1; S–D per SPEC §2: s ~ N(0, 0.1^2),
+ * delta = 0.1. Tensors are filled in table order from one generator seeded by `seed`. */
+static void init_params(struct model *m, uint64_t seed)
+{
+    uint64_t rng = seed ^ 0x9e3779b97f4a7c15ull;
+    const struct model_config *c = &m->cfg;
+    float proj_std = c->residual_scale_init ? 0.02f / sqrtf(2.0f * c->n_layer) : 0.02f;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct param_tensor *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        if (ends_with(t->name, "attn.s")) fill_normal(p, t->numel, 0.1f, &rng);
+        else if (ends_with(t->name, "attn.delta")) for (size_t j = 0; j < t->numel; j++) p[j] = 0.1f;
+        else if (ends_with(t->name, "ln1.w") || ends_with(t->name, "ln2.w") || ends_with(t->name, "lnf.w"))
+            for (size_t j = 0; j < t->numel; j++) p[j] = 1.0f;
+        else if (t->ndim == 1) memset(p, 0, t->numel * sizeof(float));
+        else if (ends_with(t->name, "attn.proj.w") || ends_with(t->name, "mlp.proj.w"))
+            fill_normal(p, t->numel, proj_std, &rng);
+        else fill_normal(p, t->numel, 0.02f, &rng);
+    }
+}
+
+int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, char *err)
+{
+    memset(m, 0, sizeof *m);
+    struct train_config tc;
+    trainer_config_defaults(&tc);
+    tc.model = *cfg;
+    if (trainer_config_validate(&tc, "model", err) != 0) return -1;
+    m->cfg = *cfg;
+    struct table_builder tb = { 0 };
+    build_table(&tb, cfg);
+    m->tensors = tb.t;
+    m->n_tensors = tb.n;
+    m->n_params = tb.total;
+    m->params = malloc(tb.total * sizeof(float));
+    m->grads = calloc(tb.total, sizeof(float));
+    m->adam_m = calloc(tb.total, sizeof(float));
+    m->adam_v = calloc(tb.total, sizeof(float));
+    if (!m->params || !m->grads || !m->adam_m || !m->adam_v) {
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for %zu parameters", tb.total);
+        model_free(m);
+        return -1;
+    }
+    init_params(m, seed);
+    return 0;
+}
+
+void model_free(struct model *m)
+{
+    if (m->acts) { free(m->acts->block); free(m->acts->layers); free(m->acts); }
+    free(m->params);
+    free(m->grads);
+    free(m->adam_m);
+    free(m->adam_v);
+    free(m->tensors);
+    memset(m, 0, sizeof *m);
+}
+
+void model_zero_grad(struct model *m)
+{
+    memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Forward                                                                                */
+
+static void attention_block_forward(struct model *m, int l, const float *x, int B, int T)
+{
+    const struct model_config *c = &m->cfg;
+    struct layer_acts *la = &m->acts->layers[l];
+    struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
+    int N = B * T, C = c->n_embd, H = c->n_head, d = c->layers[l].head_dim, Hd = H * d;
+    int ld = 3 * Hd;
+    float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
+    switch (c->layers[l].kind) {
+    case ATTN_SOFTMAX:
+        matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd);
+        attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d);
+        break;
+    case ATTN_SD:
+        sd_build_l(la->lmat, p.s, p.delta, H, d);
+        matmul_forward(k, ld, x, p.u, NULL, N, C, Hd);        /* p = x U, kept as keys */
+        matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hd);
+        sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);     /* q = p L */
+        attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d);
+        break;
+    case ATTN_LINEAR:
+        matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd);
+        linear_attention_forward(la->atty, la->den, q, k, v, ld, B, T, H, d);
+        break;
+    }
+    matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C);
+}
+
+float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+{
+    const struct model_config *c = &m->cfg;
+    assert(T >= 1 && T <= c->seq_len && B >= 1);
+    if (acts_ensure(m, B, T) != 0) return NAN;
+    struct model_acts *a = m->acts;
+    int N = B * T, C = c->n_embd, V = c->vocab_size;
+    a->inputs = inputs;
+    a->targets = targets;
+    a->has_targets = targets != NULL;
+
+    encoder_forward(a->encoded, inputs, model_param(m, "wte"), model_param(m, "wpe"), B, T, C);
+    const float *x = a->encoded;
+    for (int l = 0; l < c->n_layer; l++) {
+        struct layer_acts *la = &a->layers[l];
+        struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
+        const float *xin = x;
+        if (c->layernorm) {
+            layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, x, p.ln1w, p.ln1b, N, C);
+            xin = la->ln1;
+        }
+        attention_block_forward(m, l, xin, B, T);
+        residual_forward(la->res1, x, la->attproj, (long)N * C);
+        const float *hin = la->res1;
+        if (c->layernorm) {
+            layernorm_forward(la->ln2, la->ln2_mean, la->ln2_rstd, la->res1, p.ln2w, p.ln2b, N, C);
+            hin = la->ln2;
+        }
+        matmul_forward(la->fch, 4 * C, hin, p.fcw, p.fcb, N, C, 4 * C);
+        gelu_forward(la->fch_gelu, la->fch, (long)N * 4 * C);
+        matmul_forward(la->fcproj, C, la->fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C);
+        residual_forward(la->res2, la->res1, la->fcproj, (long)N * C);
+        x = la->res2;
+    }
+    if (c->layernorm) {
+        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x,
+                          model_param(m, "lnf.w"), model_param(m, "lnf.b"), N, C);
+        x = a->lnf;
+    }
+    tied_head_forward(a->logits, x, model_param(m, "wte"), N, C, V);
+    if (!targets) return 0.0f;
+    crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V);
+    double sum = 0.0;
+    for (int i = 0; i < N; i++) sum += a->losses[i];
+    return (float)(sum / N);
+}
+
+const float *model_logits(const struct model *m)
+{
+    return m->acts ? m->acts->logits : NULL;
+}
+
+int model_attention_logits(const struct model *m, int l, int h, int b, float *out)
+{
+    const struct model_config *c = &m->cfg;
+    if (!m->acts || l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head ||
+        b < 0 || b >= m->acts->B || c->layers[l].kind == ATTN_LINEAR)
+        return -1;
+    int T = m->acts->T, d = c->layers[l].head_dim, Hd = c->n_head * d, ld = 3 * Hd;
+    const float *qkv = m->acts->layers[l].qkv + (size_t)b * T * ld + (size_t)h * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d,
+                1.0f / sqrtf((float)d), qkv, ld, qkv + Hd, ld, 0.0f, out, T);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Backward                                                                               */
+
+/* Given datty (the gradient of the attention output), accumulates the gradients of the
+ * layer's attention parameters and of its input x (into dx). */
+static void attention_block_backward(struct model *m, int l, const float *x, float *dx, int B, int T)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a = m->acts;
+    struct layer_acts *la = &a->layers[l];
+    struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
+    struct layer_ptrs g = layer_ptrs_in(m, m->grads, l);
+    int N = B * T, C = c->n_embd, H = c->n_head, d = c->layers[l].head_dim, Hd = H * d;
+    int ld = 3 * Hd;
+    const float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
+    float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv = a->dqkv + 2 * Hd;
+    memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld);
+    switch (c->layers[l].kind) {
+    case ATTN_SOFTMAX:
+        attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
+        matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd);
+        break;
+    case ATTN_SD:
+        attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
+        memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
+        sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
+        sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d);
+        matmul_backward(dx, g.u, NULL, dk, ld, x, p.u, N, C, Hd);
+        matmul_backward(dx, g.vw, g.vb, dv, ld, x, p.vw, N, C, Hd);
+        break;
+    case ATTN_LINEAR:
+        linear_attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->atty, la->den,
+                                  ld, B, T, H, d);
+        matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd);
+        break;
+    }
+}
+
+void model_backward(struct model *m)
+{
+    const struct model_config *c = &m->cfg;
+    struct model_acts *a = m->acts;
+    assert(a && a->has_targets);
+    int B = a->B, T = a->T, N = B * T, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
+    float *dres = a->dresid;
+
+    memset(a->dlogits, 0, sizeof(float) * (size_t)N * V);
+    crossentropy_backward(a->dlogits, a->probs, a->targets, 1.0f / N, N, V);
+    const float *xlast = L > 0 ? a->layers[L - 1].res2 : a->encoded;
+    memset(dres, 0, sizeof(float) * (size_t)N * C);
+    if (c->layernorm) {
+        memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+        tied_head_backward(a->dln, m->grads + model_find_tensor(m, "wte")->offset,
+                           a->dlogits, a->lnf, model_param(m, "wte"), N, C, V);
+        layernorm_backward(dres, m->grads + model_find_tensor(m, "lnf.w")->offset,
+                           m->grads + model_find_tensor(m, "lnf.b")->offset, a->dln, xlast,
+                           model_param(m, "lnf.w"), a->lnf_mean, a->lnf_rstd, N, C);
+    } else {
+        tied_head_backward(dres, m->grads + model_find_tensor(m, "wte")->offset,
+                           a->dlogits, xlast, model_param(m, "wte"), N, C, V);
+    }
+
+    for (int l = L - 1; l >= 0; l--) {
+        struct layer_acts *la = &a->layers[l];
+        struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
+        struct layer_ptrs g = layer_ptrs_in(m, m->grads, l);
+        int Hd = c->n_head * c->layers[l].head_dim;
+        const float *x = l > 0 ? a->layers[l - 1].res2 : a->encoded;
+        /* dres holds d(res2). MLP branch: res2 = res1 + fcproj(gelu(fc(ln2(res1)))). */
+        memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C);
+        matmul_backward(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
+                        N, 4 * C, C);
+        memset(a->dfch, 0, sizeof(float) * (size_t)N * 4 * C);
+        gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C);
+        if (c->layernorm) {
+            memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+            matmul_backward(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C);
+            layernorm_backward(dres, g.ln2w, g.ln2b, a->dln, la->res1, p.ln2w,
+                               la->ln2_mean, la->ln2_rstd, N, C);
+        } else {
+            matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C);
+        }
+        /* dres now holds d(res1). Attention branch: res1 = x + proj(attn(ln1(x))). */
+        memset(a->datty, 0, sizeof(float) * (size_t)N * Hd);
+        matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C);
+        if (c->layernorm) {
+            memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+            attention_block_backward(m, l, la->ln1, a->dln, B, T);
+            layernorm_backward(dres, g.ln1w, g.ln1b, a->dln, x, p.ln1w,
+                               la->ln1_mean, la->ln1_rstd, N, C);
+        } else {
+            attention_block_backward(m, l, x, dres, B, T);
+        }
+    }
+    encoder_backward(m->grads + model_find_tensor(m, "wte")->offset,
+                     m->grads + model_find_tensor(m, "wpe")->offset, dres, a->inputs, B, T, C);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Optimiser                                                                              */
+
+float trainer_lr_at(const struct train_config *tc, int64_t step)
+{
+    if (step < tc->warmup_steps) return (float)(tc->lr * (double)(step + 1) / tc->warmup_steps);
+    int64_t span = tc->steps - tc->warmup_steps;
+    if (span <= 1) return (float)tc->lr;
+    double frac = (double)(step - tc->warmup_steps) / (double)(span - 1);
+    if (frac > 1.0) frac = 1.0;
+    double min_lr = tc->lr * tc->min_lr_frac;
+    return (float)(min_lr + 0.5 * (tc->lr - min_lr) * (1.0 + cos(M_PI * frac)));
+}
+
+float model_clip_and_step(struct model *m, const struct train_config *tc, float lr)
+{
+    /* Serial double sum: fixed order, independent of threads. */
+    double sq = 0.0;
+    for (size_t i = 0; i < m->n_params; i++) sq += (double)m->grads[i] * m->grads[i];
+    float norm = (float)sqrt(sq);
+    float scale = 1.0f;
+    if (tc->grad_clip > 0 && norm > tc->grad_clip) scale = (float)(tc->grad_clip / norm);
+    m->step++;
+    float b1 = (float)tc->beta1, b2 = (float)tc->beta2, eps = (float)tc->adam_eps;
+    float c1 = 1.0f - powf(b1, (float)m->step), c2 = 1.0f - powf(b2, (float)m->step);
+    for (int t = 0; t < m->n_tensors; t++) {
+        const struct param_tensor *pt = &m->tensors[t];
+        float wd = pt->decay ? (float)tc->weight_decay : 0.0f;
+        float *p = m->params + pt->offset, *g = m->grads + pt->offset;
+        float *mm = m->adam_m + pt->offset, *vv = m->adam_v + pt->offset;
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < pt->numel; i++) {
+            float gi = g[i] * scale;
+            mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
+            vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
+            float mhat = mm[i] / c1, vhat = vv[i] / c2;
+            p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
+        }
+    }
+    return norm;
+}

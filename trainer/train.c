@@ -1,0 +1,166 @@
+/* trainer/train.c — the training loop, validation, and thread control.
+ *
+ * One step: batch(seed, step) -> zero grads -> forward -> backward -> clip -> AdamW.
+ * The batch depends only on (seed, step) and the checkpoint holds params, moments and
+ * step, so a resumed run continues bit-for-bit as if it had never stopped (on the same
+ * thread count; OpenBLAS may split sums differently for another count).
+ */
+#include "trainer/trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void openblas_set_num_threads(int n);
+
+void trainer_set_threads(int n)
+{
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
+                     struct eval_result *out)
+{
+    int n = data_val_batch_count(ds, B, T);
+    if (max_batches > 0 && n > max_batches) n = max_batches;
+    if (n <= 0) return -1;
+    int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
+    if (!in || !tg) { free(in); free(tg); return -1; }
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        data_val_batch(ds, i, B, T, in, tg);
+        sum += model_forward(m, in, tg, B, T);
+    }
+    free(in);
+    free(tg);
+    out->loss = sum / n;
+    out->perplexity = exp(out->loss);
+    out->bits_per_byte = ds->is_bytes ? out->loss / log(2.0) : NAN;
+    out->tokens = (int64_t)n * B * T;
+    return 0;
+}
+
+static int same_model_config(const struct model_config *a, const struct model_config *b)
+{
+    if (a->vocab_size != b->vocab_size || a->seq_len != b->seq_len || a->n_layer != b->n_layer ||
+        a->n_head != b->n_head || a->n_embd != b->n_embd || a->layernorm != b->layernorm)
+        return 0;
+    for (int l = 0; l < a->n_layer; l++)
+        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim)
+            return 0;
+    return 1;
+}
+
+/* Sets up m: from the resume checkpoint if one exists, else freshly initialised. */
+static int start_model(const struct train_config *tc, const char *resume_path, struct model *m,
+                       char *err)
+{
+    if (resume_path && access(resume_path, F_OK) == 0) {
+        struct checkpoint_info info;
+        if (checkpoint_load(resume_path, m, NULL, &info, err) != 0) return -1;
+        if (!same_model_config(&m->cfg, &tc->model)) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's; "
+                     "refusing to resume (use another --out)", resume_path);
+            model_free(m);
+            return -1;
+        }
+        return 0;
+    }
+    return model_init(m, &tc->model, tc->seed, err);
+}
+
+int trainer_train(const struct train_config *tc, const char *resume_path, struct model *m,
+                  const struct dataset *ds, train_progress_fn cb, void *user,
+                  struct train_result *res, char *err)
+{
+    const int B = tc->batch_size, T = tc->model.seq_len;
+    memset(res, 0, sizeof *res);
+    res->val.loss = NAN;
+    if (ds->vocab_size > tc->model.vocab_size) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: tokens need vocab_size %d but model.vocab_size is %d",
+                 ds->path, ds->vocab_size, tc->model.vocab_size);
+        return -1;
+    }
+    if (ds->n_train < (size_t)T + 2) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: the training split has %zu tokens, fewer than seq_len + 2 = %d",
+                 ds->path, ds->n_train, T + 2);
+        return -1;
+    }
+    if (data_val_batch_count(ds, B, T) < 1) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: the validation split (%zu tokens) is smaller than one batch of "
+                 "batch_size x seq_len + 1 = %d tokens; raise data.val_fraction",
+                 ds->path, ds->n_tokens - ds->n_train, B * T + 1);
+        return -1;
+    }
+    if (start_model(tc, resume_path, m, err) != 0) return -1;
+
+    int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
+    if (!in || !tg) { free(in); free(tg); snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
+    double t_start = now_s(), t_mark = t_start;
+    int64_t step_mark = m->step, start_step = m->step;
+    struct checkpoint_info info = { m->step, NAN };
+    int rc = 0;
+    while (m->step < tc->steps) {
+        int64_t step = m->step;
+        data_train_batch(ds, tc->seed, step, B, T, in, tg);
+        model_zero_grad(m);
+        float loss = model_forward(m, in, tg, B, T);
+        if (!isfinite(loss)) { res->diverged = 1; break; }
+        model_backward(m);
+        float lr = trainer_lr_at(tc, step);
+        float norm = model_clip_and_step(m, tc, lr);
+        if (!isfinite(norm)) { res->diverged = 1; break; }
+        res->final_train_loss = loss;
+
+        int last = m->step == tc->steps;
+        int do_eval = last || (tc->eval_every > 0 && m->step % tc->eval_every == 0);
+        int do_log = do_eval || last || (tc->log_every > 0 && m->step % tc->log_every == 0);
+        int stop = 0;
+        if (do_eval) {
+            trainer_evaluate(m, ds, B, T, tc->eval_batches, &res->val);
+            info.val_loss = res->val.loss;
+        }
+        if (do_log && cb) {
+            double t = now_s();
+            struct train_progress p = { 0 };
+            p.step = m->step;
+            p.steps = tc->steps;
+            p.loss = loss;
+            p.lr = lr;
+            p.grad_norm = norm;
+            p.tokens_per_s = (double)(m->step - step_mark) * B * T / (t - t_mark + 1e-12);
+            p.elapsed_s = t - t_start;
+            p.eta_s = (t - t_start) / (double)(m->step - start_step) * (double)(tc->steps - m->step);
+            p.is_eval = do_eval;
+            p.val = res->val;
+            stop = cb(&p, user);
+            t_mark = t;
+            step_mark = m->step;
+        }
+        int do_ckpt = tc->out_path[0] &&
+                      (last || stop || (tc->checkpoint_every > 0 && m->step % tc->checkpoint_every == 0));
+        if (do_ckpt && checkpoint_save(tc->out_path, m, tc, &info, err) != 0) { rc = -1; break; }
+        if (stop) { res->stopped = 1; break; }
+    }
+    res->steps_done = m->step;
+    res->wall_s = now_s() - t_start;
+    res->tokens_per_s = (double)(m->step - start_step) * B * T / (res->wall_s + 1e-12);
+    free(in);
+    free(tg);
+    return rc;
+}
