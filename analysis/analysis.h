@@ -30,8 +30,9 @@
  *     (fewer than 2 layers, or a constant profile).
  *
  * Files read by analysis_model_file() (format detected from the contents):
- *   - cascade checkpoints (safetensors with wte and h.{l}.attn.qkv.w or h.{l}.attn.u;
- *     tensor names in trainer/trainer.h), through checkpoint_load(). Softmax and linear
+ *   - cascade checkpoints (safetensors with __metadata__.format "cascade-checkpoint", or
+ *     wte and h.0.attn.qkv.w or h.0.attn.u; tensor names in trainer/trainer.h), read
+ *     through checkpoint_load(). Softmax and linear
  *     layers: qkv.w (C, 3Hd) in x out; S–D layers: u (C, Hd), s (H, d(d-1)/2), delta (H, d).
  *   - Hugging Face GPT-2 safetensors: [transformer.]h.{l}.attn.c_attn.weight (C, 3C),
  *     Conv1D (in x out) layout, [W_Q | W_K | W_V]; F32, F16 or BF16.

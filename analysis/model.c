@@ -80,21 +80,48 @@ static void layer_set_kind(struct analysis_model *am, int l, const char *kind, i
     }
 }
 
+/* Runs fn(ctx, h, e) for heads h < H in parallel (OpenMP over heads: BLAS inside runs
+ * single-threaded, far cheaper for these small matrices than BLAS threads). Returns -1 if
+ * all succeeded, else the lowest failing head, whose message is copied into e. */
+typedef int (*head_fn)(void *ctx, int h, char *e);
+static int for_each_head(int H, head_fn fn, void *ctx, char *e)
+{
+    char *errs = malloc((size_t)H * CASCADE_ERR_MAX);
+    if (!errs) { snprintf(e, CASCADE_ERR_MAX, "out of memory"); return 0; }
+    int bad = H;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int h = 0; h < H; h++) {
+        if (fn(ctx, h, errs + (size_t)h * CASCADE_ERR_MAX) != 0) {
+            #pragma omp critical(analysis_bad_head)
+            if (h < bad) bad = h;
+        }
+    }
+    if (bad < H) snprintf(e, CASCADE_ERR_MAX, "%s", errs + (size_t)bad * CASCADE_ERR_MAX);
+    free(errs);
+    return bad < H ? bad : -1;
+}
+
+struct qk_job { struct analysis_model *am; int l, ld, q_off, k_off, d; const float *w; };
+static int qk_head(void *ctx, int h, char *e)
+{
+    struct qk_job *j = ctx;
+    struct analysis_model *am = j->am;
+    return analysis_head_qk(&am->heads[j->l * am->n_head + h].weight, j->w + j->q_off + h * j->d,
+                            j->w + j->k_off + h * j->d, j->ld, am->n_embd, j->d, e);
+}
+
 /* Weight level of layer l from an in x out matrix w (C rows, row stride ld) holding W_Q
  * of head h at columns q_off + h*d and W_K at k_off + h*d. */
 static int layer_qk(struct analysis_model *am, int l, const float *w, int ld, int q_off,
                     int k_off, int d, const char *kind, const char *tensor, char *err)
 {
     layer_set_kind(am, l, kind, d);
-    for (int h = 0; h < am->n_head; h++) {
-        char e[CASCADE_ERR_MAX];
-        if (analysis_head_qk(&am->heads[l * am->n_head + h].weight, w + q_off + h * d,
-                             w + k_off + h * d, ld, am->n_embd, d, e) != 0) {
-            snprintf(err, CASCADE_ERR_MAX, "%s: %s: head %d: %s", am->path, tensor, h, e);
-            return -1;
-        }
-    }
-    return 0;
+    struct qk_job job = { am, l, ld, q_off, k_off, d, w };
+    char e[CASCADE_ERR_MAX];
+    int bad = for_each_head(am->n_head, qk_head, &job, e);
+    if (bad < 0) return 0;
+    snprintf(err, CASCADE_ERR_MAX, "%s: %s: head %d: %s", am->path, tensor, bad, e);
+    return -1;
 }
 
 /* dst (cols, rows) = src (rows, cols)^T. */
@@ -257,10 +284,21 @@ static const float *need_param(struct model *m, const char *label, const char *n
     return p;
 }
 
+struct sd_job { struct analysis_model *am; int l, d; const float *u, *s, *delta; };
+static int sd_head(void *ctx, int h, char *e)
+{
+    struct sd_job *j = ctx;
+    struct analysis_model *am = j->am;
+    int H = am->n_head, d = j->d;
+    long ns = (long)d * (d - 1) / 2;
+    return analysis_head_sd(&am->heads[j->l * H + h].weight, j->u + h * d, H * d, j->s + h * ns,
+                            j->delta + (long)h * d, am->n_embd, d, e);
+}
+
 static int trainer_weights(struct analysis_model *am, struct model *m, int l, char *err)
 {
     const struct model_config *c = &m->cfg;
-    int H = c->n_head, C = c->n_embd, d = c->layers[l].head_dim;
+    int H = c->n_head, d = c->layers[l].head_dim;
     char name[64];
     if (c->layers[l].kind == ATTN_SD) {
         char sn[64], dn[64];
@@ -271,16 +309,12 @@ static int trainer_weights(struct analysis_model *am, struct model *m, int l, ch
         const float *delta = s ? need_param(m, am->path, dn, err) : NULL;
         if (!delta) return -1;
         layer_set_kind(am, l, "sd", d);
-        long ns = (long)d * (d - 1) / 2;
-        for (int h = 0; h < H; h++) {
-            char e[CASCADE_ERR_MAX];
-            if (analysis_head_sd(&am->heads[l * H + h].weight, u + h * d, H * d, s + h * ns,
-                                 delta + (long)h * d, C, d, e) != 0) {
-                snprintf(err, CASCADE_ERR_MAX, "%s: %s: head %d: %s", am->path, name, h, e);
-                return -1;
-            }
-        }
-        return 0;
+        struct sd_job job = { am, l, d, u, s, delta };
+        char e[CASCADE_ERR_MAX];
+        int bad = for_each_head(H, sd_head, &job, e);
+        if (bad < 0) return 0;
+        snprintf(err, CASCADE_ERR_MAX, "%s: %s: head %d: %s", am->path, name, bad, e);
+        return -1;
     }
     snprintf(name, sizeof name, "h.%d.attn.qkv.w", l);
     const float *w = need_param(m, am->path, name, err);
@@ -288,34 +322,37 @@ static int trainer_weights(struct analysis_model *am, struct model *m, int l, ch
     return layer_qk(am, l, w, 3 * H * d, 0, H * d, d, attn_kind_name(c->layers[l].kind), name, err);
 }
 
+struct realised_job { struct analysis_model *am; const struct model *m; int l, N; };
+static int realised_head(void *ctx, int h, char *e)
+{
+    struct realised_job *j = ctx;
+    struct analysis_head *hd = &j->am->heads[j->l * j->am->n_head + h];
+    float *lg = malloc((size_t)j->N * j->N * sizeof *lg);
+    int rc = -1;
+    if (!lg) snprintf(e, CASCADE_ERR_MAX, "out of memory for %dx%d logits", j->N, j->N);
+    else if (model_attention_logits(j->m, j->l, h, 0, lg) != 0) snprintf(e, CASCADE_ERR_MAX, "no attention logits");
+    else rc = analysis_realised(&hd->realised, lg, j->N, e);
+    hd->has_realised = rc == 0;
+    free(lg);
+    return rc;
+}
+
 /* One forward pass on tokens (1, N), then the realised split of every softmax/S–D head. */
 static int trainer_realised(struct analysis_model *am, struct model *m, const int32_t *tokens,
                             int N, char *err)
 {
-    float *lg = malloc((size_t)N * N * sizeof *lg);
-    if (!lg) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory for %dx%d logits", am->path, N, N); return -1; }
     model_forward(m, tokens, NULL, 1, N);
     am->realised_tokens = N;
-    int H = am->n_head;
     for (int l = 0; l < am->n_layer; l++) {
         if (m->cfg.layers[l].kind == ATTN_LINEAR) continue;
-        for (int h = 0; h < H; h++) {
-            struct analysis_head *hd = &am->heads[l * H + h];
-            char e[CASCADE_ERR_MAX];
-            if (model_attention_logits(m, l, h, 0, lg) != 0) {
-                snprintf(err, CASCADE_ERR_MAX, "%s: layer %d head %d: no attention logits", am->path, l, h);
-                free(lg);
-                return -1;
-            }
-            if (analysis_realised(&hd->realised, lg, N, e) != 0) {
-                snprintf(err, CASCADE_ERR_MAX, "%s: layer %d head %d: realised: %s", am->path, l, h, e);
-                free(lg);
-                return -1;
-            }
-            hd->has_realised = 1;
+        struct realised_job job = { am, m, l, N };
+        char e[CASCADE_ERR_MAX];
+        int bad = for_each_head(am->n_head, realised_head, &job, e);
+        if (bad >= 0) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: layer %d head %d: realised: %s", am->path, l, bad, e);
+            return -1;
         }
     }
-    free(lg);
     return 0;
 }
 
@@ -599,7 +636,9 @@ static int st_layout(const struct st_file *f, const char **prefix)
         if (st_find(f, name)) { *prefix = bert[i]; return ANALYSIS_HF_BERT; }
     }
     *prefix = "";
-    if (st_find(f, "wte") && (st_find(f, "h.0.attn.qkv.w") || st_find(f, "h.0.attn.u")))
+    const char *fmt = st_metadata_get(f, "format");
+    if ((fmt && strcmp(fmt, "cascade-checkpoint") == 0) ||
+        (st_find(f, "wte") && (st_find(f, "h.0.attn.qkv.w") || st_find(f, "h.0.attn.u"))))
         return ANALYSIS_CASCADE;
     return -1;
 }

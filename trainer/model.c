@@ -432,6 +432,16 @@ int model_attention_logits(const struct model *m, int l, int h, int b, float *ou
     return 0;
 }
 
+int model_sd_matrix(const struct model *m, int l, int h, float *out)
+{
+    const struct model_config *c = &m->cfg;
+    if (l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head || c->layers[l].kind != ATTN_SD) return -1;
+    struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
+    int d = c->layers[l].head_dim;
+    sd_build_l(out, p.s + (size_t)h * d * (d - 1) / 2, p.delta + (size_t)h * d, 1, d);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Backward                                                                               */
 

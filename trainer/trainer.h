@@ -240,6 +240,10 @@ const float *model_logits(const struct model *m);
  * only; returns -1 for linear layers. out holds T*T floats. */
 int model_attention_logits(const struct model *m, int l, int h, int b, float *out);
 
+/* L = S - D (d, d) of head h of S–D layer l (SPEC §2), row-major. Returns -1 if layer l
+ * is not an S–D layer. */
+int model_sd_matrix(const struct model *m, int l, int h, float *out);
+
 /* Global-norm clipping then one AdamW step at learning rate lr; returns the norm before
  * clipping. */
 float model_clip_and_step(struct model *m, const struct train_config *tc, float lr);

@@ -1,0 +1,143 @@
+/* db/db.h — the whole interface of the results database (module `db`).
+ *
+ * One SQLite file holds campaigns, their runs (probe, baselines, candidates, controls),
+ * per-step metrics, per-head and per-layer spectral measurements, and results. The schema
+ * is db/schema.sql (versioned; db_open migrates older files forward). The file is in WAL
+ * mode with a busy timeout; every write is one transaction. A writer (the search
+ * controller) also holds an exclusive advisory lock on FILE.lock (flock), so a second
+ * campaign process on the same database refuses at once with a clear message, and a
+ * killed process (SIGKILL included) releases the lock with its death.
+ *
+ * Errors: -1 and one line in err (CASCADE_ERR_MAX bytes) naming the file and what failed.
+ */
+#ifndef CASCADE_DB_H
+#define CASCADE_DB_H
+
+#include <stdint.h>
+
+#ifndef CASCADE_ERR_MAX
+#define CASCADE_ERR_MAX 512
+#endif
+
+#define DB_SCHEMA_VERSION 1
+
+struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path */
+
+enum db_mode { DB_READ_ONLY = 0, DB_WRITE = 1 };
+/* DB_WRITE creates the file if needed, migrates it, and takes FILE.lock (refusing with
+ * "FILE is in use by another cascade process (pid N)" if held). DB_READ_ONLY opens an
+ * existing file read-only (queries, reports); it never migrates (a file of an older
+ * schema version is read if compatible, a newer one is an error). */
+int db_open(struct db **out, const char *path, enum db_mode mode, char *err);
+void db_close(struct db *db);
+const char *db_path(const struct db *db);
+
+/* ---- campaigns --------------------------------------------------------------------- */
+
+enum db_status { DB_QUEUED = 0, DB_RUNNING = 1, DB_DONE = 2, DB_FAILED = 3 };
+const char *db_status_name(enum db_status s);   /* "queued", "running", "done", "failed" */
+
+struct db_campaign {
+    int64_t id;
+    char name[128];
+    char *config_json;      /* malloc'ed; the campaign config as given */
+    char status[16];        /* "running", "done", "failed", "stopped" */
+    double started_at, finished_at;  /* unix seconds; 0 if not yet */
+    char code_version[64];
+    char host[128];
+};
+/* Creates the campaign `name` or returns the existing one. If it exists with a different
+ * config_json, fails ("campaign 'demo' exists with a different config; use another name"). */
+int db_campaign_begin(struct db *db, const char *name, const char *config_json,
+                      const char *code_version, const char *host, int64_t *campaign_id, char *err);
+int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *status, char *err);
+/* Loads a campaign by name (NULL name: the most recent one). Caller frees config_json. */
+int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, char *err);
+void db_campaign_free(struct db_campaign *c);
+
+/* ---- runs -------------------------------------------------------------------------- */
+
+struct db_run {
+    int64_t id, campaign_id;
+    char name[64];          /* unique within the campaign: "probe", "standard", "lin2", "cut_m1.5", ... */
+    char role[16];          /* "probe" | "baseline" | "candidate" | "control" */
+    enum db_status status;
+    char arch[256];         /* compact notation, e.g. "L L S S | d 32,32,16,16" */
+    char *arch_json;        /* model config JSON (trainer's model_config_to_json) */
+    char *reason;           /* why it was proposed (which measurement, which rule) */
+    char retrain[16];       /* "scratch" | "inherit" | "" */
+    int64_t seed;
+    int seq;                /* order of execution within the campaign */
+    char checkpoint[1024];  /* path of its checkpoint */
+    double started_at, finished_at;
+    char host[128];
+    char error[512];        /* failure reason when failed */
+};
+/* Adds a run (status queued) unless one with this name exists in the campaign, in which
+ * case *run_id is the existing one and *created = 0. Strings are copied. */
+int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *created, char *err);
+int db_run_set_status(struct db *db, int64_t run_id, enum db_status status,
+                      const char *error_or_null, char *err);
+/* All runs of a campaign in seq order; caller frees with db_runs_free. */
+int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err);
+void db_runs_free(struct db_run *runs, int n);
+
+/* ---- metrics and measurements --------------------------------------------------------- */
+
+/* Per-step training metrics; (run, step) is unique: a resumed run re-recording a step
+ * replaces the row. val_loss may be NAN (none at that step). */
+int db_record_step(struct db *db, int64_t run_id, int64_t step, double loss, double lr,
+                   double grad_norm, double tokens_per_s, double val_loss, char *err);
+
+/* One head's measurement (SPEC §1, §3). level: "weight" or "realised". */
+struct db_head_measure {
+    int layer, head;
+    char kind[16];          /* "softmax" | "sd" | "linear" */
+    char level[16];
+    double routing_fraction;
+    double routing_erank, routing_pr;
+    int routing_k90, routing_planes;
+    double filtering_erank, filtering_pr;
+    int filtering_k90;
+    char *routing_sv_json;  /* JSON array of singular values (may be NULL) */
+    char *filtering_sv_json;
+};
+/* Replaces all head and layer measurements of the run at that level, in one transaction. */
+struct db_layer_measure {
+    int layer;
+    char level[16];
+    double routing_erank_mean, routing_erank_min, routing_erank_max;
+    double routing_fraction_mean;
+    double filtering_erank_mean;
+};
+int db_record_analysis(struct db *db, int64_t run_id, const char *level,
+                       const struct db_head_measure *heads, int n_heads,
+                       const struct db_layer_measure *layers, int n_layers,
+                       double cascade_spearman, char *err);
+
+/* Result of a finished run. */
+struct db_result {
+    int64_t params_total, params_attention;
+    double params_saved_pct, attention_saved_pct;   /* vs the probe, in % */
+    double val_loss, perplexity, bits_per_byte;     /* bits_per_byte NAN for non-byte data */
+    double delta_ppl_pct;                           /* vs the probe, in % */
+    double tokens_per_s, flops_per_token, wall_s;
+    int64_t steps, tokens_trained;
+};
+/* Records (or replaces) the run's result and marks it done, in one transaction. */
+int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, char *err);
+
+/* ---- queries --------------------------------------------------------------------------
+ * Named queries for `cascade query` and reports: "campaigns", "runs", "results",
+ * "pareto", "cascade" (per-layer measurements of the probe and the standard baseline).
+ * The callback receives each row as column names and text values (NULL for SQL NULL);
+ * returning non-zero stops. campaign: a name, or NULL for all (campaigns) / the most
+ * recent one (others). */
+typedef int (*db_row_fn)(void *user, int ncols, char **names, char **values);
+int db_query_named(struct db *db, const char *query, const char *campaign, db_row_fn fn,
+                   void *user, char *err);
+/* Arbitrary read-only SQL (the connection must be DB_READ_ONLY, or the statement must be
+ * read-only: sqlite3_stmt_readonly); anything else is refused. */
+int db_query_sql(struct db *db, const char *sql, db_row_fn fn, void *user, char *err);
+
+#endif

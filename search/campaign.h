@@ -1,0 +1,89 @@
+/* search/campaign.h — the search controller's parts (private to search/): the campaign
+ * config, the candidate rules of SPEC.md §5, warm starts ("inherit"), and running one
+ * training run. The controller loop (search/cmd_search.c) records everything through
+ * db/db.h; the parts here touch only checkpoint files, so a worker process (MPI) can
+ * run them without the database.
+ */
+#ifndef CASCADE_SEARCH_CAMPAIGN_H
+#define CASCADE_SEARCH_CAMPAIGN_H
+
+#include "trainer/trainer.h"
+
+#define CAMPAIGN_MAX_MULTIPLIERS 8
+
+enum retrain_mode { RETRAIN_SCRATCH = 0, RETRAIN_INHERIT = 1 };
+
+struct campaign_config {
+    char name[128];              /* campaign name, unique in the database */
+    char path[TRAINER_PATH_MAX]; /* the config file, for messages */
+    char *json;                  /* the file's text, stored with the campaign (malloc'ed) */
+    struct train_config base;    /* data, probe shape, budgets, seed (model kinds set per run) */
+    /* proposal rules, SPEC §5 [ours] */
+    double linear_threshold;     /* a layer with mean routing erank <= this may be linear */
+    int max_prefix;              /* longest linear prefix tried (<= n_layer) */
+    int n_multipliers;
+    double multipliers[CAMPAIGN_MAX_MULTIPLIERS]; /* m in d_l = clamp(round_up(m erank_l, step), d_min, d) */
+    int head_dim_step, head_dim_min;
+    int control;                 /* 1: the same prefixes on the standard model */
+    int combine;                 /* 1: linear prefix + cut head dims */
+    enum retrain_mode retrain;
+    int inherit_steps;           /* step budget of inherited candidates */
+    int analysis_tokens;         /* N of the realised analysis window (<= seq_len) */
+    char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
+};
+
+/* Loads and validates a campaign config. Errors name the file and the key path. */
+int campaign_config_load(struct campaign_config *cc, const char *path, char *err);
+void campaign_config_free(struct campaign_config *cc);
+
+/* One run of a campaign: what to train and why. */
+enum run_source { SOURCE_NONE = 0, SOURCE_PROBE = 1, SOURCE_STANDARD = 2 };
+struct run_spec {
+    char name[64];               /* "probe", "standard", "lin2", "std_lin2", "cut_m1.5", ... */
+    char role[16];               /* "probe" | "baseline" | "candidate" | "control" */
+    struct model_config arch;
+    char reason[512];
+    enum run_source inherit_from;/* warm start source in inherit mode, else SOURCE_NONE */
+    int steps;                   /* step budget */
+};
+
+/* The two reference runs: the S–D probe without LayerNorm and the standard softmax model
+ * with LayerNorm, both of the campaign's shape. */
+void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe, struct run_spec *standard);
+
+/* Candidates from the probe's per-layer mean routing erank (weight level), SPEC §5:
+ * linear prefixes up to the threshold plus the knee, the same prefixes on the standard
+ * model (control), cascade-allocated head dims per multiplier, and their combination with
+ * the linear prefix. Identical architectures are proposed once. *out is malloc'ed. */
+int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
+                     struct run_spec **out, int *n);
+
+/* "L L S S | d 32,32,16,8" */
+void campaign_arch_string(char *out, int n, const struct model_config *mc);
+
+/* Warm start (SPEC §4, §5): builds `dst` with architecture `arch` from a trained source
+ * model: S–D layers kept, or cut to fewer dims keeping the leading rotation planes of S
+ * (real Schur form) and the projection columns spanning them; S–D layers made linear
+ * with W_K = U, W_Q = U L; softmax layers made linear by copying W_Q, W_K, W_V. Every
+ * other tensor is copied. */
+int campaign_inherit(struct model *dst, const struct model_config *arch, const struct model *src,
+                     uint64_t seed, char *err);
+
+/* What a run produced. */
+struct run_outcome {
+    int status;                  /* 0 done, 1 failed (diverged etc.), 2 stopped (signal) */
+    char error[512];
+    struct eval_result val;
+    double tokens_per_s, wall_s;
+    int64_t steps;
+};
+/* Progress of the run in flight (called at log_every); non-zero return stops it. */
+typedef int (*run_progress_fn)(const struct train_progress *p, void *user);
+
+/* Trains (or resumes) one run to its budget: checkpoint at ckpt_path, warm-started from
+ * source_ckpt when the spec inherits and no checkpoint exists yet. */
+int campaign_train_run(const struct campaign_config *cc, const struct run_spec *spec,
+                       const char *ckpt_path, const char *source_ckpt, const struct dataset *ds,
+                       run_progress_fn cb, void *user, struct run_outcome *out, char *err);
+
+#endif

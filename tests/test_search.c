@@ -1,0 +1,204 @@
+/* tests/test_search.c — the search controller's parts: campaign config validation, the
+ * candidate rules of SPEC §5 on a hand-made cascade, and the inherit transforms. */
+#include "test.h"
+#include "search/campaign.h"
+
+#include <lapacke.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static const char *campaign_json =
+    "{\"name\": \"t\", \"data\": {\"path\": \"x.txt\"},\n"
+    " \"model\": {\"n_layer\": 6, \"n_embd\": 128, \"n_head\": 4, \"seq_len\": 64},\n"
+    " \"train\": {\"steps\": 100, \"batch_size\": 4},\n"
+    " \"search\": {\"linear_threshold\": 2.5, \"multipliers\": [1, 2], \"head_dim_step\": 4,\n"
+    "            \"head_dim_min\": 4, \"runs_dir\": \"/tmp/x\"}}\n";
+
+static int load(struct test_ctx *t_, struct campaign_config *cc, const char *json, char *err)
+{
+    char path[512];
+    test_tmppath(path, sizeof path, "campaign.json");
+    if (write_file(path, json) != 0) return -1;
+    return campaign_config_load(cc, path, err);
+}
+
+static const struct run_spec *named(const struct run_spec *v, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0) return &v[i];
+    return NULL;
+}
+
+TEST(search_propose_follows_the_cascade)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    /* three layers at or below 2.5, then rising: K = 3, knee at 4 */
+    double erank[6] = { 2.0, 2.2, 2.5, 3.1, 4.0, 9.5 };
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
+    /* lin1..lin4, std_lin1..4, cut_m1, cut_m2, lin3_cut_m1, lin3_cut_m2 */
+    CHECK_MSG(n == 12, "%d proposals", n);
+    const struct run_spec *r;
+    REQUIRE((r = named(p, n, "lin3")) != NULL);
+    CHECK(r->arch.layers[2].kind == ATTN_LINEAR && r->arch.layers[3].kind == ATTN_SD && !r->arch.layernorm);
+    CHECK(strstr(r->reason, "<= 2.50") != NULL);
+    REQUIRE((r = named(p, n, "lin4")) != NULL);
+    CHECK(strstr(r->reason, "knee") != NULL && strstr(r->reason, "3.10") != NULL);
+    CHECK(named(p, n, "lin5") == NULL);
+    REQUIRE((r = named(p, n, "std_lin2")) != NULL);
+    CHECK(strcmp(r->role, "control") == 0 && r->arch.layernorm == 1);
+    CHECK(r->arch.layers[1].kind == ATTN_LINEAR && r->arch.layers[2].kind == ATTN_SOFTMAX);
+    /* d_l = clamp(round_up(m erank_l, 4), 4, 32) */
+    int want1[6] = { 4, 4, 4, 4, 4, 12 }, want2[6] = { 4, 8, 8, 8, 8, 20 };
+    REQUIRE((r = named(p, n, "cut_m1")) != NULL);
+    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].head_dim == want1[l], "m1 layer %d: %d", l, r->arch.layers[l].head_dim);
+    REQUIRE((r = named(p, n, "cut_m2")) != NULL);
+    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].head_dim == want2[l], "m2 layer %d: %d", l, r->arch.layers[l].head_dim);
+    REQUIRE((r = named(p, n, "lin3_cut_m2")) != NULL);
+    CHECK(r->arch.layers[0].kind == ATTN_LINEAR && r->arch.layers[0].head_dim == 32);
+    CHECK(r->arch.layers[3].kind == ATTN_SD && r->arch.layers[3].head_dim == 8 && r->arch.layers[5].head_dim == 20);
+    free(p);
+
+    /* a flat high cascade: no layer qualifies; only the knee (lin1) and its control,
+     * and multipliers so large the dims stay full propose nothing */
+    double high[6] = { 40, 40, 40, 40, 40, 40 };
+    REQUIRE(campaign_propose(&cc, high, &p, &n) == 0);
+    CHECK_MSG(n == 2 && named(p, n, "lin1") && named(p, n, "std_lin1"), "%d proposals", n);
+    free(p);
+    campaign_config_free(&cc);
+}
+
+TEST(search_config_errors_name_the_key)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    struct { const char *from, *to, *want; } cases[] = {
+        { "\"head_dim_min\": 4", "\"head_dim_min\": 4, \"bogus\": 1", "search.bogus: unknown key" },
+        { "\"seq_len\": 64", "\"seq_len\": 64, \"attention\": \"sd\"", "model.attention" },
+        { "\"runs_dir\"", "\"retrain\": \"warm\", \"runs_dir\"", "search.retrain" },
+        { "[1, 2]", "[1, -2]", "search.multipliers[1]" },
+        { "\"steps\": 100", "\"steps\": 0", "train.steps" },
+        { "\"name\": \"t\"", "\"name\": \"a b\"", "name:" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[2048];
+        const char *at = strstr(campaign_json, cases[i].from);
+        REQUIRE(at != NULL);
+        snprintf(json, sizeof json, "%.*s%s%s", (int)(at - campaign_json), campaign_json, cases[i].to,
+                 at + strlen(cases[i].from));
+        CHECK_MSG(load(t_, &cc, json, err) == -1, "case %zu accepted", i);
+        CHECK_MSG(strstr(err, cases[i].want) && strstr(err, "campaign.json"), "case %zu: %s", i, err);
+    }
+    CHECK(load(t_, &cc, "{\"name\": \"t\",, }", err) == -1);
+    CHECK_MSG(strstr(err, "line 1") != NULL, "%s", err);
+}
+
+/* A small all-S–D model with randomised weights. */
+static int sd_model(struct model *m, int d, char *err)
+{
+    struct train_config tc;
+    trainer_config_defaults(&tc);
+    struct model_config mc = tc.model;
+    mc.n_layer = 2;
+    mc.n_embd = 12;
+    mc.n_head = 2;
+    mc.seq_len = 8;
+    mc.layernorm = 0;
+    for (int l = 0; l < 2; l++) mc.layers[l] = (struct layer_arch){ ATTN_SD, d };
+    if (model_init(m, &mc, 5, err) != 0) return -1;
+    uint64_t rng = 17;
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = 0.5f * trainer_rng_normal(&rng);
+    return 0;
+}
+
+TEST(search_inherit_sd_to_linear_keeps_the_logits)
+{
+    struct model src, dst;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE(sd_model(&src, 6, err) == 0);
+    struct model_config arch = src.cfg;
+    arch.layers[0].kind = ATTN_LINEAR;
+    REQUIRE_MSG(campaign_inherit(&dst, &arch, &src, 1, err) == 0, "%s", err);
+    int C = 12, H = 2, d = 6, Hd = 12;
+    const float *u = model_param(&src, "h.0.attn.u"), *w = model_param(&dst, "h.0.attn.qkv.w");
+    /* the MLP and the untouched layer are copied exactly */
+    CHECK(memcmp(model_param(&src, "h.1.attn.s"), model_param(&dst, "h.1.attn.s"), sizeof(float) * 2 * 15) == 0);
+    CHECK(memcmp(model_param(&src, "h.0.mlp.fc.w"), model_param(&dst, "h.0.mlp.fc.w"), sizeof(float) * C * 4 * C) == 0);
+    uint64_t rng = 3;
+    float x[2][12];
+    for (int k = 0; k < 2; k++) for (int c = 0; c < C; c++) x[k][c] = trainer_rng_normal(&rng);
+    for (int h = 0; h < H; h++) {
+        float L[36];
+        model_sd_matrix(&src, 0, h, L);
+        double p[2][6] = { { 0 } }, q[6] = { 0 }, kk[6] = { 0 };
+        for (int j = 0; j < d; j++)
+            for (int c = 0; c < C; c++) {
+                p[0][j] += x[0][c] * u[c * Hd + h * d + j];
+                p[1][j] += x[1][c] * u[c * Hd + h * d + j];
+                q[j] += x[0][c] * w[c * 3 * Hd + h * d + j];
+                kk[j] += x[1][c] * w[c * 3 * Hd + Hd + h * d + j];
+            }
+        double qk = 0, plp = 0;
+        for (int a = 0; a < d; a++) {
+            qk += q[a] * kk[a];
+            for (int b = 0; b < d; b++) plp += p[0][a] * L[a * d + b] * p[1][b];
+        }
+        CHECK_NEAR(qk, plp, 1e-4 * (1 + fabs(plp)));
+    }
+    model_free(&src);
+    model_free(&dst);
+}
+
+TEST(search_inherit_cut_keeps_the_leading_rotation_planes)
+{
+    struct model src, dst;
+    char err[CASCADE_ERR_MAX];
+    const int d = 6, dn = 4;
+    REQUIRE(sd_model(&src, d, err) == 0);
+    /* S = Q blockdiag(3 J, 0.5 J, 2 J) Q^T for a random orthogonal Q: planes 3, 2, 0.5 */
+    double Q[36], A[36], tau[6];
+    uint64_t rng = 9;
+    for (int i = 0; i < 36; i++) A[i] = trainer_rng_normal(&rng);
+    LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, d, d, A, d, tau);
+    memcpy(Q, A, sizeof Q);
+    LAPACKE_dorgqr(LAPACK_ROW_MAJOR, d, d, d, Q, d, tau);
+    double blk[36] = { 0 }, om[3] = { 3.0, 0.5, 2.0 };
+    for (int b = 0; b < 3; b++) { blk[(2 * b) * d + 2 * b + 1] = om[b]; blk[(2 * b + 1) * d + 2 * b] = -om[b]; }
+    float *s = model_param(&src, "h.0.attn.s");
+    int k = 0;
+    for (int i = 0; i < d; i++)
+        for (int j = i + 1; j < d; j++) {
+            double v = 0;
+            for (int a = 0; a < d; a++) for (int b = 0; b < d; b++) v += Q[i * d + a] * blk[a * d + b] * Q[j * d + b];
+            s[k++] = (float)v;   /* head 0 */
+        }
+    struct model_config arch = src.cfg;
+    arch.layers[0].head_dim = dn;
+    REQUIRE_MSG(campaign_inherit(&dst, &arch, &src, 1, err) == 0, "%s", err);
+    /* S' has the two leading planes, scaled by sqrt(dn/d): singular values 3,3,2,2 * c */
+    float L[16], sv[4], scratch[4];
+    REQUIRE(model_sd_matrix(&dst, 0, 0, L) == 0);
+    float S[16];
+    for (int i = 0; i < 16; i++) S[i] = 0.5f * (L[i] - L[(i % 4) * 4 + i / 4]);
+    REQUIRE(LAPACKE_sgesvd(LAPACK_ROW_MAJOR, 'N', 'N', 4, 4, S, 4, sv, NULL, 1, NULL, 1, scratch) == 0);
+    double c = sqrt((double)dn / d);
+    CHECK_NEAR(sv[0], 3 * c, 1e-4);
+    CHECK_NEAR(sv[1], 3 * c, 1e-4);
+    CHECK_NEAR(sv[2], 2 * c, 1e-4);
+    CHECK_NEAR(sv[3], 2 * c, 1e-4);
+    /* the filtering part stays positive: D' = diag(softplus(delta')) > 0 */
+    for (int i = 0; i < 4; i++) CHECK(L[i * 4 + i] < 0);
+    model_free(&src);
+    model_free(&dst);
+}
