@@ -72,13 +72,15 @@ struct db_run {
     double started_at, finished_at;
     char host[128];
     char error[512];        /* failure reason when failed */
+    int attempts;           /* times set running (> 1: resumed); read only, ignored by db_run_add */
 };
 /* Adds a run (status queued) unless one with this name exists in the campaign, in which
  * case *run_id is the existing one and *created = 0. Strings are copied. */
 int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *created, char *err);
 int db_run_set_status(struct db *db, int64_t run_id, enum db_status status,
                       const char *error_or_null, char *err);
-/* All runs of a campaign in seq order; caller frees with db_runs_free. */
+/* All runs of a campaign in seq order; caller frees with db_runs_free. arch_json and
+ * reason are never NULL ("" when absent); arch longer than the field is cut. */
 int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err);
 void db_runs_free(struct db_run *runs, int n);
 
@@ -114,6 +116,11 @@ int db_record_analysis(struct db *db, int64_t run_id, const char *level,
                        const struct db_head_measure *heads, int n_heads,
                        const struct db_layer_measure *layers, int n_layers,
                        double cascade_spearman, char *err);
+/* Reads back the run's layer measures at that level (ordered by layer; caller frees
+ * *layers) and its cascade value (NAN if none): for resuming a campaign without
+ * re-measuring. *found = 0 (and nothing allocated) when the level was never recorded. */
+int db_analysis_get(struct db *db, int64_t run_id, const char *level, struct db_layer_measure **layers,
+                    int *n_layers, double *cascade_spearman, int *found, char *err);
 
 /* Result of a finished run. */
 struct db_result {
@@ -126,6 +133,8 @@ struct db_result {
 };
 /* Records (or replaces) the run's result and marks it done, in one transaction. */
 int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, char *err);
+/* Reads back a run's result (NULL reals as NAN); *found = 0 when it has none. */
+int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *found, char *err);
 
 /* ---- queries --------------------------------------------------------------------------
  * Named queries for `cascade query` and reports: "campaigns", "runs", "results",
@@ -139,5 +148,26 @@ int db_query_named(struct db *db, const char *query, const char *campaign, db_ro
 /* Arbitrary read-only SQL (the connection must be DB_READ_ONLY, or the statement must be
  * read-only: sqlite3_stmt_readonly); anything else is refused. */
 int db_query_sql(struct db *db, const char *sql, db_row_fn fn, void *user, char *err);
+/* Values are given as text: integers in decimal, reals in the shortest form that reads
+ * back to the same double (with ".0" when integral; "Inf", "-Inf"), text as stored, blobs
+ * as X'hex'. A callback's non-zero return stops the query; the call still returns 0.
+ * db_query_sql takes one statement and refuses writes, ATTACH, transactions and pragmas
+ * that change settings. Unknown query or campaign names are errors. */
+
+/* The same queries with each value's type, and a first call for the header. */
+enum db_type { DB_TYPE_NULL = 0, DB_TYPE_INTEGER = 1, DB_TYPE_REAL = 2, DB_TYPE_TEXT = 3, DB_TYPE_BLOB = 4 };
+struct db_row {
+    int ncols;
+    char **names;
+    char **values;               /* NULL in the header call; an entry is NULL for SQL NULL */
+    const enum db_type *types;   /* NULL in the header call */
+    int64_t index;               /* -1 for the header call (made even when no row follows), then 0, 1, ... */
+};
+typedef int (*db_rows_fn)(void *user, const struct db_row *row);
+int db_query_named_rows(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
+                        void *user, char *err);
+int db_query_sql_rows(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err);
+/* "campaigns, runs, results, pareto, cascade": the names db_query_named knows. */
+const char *db_query_names(void);
 
 #endif

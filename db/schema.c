@@ -15,6 +15,8 @@
  */
 #include "db/db_internal.h"
 
+#include <stddef.h>
+
 const char db_schema_sql[] =
     "-- db/schema.sql — the results database of cascade, schema version 1.\n"
     "--\n"

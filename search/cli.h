@@ -5,6 +5,8 @@
 #ifndef CASCADE_SEARCH_CLI_H
 #define CASCADE_SEARCH_CLI_H
 
+int cmd_search(int argc, char **argv);
+int cmd_query(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_prepare_brown(int argc, char **argv);

@@ -114,6 +114,13 @@ static void print_dist(const char *name, const struct analysis_dist *d)
            name, d->mean, d->min, d->p10, d->p50, d->p90, d->max);
 }
 
+/* NAN (one layer, or a flat profile) prints as "undefined". */
+static void print_spearman(double r)
+{
+    if (isnan(r)) printf("undefined");
+    else printf("%+.3f", r);
+}
+
 static void print_report(const struct analysis_model *m, const char *data, int heads)
 {
     printf("%s: %s, %d layers x %d heads, C = %d\n", m->path, analysis_format_name(m->format),
@@ -126,9 +133,9 @@ static void print_report(const struct analysis_model *m, const char *data, int h
     }
     if (heads) print_heads(m);
     print_chart(m);
-    printf("\ncascade (Spearman of layer routing erank with depth): weight %+.3f",
-           m->cascade);
-    if (m->realised_tokens > 0) printf(", realised %+.3f", m->cascade_realised);
+    printf("\ncascade (Spearman of layer routing erank with depth): weight ");
+    print_spearman(m->cascade);
+    if (m->realised_tokens > 0) { printf(", realised "); print_spearman(m->cascade_realised); }
     printf("\n\nall %d heads (weight level):\n", m->n_layer * m->n_head);
     print_dist("routing fraction rho", &m->routing_fraction);
     print_dist("routing erank", &m->routing_erank);

@@ -10,6 +10,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *usage;
 } commands[] = {
+    { "search", cmd_search, "search --config FILE --db FILE [--threads N]" },
+    { "query", cmd_query, "query --db FILE (campaigns|runs|results|pareto|cascade) [--campaign NAME] [--format table|csv|json] | --sql \"SELECT ...\"" },
     { "train", cmd_train, "train --config FILE [--steps N] [--out CKPT] [--seed S] [--threads N] [--resume]" },
     { "eval", cmd_eval, "eval --checkpoint CKPT [--data FILE] [--batches N] [--threads N]" },
     { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--json] [--heads] [--n-head N]" },

@@ -1,0 +1,490 @@
+/* search/cmd_search.c — `cascade search`: the campaign controller.
+ *
+ * Stages (each resumable; the database is the record of what is done):
+ *   1. baselines: the S–D probe (no LayerNorm) and the standard softmax model (LayerNorm)
+ *   2. measure: the analysis of both (weight level and realised on validation tokens),
+ *      every head and layer stored
+ *   3. propose: candidates from the probe's cascade (search/campaign.c, SPEC §5)
+ *   4. retrain every candidate and control, evaluate on the same validation tokens
+ *   5. record results; the Pareto front is a view of the database
+ * A run's checkpoint is runs_dir/CAMPAIGN/RUN.safetensors. Killed at any moment and run
+ * again, the controller skips done runs, resumes a running one from its checkpoint, and
+ * re-records the analyses (deterministic) and proposals (idempotent by name).
+ */
+#include "analysis/analysis.h"
+#include "db/db.h"
+#include "search/campaign.h"
+#include "search/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CASCADE_VERSION
+#define CASCADE_VERSION "unknown"
+#endif
+
+/* Set by SIGINT/SIGTERM: the run in flight stops after its step, writes its checkpoint and
+ * the campaign is left "stopped" (resumable). */
+static volatile sig_atomic_t search_stop;
+static void on_stop_signal(int sig) { (void)sig; search_stop = 1; }
+
+struct controller {
+    struct campaign_config cc;
+    struct db *db;
+    struct dataset ds;
+    int64_t campaign_id;
+    char host[128];
+    char dir[TRAINER_PATH_MAX];       /* runs_dir/NAME */
+    int tty;                          /* progress bar redrawn in place */
+    /* the run in flight, for the progress callback */
+    int64_t run_id;
+    const char *run_name;
+    int run_index, run_total;
+    double last_print;
+    /* the probe's figures, the reference of every saving and delta */
+    int have_probe;
+    double probe_ppl;
+    struct param_counts probe_params;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[TRAINER_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void ckpt_path(const struct controller *c, const char *run, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s.safetensors", c->dir, run);
+}
+
+/* ---- progress ------------------------------------------------------------------------- */
+
+static int on_progress(const struct train_progress *p, void *user)
+{
+    struct controller *c = user;
+    char e[CASCADE_ERR_MAX];
+    if (db_record_step(c->db, c->run_id, p->step, p->loss, p->lr, p->grad_norm, p->tokens_per_s,
+                       p->is_eval ? p->val.loss : NAN, e) != 0)
+        fprintf(stderr, "\ncascade search: %s\n", e);
+    double t = now_s();
+    if (c->tty || t - c->last_print > 10.0 || p->step == p->steps) {
+        int width = 24, fill = (int)(width * (double)p->step / p->steps);
+        char bar[64], eta[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        cli_format_duration(eta, sizeof eta, p->eta_s);
+        printf("%s  [%d/%d] %-14s [%s] %3.0f%% step %lld/%lld loss %.3f %6.0f tok/s ETA %s%s",
+               c->tty ? "\r" : "", c->run_index, c->run_total, c->run_name, bar,
+               100.0 * p->step / p->steps, (long long)p->step, (long long)p->steps, p->loss,
+               p->tokens_per_s, eta, c->tty ? "   " : "\n");
+        fflush(stdout);
+        c->last_print = t;
+    }
+    return search_stop != 0;
+}
+
+/* ---- recording ------------------------------------------------------------------------- */
+
+static void to_db_head(struct db_head_measure *h, const struct analysis_head *a, const struct analysis_split *s,
+                       const char *level, char **sv_r, char **sv_f)
+{
+    memset(h, 0, sizeof *h);
+    struct analysis_measures m = analysis_measures_of(s);
+    h->layer = a->layer;
+    h->head = a->head;
+    snprintf(h->kind, sizeof h->kind, "%s", a->kind);
+    snprintf(h->level, sizeof h->level, "%s", level);
+    h->routing_fraction = m.routing_fraction;
+    h->routing_erank = m.routing_erank;
+    h->routing_pr = m.routing_pr;
+    h->routing_k90 = (int)m.routing_k90;
+    h->routing_planes = (int)m.routing_planes;
+    h->filtering_erank = m.filtering_erank;
+    h->filtering_pr = m.filtering_pr;
+    h->filtering_k90 = (int)m.filtering_k90;
+    const struct analysis_spectrum *sp[2] = { &s->routing, &s->filtering };
+    char **dst[2] = { sv_r, sv_f };
+    for (int k = 0; k < 2; k++) {
+        size_t cap = 24 * (size_t)sp[k]->n + 4, len = 1;
+        char *j = malloc(cap);
+        j[0] = '[';
+        for (int i = 0; i < sp[k]->n; i++) len += snprintf(j + len, cap - len, "%s%.6g", i ? "," : "", sp[k]->sv[i]);
+        snprintf(j + len, cap - len, "]");
+        *dst[k] = j;
+    }
+    h->routing_sv_json = *sv_r;
+    h->filtering_sv_json = *sv_f;
+}
+
+/* Analyses a finished run's checkpoint and stores both levels; returns the layer means of
+ * the weight-level routing erank in erank_out (n_layer) when it is not NULL. */
+static int analyse_run(struct controller *c, int64_t run_id, const char *run, double *erank_out, char *err)
+{
+    char path[TRAINER_PATH_MAX];
+    ckpt_path(c, run, path, sizeof path);
+    struct model m;
+    if (checkpoint_load(path, &m, NULL, NULL, err) != 0) return -1;
+    struct analysis_model am;
+    int N = c->cc.analysis_tokens;
+    const int32_t *window = c->ds.tokens + c->ds.n_train;
+    int rc = analysis_model_trainer(&am, &m, window, N, path, err);
+    model_free(&m);
+    if (rc != 0) return -1;
+    int nh = am.n_layer * am.n_head;
+    struct db_head_measure *heads = calloc(nh, sizeof *heads);
+    struct db_layer_measure *layers = calloc(am.n_layer, sizeof *layers);
+    char **svs = calloc(2 * (size_t)nh, sizeof *svs);
+    for (int level = 0; level < 2 && rc == 0; level++) {
+        const char *lv = level ? "realised" : "weight";
+        int n = 0;
+        for (int i = 0; i < nh; i++) {
+            const struct analysis_head *a = &am.heads[i];
+            if (level && !a->has_realised) continue;
+            to_db_head(&heads[n], a, level ? &a->realised : &a->weight, lv, &svs[2 * n], &svs[2 * n + 1]);
+            n++;
+        }
+        int nl = 0;
+        for (int l = 0; l < am.n_layer; l++) {
+            const struct analysis_layer *L = &am.layers[l];
+            if (level && !L->has_realised) continue;
+            const struct analysis_measures *mean = level ? &L->realised_mean : &L->mean;
+            const struct analysis_measures *mn = level ? &L->realised_min : &L->min;
+            const struct analysis_measures *mx = level ? &L->realised_max : &L->max;
+            struct db_layer_measure *d = &layers[nl++];
+            d->layer = l;
+            snprintf(d->level, sizeof d->level, "%s", lv);
+            d->routing_erank_mean = mean->routing_erank;
+            d->routing_erank_min = mn->routing_erank;
+            d->routing_erank_max = mx->routing_erank;
+            d->routing_fraction_mean = mean->routing_fraction;
+            d->filtering_erank_mean = mean->filtering_erank;
+        }
+        rc = db_record_analysis(c->db, run_id, lv, heads, n, layers, nl,
+                                level ? am.cascade_realised : am.cascade, err);
+        for (int i = 0; i < 2 * n; i++) { free(svs[i]); svs[i] = NULL; }
+    }
+    if (rc == 0 && erank_out)
+        for (int l = 0; l < am.n_layer; l++) erank_out[l] = am.layers[l].mean.routing_erank;
+    free(heads);
+    free(layers);
+    free(svs);
+    analysis_model_free(&am);
+    return rc;
+}
+
+static int record_outcome(struct controller *c, int64_t run_id, const struct run_spec *spec,
+                          const struct run_outcome *o, char *err)
+{
+    struct param_counts pc = model_config_param_counts(&spec->arch);
+    if (strcmp(spec->role, "probe") == 0) {
+        c->have_probe = 1;
+        c->probe_ppl = o->val.perplexity;
+        c->probe_params = pc;
+    }
+    struct db_result r = { 0 };
+    r.params_total = (int64_t)pc.total;
+    r.params_attention = (int64_t)pc.attention;
+    r.params_saved_pct = 100.0 * (1.0 - (double)pc.total / c->probe_params.total);
+    r.attention_saved_pct = 100.0 * (1.0 - (double)pc.attention / c->probe_params.attention);
+    r.val_loss = o->val.loss;
+    r.perplexity = o->val.perplexity;
+    r.bits_per_byte = o->val.bits_per_byte;
+    r.delta_ppl_pct = 100.0 * (o->val.perplexity / c->probe_ppl - 1.0);
+    r.tokens_per_s = o->tokens_per_s;
+    r.flops_per_token = model_config_train_flops_per_token(&spec->arch, spec->arch.seq_len);
+    r.wall_s = o->wall_s;
+    r.steps = o->steps;
+    r.tokens_trained = o->steps * (int64_t)c->cc.base.batch_size * spec->arch.seq_len;
+    if (db_record_result(c->db, run_id, &r, err) != 0) return -1;
+    char arch[256], wall[32];
+    campaign_arch_string(arch, sizeof arch, &spec->arch);
+    cli_format_duration(wall, sizeof wall, o->wall_s);
+    printf("%s  [%d/%d] %-14s done: %s | attention params %lld (%+.1f%%) | ppl %.3f (%+.2f%%) | %.0f tok/s | %s\n",
+           c->tty ? "\r" : "", c->run_index, c->run_total, spec->name, arch, (long long)r.params_attention,
+           -r.attention_saved_pct, r.perplexity, r.delta_ppl_pct, r.tokens_per_s, wall);
+    fflush(stdout);
+    return 0;
+}
+
+/* The probe's reference figures when it finished in an earlier process. */
+static int row_probe(void *user, int n, char **names, char **values)
+{
+    struct controller *c = user;
+    if (n >= 1 && values[0]) { c->probe_ppl = strtod(values[0], NULL); c->have_probe = 1; }
+    return 0;
+}
+
+static int load_probe_reference(struct controller *c, const struct run_spec *probe, char *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT r.perplexity FROM results r JOIN runs u ON u.id = r.run_id "
+             "WHERE u.campaign_id = %lld AND u.name = 'probe'", (long long)c->campaign_id);
+    c->have_probe = 0;
+    if (db_query_sql(c->db, sql, row_probe, c, err) != 0) return -1;
+    c->probe_params = model_config_param_counts(&probe->arch);
+    return 0;
+}
+
+/* ---- running -------------------------------------------------------------------------- */
+
+/* Returns 0 (done or failed, recorded), 1 stopped by a signal, -1 database error. */
+static int execute(struct controller *c, const struct db_run *row, const struct run_spec *spec,
+                   int index, int total)
+{
+    char err[CASCADE_ERR_MAX], path[TRAINER_PATH_MAX], src[TRAINER_PATH_MAX];
+    if (row->status == DB_DONE || row->status == DB_FAILED) return 0;
+    if (db_run_set_status(c->db, row->id, DB_RUNNING, NULL, err) != 0) goto db_error;
+    ckpt_path(c, spec->name, path, sizeof path);
+    const char *source = NULL;
+    if (spec->inherit_from == SOURCE_PROBE) { ckpt_path(c, "probe", src, sizeof src); source = src; }
+    if (spec->inherit_from == SOURCE_STANDARD) { ckpt_path(c, "standard", src, sizeof src); source = src; }
+    c->run_id = row->id;
+    c->run_name = spec->name;
+    c->run_index = index;
+    c->run_total = total;
+    c->last_print = 0;
+    struct run_outcome o;
+    if (campaign_train_run(&c->cc, spec, path, source, &c->ds, on_progress, c, &o, err) != 0) {
+        printf("%s  [%d/%d] %-14s FAILED: %s\n", c->tty ? "\r" : "", index, total, spec->name, err);
+        char e2[CASCADE_ERR_MAX];
+        if (db_run_set_status(c->db, row->id, DB_FAILED, err, e2) != 0) { snprintf(err, sizeof err, "%s", e2); goto db_error; }
+        return 0;
+    }
+    if (o.status == 2) return 1;
+    if (o.status == 1) {
+        printf("%s  [%d/%d] %-14s FAILED: %s\n", c->tty ? "\r" : "", index, total, spec->name, o.error);
+        if (db_run_set_status(c->db, row->id, DB_FAILED, o.error, err) != 0) goto db_error;
+        return 0;
+    }
+    if (record_outcome(c, row->id, spec, &o, err) != 0) goto db_error;
+    return 0;
+db_error:
+    fprintf(stderr, "cascade search: %s\n", err);
+    return -1;
+}
+
+static int add_run(struct controller *c, const struct run_spec *s, int seq, int64_t *id, char *err)
+{
+    struct db_run r;
+    memset(&r, 0, sizeof r);
+    r.campaign_id = c->campaign_id;
+    snprintf(r.name, sizeof r.name, "%s", s->name);
+    snprintf(r.role, sizeof r.role, "%s", s->role);
+    campaign_arch_string(r.arch, sizeof r.arch, &s->arch);
+    r.arch_json = model_config_to_json(&s->arch);
+    r.reason = (char *)s->reason;
+    snprintf(r.retrain, sizeof r.retrain, "%s", s->inherit_from != SOURCE_NONE ? "inherit" : "scratch");
+    r.seed = (int64_t)c->cc.base.seed;
+    r.seq = seq;
+    ckpt_path(c, s->name, r.checkpoint, sizeof r.checkpoint);
+    snprintf(r.host, sizeof r.host, "%s", c->host);
+    int created;
+    int rc = db_run_add(c->db, &r, id, &created, err);
+    free(r.arch_json);
+    return rc;
+}
+
+static const struct db_run *find_row(const struct db_run *rows, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].name, name) == 0) return &rows[i];
+    return NULL;
+}
+
+static int run_campaign(struct controller *c)
+{
+    char err[CASCADE_ERR_MAX];
+    struct run_spec base[2];
+    campaign_baselines(&c->cc, &base[0], &base[1]);
+    int64_t ids[2];
+    for (int i = 0; i < 2; i++)
+        if (add_run(c, &base[i], i, &ids[i], err) != 0) goto db_error;
+    if (load_probe_reference(c, &base[0], err) != 0) goto db_error;
+
+    /* 1. baselines, 2. their measurements */
+    printf("stage 1/3: baselines (probe: S-D without LayerNorm; standard: softmax with LayerNorm), %d steps each\n",
+           c->cc.base.steps);
+    double erank[TRAINER_MAX_LAYERS];
+    for (int i = 0; i < 2; i++) {
+        struct db_run *rows;
+        int n;
+        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) goto db_error;
+        const struct db_run *row = find_row(rows, n, base[i].name);
+        int rc = row ? execute(c, row, &base[i], i + 1, 2) : -1;
+        db_runs_free(rows, n);
+        if (rc != 0) return rc;
+        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) goto db_error;
+        row = find_row(rows, n, base[i].name);
+        enum db_status st = row ? row->status : DB_FAILED;
+        db_runs_free(rows, n);
+        if (st != DB_DONE) {
+            fprintf(stderr, "cascade search: the %s failed; candidates need it (see 'cascade query runs')\n", base[i].name);
+            return 2;
+        }
+        if (analyse_run(c, ids[i], base[i].name, i == 0 ? erank : NULL, err) != 0) {
+            fprintf(stderr, "cascade search: analysis of %s: %s\n", base[i].name, err);
+            return 2;
+        }
+    }
+    printf("measured cascade (probe, mean routing erank by layer):");
+    for (int l = 0; l < c->cc.base.model.n_layer; l++) printf(" %.2f", erank[l]);
+    printf("\n");
+
+    /* 3. proposals */
+    struct run_spec *props;
+    int np;
+    campaign_propose(&c->cc, erank, &props, &np);
+    for (int i = 0; i < np; i++) {
+        int64_t id;
+        if (add_run(c, &props[i], 2 + i, &id, err) != 0) { free(props); goto db_error; }
+    }
+    printf("stage 2/3: %d candidates proposed (threshold %.2f, multipliers", np, c->cc.linear_threshold);
+    for (int i = 0; i < c->cc.n_multipliers; i++) printf(" %g", c->cc.multipliers[i]);
+    printf(", retrain %s)\n", c->cc.retrain == RETRAIN_INHERIT ? "inherit" : "scratch");
+
+    /* 4. candidates */
+    printf("stage 3/3: training candidates\n");
+    int rc = 0;
+    for (int i = 0; i < np && rc == 0; i++) {
+        struct db_run *rows;
+        int n;
+        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) { free(props); goto db_error; }
+        const struct db_run *row = find_row(rows, n, props[i].name);
+        rc = row ? execute(c, row, &props[i], i + 1, np) : -1;
+        db_runs_free(rows, n);
+    }
+    free(props);
+    return rc;
+db_error:
+    fprintf(stderr, "cascade search: %s\n", err);
+    return -1;
+}
+
+/* The campaign's results, compact, through `cascade query` (one formatter for both). */
+static void print_results(const char *dbpath, const char *campaign)
+{
+    char sql[1024];
+    /* campaign names are letters, digits, '_', '.', '-' (checked on load): safe to quote */
+    snprintf(sql, sizeof sql,
+             "SELECT run, role, arch, params_attention AS attn_params, round(attention_saved_pct, 1) AS attn_saved_pct, "
+             "round(perplexity, 3) AS ppl, round(delta_ppl_pct, 2) AS dppl_pct, round(bits_per_byte, 4) AS bpb, "
+             "CASE pareto WHEN 1 THEN '*' ELSE '' END AS pareto, status FROM v_results "
+             "WHERE campaign = '%s' ORDER BY params_attention, perplexity", campaign);
+    char *argv[] = { "query", "--db", (char *)dbpath, "--sql", sql, NULL };
+    fflush(stdout);
+    cmd_query(5, argv);
+}
+
+int cmd_search(int argc, char **argv)
+{
+    const char *cmd = "search", *config = NULL, *dbpath = NULL, *v;
+    long threads = -1;
+    int r;
+    for (int i = 1; i < argc; i++) {
+        if ((r = cli_opt(argc, argv, &i, cmd, "--config", &config))) { if (r < 0) return 2; continue; }
+        if ((r = cli_opt(argc, argv, &i, cmd, "--db", &dbpath))) { if (r < 0) return 2; continue; }
+        if ((r = cli_opt(argc, argv, &i, cmd, "--threads", &v))) {
+            if (r < 0 || cli_long(cmd, "--threads", v, 0, 1024, &threads) < 0) return 2;
+            continue;
+        }
+        return cli_unknown(cmd, argv[i]);
+    }
+    if (!config || !dbpath) { fprintf(stderr, "cascade search: --config FILE and --db FILE are required\n"); return 2; }
+    struct controller c;
+    memset(&c, 0, sizeof c);
+    char err[CASCADE_ERR_MAX];
+    if (campaign_config_load(&c.cc, config, err) != 0) { fprintf(stderr, "cascade search: %s\n", err); return 2; }
+    cli_set_threads(threads >= 0 ? threads : c.cc.base.threads);
+    if (data_load(&c.ds, c.cc.base.data_path, c.cc.base.model.vocab_size, c.cc.base.val_fraction, err) != 0) {
+        fprintf(stderr, "cascade search: %s\n", err);
+        if (access(c.cc.base.data_path, F_OK) != 0) fprintf(stderr, "cascade search: hint: 'make data' prepares the Brown corpus\n");
+        campaign_config_free(&c.cc);
+        return 2;
+    }
+    if (db_open(&c.db, dbpath, DB_WRITE, err) != 0) {
+        fprintf(stderr, "cascade search: %s\n", err);
+        data_free(&c.ds);
+        campaign_config_free(&c.cc);
+        return 2;
+    }
+    gethostname(c.host, sizeof c.host - 1);
+    snprintf(c.dir, sizeof c.dir, "%s/%s", c.cc.runs_dir, c.cc.name);
+    int rc = 0;
+    if (mkdir_p(c.dir) != 0) {
+        fprintf(stderr, "cascade search: %s: cannot create the checkpoint directory (search.runs_dir)\n", c.dir);
+        rc = 2;
+        goto out;
+    }
+    if (db_campaign_begin(c.db, c.cc.name, c.cc.json, CASCADE_VERSION, c.host, &c.campaign_id, err) != 0) {
+        fprintf(stderr, "cascade search: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    struct db_campaign dc;
+    if (db_campaign_get(c.db, c.cc.name, &dc, err) == 0) {
+        int finished = strcmp(dc.status, "done") == 0;
+        db_campaign_free(&dc);
+        if (finished) {
+            printf("campaign '%s' in %s is finished; 'cascade query --db %s results' shows its results\n",
+                   c.cc.name, dbpath, dbpath);
+            goto out;
+        }
+    }
+    c.tty = isatty(STDOUT_FILENO);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("campaign '%s': %s, L%d C%d H%d T%d, batch %d, %d steps, seed %llu | data %s | db %s | %d threads, BLAS %s\n",
+           c.cc.name, config, c.cc.base.model.n_layer, c.cc.base.model.n_embd, c.cc.base.model.n_head,
+           c.cc.base.model.seq_len, c.cc.base.batch_size, c.cc.base.steps, (unsigned long long)c.cc.base.seed,
+           c.ds.path, dbpath, omp_get_max_threads(), blas_core_name());
+    fflush(stdout);
+    double t0 = now_s();
+    db_campaign_set_status(c.db, c.campaign_id, "running", err);
+    rc = run_campaign(&c);
+    char wall[32];
+    cli_format_duration(wall, sizeof wall, now_s() - t0);
+    if (rc == 1) {
+        db_campaign_set_status(c.db, c.campaign_id, "stopped", err);
+        printf("\nstopped after %s; run the same command again to continue\n", wall);
+        rc = 130;
+    } else if (rc == 0) {
+        if (db_campaign_set_status(c.db, c.campaign_id, "done", err) != 0) fprintf(stderr, "cascade search: %s\n", err);
+        printf("campaign '%s' finished in %s. Results (Pareto front of attention parameters vs perplexity: *):\n",
+               c.cc.name, wall);
+        print_results(dbpath, c.cc.name);
+    } else {
+        db_campaign_set_status(c.db, c.campaign_id, "failed", err);
+        rc = rc < 0 ? 1 : rc;
+    }
+out:
+    db_close(c.db);
+    data_free(&c.ds);
+    campaign_config_free(&c.cc);
+    return rc;
+}
