@@ -184,7 +184,7 @@ static int pragma_allowed(const char *name, const char *arg)
         "foreign_key_check", "integrity_check", "quick_check",
     };
     static const char *const bare[] = {
-        "user_version", "application_id", "schema_version", "journal_mode", "page_count", "page_size",
+        "user_version", "application_id", "schema_version", "page_count", "page_size",
         "freelist_count", "encoding", "compile_options", "database_list", "collation_list",
         "function_list", "module_list", "pragma_list", "table_list", "foreign_keys", "data_version",
     };

@@ -356,16 +356,19 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         r->inherit_from = inherit ? SOURCE_STANDARD : SOURCE_NONE;
         r->steps = steps;
     }
-    /* 3. cascade-allocated head dims, then 4. combined with the linear prefix K */
+    /* 3. cascade-allocated head dims, then 4. combined with the linear prefix: the
+     * qualifying prefix, within max_prefix, leaving at least one S–D layer to cut */
+    int Kc = K < cc->max_prefix ? K : cc->max_prefix;
+    if (Kc > L - 1) Kc = L - 1;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && (!cc->combine || K < 1)) break;
+        if (pass == 1 && (!cc->combine || Kc < 1)) break;
         for (int i = 0; i < cc->n_multipliers; i++) {
             double m = cc->multipliers[i];
             struct model_config a = probe.arch;
             char dims[256];
             int k = 0;
             for (int l = 0; l < L; l++) {
-                if (pass == 1 && l < K) a.layers[l].kind = ATTN_LINEAR;  /* linear layers keep full d */
+                if (pass == 1 && l < Kc) a.layers[l].kind = ATTN_LINEAR;  /* linear layers keep full d */
                 else a.layers[l].head_dim = allocated_dim(cc, m, layer_erank[l], d);
                 k += snprintf(dims + k, sizeof dims - k, "%s%d", l ? "," : "", a.layers[l].head_dim);
             }
@@ -376,10 +379,10 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
                 snprintf(r->reason, sizeof r->reason, "cascade-allocated head dims d_l = clamp(round_up(%g * erank_l, %d), "
                          "%d, %d) = [%s] from erank [%s] [SPEC 5]", m, cc->head_dim_step, cc->head_dim_min, d, dims, er);
             } else {
-                snprintf(r->name, sizeof r->name, "lin%d_cut_m%g", K, m);
+                snprintf(r->name, sizeof r->name, "lin%d_cut_m%g", Kc, m);
                 snprintf(r->reason, sizeof r->reason, "linear prefix of %d layers (erank <= %.2f) combined with "
                          "cascade-allocated head dims (m = %g) on the S-D layers: d = [%s] [SPEC 5]",
-                         K, cc->linear_threshold, m, dims);
+                         Kc, cc->linear_threshold, m, dims);
             }
             snprintf(r->role, sizeof r->role, "candidate");
             r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;

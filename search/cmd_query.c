@@ -103,21 +103,29 @@ static const char *table_cell(const struct rows *r, int row, int col, char *buf,
     return v;
 }
 
-static void print_padded(const char *s, int width, int right, int last)
+/* One line: cells[0..nc) padded to their columns; blank cells at the end are left out, so
+ * no line ends in spaces. */
+static void print_line(const char **cells, const int *width, const int *right, int nc)
 {
-    int pad = width - text_width(s);
-    if (right) printf("%*s%s", pad > 0 ? pad : 0, "", s);
-    else if (last) fputs(s, stdout);
-    else printf("%s%*s", s, pad > 0 ? pad : 0, "");
-    fputs(last ? "\n" : "  ", stdout);
+    int end = nc - 1;
+    while (end > 0 && !cells[end][0]) end--;
+    for (int c = 0; c <= end; c++) {
+        int pad = width[c] - text_width(cells[c]);
+        if (pad < 0) pad = 0;
+        if (right[c]) printf("%*s%s", pad, "", cells[c]);
+        else if (c == end) fputs(cells[c], stdout);
+        else printf("%s%*s", cells[c], pad, "");
+        fputs(c == end ? "\n" : "  ", stdout);
+    }
 }
 
 static void print_table(const struct rows *r)
 {
     int nc = r->ncols;
     int *width = calloc((size_t)nc + 1, sizeof *width), *right = calloc((size_t)nc + 1, sizeof *right);
-    if (!width || !right) { free(width); free(right); return; }
-    char buf[64];
+    const char **line = calloc((size_t)nc + 1, sizeof *line);
+    char (*bufs)[64] = calloc((size_t)nc + 1, sizeof *bufs);
+    if (!width || !right || !line || !bufs) goto out;
     for (int c = 0; c < nc; c++) {
         width[c] = text_width(r->names[c]);
         int numbers = 0, others = 0;
@@ -125,21 +133,25 @@ static void print_table(const struct rows *r)
             enum db_type t = r->types[(size_t)i * nc + c];
             numbers += t == DB_TYPE_INTEGER || t == DB_TYPE_REAL;
             others += t == DB_TYPE_TEXT || t == DB_TYPE_BLOB;
-            int w = text_width(table_cell(r, i, c, buf, sizeof buf));
+            int w = text_width(table_cell(r, i, c, bufs[0], sizeof bufs[0]));
             if (w > width[c]) width[c] = w;
         }
         right[c] = numbers > 0 && others == 0;
     }
-    for (int c = 0; c < nc; c++) print_padded(r->names[c], width[c], right[c], c == nc - 1);
+    print_line((const char **)r->names, width, right, nc);
     for (int c = 0; c < nc; c++) {
         for (int k = 0; k < width[c]; k++) putchar('-');
         fputs(c == nc - 1 ? "\n" : "  ", stdout);
     }
-    for (int i = 0; i < r->nrows; i++)
-        for (int c = 0; c < nc; c++)
-            print_padded(table_cell(r, i, c, buf, sizeof buf), width[c], right[c], c == nc - 1);
+    for (int i = 0; i < r->nrows; i++) {
+        for (int c = 0; c < nc; c++) line[c] = table_cell(r, i, c, bufs[c], sizeof bufs[c]);
+        print_line(line, width, right, nc);
+    }
+out:
     free(width);
     free(right);
+    free(line);
+    free(bufs);
 }
 
 /* ---- csv and json -------------------------------------------------------------------- */

@@ -1,0 +1,204 @@
+/* tests/test_campaign.c — `cascade search` end to end on a small corpus the test writes:
+ * a whole campaign, kill -9 then resume (the database must equal an uninterrupted run's),
+ * a second process refused, bad configs and a corrupt database, and a diverging run. */
+#include "test.h"
+#include "search/campaign.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ~60 KB of pseudo-English from a fixed generator: enough structure to learn a little. */
+static void write_corpus(const char *path)
+{
+    static const char *const words[] = { "the", "a", "jury", "said", "county", "election", "was", "of",
+                                         "in", "and", "city", "report", "that", "it", "found", "money" };
+    FILE *f = fopen(path, "w");
+    uint64_t rng = 42;
+    for (int s = 0; s < 2500; s++) {
+        int n = 4 + trainer_rng_next(&rng) % 8;
+        for (int w = 0; w < n; w++) fprintf(f, "%s%s", w ? " " : "", words[(w * 5 + trainer_rng_next(&rng) % 6) % 16]);
+        fputs(" .\n", f);
+    }
+    fclose(f);
+}
+
+/* Writes a campaign config over the corpus; `extra` is spliced into "search". */
+static void write_config(struct test_ctx *t_, const char *name, const char *runs, const char *extra, char *path, size_t n)
+{
+    char corpus[512], text[2048];
+    test_tmppath(corpus, sizeof corpus, "corpus.txt");
+    if (access(corpus, F_OK) != 0) write_corpus(corpus);
+    snprintf(text, sizeof text,
+             "{\"name\": \"%s\", \"data\": {\"path\": \"%s\", \"val_fraction\": 0.1},\n"
+             " \"model\": {\"n_layer\": 3, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 16},\n"
+             " \"train\": {\"steps\": 40, \"batch_size\": 4, \"lr\": 5e-3, \"warmup_steps\": 4,\n"
+             "           \"log_every\": 5, \"eval_batches\": 4, \"checkpoint_every\": 10, \"threads\": 1},\n"
+             " \"search\": {\"linear_threshold\": 50, \"max_prefix\": 2, \"multipliers\": [0.5],\n"
+             "            \"runs_dir\": \"%s\"%s}}\n", name, corpus, runs, extra);
+    char file[128];
+    snprintf(file, sizeof file, "%s.json", name);
+    test_tmppath(path, n, file);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int search(const char *config, const char *db, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s", test_cascade_bin(), config, db);
+    return test_run(cmd, out);
+}
+
+static char *query(const char *db, const char *sql)
+{
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s query --db %s --format csv --sql \"%s\"", test_cascade_bin(), db, sql);
+    test_run(cmd, &out);
+    return out;
+}
+
+#define RESULTS_SQL "SELECT run, role, status, arch, params_attention, val_loss, perplexity, delta_ppl_pct, pareto FROM v_results ORDER BY seq"
+
+TEST(campaign_end_to_end)
+{
+    char cfg[512], db[512], runs[512], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_e2e");
+    test_tmppath(db, sizeof db, "e2e.db");
+    write_config(t_, "e2e", runs, "", cfg, sizeof cfg);
+    int rc = search(cfg, db, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK(strstr(out, "stage 3/3") != NULL && strstr(out, "finished") != NULL);
+    free(out);
+    /* probe, standard, lin1, lin2 (threshold 50: every layer qualifies, max_prefix 2),
+     * std_lin1, std_lin2, cut_m0.5, lin2_cut_m0.5 */
+    out = query(db, "SELECT count(*), sum(status = 'done') FROM runs");
+    CHECK_MSG(strstr(out, "8,8") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT delta_ppl_pct, attention_saved_pct FROM v_results WHERE run = 'probe'");
+    CHECK_MSG(strstr(out, "\n0.0,0.0") != NULL, "%s", out);
+    free(out);
+    /* every head of the probe measured at both levels; the Pareto front is non-empty and
+     * every run on it is undominated */
+    out = query(db, "SELECT count(*) FROM head_measures h JOIN runs r ON r.id = h.run_id WHERE r.name = 'probe'");
+    CHECK_MSG(strstr(out, "\n12") != NULL, "%s", out);   /* 3 layers x 2 heads x 2 levels */
+    free(out);
+    out = query(db, "SELECT count(*) FROM v_pareto p WHERE EXISTS (SELECT 1 FROM v_results x WHERE x.status = 'done' "
+                    "AND x.params_attention <= p.params_attention AND x.perplexity < p.perplexity "
+                    "AND x.params_attention < p.params_attention)");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+    /* running it again reports the campaign as finished and changes nothing */
+    rc = search(cfg, db, &out);
+    CHECK(rc == 0 && strstr(out, "is finished") != NULL);
+    free(out);
+}
+
+TEST(campaign_kill9_then_resume_equals_uninterrupted)
+{
+    char cfg_a[512], cfg_b[512], db_a[512], db_b[512], runs_a[512], runs_b[512], *out = NULL;
+    test_tmppath(runs_a, sizeof runs_a, "runs_a");
+    test_tmppath(runs_b, sizeof runs_b, "runs_b");
+    test_tmppath(db_a, sizeof db_a, "a.db");
+    test_tmppath(db_b, sizeof db_b, "b.db");
+    write_config(t_, "k9", runs_a, "", cfg_a, sizeof cfg_a);
+    REQUIRE(search(cfg_a, db_a, &out) == 0);
+    free(out);
+    /* the same campaign (same name and config text, other runs_dir is part of the config,
+     * so use a copy with b's dir) killed twice at different moments */
+    write_config(t_, "k9", runs_b, "", cfg_b, sizeof cfg_b);
+    const char *delays[] = { "0.4", "0.9" };
+    for (int k = 0; k < 2; k++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; sleep %s; kill -9 $p; wait $p",
+                 test_cascade_bin(), cfg_b, db_b, delays[k]);
+        test_run(cmd, NULL);
+    }
+    int rc = search(cfg_b, db_b, &out);
+    REQUIRE_MSG(rc == 0, "resume exit %d: %s", rc, out);
+    free(out);
+    char *ra = query(db_a, RESULTS_SQL), *rb = query(db_b, RESULTS_SQL);
+    CHECK_MSG(strcmp(ra, rb) == 0, "results differ:\n%s\nvs\n%s", ra, rb);
+    free(ra); free(rb);
+    /* nothing recorded twice: one row per (run, step) and per measured head */
+    const char *counts = "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM head_measures), "
+                         "(SELECT count(*) FROM runs), (SELECT status FROM campaigns)";
+    ra = query(db_a, counts);
+    rb = query(db_b, counts);
+    CHECK_MSG(strcmp(ra, rb) == 0, "counts differ: %s vs %s", ra, rb);
+    free(ra); free(rb);
+}
+
+TEST(campaign_second_process_is_refused)
+{
+    char cfg[512], db[512], lock[600], runs[512], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_lock");
+    test_tmppath(db, sizeof db, "locked.db");
+    write_config(t_, "lockt", runs, "", cfg, sizeof cfg);
+    snprintf(lock, sizeof lock, "%s.lock", db);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    REQUIRE(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);   /* as another campaign would */
+    int rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 2 && strstr(out, "in use"), "exit %d: %s", rc, out);
+    free(out);
+    close(fd);
+}
+
+TEST(campaign_bad_inputs_are_clear_errors)
+{
+    char cfg[512], db[512], runs[512], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_bad");
+    write_config(t_, "bad", runs, ", \"retrain\": \"sometimes\"", cfg, sizeof cfg);
+    test_tmppath(db, sizeof db, "bad.db");
+    int rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 2 && strstr(out, "search.retrain") && strstr(out, "bad.json"), "exit %d: %s", rc, out);
+    free(out);
+    /* a corrupt database: refused, and left as it was */
+    write_config(t_, "bad", runs, "", cfg, sizeof cfg);
+    FILE *f = fopen(db, "w");
+    for (int i = 0; i < 4096; i++) fputc((i * 37) & 0xff, f);
+    fclose(f);
+    rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 2 && strstr(out, db), "exit %d: %s", rc, out);
+    free(out);
+    f = fopen(db, "r");
+    int same = 1;
+    for (int i = 0; i < 4096; i++) same &= fgetc(f) == ((i * 37) & 0xff);
+    same &= fgetc(f) == EOF;
+    fclose(f);
+    CHECK(same);
+    /* a missing flag value and an unknown flag */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s search --config", test_cascade_bin());
+    rc = test_run(cmd, &out);
+    CHECK(rc == 2 && strstr(out, "--config needs a value"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s search --bogus 1", test_cascade_bin());
+    rc = test_run(cmd, &out);
+    CHECK(rc == 2 && strstr(out, "unknown option '--bogus'"));
+    free(out);
+}
+
+TEST(campaign_diverging_run_is_reported_failed)
+{
+    char cfg[512], runs[512], ck[600], err[CASCADE_ERR_MAX];
+    test_tmppath(runs, sizeof runs, "runs_div");
+    write_config(t_, "div", runs, "", cfg, sizeof cfg);
+    struct campaign_config cc;
+    REQUIRE_MSG(campaign_config_load(&cc, cfg, err) == 0, "%s", err);
+    cc.base.lr = 1e9;          /* Adam steps of 1e9: the logits overflow */
+    cc.base.grad_clip = 0;
+    struct dataset ds;
+    REQUIRE_MSG(data_load(&ds, cc.base.data_path, 256, 0.1, err) == 0, "%s", err);
+    struct run_spec probe, standard;
+    campaign_baselines(&cc, &probe, &standard);
+    snprintf(ck, sizeof ck, "%s.div.safetensors", runs);
+    struct run_outcome o;
+    REQUIRE_MSG(campaign_train_run(&cc, &standard, ck, NULL, &ds, NULL, NULL, &o, err) == 0, "%s", err);
+    CHECK_MSG(o.status == 1 && strstr(o.error, "diverged"), "status %d: %s", o.status, o.error);
+    data_free(&ds);
+    campaign_config_free(&cc);
+}
