@@ -344,9 +344,14 @@ int db_open(struct db **out, const char *path, enum db_mode mode, char *err)
         return -1;
     }
     struct stat sb;
-    if (mode == DB_READ_ONLY && stat(path, &sb) != 0) {
+    int exists = stat(path, &sb) == 0;
+    if (!exists && (mode == DB_READ_ONLY || errno != ENOENT)) {
         if (errno == ENOENT) snprintf(err, CASCADE_ERR_MAX, "%s: no such database", path);
         else snprintf(err, CASCADE_ERR_MAX, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (exists && S_ISDIR(sb.st_mode)) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: is a directory, not a database file", path);
         return -1;
     }
     struct db *db = calloc(1, sizeof *db);

@@ -145,14 +145,14 @@ int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *fou
 typedef int (*db_row_fn)(void *user, int ncols, char **names, char **values);
 int db_query_named(struct db *db, const char *query, const char *campaign, db_row_fn fn,
                    void *user, char *err);
-/* Arbitrary read-only SQL (the connection must be DB_READ_ONLY, or the statement must be
- * read-only: sqlite3_stmt_readonly); anything else is refused. */
+/* Arbitrary read-only SQL, on either kind of connection: one statement that only reads
+ * (sqlite3_stmt_readonly, and no ATTACH, transaction control or pragma that changes a
+ * setting); anything else is refused. */
 int db_query_sql(struct db *db, const char *sql, db_row_fn fn, void *user, char *err);
 /* Values are given as text: integers in decimal, reals in the shortest form that reads
  * back to the same double (with ".0" when integral; "Inf", "-Inf"), text as stored, blobs
  * as X'hex'. A callback's non-zero return stops the query; the call still returns 0.
- * db_query_sql takes one statement and refuses writes, ATTACH, transactions and pragmas
- * that change settings. Unknown query or campaign names are errors. */
+ * Unknown query or campaign names are errors. */
 
 /* The same queries with each value's type, and a first call for the header. */
 enum db_type { DB_TYPE_NULL = 0, DB_TYPE_INTEGER = 1, DB_TYPE_REAL = 2, DB_TYPE_TEXT = 3, DB_TYPE_BLOB = 4 };

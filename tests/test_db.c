@@ -340,7 +340,7 @@ TEST(db_foreign_sqlite_file_refused)
     check_refused_untouched(t_, path, "not a cascade database (an SQLite database of another application)");
 }
 
-TEST(db_missing_file_read_only)
+TEST(db_missing_file_or_directory_refused)
 {
     char path[512], err[CASCADE_ERR_MAX];
     fresh_path(path, sizeof path, "missing.db");
@@ -350,6 +350,7 @@ TEST(db_missing_file_read_only)
     snprintf(want, sizeof want, "%s: no such database", path);
     CHECK_MSG(strcmp(err, want) == 0, "%s", err);
     CHECK(access(path, F_OK) != 0);
+    CHECK(db_open(&db, test_tmpdir(), DB_WRITE, err) != 0 && strstr(err, "is a directory"));
 }
 
 /* ---- the writer's lock ----------------------------------------------------------------- */
