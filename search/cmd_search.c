@@ -15,7 +15,9 @@
 #include "db/db.h"
 #include "search/campaign.h"
 #include "search/cli.h"
+#include "search/executor.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -44,11 +46,8 @@ struct controller {
     char host[128];
     char dir[TRAINER_PATH_MAX];       /* runs_dir/NAME */
     int tty;                          /* progress bar redrawn in place */
-    /* the run in flight, for the progress callback */
-    int64_t run_id;
-    const char *run_name;
-    int run_index, run_total;
-    double last_print;
+    double last_print;                /* of the progress line, unix seconds */
+    struct executor ex;               /* where runs train (local, or MPI workers) */
     /* the probe's figures, the reference of every saving and delta */
     int have_probe;
     double probe_ppl;
@@ -82,24 +81,25 @@ static void ckpt_path(const struct controller *c, const char *run, char *out, si
 
 /* ---- progress ------------------------------------------------------------------------- */
 
-static int on_progress(const struct train_progress *p, void *user)
+static int on_step(void *user, const struct run_job *job, const struct train_progress *p)
 {
     struct controller *c = user;
     char e[CASCADE_ERR_MAX];
-    if (db_record_step(c->db, c->run_id, p->step, p->loss, p->lr, p->grad_norm, p->tokens_per_s,
+    if (db_record_step(c->db, job->run_id, p->step, p->loss, p->lr, p->grad_norm, p->tokens_per_s,
                        p->is_eval ? p->val.loss : NAN, e) != 0)
         fprintf(stderr, "\ncascade search: %s\n", e);
     double t = now_s();
-    if (c->tty || t - c->last_print > 10.0 || p->step == p->steps) {
+    if ((c->tty && c->ex.slots == 1) || t - c->last_print > 10.0 || p->step == p->steps) {
         int width = 24, fill = (int)(width * (double)p->step / p->steps);
         char bar[64], eta[32];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
         bar[width] = 0;
         cli_format_duration(eta, sizeof eta, p->eta_s);
+        int in_place = c->tty && c->ex.slots == 1;
         printf("%s  [%d/%d] %-14s [%s] %3.0f%% step %lld/%lld loss %.3f %6.0f tok/s ETA %s%s",
-               c->tty ? "\r" : "", c->run_index, c->run_total, c->run_name, bar,
+               in_place ? "\r" : "", job->index, job->total, job->spec.name, bar,
                100.0 * p->step / p->steps, (long long)p->step, (long long)p->steps, p->loss,
-               p->tokens_per_s, eta, c->tty ? "   " : "\n");
+               p->tokens_per_s, eta, in_place ? "   " : "\n");
         fflush(stdout);
         c->last_print = t;
     }
@@ -195,9 +195,10 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
     return rc;
 }
 
-static int record_outcome(struct controller *c, int64_t run_id, const struct run_spec *spec,
-                          const struct run_outcome *o, char *err)
+static int record_outcome(struct controller *c, const struct run_job *job, const struct run_outcome *o, char *err)
 {
+    const struct run_spec *spec = &job->spec;
+    int64_t run_id = job->run_id;
     struct param_counts pc = model_config_param_counts(&spec->arch);
     if (strcmp(spec->role, "probe") == 0) {
         c->have_probe = 1;
@@ -223,67 +224,134 @@ static int record_outcome(struct controller *c, int64_t run_id, const struct run
     campaign_arch_string(arch, sizeof arch, &spec->arch);
     cli_format_duration(wall, sizeof wall, o->wall_s);
     printf("%s  [%d/%d] %-14s done: %s | attention params %lld (%+.1f%%) | ppl %.3f (%+.2f%%) | %.0f tok/s | %s\n",
-           c->tty ? "\r" : "", c->run_index, c->run_total, spec->name, arch, (long long)r.params_attention,
+           c->tty ? "\r" : "", job->index, job->total, spec->name, arch, (long long)r.params_attention,
            -r.attention_saved_pct, r.perplexity, r.delta_ppl_pct, r.tokens_per_s, wall);
     fflush(stdout);
     return 0;
 }
 
 /* The probe's reference figures when it finished in an earlier process. */
-static int row_probe(void *user, int n, char **names, char **values)
+static int load_probe_reference(struct controller *c, const struct run_spec *probe, int64_t probe_id, char *err)
 {
-    struct controller *c = user;
-    if (n >= 1 && values[0]) { c->probe_ppl = strtod(values[0], NULL); c->have_probe = 1; }
-    return 0;
-}
-
-static int load_probe_reference(struct controller *c, const struct run_spec *probe, char *err)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT r.perplexity FROM results r JOIN runs u ON u.id = r.run_id "
-             "WHERE u.campaign_id = %lld AND u.name = 'probe'", (long long)c->campaign_id);
-    c->have_probe = 0;
-    if (db_query_sql(c->db, sql, row_probe, c, err) != 0) return -1;
+    struct db_result r;
+    int found = 0;
+    if (db_result_get(c->db, probe_id, &r, &found, err) != 0) return -1;
+    c->have_probe = found;
+    c->probe_ppl = found ? r.perplexity : NAN;
     c->probe_params = model_config_param_counts(&probe->arch);
     return 0;
 }
 
 /* ---- running -------------------------------------------------------------------------- */
 
-/* Returns 0 (done or failed, recorded), 1 stopped by a signal, -1 database error. */
-static int execute(struct controller *c, const struct db_run *row, const struct run_spec *spec,
-                   int index, int total)
+/* Records a finished job. Returns 0, 1 if it was stopped by a signal, -1 on a database error. */
+static int record_report(struct controller *c, const struct run_job *job, const struct run_report *rep, char *err)
 {
-    char err[CASCADE_ERR_MAX], path[TRAINER_PATH_MAX], src[TRAINER_PATH_MAX];
-    if (row->status == DB_DONE || row->status == DB_FAILED) return 0;
-    if (db_run_set_status(c->db, row->id, DB_RUNNING, NULL, err) != 0) goto db_error;
-    ckpt_path(c, spec->name, path, sizeof path);
-    const char *source = NULL;
-    if (spec->inherit_from == SOURCE_PROBE) { ckpt_path(c, "probe", src, sizeof src); source = src; }
-    if (spec->inherit_from == SOURCE_STANDARD) { ckpt_path(c, "standard", src, sizeof src); source = src; }
-    c->run_id = row->id;
-    c->run_name = spec->name;
-    c->run_index = index;
-    c->run_total = total;
-    c->last_print = 0;
-    struct run_outcome o;
-    if (campaign_train_run(&c->cc, spec, path, source, &c->ds, on_progress, c, &o, err) != 0) {
-        printf("%s  [%d/%d] %-14s FAILED: %s\n", c->tty ? "\r" : "", index, total, spec->name, err);
-        char e2[CASCADE_ERR_MAX];
-        if (db_run_set_status(c->db, row->id, DB_FAILED, err, e2) != 0) { snprintf(err, sizeof err, "%s", e2); goto db_error; }
-        return 0;
+    const char *why = NULL;
+    if (rep->rc != 0) why = rep->err;
+    else if (rep->outcome.status == 2) return 1;
+    else if (rep->outcome.status == 1) why = rep->outcome.error;
+    if (why) {
+        printf("%s  [%d/%d] %-14s FAILED: %s\n", c->tty ? "\r" : "", job->index, job->total, job->spec.name, why);
+        return db_run_set_status(c->db, job->run_id, DB_FAILED, why, err) != 0 ? -1 : 0;
     }
-    if (o.status == 2) return 1;
-    if (o.status == 1) {
-        printf("%s  [%d/%d] %-14s FAILED: %s\n", c->tty ? "\r" : "", index, total, spec->name, o.error);
-        if (db_run_set_status(c->db, row->id, DB_FAILED, o.error, err) != 0) goto db_error;
-        return 0;
+    return record_outcome(c, job, &rep->outcome, err) != 0 ? -1 : 0;
+}
+
+/* Trains jobs through the executor, up to ex.slots at once, and records each report. A
+ * report whose reference (the probe) is not recorded yet waits until it is. Returns 0,
+ * 1 when stopped by a signal, -1 on a database error. */
+static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err)
+{
+    int next = 0, in_flight = 0, stopped = 0, failed = 0, n_wait = 0;
+    struct run_report *waiting = calloc(n > 0 ? n : 1, sizeof *waiting);
+    while (next < n || in_flight > 0) {
+        while (next < n && in_flight < c->ex.slots && !stopped && !search_stop && !failed) {
+            if (db_run_set_status(c->db, jobs[next].run_id, DB_RUNNING, NULL, err) != 0) { failed = 1; break; }
+            if (c->ex.start(&c->ex, &jobs[next]) != 0) break;
+            next++;
+            in_flight++;
+        }
+        if (in_flight == 0) break;
+        struct run_report rep;
+        if (c->ex.next(&c->ex, &rep) != 0) break;
+        in_flight--;
+        waiting[n_wait++] = rep;
+        /* record every waiting report whose reference is known, in arrival order */
+        for (int progress = 1; progress;) {
+            progress = 0;
+            for (int i = 0; i < n_wait; i++) {
+                const struct run_job *job = NULL;
+                for (int j = 0; j < n; j++) if (jobs[j].run_id == waiting[i].run_id) job = &jobs[j];
+                assert(job);
+                if (!c->have_probe && strcmp(job->spec.role, "probe") != 0 && waiting[i].rc == 0 &&
+                    waiting[i].outcome.status == 0)
+                    continue;
+                int r = record_report(c, job, &waiting[i], err);
+                if (r < 0) failed = 1;
+                if (r == 1) stopped = 1;
+                waiting[i--] = waiting[--n_wait];
+                progress = 1;
+            }
+        }
     }
-    if (record_outcome(c, row->id, spec, &o, err) != 0) goto db_error;
+    free(waiting);
+    if (failed) return -1;
+    return stopped || search_stop ? 1 : 0;
+}
+
+/* Jobs for the specs whose runs are not finished yet. */
+static int make_jobs(struct controller *c, const struct run_spec *specs, int n_specs, struct run_job **out, int *n_out,
+                     char *err)
+{
+    struct db_run *rows;
+    int n_rows;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n_rows, err) != 0) return -1;
+    struct run_job *jobs = calloc(n_specs > 0 ? n_specs : 1, sizeof *jobs);
+    int n = 0;
+    for (int i = 0; i < n_specs; i++) {
+        const struct db_run *row = NULL;
+        for (int j = 0; j < n_rows; j++) if (strcmp(rows[j].name, specs[i].name) == 0) row = &rows[j];
+        if (!row) { free(jobs); db_runs_free(rows, n_rows); snprintf(err, CASCADE_ERR_MAX, "run %s is not in the database", specs[i].name); return -1; }
+        if (row->status == DB_DONE || row->status == DB_FAILED) continue;
+        struct run_job *j = &jobs[n++];
+        j->run_id = row->id;
+        j->spec = specs[i];
+        ckpt_path(c, specs[i].name, j->ckpt, sizeof j->ckpt);
+        if (specs[i].inherit_from == SOURCE_PROBE) ckpt_path(c, "probe", j->source, sizeof j->source);
+        if (specs[i].inherit_from == SOURCE_STANDARD) ckpt_path(c, "standard", j->source, sizeof j->source);
+        j->index = i + 1;
+        j->total = n_specs;
+    }
+    db_runs_free(rows, n_rows);
+    *out = jobs;
+    *n_out = n;
     return 0;
-db_error:
-    fprintf(stderr, "cascade search: %s\n", err);
-    return -1;
+}
+
+/* Runs the specs that are not finished; 0, 1 stopped, -1 database error. */
+static int run_specs(struct controller *c, const struct run_spec *specs, int n_specs)
+{
+    char err[CASCADE_ERR_MAX];
+    struct run_job *jobs;
+    int n;
+    if (make_jobs(c, specs, n_specs, &jobs, &n, err) != 0) { fprintf(stderr, "cascade search: %s\n", err); return -1; }
+    int rc = run_jobs(c, jobs, n, err);
+    if (rc < 0) fprintf(stderr, "cascade search: %s\n", err);
+    free(jobs);
+    return rc;
+}
+
+static enum db_status run_status(struct controller *c, const char *name)
+{
+    char err[CASCADE_ERR_MAX];
+    struct db_run *rows;
+    int n;
+    enum db_status st = DB_FAILED;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return DB_FAILED;
+    for (int i = 0; i < n; i++) if (strcmp(rows[i].name, name) == 0) st = rows[i].status;
+    db_runs_free(rows, n);
+    return st;
 }
 
 static int add_run(struct controller *c, const struct run_spec *s, int seq, int64_t *id, char *err)
@@ -307,13 +375,6 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     return rc;
 }
 
-static const struct db_run *find_row(const struct db_run *rows, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(rows[i].name, name) == 0) return &rows[i];
-    return NULL;
-}
-
 static int run_campaign(struct controller *c)
 {
     char err[CASCADE_ERR_MAX];
@@ -322,25 +383,16 @@ static int run_campaign(struct controller *c)
     int64_t ids[2];
     for (int i = 0; i < 2; i++)
         if (add_run(c, &base[i], i, &ids[i], err) != 0) goto db_error;
-    if (load_probe_reference(c, &base[0], err) != 0) goto db_error;
+    if (load_probe_reference(c, &base[0], ids[0], err) != 0) goto db_error;
 
     /* 1. baselines, 2. their measurements */
     printf("stage 1/3: baselines (probe: S-D without LayerNorm; standard: softmax with LayerNorm), %d steps each\n",
            c->cc.base.steps);
+    int rc = run_specs(c, base, 2);
+    if (rc != 0) return rc;
     double erank[TRAINER_MAX_LAYERS];
     for (int i = 0; i < 2; i++) {
-        struct db_run *rows;
-        int n;
-        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) goto db_error;
-        const struct db_run *row = find_row(rows, n, base[i].name);
-        int rc = row ? execute(c, row, &base[i], i + 1, 2) : -1;
-        db_runs_free(rows, n);
-        if (rc != 0) return rc;
-        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) goto db_error;
-        row = find_row(rows, n, base[i].name);
-        enum db_status st = row ? row->status : DB_FAILED;
-        db_runs_free(rows, n);
-        if (st != DB_DONE) {
+        if (run_status(c, base[i].name) != DB_DONE) {
             fprintf(stderr, "cascade search: the %s failed; candidates need it (see 'cascade query runs')\n", base[i].name);
             return 2;
         }
@@ -367,15 +419,7 @@ static int run_campaign(struct controller *c)
 
     /* 4. candidates */
     printf("stage 3/3: training candidates\n");
-    int rc = 0;
-    for (int i = 0; i < np && rc == 0; i++) {
-        struct db_run *rows;
-        int n;
-        if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) { free(props); goto db_error; }
-        const struct db_run *row = find_row(rows, n, props[i].name);
-        rc = row ? execute(c, row, &props[i], i + 1, np) : -1;
-        db_runs_free(rows, n);
-    }
+    rc = run_specs(c, props, np);
     free(props);
     return rc;
 db_error:
@@ -466,7 +510,13 @@ int cmd_search(int argc, char **argv)
     fflush(stdout);
     double t0 = now_s();
     db_campaign_set_status(c.db, c.campaign_id, "running", err);
+    if (executor_local_open(&c.ex, &c.cc, &c.ds, on_step, &c) != 0) {
+        fprintf(stderr, "cascade search: out of memory\n");
+        rc = 1;
+        goto out;
+    }
     rc = run_campaign(&c);
+    c.ex.close(&c.ex);
     char wall[32];
     cli_format_duration(wall, sizeof wall, now_s() - t0);
     if (rc == 1) {
