@@ -322,6 +322,7 @@ static int db_setup(struct db *db, char *err)
     int version = 0, n_objects = 0, is_new = 0;
     if (db_identify(db, &app_id, &version, &n_objects, err) != 0) return -1;
     if (db_check_identity(db, app_id, version, n_objects, &is_new, err) != 0) return -1;
+    db->version = db->mode == DB_WRITE ? DB_SCHEMA_VERSION : version;   /* a writer migrates below */
     if (db->mode == DB_READ_ONLY)
         return exec_or_fail(db->h, db->path, "PRAGMA foreign_keys = ON; PRAGMA query_only = ON", "setting up", err);
     if (exec_or_fail(db->h, db->path, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",

@@ -19,7 +19,7 @@
 #define CASCADE_ERR_MAX 512
 #endif
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path */
 
@@ -45,13 +45,24 @@ struct db_campaign {
     double started_at, finished_at;  /* unix seconds; 0 if not yet */
     char code_version[64];
     char host[128];
+    char *setup_json;       /* malloc'ed; the setup it ran on (see db_campaign_set_setup), "" if not recorded */
 };
 /* Creates the campaign `name` or returns the existing one. If it exists with a different
  * config_json, fails ("campaign 'demo' exists with a different config; use another name"). */
 int db_campaign_begin(struct db *db, const char *name, const char *config_json,
                       const char *code_version, const char *host, int64_t *campaign_id, char *err);
 int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *status, char *err);
-/* Loads a campaign by name (NULL name: the most recent one). Caller frees config_json. */
+/* Records the setup the campaign runs on, replacing any earlier one: a JSON object (NULL
+ * or "" clears it). Anything else is refused ("the setup is not a JSON object"). The keys
+ * reports read (others are kept and shown as they are; any may be missing):
+ *   "cpu_model"    text, e.g. "AMD EPYC 7B13"     "cores"        number of CPU cores
+ *   "threads"      threads the run used           "blas_core"    text, e.g. "Haswell (AVX2)"
+ *   "version"      tool version (git describe)    "corpus_path"  the data file as given
+ *   "tokens"       tokens in the corpus           "train_tokens", "val_tokens": its split
+ *   "val_fraction" the held-out fraction          "is_bytes"     true for byte-level data */
+int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err);
+/* Loads a campaign by name (NULL name: the most recent one). Caller frees with
+ * db_campaign_free (config_json, setup_json). */
 int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, char *err);
 void db_campaign_free(struct db_campaign *c);
 
@@ -121,6 +132,12 @@ int db_record_analysis(struct db *db, int64_t run_id, const char *level,
  * re-measuring. *found = 0 (and nothing allocated) when the level was never recorded. */
 int db_analysis_get(struct db *db, int64_t run_id, const char *level, struct db_layer_measure **layers,
                     int *n_layers, double *cascade_spearman, int *found, char *err);
+/* Reads back the run's head measures at that level, ordered by layer then head (caller
+ * frees with db_head_measures_free; the *_sv_json fields are malloc'ed or NULL, NULL
+ * reals read as NAN); *n_heads = 0 (and nothing allocated) when there are none. */
+int db_head_measures_get(struct db *db, int64_t run_id, const char *level, struct db_head_measure **heads,
+                         int *n_heads, char *err);
+void db_head_measures_free(struct db_head_measure *heads, int n_heads);
 
 /* Result of a finished run. */
 struct db_result {

@@ -17,6 +17,7 @@ struct db {
     sqlite3 *h;
     enum db_mode mode;
     int lock_fd;                /* FILE.lock, flock()ed while open for writing; -1 read-only */
+    int version;                /* the file's schema version once open (a reader may have an older one) */
     char path[DB_PATH_MAX];
 };
 

@@ -109,14 +109,46 @@ fail:
     return -1;
 }
 
+int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err)
+{
+    if (setup_json && setup_json[0]) {
+        cJSON *j = cJSON_Parse(setup_json);
+        int is_object = cJSON_IsObject(j);
+        cJSON_Delete(j);
+        if (!is_object) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: campaign %lld: the setup is not a JSON object", db->path,
+                     (long long)campaign_id);
+            return -1;
+        }
+    }
+    assert(db->version >= 2);   /* a writer's file is migrated to the current version */
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "UPDATE campaigns SET setup_json = ?2 WHERE id = ?1", err) != 0) goto fail;
+    sqlite3_bind_int64(st, 1, campaign_id);
+    db_bind_text(st, 2, setup_json);
+    if (step_done(db, st, "recording the campaign's setup", err) != 0) goto fail;
+    if (sqlite3_changes(db->h) != 1) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: no campaign with id %lld", db->path, (long long)campaign_id);
+        goto fail;
+    }
+    return db_commit(db, err);
+fail:
+    db_rollback(db);
+    return -1;
+}
+
 int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, char *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    if (db_prepare(db, &st, "SELECT id, name, config_json, status, started_at, finished_at, code_version, host "
-                   "FROM campaigns WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at DESC, id DESC LIMIT 1",
-                   err) != 0)
-        return -1;
+    /* a version-1 file, read as it is, has no setup_json column */
+    const char *sql = db->version >= 2
+        ? "SELECT id, name, config_json, status, started_at, finished_at, code_version, host, setup_json "
+          "FROM campaigns WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+        : "SELECT id, name, config_json, status, started_at, finished_at, code_version, host, NULL "
+          "FROM campaigns WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at DESC, id DESC LIMIT 1";
+    if (db_prepare(db, &st, sql, err) != 0) return -1;
     db_bind_text(st, 1, name);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -128,10 +160,12 @@ int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, ch
         out->finished_at = sqlite3_column_double(st, 5);   /* NULL reads as 0 */
         snprintf(out->code_version, sizeof out->code_version, "%s", db_column_text(st, 6));
         snprintf(out->host, sizeof out->host, "%s", db_column_text(st, 7));
+        out->setup_json = dup_or_empty(db_column_text(st, 8));
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW) {
-        if (out->config_json) return 0;
+        if (out->config_json && out->setup_json) return 0;
+        db_campaign_free(out);
         snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db->path);
         return -1;
     }
@@ -145,7 +179,9 @@ void db_campaign_free(struct db_campaign *c)
 {
     if (!c) return;
     free(c->config_json);
+    free(c->setup_json);
     c->config_json = NULL;
+    c->setup_json = NULL;
 }
 
 /* ---- runs ---------------------------------------------------------------------------- */
@@ -538,6 +574,80 @@ int db_analysis_get(struct db *db, int64_t run_id, const char *level, struct db_
     *n_layers = n;
     *found = 1;
     return 0;
+}
+
+/* One row of the SELECT in db_head_measures_get into h; -1 when out of memory. */
+static int read_head(sqlite3_stmt *st, const char *level, struct db_head_measure *h)
+{
+    memset(h, 0, sizeof *h);
+    h->layer = sqlite3_column_int(st, 0);
+    h->head = sqlite3_column_int(st, 1);
+    snprintf(h->kind, sizeof h->kind, "%s", db_column_text(st, 2));
+    snprintf(h->level, sizeof h->level, "%s", level);
+    double *reals[] = { &h->routing_fraction, &h->routing_erank, &h->routing_pr, &h->filtering_erank,
+                        &h->filtering_pr };
+    const int cols[] = { 3, 4, 5, 7, 8 };
+    for (int k = 0; k < 5; k++)
+        *reals[k] = sqlite3_column_type(st, cols[k]) == SQLITE_NULL ? NAN : sqlite3_column_double(st, cols[k]);
+    h->routing_k90 = sqlite3_column_int(st, 6);
+    h->routing_planes = sqlite3_column_int(st, 10);
+    h->filtering_k90 = sqlite3_column_int(st, 9);
+    for (int k = 0; k < 2; k++) {
+        char **dst = k ? &h->filtering_sv_json : &h->routing_sv_json;
+        if (sqlite3_column_type(st, 11 + k) == SQLITE_NULL) continue;
+        if (!(*dst = strdup(db_column_text(st, 11 + k)))) return -1;
+    }
+    return 0;
+}
+
+int db_head_measures_get(struct db *db, int64_t run_id, const char *level, struct db_head_measure **heads,
+                         int *n_heads, char *err)
+{
+    *heads = NULL;
+    *n_heads = 0;
+    if (!valid_level(level)) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: analysis level '%s' is not weight or realised", db->path,
+                 level ? level : "(null)");
+        return -1;
+    }
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "SELECT layer, head, kind, routing_fraction, routing_erank, routing_pr, routing_k90, "
+                   "filtering_erank, filtering_pr, filtering_k90, routing_planes, routing_sv_json, "
+                   "filtering_sv_json FROM head_measures WHERE run_id = ?1 AND level = ?2 ORDER BY layer, head",
+                   err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
+    struct db_head_measure *list = NULL;
+    int count = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? 2 * cap : 32;
+            struct db_head_measure *grown = realloc(list, (size_t)cap * sizeof *grown);
+            if (!grown) break;
+            list = grown;
+        }
+        if (read_head(st, level, &list[count++]) != 0) break;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        *heads = list;
+        *n_heads = count;
+        return 0;
+    }
+    if (rc == SQLITE_ROW) snprintf(err, CASCADE_ERR_MAX, "%s: out of memory reading head measures", db->path);
+    else db_fail(db, "reading the head measures", err);
+    db_head_measures_free(list, count);
+    return -1;
+}
+
+void db_head_measures_free(struct db_head_measure *heads, int n_heads)
+{
+    for (int i = 0; heads && i < n_heads; i++) {
+        free(heads[i].routing_sv_json);
+        free(heads[i].filtering_sv_json);
+    }
+    free(heads);
 }
 
 /* ---- results ------------------------------------------------------------------------- */

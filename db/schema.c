@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 const char db_schema_sql[] =
-    "-- db/schema.sql — the results database of cascade, schema version 1.\n"
+    "-- db/schema.sql — the results database of cascade, schema version 2.\n"
     "--\n"
     "-- One SQLite file holds campaigns (one architecture search each), their runs (the probe,\n"
     "-- the baselines, the candidates and their controls), per-step training metrics, per-head\n"
@@ -27,6 +27,7 @@ const char db_schema_sql[] =
     "-- cascade carries this file verbatim (db/schema.c) and runs it on a new database; a file\n"
     "-- of an older version is migrated forward step by step (db/schema.c, db_migrations).\n"
     "-- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').\n"
+    "-- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup).\n"
     "--\n"
     "-- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses\n"
     "-- are in nats per token; percentages are in % and compare with the campaign's probe;\n"
@@ -44,7 +45,8 @@ const char db_schema_sql[] =
     "    started_at    REAL NOT NULL,            -- unix seconds, when it was first begun\n"
     "    finished_at   REAL,                     -- unix seconds, when it last ended; NULL while running\n"
     "    code_version  TEXT,                     -- version (git describe) of the cascade that began it\n"
-    "    host          TEXT                      -- host name of the machine that began it\n"
+    "    host          TEXT,                     -- host name of the machine that began it\n"
+    "    setup_json    TEXT                      -- the setup it ran on, a JSON object (db/db.h lists the keys): machine, BLAS core, tool version, corpus and its split; NULL until recorded (added in version 2)\n"
     ");\n"
     "\n"
     "CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, a candidate or a control\n"
@@ -183,10 +185,12 @@ const char db_schema_sql[] =
     "LEFT JOIN analysis_summary a ON a.run_id = m.run_id AND a.level = m.level;\n"
     "\n"
     "PRAGMA application_id = 1667330915;\n"
-    "PRAGMA user_version = 1;\n"
+    "PRAGMA user_version = 2;\n"
     ;
 
 const char *const db_migrations[DB_SCHEMA_VERSION + 1] = {
     [0] = NULL,   /* no version before 0 */
     [1] = NULL,   /* version 1 is the first layout: a version-0 file is new and gets db_schema_sql */
+    /* 2: the campaign's setup (machine, BLAS core, tool version, corpus and its split) */
+    [2] = "ALTER TABLE campaigns ADD COLUMN setup_json TEXT;",
 };

@@ -1,4 +1,4 @@
--- db/schema.sql — the results database of cascade, schema version 1.
+-- db/schema.sql — the results database of cascade, schema version 2.
 --
 -- One SQLite file holds campaigns (one architecture search each), their runs (the probe,
 -- the baselines, the candidates and their controls), per-step training metrics, per-head
@@ -7,6 +7,7 @@
 -- cascade carries this file verbatim (db/schema.c) and runs it on a new database; a file
 -- of an older version is migrated forward step by step (db/schema.c, db_migrations).
 -- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').
+-- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup).
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
 -- are in nats per token; percentages are in % and compare with the campaign's probe;
@@ -24,7 +25,8 @@ CREATE TABLE campaigns (  -- one architecture-search campaign (cascade search --
     started_at    REAL NOT NULL,            -- unix seconds, when it was first begun
     finished_at   REAL,                     -- unix seconds, when it last ended; NULL while running
     code_version  TEXT,                     -- version (git describe) of the cascade that began it
-    host          TEXT                      -- host name of the machine that began it
+    host          TEXT,                     -- host name of the machine that began it
+    setup_json    TEXT                      -- the setup it ran on, a JSON object (db/db.h lists the keys): machine, BLAS core, tool version, corpus and its split; NULL until recorded (added in version 2)
 );
 
 CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, a candidate or a control
@@ -163,4 +165,4 @@ FROM layer_measures m JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = 
 LEFT JOIN analysis_summary a ON a.run_id = m.run_id AND a.level = m.level;
 
 PRAGMA application_id = 1667330915;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -314,6 +314,17 @@ static int make_jobs(struct controller *c, const struct run_spec *specs, int n_s
         for (int j = 0; j < n_rows; j++) if (strcmp(rows[j].name, specs[i].name) == 0) row = &rows[j];
         if (!row) { free(jobs); db_runs_free(rows, n_rows); snprintf(err, CASCADE_ERR_MAX, "run %s is not in the database", specs[i].name); return -1; }
         if (row->status == DB_DONE || row->status == DB_FAILED) continue;
+        char ck[TRAINER_PATH_MAX];
+        ckpt_path(c, specs[i].name, ck, sizeof ck);
+        if (row->status == DB_QUEUED && row->attempts == 0 && access(ck, F_OK) == 0) {
+            /* never started here, yet a checkpoint exists: it belongs to another database
+             * or config, and resuming it would mix two experiments */
+            snprintf(err, CASCADE_ERR_MAX, "%s exists but run '%s' of campaign '%s' has never started in %s; "
+                     "remove the file or choose another search.runs_dir", ck, specs[i].name, c->cc.name, db_path(c->db));
+            free(jobs);
+            db_runs_free(rows, n_rows);
+            return -1;
+        }
         struct run_job *j = &jobs[n++];
         j->run_id = row->id;
         j->spec = specs[i];

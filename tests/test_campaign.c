@@ -95,6 +95,12 @@ TEST(campaign_end_to_end)
     rc = search(cfg, db, &out);
     CHECK(rc == 0 && strstr(out, "is finished") != NULL);
     free(out);
+    /* a new database over the same checkpoints refuses to resume runs it never started */
+    char db2[512];
+    test_tmppath(db2, sizeof db2, "e2e_other.db");
+    rc = search(cfg, db2, &out);
+    CHECK_MSG(rc != 0 && strstr(out, "has never started"), "exit %d: %s", rc, out);
+    free(out);
 }
 
 TEST(campaign_kill9_then_resume_equals_uninterrupted)
