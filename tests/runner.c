@@ -46,6 +46,35 @@ const char *test_cascade_bin(void)
     return b ? b : "./cascade";
 }
 
+int test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t put = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && put == n ? 0 : -1;
+}
+
+int test_write_text(const char *path, const char *text)
+{
+    return test_write_file(path, text, strlen(text));
+}
+
+char *test_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    buf[got] = 0;
+    if (n) *n = got;
+    return buf;
+}
+
 int test_run(const char *cmd, char **output)
 {
     char full[4096];

@@ -37,6 +37,12 @@ void test_fail(struct test_ctx *t, const char *file, int line, const char *fmt, 
 const char *test_tmpdir(void);                 /* a fresh directory for this run's files */
 void test_tmppath(char *out, size_t n, const char *name);  /* test_tmpdir()/name */
 const char *test_cascade_bin(void);            /* path of ./cascade, for CLI tests */
+/* Writes n bytes to path; 0 on success. */
+int test_write_file(const char *path, const void *data, size_t n);
+int test_write_text(const char *path, const char *text);   /* the string, without its NUL */
+/* The whole file, malloc'ed and NUL-terminated (so text can be used as a string);
+ * *n (if not NULL) receives its size. NULL if it cannot be read. */
+char *test_read_file(const char *path, size_t *n);
 /* Runs a shell command; returns its exit status; its stdout+stderr go to *output
  * (malloc'ed, caller frees) when output != NULL. */
 int test_run(const char *cmd, char **output);

@@ -130,13 +130,6 @@ static void subdir(char *out, size_t n, const char *name)
     mkdir(out, 0755);
 }
 
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    fputs(text, f);
-    return fclose(f);
-}
 
 /* GPT-2 layout, F32, via st_write. prefix "" or "transformer."; layers beyond n_layers
  * are left out. */
@@ -281,7 +274,7 @@ TEST(analysis_hf_gpt2_f32_bf16_f16)
     char dir[512], path[600], cfg[600], err[CASCADE_ERR_MAX];
     subdir(dir, sizeof dir, "gpt2");
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    REQUIRE(write_text(cfg, "{\"n_head\": 2, \"n_embd\": 16, \"n_layer\": 3}") == 0);
+    REQUIRE(test_write_text(cfg, "{\"n_head\": 2, \"n_embd\": 16, \"n_layer\": 3}") == 0);
     const char *prefixes[2] = { "", "transformer." };
     for (int p = 0; p < 2; p++) {
         snprintf(path, sizeof path, "%s/model%d.safetensors", dir, p);
@@ -344,11 +337,11 @@ TEST(analysis_hf_gpt2_errors)
     analysis_model_free(&am);
     /* a config.json without the key, or not JSON */
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    REQUIRE(write_text(cfg, "{\"num_heads\": 2}") == 0);
+    REQUIRE(test_write_text(cfg, "{\"num_heads\": 2}") == 0);
     check_err(t_, path, NULL, "n_head");
-    REQUIRE(write_text(cfg, "{\"n_head\": ") == 0);
+    REQUIRE(test_write_text(cfg, "{\"n_head\": ") == 0);
     check_err(t_, path, NULL, "not valid JSON");
-    REQUIRE(write_text(cfg, "{\"n_head\": 2}") == 0);
+    REQUIRE(test_write_text(cfg, "{\"n_head\": 2}") == 0);
     /* --data on a model the trainer cannot run */
     struct analysis_options od = { 0, "whatever.txt", 0 };
     check_err(t_, path, &od, "--data");
@@ -368,7 +361,7 @@ TEST(analysis_hf_gpt2_errors)
     check_err(t_, bad, &o2, "");
     /* not a checkpoint at all */
     snprintf(bad, sizeof bad, "%s/notes.txt", dir);
-    REQUIRE(write_text(bad, "hello, this is not a model\n") == 0);
+    REQUIRE(test_write_text(bad, "hello, this is not a model\n") == 0);
     check_err(t_, bad, NULL, "not a safetensors or llm.c checkpoint");
     snprintf(bad, sizeof bad, "%s/missing.safetensors", dir);
     check_err(t_, bad, NULL, "No such file");
@@ -399,7 +392,7 @@ TEST(analysis_hf_bert)
     char dir[512], path[600], cfg[600], err[CASCADE_ERR_MAX];
     subdir(dir, sizeof dir, "bert");
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    REQUIRE(write_text(cfg, "{\"hidden_size\": 16, \"num_attention_heads\": 2}") == 0);
+    REQUIRE(test_write_text(cfg, "{\"hidden_size\": 16, \"num_attention_heads\": 2}") == 0);
     const char *prefixes[2] = { "bert.", "" };
     for (int p = 0; p < 2; p++) {
         snprintf(path, sizeof path, "%s/model%d.safetensors", dir, p);
@@ -558,7 +551,7 @@ TEST(analysis_cli_analyze)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     REQUIRE_MSG(write_gpt2_f32(path, "", err) == 0, "%s", err);
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    REQUIRE(write_text(cfg, "{\"n_head\": 2}") == 0);
+    REQUIRE(test_write_text(cfg, "{\"n_head\": 2}") == 0);
     char *out = NULL;
     snprintf(cmd, sizeof cmd, "%s analyze %s --heads", test_cascade_bin(), path);
     int rc = test_run(cmd, &out);

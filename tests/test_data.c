@@ -12,29 +12,7 @@
 /* ------------------------------------------------------------------------------------ */
 /* helpers                                                                                */
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t put = fwrite(data, 1, len, f);
-    return (fclose(f) == 0 && put == len) ? 0 : -1;
-}
 
-/* Reads a whole file (NUL-terminated, malloc'ed); NULL if missing. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = 0;
-    if (len) *len = got;
-    return buf;
-}
 
 static void put_le32(unsigned char *p, int32_t v)
 {
@@ -55,7 +33,7 @@ static int write_llmc(const char *path, int32_t magic, int32_t version, int32_t 
         buf[1024 + 2 * i] = tokens[i] & 255;
         buf[1024 + 2 * i + 1] = tokens[i] >> 8;
     }
-    int rc = write_file(path, buf, len);
+    int rc = test_write_file(path, buf, len);
     free(buf);
     return rc;
 }
@@ -79,7 +57,7 @@ TEST(data_load_bytes_and_split)
     test_tmppath(path, sizeof path, "data_bytes.txt");
     unsigned char bytes[1001];
     for (int i = 0; i < 1001; i++) bytes[i] = (unsigned char)(i * 7 + 3);  /* includes >= 128 */
-    REQUIRE(write_file(path, bytes, sizeof bytes) == 0);
+    REQUIRE(test_write_file(path, bytes, sizeof bytes) == 0);
 
     struct dataset ds;
     REQUIRE_MSG(data_load(&ds, path, 256, 0.15, err) == 0, "%s", err);
@@ -112,13 +90,13 @@ TEST(data_load_rejects_bad_files_and_splits)
     CHECK_MSG(strstr(err, path) != NULL, "err: %s", err);
 
     test_tmppath(path, sizeof path, "data_empty.txt");
-    REQUIRE(write_file(path, "", 0) == 0);
+    REQUIRE(test_write_file(path, "", 0) == 0);
     CHECK(data_load(&ds, path, 256, 0.1, err) == -1);
     CHECK_MSG(strstr(err, path) && strstr(err, "empty"), "err: %s", err);
 
     /* 10 bytes at 0.1: 1 validation token is too few for one (input, target) pair */
     test_tmppath(path, sizeof path, "data_small.txt");
-    REQUIRE(write_file(path, "0123456789", 10) == 0);
+    REQUIRE(test_write_file(path, "0123456789", 10) == 0);
     CHECK(data_load(&ds, path, 256, 0.1, err) == -1);
     CHECK_MSG(strstr(err, path) && strstr(err, "val_fraction"), "err: %s", err);
     CHECK_MSG(data_load(&ds, path, 256, 0.2, err) == 0, "%s", err);   /* 8 + 2 is enough */
@@ -188,7 +166,7 @@ TEST(data_load_llmc_header_errors)
     unsigned char hdr[100] = {0};
     put_le32(hdr, 20240520);
     put_le32(hdr + 4, 1);
-    REQUIRE(write_file(path, hdr, sizeof hdr) == 0);
+    REQUIRE(test_write_file(path, hdr, sizeof hdr) == 0);
     CHECK(data_load(&ds, path, 65536, 0.1, err) == -1);
     CHECK_MSG(strstr(err, path) && strstr(err, "header"), "err: %s", err);
 
@@ -308,7 +286,7 @@ static int write_text(const char *dir, const char *name, const char *text)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return write_file(path, text, strlen(text));
+    return test_write_file(path, text, strlen(text));
 }
 
 TEST(data_prepare_brown_fake_corpus)
@@ -336,11 +314,11 @@ TEST(data_prepare_brown_fake_corpus)
         "Merger proposed\n"
         "Last one .\n";
 
-    REQUIRE(write_file(out, "old contents", 12) == 0);    /* replaced atomically */
+    REQUIRE(test_write_file(out, "old contents", 12) == 0);    /* replaced atomically */
     size_t bytes = 0;
     REQUIRE_MSG(data_prepare_brown(dir, out, &bytes, err) == 0, "%s", err);
     size_t len = 0;
-    char *got = slurp(out, &len);
+    char *got = test_read_file(out, &len);
     REQUIRE(got != NULL);
     CHECK_MSG(strcmp(got, want) == 0, "got:\n%s", got);
     CHECK(bytes == strlen(want) && len == strlen(want));

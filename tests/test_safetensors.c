@@ -12,13 +12,6 @@
 /* err must contain s. */
 #define CHECK_HAS(err, s) CHECK_MSG(strstr((err), (s)) != NULL, "error '%s' lacks '%s'", (err), (s))
 
-static int write_bytes(const char *path, const void *bytes, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    size_t got = fwrite(bytes, 1, n, fp);
-    return fclose(fp) == 0 && got == n ? 0 : -1;
-}
 
 /* A safetensors file by hand: 8-byte length (header_len, or strlen(header) when
  * header_len is 0), the header as given, then data_len bytes of data. */
@@ -32,24 +25,11 @@ static int write_raw_st(const char *path, const char *header, uint64_t header_le
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(n >> (8 * i));
     memcpy(buf + 8, header, hl);
     if (data_len) memcpy(buf + 8 + hl, data, data_len);
-    int rc = write_bytes(path, buf, 8 + hl + data_len);
+    int rc = test_write_file(path, buf, 8 + hl + data_len);
     free(buf);
     return rc;
 }
 
-/* The whole file, malloc'ed; *n its size. */
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len + 1);
-    *n = fread(buf, 1, (size_t)len, fp);
-    fclose(fp);
-    return buf;
-}
 
 static uint32_t float_bits(float x)
 {
@@ -150,7 +130,7 @@ TEST(st_write_byte_layout)
     const char *k[] = {"format"}, *v[] = {"pt"};
     REQUIRE_MSG(st_write(path, ts, 2, k, v, 1, err) == 0, "%s", err);
     size_t n;
-    uint8_t *buf = read_bytes(path, &n);
+    uint8_t *buf = (uint8_t *)test_read_file(path, &n);
     REQUIRE(buf != NULL && n >= 8);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | buf[i];
@@ -178,7 +158,7 @@ TEST(st_write_byte_layout)
 
     /* no tensors and no metadata: "{}" padded to 8 bytes */
     REQUIRE_MSG(st_write(path, NULL, 0, NULL, NULL, 0, err) == 0, "%s", err);
-    buf = read_bytes(path, &n);
+    buf = (uint8_t *)test_read_file(path, &n);
     REQUIRE(buf != NULL);
     CHECK(n == 16 && buf[0] == 8 && memcmp(buf + 8, "{}      ", 8) == 0);
     free(buf);
@@ -302,9 +282,9 @@ TEST(st_error_truncated_data)
     struct st_write_tensor ts[] = {{"h.0.attn.u", 2, {2, 2}, x}, {"h.0.attn.s", 1, {4}, y}};
     REQUIRE_MSG(st_write(path, ts, 2, NULL, NULL, 0, err) == 0, "%s", err);
     size_t n;
-    uint8_t *buf = read_bytes(path, &n);
+    uint8_t *buf = (uint8_t *)test_read_file(path, &n);
     REQUIRE(buf != NULL);
-    CHECK(write_bytes(path, buf, n - 4) == 0);  /* the data section is cut short */
+    CHECK(test_write_file(path, buf, n - 4) == 0);  /* the data section is cut short */
     free(buf);
     expect_open_error(t_, path, "tensor 'h.0.attn.s'", "exceed the data section (28 bytes)");
 }
@@ -313,7 +293,7 @@ TEST(st_error_short_and_oversized_header_length)
 {
     char path[512];
     test_tmppath(path, sizeof path, "st_short.safetensors");
-    REQUIRE(write_bytes(path, "\x02\0\0\0", 4) == 0);
+    REQUIRE(test_write_file(path, "\x02\0\0\0", 4) == 0);
     expect_open_error(t_, path, "not a safetensors file", "4 bytes");
     REQUIRE(write_raw_st(path, "{}", 1000, NULL, 0) == 0);
     expect_open_error(t_, path, "not a safetensors file", "header length 1000 > file size 10");

@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    fputs(text, f);
-    return fclose(f);
-}
 
 static const char *campaign_json =
     "{\"name\": \"t\", \"data\": {\"path\": \"x.txt\"},\n"
@@ -26,7 +19,7 @@ static int load(struct test_ctx *t_, struct campaign_config *cc, const char *jso
 {
     char path[512];
     test_tmppath(path, sizeof path, "campaign.json");
-    if (write_file(path, json) != 0) return -1;
+    if (test_write_text(path, json) != 0) return -1;
     return campaign_config_load(cc, path, err);
 }
 

@@ -1,0 +1,423 @@
+/* tests/test_db_migration.c — schema version 2 of the results database (db/): a file made
+ * with version 1's layout (its db/schema.sql, kept verbatim below as the migration base)
+ * and filled with rows is read as it is by a reader, migrated by a writer to version 2
+ * with every row intact and the same campaigns columns as a new file, and then takes a
+ * campaign setup; the setup's and the head measures' round trips on a new file. */
+#include "test.h"
+#include "db/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* db/schema.sql of schema version 1 (commit 882a98e), verbatim. */
+static const char schema_v1_sql[] =
+    "-- db/schema.sql — the results database of cascade, schema version 1.\n"
+    "--\n"
+    "-- One SQLite file holds campaigns (one architecture search each), their runs (the probe,\n"
+    "-- the baselines, the candidates and their controls), per-step training metrics, per-head\n"
+    "-- and per-layer spectral measurements, and the result of every finished run.\n"
+    "--\n"
+    "-- cascade carries this file verbatim (db/schema.c) and runs it on a new database; a file\n"
+    "-- of an older version is migrated forward step by step (db/schema.c, db_migrations).\n"
+    "-- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').\n"
+    "--\n"
+    "-- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses\n"
+    "-- are in nats per token; percentages are in % and compare with the campaign's probe;\n"
+    "-- NULL means unknown or not applicable. Comments inside each CREATE statement are kept by\n"
+    "-- SQLite, so `.schema runs` in the sqlite3 shell shows them. To read a database:\n"
+    "--   sqlite3 -header -column runs/demo.db 'SELECT * FROM v_results'\n"
+    "--   sqlite3 -header -column runs/demo.db 'SELECT * FROM v_pareto'\n"
+    "\n"
+    "CREATE TABLE campaigns (  -- one architecture-search campaign (cascade search --config C --db F)\n"
+    "    id            INTEGER PRIMARY KEY,\n"
+    "    name          TEXT NOT NULL UNIQUE,     -- the campaign's name, chosen by the user\n"
+    "    config_json   TEXT NOT NULL,            -- the campaign config (JSON) as given\n"
+    "    status        TEXT NOT NULL DEFAULT 'running'\n"
+    "                  CHECK (status IN ('running', 'done', 'failed', 'stopped')),\n"
+    "    started_at    REAL NOT NULL,            -- unix seconds, when it was first begun\n"
+    "    finished_at   REAL,                     -- unix seconds, when it last ended; NULL while running\n"
+    "    code_version  TEXT,                     -- version (git describe) of the cascade that began it\n"
+    "    host          TEXT                      -- host name of the machine that began it\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, a candidate or a control\n"
+    "    id            INTEGER PRIMARY KEY,\n"
+    "    campaign_id   INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,\n"
+    "    name          TEXT NOT NULL,            -- unique in its campaign: probe, standard, lin2, cut_m1.5, ...\n"
+    "    role          TEXT NOT NULL CHECK (role IN ('probe', 'baseline', 'candidate', 'control')),\n"
+    "    status        TEXT NOT NULL DEFAULT 'queued'\n"
+    "                  CHECK (status IN ('queued', 'running', 'done', 'failed')),\n"
+    "    seq           INTEGER NOT NULL,         -- order of execution in the campaign\n"
+    "    arch          TEXT,                     -- kinds per layer and head dims, e.g. L L S S | d 32,32,16,16\n"
+    "    arch_json     TEXT,                     -- the model config (JSON, full per-layer form)\n"
+    "    reason        TEXT,                     -- why it was proposed: which measurement, which rule\n"
+    "    retrain       TEXT CHECK (retrain IN ('scratch', 'inherit')),  -- how a candidate was trained; NULL for the probe and baselines\n"
+    "    seed          INTEGER,                  -- training seed (initialisation and data order)\n"
+    "    checkpoint    TEXT,                     -- path of its checkpoint file\n"
+    "    attempts      INTEGER NOT NULL DEFAULT 0,  -- times it was started; more than 1: resumed after an interruption\n"
+    "    started_at    REAL,                     -- unix seconds, when it was first started; NULL while queued\n"
+    "    finished_at   REAL,                     -- unix seconds, when it became done or failed; NULL before\n"
+    "    host          TEXT,                     -- host name of the machine that ran it\n"
+    "    error         TEXT,                     -- why it failed, e.g. training diverged at step 412; NULL unless failed\n"
+    "    UNIQUE (campaign_id, name)\n"
+    ");\n"
+    "CREATE INDEX runs_by_seq ON runs (campaign_id, seq);\n"
+    "\n"
+    "CREATE TABLE steps (  -- training metrics of a run at each step it reported; a resumed run replaces the rows it repeats\n"
+    "    run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    step          INTEGER NOT NULL,         -- optimiser steps done, from 1\n"
+    "    loss          REAL,                     -- training loss of the step, nats/token\n"
+    "    lr            REAL,                     -- learning rate of the step\n"
+    "    grad_norm     REAL,                     -- global L2 norm of the gradient, before clipping\n"
+    "    tokens_per_s  REAL,                     -- training throughput since the previous report, tokens/s\n"
+    "    val_loss      REAL,                     -- validation loss, nats/token; NULL when not evaluated at this step\n"
+    "    PRIMARY KEY (run_id, step)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE head_measures (  -- the routing/filtering spectra of one attention head of a run's model (SPEC 1, 3)\n"
+    "    run_id             INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    level              TEXT NOT NULL CHECK (level IN ('weight', 'realised')),  -- weights, or logits on validation tokens\n"
+    "    layer              INTEGER NOT NULL,    -- from 0\n"
+    "    head               INTEGER NOT NULL,    -- from 0\n"
+    "    kind               TEXT NOT NULL CHECK (kind IN ('softmax', 'sd', 'linear')),  -- the layer's attention kind\n"
+    "    routing_fraction   REAL,                -- |R|^2 / |M|^2 (Frobenius), R the skew part; in [0, 1]\n"
+    "    routing_erank      REAL,                -- effective rank of the routing (skew) part\n"
+    "    routing_pr         REAL,                -- participation ratio of the routing part\n"
+    "    routing_k90        INTEGER,             -- singular values holding 90% of the routing part's energy\n"
+    "    routing_planes     INTEGER,             -- rotation planes, ceil(routing_k90 / 2)\n"
+    "    filtering_erank    REAL,                -- effective rank of the filtering (symmetric) part\n"
+    "    filtering_pr       REAL,                -- participation ratio of the filtering part\n"
+    "    filtering_k90      INTEGER,             -- singular values holding 90% of the filtering part's energy\n"
+    "    routing_sv_json    TEXT,                -- routing singular values, descending, as a JSON array; NULL if not kept\n"
+    "    filtering_sv_json  TEXT,                -- filtering singular values, descending, as a JSON array; NULL if not kept\n"
+    "    PRIMARY KEY (run_id, level, layer, head)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE layer_measures (  -- one layer's measures over its heads (the cascade profile is these by depth)\n"
+    "    run_id                 INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    level                  TEXT NOT NULL CHECK (level IN ('weight', 'realised')),\n"
+    "    layer                  INTEGER NOT NULL,  -- from 0\n"
+    "    routing_erank_mean     REAL,              -- mean over the layer's heads of routing_erank\n"
+    "    routing_erank_min      REAL,              -- smallest routing_erank of its heads\n"
+    "    routing_erank_max      REAL,              -- largest routing_erank of its heads\n"
+    "    routing_fraction_mean  REAL,              -- mean routing_fraction, in [0, 1]\n"
+    "    filtering_erank_mean   REAL,              -- mean filtering_erank\n"
+    "    PRIMARY KEY (run_id, level, layer)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE analysis_summary (  -- the cascade of a run's model at one level\n"
+    "    run_id            INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    level             TEXT NOT NULL CHECK (level IN ('weight', 'realised')),\n"
+    "    cascade_spearman  REAL,                 -- Spearman correlation of layer mean routing erank with depth, in [-1, 1]; NULL when undefined\n"
+    "    measured_at       REAL NOT NULL,        -- unix seconds\n"
+    "    PRIMARY KEY (run_id, level)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE results (  -- the evaluation of a finished run, one row per done run\n"
+    "    run_id               INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    params_total         INTEGER NOT NULL,  -- trainable parameters (floats)\n"
+    "    params_attention     INTEGER NOT NULL,  -- of which in the attention sublayers (q, k, v, u, s, delta, projection)\n"
+    "    params_saved_pct     REAL,              -- 100 (1 - params_total / the probe's), %; positive = smaller\n"
+    "    attention_saved_pct  REAL,              -- 100 (1 - params_attention / the probe's), %\n"
+    "    val_loss             REAL,              -- validation loss, nats/token\n"
+    "    perplexity           REAL,              -- exp(val_loss)\n"
+    "    bits_per_byte        REAL,              -- val_loss / ln 2 for byte-level data; NULL otherwise\n"
+    "    delta_ppl_pct        REAL,              -- 100 (perplexity / the probe's - 1), %; positive = worse\n"
+    "    tokens_per_s         REAL,              -- training throughput, tokens/s\n"
+    "    flops_per_token      REAL,              -- training FLOPs per token (README, FLOP formula)\n"
+    "    wall_s               REAL,              -- wall time of the run, seconds\n"
+    "    steps                INTEGER,           -- optimiser steps trained\n"
+    "    tokens_trained       INTEGER,           -- training tokens seen\n"
+    "    recorded_at          REAL NOT NULL      -- unix seconds\n"
+    ");\n"
+    "\n"
+    "CREATE VIEW v_campaigns AS  -- one row per campaign with its run counts\n"
+    "SELECT c.name AS campaign, c.status,\n"
+    "       (SELECT count(*) FROM runs r WHERE r.campaign_id = c.id) AS runs,\n"
+    "       (SELECT count(*) FROM runs r WHERE r.campaign_id = c.id AND r.status = 'done') AS done,\n"
+    "       (SELECT count(*) FROM runs r WHERE r.campaign_id = c.id AND r.status = 'failed') AS failed,\n"
+    "       datetime(c.started_at, 'unixepoch') AS started_utc,\n"
+    "       datetime(c.finished_at, 'unixepoch') AS finished_utc,\n"
+    "       c.code_version, c.host, c.id AS campaign_id\n"
+    "FROM campaigns c;\n"
+    "\n"
+    "CREATE VIEW v_runs AS  -- one row per run, in execution order\n"
+    "SELECT c.name AS campaign, r.seq, r.name AS run, r.role, r.status, r.arch, r.retrain, r.seed,\n"
+    "       r.attempts, datetime(r.started_at, 'unixepoch') AS started_utc,\n"
+    "       datetime(r.finished_at, 'unixepoch') AS finished_utc, r.host, r.checkpoint,\n"
+    "       r.error, r.reason, c.id AS campaign_id, r.id AS run_id\n"
+    "FROM runs r JOIN campaigns c ON c.id = r.campaign_id;\n"
+    "\n"
+    "CREATE VIEW v_pareto AS  -- the Pareto front of attention parameters vs perplexity among each campaign's done runs\n"
+    "SELECT c.name AS campaign, r.seq, r.name AS run, r.role, r.arch, x.params_attention,\n"
+    "       x.attention_saved_pct, x.perplexity, x.delta_ppl_pct, c.id AS campaign_id, r.id AS run_id\n"
+    "FROM results x JOIN runs r ON r.id = x.run_id JOIN campaigns c ON c.id = r.campaign_id\n"
+    "WHERE r.status = 'done' AND x.perplexity IS NOT NULL\n"
+    "  AND NOT EXISTS (  -- no done run of the campaign is as good in both and better in one\n"
+    "      SELECT 1 FROM results y JOIN runs s ON s.id = y.run_id\n"
+    "      WHERE s.campaign_id = r.campaign_id AND s.status = 'done' AND y.perplexity IS NOT NULL\n"
+    "        AND y.params_attention <= x.params_attention AND y.perplexity <= x.perplexity\n"
+    "        AND (y.params_attention < x.params_attention OR y.perplexity < x.perplexity));\n"
+    "\n"
+    "CREATE VIEW v_results AS  -- the results table: one row per run (metrics NULL until it is done)\n"
+    "SELECT c.name AS campaign, r.seq, r.name AS run, r.role, r.status, r.arch,\n"
+    "       x.params_total, x.params_attention, x.params_saved_pct, x.attention_saved_pct,\n"
+    "       x.val_loss, x.perplexity, x.bits_per_byte, x.delta_ppl_pct, x.tokens_per_s,\n"
+    "       x.flops_per_token, x.wall_s, r.seed,\n"
+    "       EXISTS (SELECT 1 FROM v_pareto p WHERE p.run_id = r.id) AS pareto,  -- 1: on the Pareto front\n"
+    "       r.error, r.reason, c.id AS campaign_id, r.id AS run_id\n"
+    "FROM runs r JOIN campaigns c ON c.id = r.campaign_id LEFT JOIN results x ON x.run_id = r.id;\n"
+    "\n"
+    "CREATE VIEW v_cascade AS  -- the cascade profile: per-layer measures of every measured run\n"
+    "SELECT c.name AS campaign, r.name AS run, r.role, m.level, m.layer, m.routing_erank_mean,\n"
+    "       m.routing_erank_min, m.routing_erank_max, m.routing_fraction_mean, m.filtering_erank_mean,\n"
+    "       a.cascade_spearman, c.id AS campaign_id, r.id AS run_id, r.seq\n"
+    "FROM layer_measures m JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = r.campaign_id\n"
+    "LEFT JOIN analysis_summary a ON a.run_id = m.run_id AND a.level = m.level;\n"
+    "\n"
+    "PRAGMA application_id = 1667330915;\n"
+    "PRAGMA user_version = 1;\n"
+    ;
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static void fresh(char *out, size_t n, const char *name)
+{
+    char side[1100];
+    test_tmppath(out, n, name);
+    remove(out);
+    const char *sfx[] = { "-wal", "-shm", ".lock" };
+    for (int i = 0; i < 3; i++) { snprintf(side, sizeof side, "%s%s", out, sfx[i]); remove(side); }
+}
+
+static int raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *h;
+    int rc = sqlite3_open(path, &h);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The first column of the first row as text ("" for none, "ERROR" on error), raw file. */
+static void raw_text(const char *path, const char *sql, char *out, size_t n)
+{
+    sqlite3 *h;
+    snprintf(out, n, "ERROR");
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) snprintf(out, n, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "NULL");
+            else if (rc == SQLITE_DONE) snprintf(out, n, "%s", "");
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(h);
+}
+
+/* A version-1 file holding one campaign with a done probe (result, analysis of two heads
+ * in one layer) and a failed candidate. */
+static const char v1_rows_sql[] =
+    "INSERT INTO campaigns (id, name, config_json, status, started_at, finished_at, code_version, host) "
+    "  VALUES (1, 'old', '{\"name\": \"old\"}', 'done', 1700000000.5, 1700000600.25, 'v1-abc', 'h1');"
+    "INSERT INTO runs (id, campaign_id, name, role, status, seq, arch, arch_json, reason, retrain, seed, attempts, "
+    "  started_at, finished_at, host, error) VALUES "
+    "  (10, 1, 'probe', 'probe', 'done', 0, 'S S | d 16,16', '{}', 'reference', NULL, 7, 1, 1700000001, 1700000100, 'h1', NULL),"
+    "  (11, 1, 'lin1', 'candidate', 'failed', 1, 'L S | d 16,16', '{}', 'linear prefix', 'scratch', 7, 2, 1700000101, 1700000200, 'h1', 'diverged at step 9');"
+    "INSERT INTO results (run_id, params_total, params_attention, params_saved_pct, attention_saved_pct, val_loss, "
+    "  perplexity, bits_per_byte, delta_ppl_pct, tokens_per_s, flops_per_token, wall_s, steps, tokens_trained, recorded_at) "
+    "  VALUES (10, 5000, 1024, 0.0, 0.0, 2.0, 7.38905609893065, 2.88539008177793, 0.0, 1234.5, 99.0, 98.5, 20, 640, 1700000100);"
+    "INSERT INTO head_measures (run_id, level, layer, head, kind, routing_fraction, routing_erank, routing_pr, routing_k90, "
+    "  routing_planes, filtering_erank, filtering_pr, filtering_k90, routing_sv_json, filtering_sv_json) VALUES "
+    "  (10, 'weight', 0, 0, 'sd', 0.25, 1.5, 1.25, 2, 1, 3.5, 3.25, 4, '[2,1]', NULL),"
+    "  (10, 'weight', 0, 1, 'sd', 0.5, 2.5, 2.25, 3, 2, 4.5, 4.25, 5, NULL, '[3,2,1]');"
+    "INSERT INTO layer_measures VALUES (10, 'weight', 0, 2.0, 1.5, 2.5, 0.375, 4.0);"
+    "INSERT INTO analysis_summary VALUES (10, 'weight', NULL, 1700000110);";
+
+static void check_v1_rows(struct test_ctx *t_, struct db *db)
+{
+    char err[CASCADE_ERR_MAX];
+    struct db_campaign c;
+    REQUIRE_MSG(db_campaign_get(db, "old", &c, err) == 0, "%s", err);
+    CHECK(c.id == 1 && strcmp(c.config_json, "{\"name\": \"old\"}") == 0 && strcmp(c.status, "done") == 0);
+    CHECK(c.started_at == 1700000000.5 && c.finished_at == 1700000600.25);
+    CHECK(strcmp(c.code_version, "v1-abc") == 0 && strcmp(c.host, "h1") == 0);
+    CHECK(c.setup_json && strcmp(c.setup_json, "") == 0);
+    db_campaign_free(&c);
+    CHECK(c.setup_json == NULL && c.config_json == NULL);
+    struct db_run *runs;
+    int n;
+    REQUIRE_MSG(db_runs_list(db, 1, &runs, &n, err) == 0, "%s", err);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK(runs[0].id == 10 && runs[0].status == DB_DONE && strcmp(runs[0].arch, "S S | d 16,16") == 0);
+        CHECK(runs[1].status == DB_FAILED && runs[1].attempts == 2 && strcmp(runs[1].error, "diverged at step 9") == 0);
+        CHECK(strcmp(runs[1].reason, "linear prefix") == 0 && strcmp(runs[1].retrain, "scratch") == 0);
+    }
+    db_runs_free(runs, n);
+    struct db_result r;
+    int found;
+    REQUIRE_MSG(db_result_get(db, 10, &r, &found, err) == 0, "%s", err);
+    CHECK(found && r.params_total == 5000 && r.params_attention == 1024 && r.perplexity == 7.38905609893065);
+    CHECK(r.tokens_per_s == 1234.5 && r.wall_s == 98.5 && r.steps == 20 && r.tokens_trained == 640);
+    struct db_layer_measure *layers;
+    double rho;
+    REQUIRE_MSG(db_analysis_get(db, 10, "weight", &layers, &n, &rho, &found, err) == 0, "%s", err);
+    CHECK(found && n == 1 && isnan(rho));
+    if (n == 1) CHECK(layers[0].routing_erank_mean == 2.0 && layers[0].routing_fraction_mean == 0.375);
+    free(layers);
+    struct db_head_measure *heads;
+    REQUIRE_MSG(db_head_measures_get(db, 10, "weight", &heads, &n, err) == 0, "%s", err);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK(heads[0].head == 0 && heads[0].routing_erank == 1.5 && heads[1].routing_erank == 2.5);
+        CHECK(strcmp(heads[0].routing_sv_json, "[2,1]") == 0 && heads[0].filtering_sv_json == NULL);
+        CHECK(heads[1].routing_sv_json == NULL && strcmp(heads[1].filtering_sv_json, "[3,2,1]") == 0);
+        CHECK(heads[1].routing_k90 == 3 && heads[1].routing_planes == 2 && heads[1].filtering_k90 == 5);
+        CHECK(strcmp(heads[1].kind, "sd") == 0 && strcmp(heads[1].level, "weight") == 0);
+    }
+    db_head_measures_free(heads, n);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+TEST(db_v2_migrates_a_v1_file_keeping_its_rows)
+{
+    char path[512], fresh_db[512], err[CASCADE_ERR_MAX], a[4096], b[4096];
+    fresh(path, sizeof path, "v1.db");
+    REQUIRE(DB_SCHEMA_VERSION == 2 && db_migrations[2] != NULL);
+    REQUIRE(raw_exec(path, schema_v1_sql) == 0);
+    REQUIRE(raw_exec(path, v1_rows_sql) == 0);
+    raw_text(path, "PRAGMA user_version", a, sizeof a);
+    REQUIRE(strcmp(a, "1") == 0);
+
+    /* a reader reads version 1 as it is, and leaves it at version 1 */
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    check_v1_rows(t_, db);
+    db_close(db);
+    raw_text(path, "PRAGMA user_version", a, sizeof a);
+    CHECK(strcmp(a, "1") == 0);
+
+    /* a writer migrates it */
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    check_v1_rows(t_, db);
+    REQUIRE_MSG(db_campaign_set_setup(db, 1, "{\"cpu_model\": \"Test CPU\", \"cores\": 2}", err) == 0, "%s", err);
+    struct db_campaign c;
+    REQUIRE_MSG(db_campaign_get(db, NULL, &c, err) == 0, "%s", err);
+    CHECK(strcmp(c.setup_json, "{\"cpu_model\": \"Test CPU\", \"cores\": 2}") == 0);
+    db_campaign_free(&c);
+    db_close(db);
+    raw_text(path, "PRAGMA user_version", a, sizeof a);
+    CHECK(strcmp(a, "2") == 0);
+    raw_text(path, "SELECT json_extract(setup_json, '$.cpu_model') FROM campaigns", a, sizeof a);
+    CHECK(strcmp(a, "Test CPU") == 0);
+    raw_text(path, "PRAGMA foreign_key_check", a, sizeof a);
+    CHECK(strcmp(a, "") == 0);
+    raw_text(path, "PRAGMA integrity_check", a, sizeof a);
+    CHECK(strcmp(a, "ok") == 0);
+
+    /* the migrated campaigns table has the columns of a new file, in the same order */
+    fresh(fresh_db, sizeof fresh_db, "v2-new.db");
+    REQUIRE_MSG(db_open(&db, fresh_db, DB_WRITE, err) == 0, "%s", err);
+    db_close(db);
+    const char *cols = "SELECT group_concat(name || ':' || type || ':' || \"notnull\", ',') FROM pragma_table_info('campaigns')";
+    raw_text(path, cols, a, sizeof a);
+    raw_text(fresh_db, cols, b, sizeof b);
+    CHECK_MSG(strcmp(a, b) == 0, "migrated %s\nnew      %s", a, b);
+    CHECK(strstr(b, "setup_json:TEXT:0") != NULL);
+    const char *objs = "SELECT group_concat(type || ' ' || name, ',') FROM (SELECT type, name FROM sqlite_master ORDER BY name)";
+    raw_text(path, objs, a, sizeof a);
+    raw_text(fresh_db, objs, b, sizeof b);
+    CHECK_MSG(strcmp(a, b) == 0, "migrated %s\nnew      %s", a, b);
+
+    /* reopened, everything is still there */
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    REQUIRE_MSG(db_campaign_get(db, "old", &c, err) == 0, "%s", err);
+    CHECK(strstr(c.setup_json, "Test CPU") != NULL && strcmp(c.code_version, "v1-abc") == 0);
+    db_campaign_free(&c);
+    db_close(db);
+}
+
+TEST(db_v2_campaign_setup_set_replace_clear_refuse)
+{
+    char path[512], err[CASCADE_ERR_MAX];
+    fresh(path, sizeof path, "setup.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    int64_t id;
+    REQUIRE_MSG(db_campaign_begin(db, "s", "{}", "v", "h", &id, err) == 0, "%s", err);
+    struct db_campaign c;
+    REQUIRE_MSG(db_campaign_get(db, "s", &c, err) == 0, "%s", err);
+    CHECK(strcmp(c.setup_json, "") == 0);
+    db_campaign_free(&c);
+    const char *setup = "{\"cpu_model\": \"X \\\"quoted\\\" CPU\", \"cores\": 16, \"threads\": 8, "
+                        "\"blas_core\": \"Haswell\", \"val_fraction\": 0.05, \"is_bytes\": true}";
+    REQUIRE_MSG(db_campaign_set_setup(db, id, setup, err) == 0, "%s", err);
+    REQUIRE_MSG(db_campaign_set_setup(db, id, setup, err) == 0, "%s", err);   /* again: replaces */
+    REQUIRE_MSG(db_campaign_get(db, "s", &c, err) == 0, "%s", err);
+    CHECK(strcmp(c.setup_json, setup) == 0);
+    db_campaign_free(&c);
+    /* refused: not an object, not JSON, no such campaign; the stored setup stays */
+    const char *bad[] = { "[1, 2]", "{\"cores\": ", "\"text\"", "42" };
+    for (int i = 0; i < 4; i++) {
+        CHECK(db_campaign_set_setup(db, id, bad[i], err) != 0);
+        CHECK_MSG(strstr(err, path) && strstr(err, "the setup is not a JSON object"), "%s", err);
+    }
+    CHECK(db_campaign_set_setup(db, id + 100, "{}", err) != 0);
+    CHECK_MSG(strstr(err, "no campaign with id"), "%s", err);
+    REQUIRE_MSG(db_campaign_get(db, "s", &c, err) == 0, "%s", err);
+    CHECK(strcmp(c.setup_json, setup) == 0);
+    db_campaign_free(&c);
+    /* cleared */
+    REQUIRE_MSG(db_campaign_set_setup(db, id, NULL, err) == 0, "%s", err);
+    REQUIRE_MSG(db_campaign_get(db, "s", &c, err) == 0, "%s", err);
+    CHECK(strcmp(c.setup_json, "") == 0);
+    db_campaign_free(&c);
+    db_close(db);
+}
+
+TEST(db_v2_head_measures_read_back)
+{
+    char path[512], err[CASCADE_ERR_MAX];
+    fresh(path, sizeof path, "heads.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    int64_t cid, rid;
+    int created;
+    REQUIRE_MSG(db_campaign_begin(db, "h", "{}", "v", "h", &cid, err) == 0, "%s", err);
+    struct db_run r;
+    memset(&r, 0, sizeof r);
+    r.campaign_id = cid;
+    snprintf(r.name, sizeof r.name, "probe");
+    snprintf(r.role, sizeof r.role, "probe");
+    REQUIRE_MSG(db_run_add(db, &r, &rid, &created, err) == 0, "%s", err);
+    struct db_head_measure heads[3];
+    memset(heads, 0, sizeof heads);
+    for (int i = 0; i < 3; i++) {   /* given out of order: read back by layer, head */
+        heads[i].layer = i == 0 ? 1 : 0;
+        heads[i].head = i == 2 ? 0 : 1;
+        snprintf(heads[i].kind, sizeof heads[i].kind, "sd");
+        heads[i].routing_erank = 1.0 + i;
+        heads[i].routing_fraction = NAN;
+        heads[i].filtering_erank = 10.0 + i;
+        heads[i].routing_k90 = 3 + i;
+    }
+    heads[1].routing_sv_json = "[1.5,0.5]";
+    REQUIRE_MSG(db_record_analysis(db, rid, "realised", heads, 3, NULL, 0, 0.5, err) == 0, "%s", err);
+    struct db_head_measure *got;
+    int n;
+    REQUIRE_MSG(db_head_measures_get(db, rid, "weight", &got, &n, err) == 0, "%s", err);
+    CHECK(n == 0 && got == NULL);
+    REQUIRE_MSG(db_head_measures_get(db, rid, "realised", &got, &n, err) == 0, "%s", err);
+    REQUIRE(n == 3);
+    CHECK(got[0].layer == 0 && got[0].head == 0 && got[0].routing_erank == 3.0 && got[0].routing_k90 == 5);
+    CHECK(got[1].layer == 0 && got[1].head == 1 && got[1].routing_erank == 2.0);
+    CHECK(strcmp(got[1].routing_sv_json, "[1.5,0.5]") == 0 && got[1].filtering_sv_json == NULL);
+    CHECK(got[2].layer == 1 && got[2].head == 1 && got[2].filtering_erank == 10.0);
+    CHECK(isnan(got[2].routing_fraction) && strcmp(got[2].level, "realised") == 0);
+    db_head_measures_free(got, n);
+    CHECK(db_head_measures_get(db, rid, "softly", &got, &n, err) != 0 && strstr(err, "not weight or realised"));
+    db_close(db);
+}
