@@ -191,6 +191,26 @@ TEST(ops_crossentropy_gradients)
     free(c.logits); free(c.probs); free(c.losses); free(dl);
 }
 
+struct enc_ctx { int B, T, C; int32_t *inp; float *wte, *wpe, *out, *wout; };
+static double enc_loss(void *p)
+{
+    struct enc_ctx *c = p;
+    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->C);
+    return dot(c->out, c->wout, (long)c->B * c->T * c->C);
+}
+TEST(ops_encoder_finite_differences)
+{
+    uint64_t rng = 8;
+    int32_t inp[6] = { 2, 0, 2, 1, 2, 3 };
+    struct enc_ctx c = { 2, 3, 4, inp, malloc(64), malloc(48), malloc(96), malloc(96) };
+    fill(c.wte, 16, 1, &rng); fill(c.wpe, 12, 1, &rng); fill(c.wout, 24, 1, &rng);
+    float *dwte = calloc(16, 4), *dwpe = calloc(12, 4);
+    encoder_backward(dwte, dwpe, c.wout, inp, 2, 3, 4);
+    CHECK(grad_check(t_, "dwte", enc_loss, &c, c.wte, dwte, 16, 0) == 0);
+    CHECK(grad_check(t_, "dwpe", enc_loss, &c, c.wpe, dwpe, 12, 0) == 0);
+    free(c.wte); free(c.wpe); free(c.out); free(c.wout); free(dwte); free(dwpe);
+}
+
 TEST(ops_encoder_gradients)
 {
     /* The embedding is linear, so its exact gradient is a scatter-add; repeated tokens

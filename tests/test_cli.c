@@ -1,0 +1,109 @@
+/* tests/test_cli.c — the trainer's command line: one-line errors with exit status 2 for
+ * bad flags, configs, data and checkpoints; train / resume / eval on a small text file;
+ * the OpenBLAS core check (a forced "Prescott" core is replaced and said so once). */
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int cli(char **out, const char *fmt, const char *a, const char *b)
+{
+    char args[2048], cmd[4096];
+    snprintf(args, sizeof args, fmt, a, b);
+    snprintf(cmd, sizeof cmd, "%s %s", test_cascade_bin(), args);
+    return test_run(cmd, out);
+}
+
+/* a config over a small text file the test writes */
+static void small_setup(char *cfg, size_t n)
+{
+    char corpus[512], text[1024];
+    test_tmppath(corpus, sizeof corpus, "cli_corpus.txt");
+    char *t = malloc(30000);
+    for (int i = 0; i < 30000; i++) t[i] = "the jury said the county election was fair.\n"[i % 45];
+    test_write_file(corpus, t, 30000);
+    free(t);
+    snprintf(text, sizeof text,
+             "{\"data\": {\"path\": \"%s\", \"val_fraction\": 0.1},\n"
+             " \"model\": {\"n_layer\": 2, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 16, \"attention\": \"sd\", \"layernorm\": false},\n"
+             " \"train\": {\"steps\": 20, \"batch_size\": 4, \"log_every\": 10, \"eval_every\": 10, \"eval_batches\": 2, \"threads\": 1}}\n",
+             corpus);
+    test_tmppath(cfg, n, "cli.json");
+    test_write_text(cfg, text);
+}
+
+TEST(cli_bad_input_is_one_line_and_exit_2)
+{
+    char cfg[512], bad[512], *out = NULL;
+    small_setup(cfg, sizeof cfg);
+    test_tmppath(bad, sizeof bad, "cli_bad.json");
+    test_write_text(bad, "{\"train\": {\"stepz\": 3}}");
+    int rc = cli(&out, "train --config %s%s", bad, "");
+    CHECK_MSG(rc == 2 && strstr(out, "cli_bad.json") && strstr(out, "train.stepz"), "rc %d: %s", rc, out);
+    CHECK(strchr(out, '\n') == out + strlen(out) - 1);   /* exactly one line */
+    free(out);
+    rc = cli(&out, "train --config %s%s", "/nonexistent/x.json", "");
+    CHECK(rc == 2 && strstr(out, "/nonexistent/x.json"));
+    free(out);
+    rc = cli(&out, "train --config %s --steps %s", cfg, "many");
+    CHECK(rc == 2 && strstr(out, "--steps"));
+    free(out);
+    rc = cli(&out, "train%s%s", "", "");
+    CHECK(rc == 2 && strstr(out, "--config"));
+    free(out);
+    rc = cli(&out, "eval --checkpoint %s%s", cfg, "");   /* a JSON file is no checkpoint */
+    CHECK_MSG(rc == 2 && strstr(out, "cli.json"), "rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "frobnicate%s%s", "", "");
+    CHECK(rc == 2 && strstr(out, "unknown command"));
+    free(out);
+}
+
+TEST(cli_train_resume_eval)
+{
+    char cfg[512], ck[512], *out = NULL;
+    small_setup(cfg, sizeof cfg);
+    test_tmppath(ck, sizeof ck, "cli.safetensors");
+    int rc = cli(&out, "train --config %s --out %s", cfg, ck);
+    REQUIRE_MSG(rc == 0, "rc %d: %s", rc, out);
+    CHECK(strstr(out, "step     10/20") && strstr(out, "bits per byte") && strstr(out, "ETA"));
+    free(out);
+    /* an existing checkpoint is not overwritten without --resume */
+    rc = cli(&out, "train --config %s --out %s", cfg, ck);
+    CHECK(rc == 2 && strstr(out, "--resume"));
+    free(out);
+    /* --resume with more steps continues from step 20 */
+    char args[1200];
+    snprintf(args, sizeof args, "%s --steps 30 --resume", ck);
+    rc = cli(&out, "train --config %s --out %s", cfg, args);
+    CHECK_MSG(rc == 0 && strstr(out, "resuming") && strstr(out, "step     30/30") && !strstr(out, "step     10/30"),
+              "rc %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "eval --checkpoint %s%s", ck, "");
+    CHECK_MSG(rc == 0 && strstr(out, "val loss") && strstr(out, "perplexity") && strstr(out, "bits per byte"), "%s", out);
+    free(out);
+}
+
+TEST(cli_openblas_core_fallback_is_fixed)
+{
+    __builtin_cpu_init();
+    int wide = __builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Prescott %s info", test_cascade_bin());
+    int rc = test_run(cmd, &out);
+    REQUIRE(rc == 0);
+    if (wide) {
+        CHECK_MSG(strstr(out, "had chosen core 'Prescott'") != NULL, "%s", out);
+        CHECK_MSG(strstr(out, "BLAS core: Prescott") == NULL, "%s", out);
+        /* said once, not repeated by the re-executed process */
+        char *first = strstr(out, "re-ran with");
+        CHECK(first && !strstr(first + 1, "re-ran with"));
+    }
+    free(out);
+    /* CASCADE_KEEP_BLAS_CORE=1 leaves the choice alone */
+    snprintf(cmd, sizeof cmd, "CASCADE_KEEP_BLAS_CORE=1 OPENBLAS_CORETYPE=Prescott %s info", test_cascade_bin());
+    rc = test_run(cmd, &out);
+    CHECK(rc == 0 && strstr(out, "BLAS core: Prescott") && !strstr(out, "re-ran"));
+    free(out);
+}
