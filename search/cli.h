@@ -7,6 +7,7 @@
 
 int cmd_search(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_prepare_brown(int argc, char **argv);

@@ -521,8 +521,16 @@ int cmd_search(int argc, char **argv)
     fflush(stdout);
     double t0 = now_s();
     db_campaign_set_status(c.db, c.campaign_id, "running", err);
-    if (executor_local_open(&c.ex, &c.cc, &c.ds, on_step, &c) != 0) {
-        fprintf(stderr, "cascade search: out of memory\n");
+    snprintf(err, sizeof err, "out of memory");
+#ifdef CASCADE_MPI
+    /* under mpirun -np N > 1, ranks 1..N-1 train the runs (search/executor_mpi.c) */
+    int ex_rc = search_mpi_workers() > 0 ? executor_mpi_open(&c.ex, &c.cc, &c.ds, on_step, &c, err)
+                                          : executor_local_open(&c.ex, &c.cc, &c.ds, on_step, &c);
+#else
+    int ex_rc = executor_local_open(&c.ex, &c.cc, &c.ds, on_step, &c);
+#endif
+    if (ex_rc != 0) {
+        fprintf(stderr, "cascade search: %s\n", err);
         rc = 1;
         goto out;
     }

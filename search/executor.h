@@ -48,4 +48,19 @@ struct executor {
 int executor_local_open(struct executor *ex, const struct campaign_config *cc, const struct dataset *ds,
                         executor_step_fn on_step, void *user);
 
+#ifdef CASCADE_MPI
+/* The MPI executor (search/executor_mpi.c, `make MPI=1`), for rank 0 when there are
+ * workers: one slot per rank 1..N-1. Fails, with err naming the rank, when a worker could
+ * not load the config or data, or read other ones than rank 0, or runs another build. */
+int executor_mpi_open(struct executor *ex, const struct campaign_config *cc, const struct dataset *ds,
+                      executor_step_fn on_step, void *user, char *err);
+/* Ranks 1..N-1 of `search` (argv[0] "search"): load the config and data, train the jobs
+ * rank 0 sends until it sends QUIT. Returns the exit status. */
+int search_mpi_worker(int argc, char **argv);
+/* N-1 for N ranks (0 in a single process). */
+int search_mpi_workers(void);
+/* Rank 0, after `search` returns: tells every worker to leave its loop. */
+void search_mpi_quit(void);
+#endif
+
 #endif

@@ -1,7 +1,13 @@
 /* search/main.c — entry point of ./cascade: checks the BLAS core, then dispatches to the
- * subcommand. Each subcommand lives in its own search/cmd_*.c file (see cli.h). */
+ * subcommand. Each subcommand lives in its own search/cmd_*.c file (see cli.h). Built with
+ * `make MPI=1` (./cascade-mpi) it also starts MPI and makes ranks 1..N-1 workers of
+ * `search` (search/executor_mpi.c). */
 #include "search/cli.h"
 
+#ifdef CASCADE_MPI
+#include "search/executor.h"
+#include <mpi.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +18,7 @@ static const struct {
 } commands[] = {
     { "search", cmd_search, "search --config FILE --db FILE [--threads N]" },
     { "query", cmd_query, "query --db FILE (campaigns|runs|results|pareto|cascade) [--campaign NAME] [--format table|csv|json] | --sql \"SELECT ...\"" },
+    { "report", cmd_report, "report --db FILE [--campaign NAME]... --out DIR/NAME.md" },
     { "train", cmd_train, "train --config FILE [--steps N] [--out CKPT] [--seed S] [--threads N] [--resume]" },
     { "eval", cmd_eval, "eval --checkpoint CKPT [--data FILE] [--batches N] [--threads N]" },
     { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--json] [--heads] [--n-head N]" },
@@ -28,11 +35,8 @@ static void usage(FILE *f)
     fprintf(f, "\n'cascade COMMAND --help' describes a command; README.md has the details.\n");
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
-    char note[512];
-    blas_core_check(argc, argv, note, sizeof note);
-    if (note[0]) fprintf(stderr, "%s\n", note);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -48,4 +52,30 @@ int main(int argc, char **argv)
     fprintf(stderr, "cascade: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    char note[512];
+    blas_core_check(argc, argv, note, sizeof note);   /* may re-execute: before MPI_Init */
+#ifdef CASCADE_MPI
+    /* Every rank runs main. Rank 0 is the ./cascade of a single process; under `search` the
+     * others are its workers (search/executor_mpi.c); other commands run on rank 0 alone. */
+    int provided, rank = 0, rc = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int search = argc >= 2 && strcmp(argv[1], "search") == 0;
+    if (rank == 0) {
+        if (note[0]) fprintf(stderr, "%s\n", note);
+        rc = run_command(argc, argv);
+        if (search) search_mpi_quit();
+    } else if (search) {
+        rc = search_mpi_worker(argc - 1, argv + 1);
+    }
+    MPI_Finalize();
+    return rc;
+#else
+    if (note[0]) fprintf(stderr, "%s\n", note);
+    return run_command(argc, argv);
+#endif
 }

@@ -1,0 +1,386 @@
+/* reports/plots.c — the report's three plots, drawn with reports/svg.c:
+ *   cascade   routing effective rank by layer; every head a point (class "pt"), the layer
+ *             means a line; the S–D probe and the standard model side by side (x offset
+ *             -0.12 / +0.12 of a layer); one panel per level measured (weight, realised)
+ *   tradeoff  attention parameters (x, from 0) vs validation perplexity (y) of every done
+ *             run (class "pt"), markers by role, the Pareto front as a line through its
+ *             runs sorted by attention parameters, run names as labels where they fit;
+ *             with several campaigns colours tell the campaigns apart
+ *   sweep     Δ perplexity % (y) vs linearised leading layers k (x): the S–D series (Δ vs
+ *             the probe) and the standard series (Δ vs the standard baseline), a point
+ *             (class "pt") per done run of each, a dashed line at 0
+ * Sizes are pixels; fonts 12-15 px. */
+#include "reports/svg.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOP 62.0        /* figure title, then panel titles above the plot area */
+#define BOTTOM 62.0     /* tick labels and the x axis title */
+#define LEFT 84.0       /* tick labels and the y axis title */
+#define MARK_BOX 1.7    /* half the side of the box a marker of radius r covers, in r (a star reaches 1.6 r) */
+
+static const char *const campaign_colours[] = { SVG_BLUE, SVG_RED, SVG_GREEN, SVG_PURPLE, SVG_ORANGE, SVG_SKY,
+                                                SVG_BLACK, SVG_GREY };
+
+/* Tick step for an axis of n whole numbers: 1, 2, 5, 10, ... keeping about 12 ticks at most. */
+static double integer_step(int n)
+{
+    double step = 1;
+    for (int k = 0; n / step > 12; k++) step *= k % 3 == 1 ? 2.5 : 2;   /* 1, 2, 5, 10, 20, 50, ... */
+    return step;
+}
+
+static void figure_title(struct report_buf *b, double w, const char *text)
+{
+    svg_text(b, w / 2, 24, 15, "middle", "font-weight=\"bold\"", text);
+}
+
+/* ---- cascade -------------------------------------------------------------------------------- */
+
+struct cascade_series {
+    const char *who;                     /* "probe", "standard" */
+    const struct report_level *lv;       /* [2] */
+    struct svg_style heads, mean;
+    double dx;
+};
+
+static void cascade_range(const struct cascade_series *s, int ns, const int *levels, int nl, double *hi, int *n_layer)
+{
+    for (int i = 0; i < ns; i++)
+        for (int k = 0; k < nl; k++) {
+            const struct report_level *lv = &s[i].lv[levels[k]];
+            for (int h = 0; h < lv->n_heads; h++) {
+                if (isfinite(lv->heads[h].routing_erank) && lv->heads[h].routing_erank > *hi) *hi = lv->heads[h].routing_erank;
+                if (lv->heads[h].layer + 1 > *n_layer) *n_layer = lv->heads[h].layer + 1;
+            }
+            for (int l = 0; l < lv->n_layers; l++) {
+                if (isfinite(lv->layers[l].routing_erank_max) && lv->layers[l].routing_erank_max > *hi)
+                    *hi = lv->layers[l].routing_erank_max;
+                if (lv->layers[l].layer + 1 > *n_layer) *n_layer = lv->layers[l].layer + 1;
+            }
+        }
+}
+
+static void cascade_panel(struct report_buf *b, const struct svg_panel *p, const char *title,
+                          const struct cascade_series *s, int ns, int level)
+{
+    svg_panel_draw(b, p, title);
+    for (int i = 0; i < ns; i++) {
+        const struct report_level *lv = &s[i].lv[level];
+        if (lv->n_layers >= 2) {
+            double px[REPORT_MAX_LAYERS], py[REPORT_MAX_LAYERS];
+            int n = 0;
+            for (int l = 0; l < lv->n_layers && n < REPORT_MAX_LAYERS; l++) {
+                if (!isfinite(lv->layers[l].routing_erank_mean)) continue;
+                px[n] = svg_px(p, lv->layers[l].layer + s[i].dx);
+                py[n++] = svg_py(p, lv->layers[l].routing_erank_mean);
+            }
+            if (n >= 2) svg_polyline(b, px, py, n, &s[i].mean, "mean");
+        }
+        for (int h = 0; h < lv->n_heads; h++) {
+            const struct db_head_measure *m = &lv->heads[h];
+            char tip[160];
+            snprintf(tip, sizeof tip, "%s, layer %d head %d: routing effective rank %.2f (%s level)", s[i].who,
+                     m->layer, m->head, m->routing_erank, level ? "realised" : "weight");
+            double y = isfinite(m->routing_erank) ? m->routing_erank : 0;
+            svg_marker(b, svg_px(p, m->layer + s[i].dx), svg_py(p, y), 3.5, &s[i].heads, "pt", tip);
+        }
+    }
+}
+
+/* Whether a run has any head or layer measure at either level. */
+static int has_measures(const struct report_level *lv)
+{
+    return lv[0].n_heads > 0 || lv[0].n_layers > 0 || lv[1].n_heads > 0 || lv[1].n_layers > 0;
+}
+
+int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out, char *why)
+{
+    struct cascade_series s[2];
+    int ns = 0;
+    if (rc->probe >= 0 && has_measures(rc->probe_lv))
+        s[ns++] = (struct cascade_series){ "S–D probe", rc->probe_lv, { SVG_BLUE, SVG_CIRCLE, 1, NULL, 0 },
+                                           { SVG_BLUE, SVG_CIRCLE, 0, NULL, 2.5 }, 0 };
+    if (rc->standard >= 0 && has_measures(rc->standard_lv))
+        s[ns++] = (struct cascade_series){ "standard", rc->standard_lv, { SVG_RED, SVG_SQUARE, 1, NULL, 0 },
+                                           { SVG_RED, SVG_SQUARE, 0, "7 4", 2.5 }, 0 };
+    int levels[2], nl = 0;
+    for (int l = 0; l < 2; l++) {
+        int any = 0;
+        for (int i = 0; i < ns; i++) any |= s[i].lv[l].n_heads > 0 || s[i].lv[l].n_layers > 0;
+        if (any) levels[nl++] = l;
+    }
+    if (nl == 0) {
+        snprintf(why, 256, "no measurement of the probe or the standard model is recorded yet");
+        return 1;
+    }
+    if (ns == 2) { s[0].dx = -0.12; s[1].dx = 0.12; }
+    double hi = 0;
+    int n_layer = 1;
+    cascade_range(s, ns, levels, nl, &hi, &n_layer);
+
+    const double pw = 300, ph = 300, gap = 76;
+    struct svg_legend_item items[4];
+    int ni = 0;
+    const char *labels[2][2] = { { "S–D probe (no LayerNorm): heads", "S–D probe: layer mean" },
+                                 { "standard (softmax, LayerNorm): heads", "standard: layer mean" } };
+    for (int i = 0; i < ns; i++) {
+        int which = s[i].lv == rc->standard_lv;
+        items[ni++] = (struct svg_legend_item){ labels[which][0], s[i].heads, 1, 0 };
+        items[ni++] = (struct svg_legend_item){ labels[which][1], s[i].mean, 0, 1 };
+    }
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    double w = LEFT + nl * pw + (nl - 1) * gap + 24 + lw + 16, h = TOP + ph + BOTTOM;
+    char title[300];
+    snprintf(title, sizeof title, "Routing effective rank by layer, campaign %s", rc->c.name);
+    svg_begin(out, w, h, title, "Each head of the S–D probe and of the standard model is a point, the layer means a line; "
+              "panels: weight level (W_Q W_K^T) and realised (attention logits on validation tokens).");
+    figure_title(out, w, title);
+    for (int k = 0; k < nl; k++) {
+        struct svg_panel p = { LEFT + k * (pw + gap), TOP, pw, ph, { 0 }, { 0 } };
+        p.ax = (struct svg_axis){ -0.5, n_layer - 0.5, integer_step(n_layer), 0, "layer (0 = first)" };
+        svg_axis_fit(&p.ay, 0, hi > 0 ? hi : 1, 6, 0);
+        p.ay.lo = 0;
+        p.ay.title = "routing effective rank (dims)";
+        cascade_panel(out, &p, levels[k] ? "realised (validation tokens)" : "weight level", s, ns, levels[k]);
+    }
+    svg_legend(out, LEFT + nl * pw + (nl - 1) * gap + 24, TOP, items, ni, 12);
+    svg_end(out);
+    return 0;
+}
+
+/* ---- tradeoff ------------------------------------------------------------------------------- */
+
+static struct svg_style role_style(const char *role, const char *colour, int by_campaign)
+{
+    if (strcmp(role, "probe") == 0) return (struct svg_style){ by_campaign ? colour : SVG_BLACK, SVG_STAR, 0, NULL, 0 };
+    if (strcmp(role, "baseline") == 0) return (struct svg_style){ by_campaign ? colour : SVG_RED, SVG_SQUARE, 0, NULL, 0 };
+    if (strcmp(role, "control") == 0) return (struct svg_style){ by_campaign ? colour : SVG_ORANGE, SVG_TRIANGLE, 1, NULL, 0 };
+    return (struct svg_style){ by_campaign ? colour : SVG_BLUE, SVG_CIRCLE, 0, NULL, 0 };
+}
+
+/* Drawing order of the markers: later ones stay visible on top. */
+static int role_rank(const char *role)
+{
+    return strcmp(role, "probe") == 0 ? 3 : strcmp(role, "baseline") == 0 ? 2 : strcmp(role, "control") == 0 ? 1 : 0;
+}
+
+static int plottable(const struct report_run *r)
+{
+    return r->has_result && isfinite(r->res.perplexity) && r->res.params_attention >= 0;
+}
+
+/* The Pareto front of one campaign (order: its done runs sorted, nd of them) as pixel
+ * points sorted by attention parameters, drawn as a line. */
+static void front_line(struct report_buf *b, const struct report_campaign *rc, const int *order, int nd,
+                       const struct svg_panel *p, double xdiv, const struct svg_style *st)
+{
+    double *px = malloc(2 * sizeof(double) * ((size_t)nd + 1)), *py = px ? px + nd + 1 : NULL;
+    int n = 0;
+    for (int i = 0; px && i < nd; i++) {
+        const struct report_run *r = &rc->runs[order[i]];
+        if (!r->pareto || !plottable(r)) continue;
+        px[n] = svg_px(p, r->res.params_attention / xdiv);
+        py[n++] = svg_py(p, r->res.perplexity);
+    }
+    if (n >= 2) svg_polyline(b, px, py, n, st, "front");
+    free(px);
+}
+
+int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why)
+{
+    double xmax = 0, ylo = INFINITY, yhi = -INFINITY;
+    int points = 0;
+    for (int c = 0; c < n; c++)
+        for (int i = 0; i < rcs[c]->n_runs; i++) {
+            const struct report_run *r = &rcs[c]->runs[i];
+            if (!plottable(r)) continue;
+            points++;
+            if (r->res.params_attention > xmax) xmax = (double)r->res.params_attention;
+            if (r->res.perplexity < ylo) ylo = r->res.perplexity;
+            if (r->res.perplexity > yhi) yhi = r->res.perplexity;
+        }
+    if (points == 0) {
+        snprintf(why, 256, "no run is done yet");
+        return 1;
+    }
+    assert(n >= 1 && n <= REPORT_MAX_CAMPAIGNS);
+    const int by_campaign = n > 1;
+    double xdiv = xmax >= 10000 ? 1000 : 1;
+    struct svg_legend_item items[16];
+    int ni = 0;
+    static const char *const roles[4] = { "probe", "baseline", "candidate", "control" };
+    static const char *const role_labels[4] = { "probe (S–D, no LayerNorm)", "standard baseline (softmax, LayerNorm)",
+                                                "candidates", "controls (linear prefix, standard model)" };
+    for (int k = 0; k < 4; k++) {
+        int present = 0;
+        for (int c = 0; c < n; c++)
+            for (int i = 0; i < rcs[c]->n_runs; i++) present |= plottable(&rcs[c]->runs[i]) && strcmp(rcs[c]->runs[i].run->role, roles[k]) == 0;
+        if (present) items[ni++] = (struct svg_legend_item){ role_labels[k], role_style(roles[k], SVG_GREY, by_campaign), 1, 0 };
+    }
+    char camp_labels[REPORT_MAX_CAMPAIGNS][200];
+    for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) {
+        int front = 0;
+        for (int i = 0; i < rcs[c]->n_runs; i++) front += rcs[c]->runs[i].pareto && plottable(&rcs[c]->runs[i]);
+        if (by_campaign) snprintf(camp_labels[c], sizeof camp_labels[c], "%s: runs and Pareto front", rcs[c]->c.name);
+        else if (front >= 2) snprintf(camp_labels[c], sizeof camp_labels[c], "Pareto front");
+        else continue;   /* a front of one run draws no line */
+        items[ni++] = (struct svg_legend_item){ camp_labels[c],
+                                                { by_campaign ? campaign_colours[c % 8] : SVG_GREEN, SVG_CIRCLE, 0,
+                                                  c % 2 ? "6 3" : NULL, 2 },
+                                                0, 1 };
+    }
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    const double pw = 520, ph = 340;
+    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
+    char title[300];
+    if (by_campaign) snprintf(title, sizeof title, "Attention parameters vs perplexity, %d campaigns", n);
+    else snprintf(title, sizeof title, "Attention parameters vs perplexity, campaign %s", rcs[0]->c.name);
+    svg_begin(out, w, h, title, "Every done run; lower left is better. The line joins the Pareto-optimal runs.");
+    figure_title(out, w, title);
+    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    svg_axis_fit(&p.ax, 0, xmax / xdiv, 6, 0);
+    p.ax.lo = 0;
+    p.ax.title = xdiv > 1 ? "attention parameters (thousands)" : "attention parameters";
+    svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
+    p.ay.title = "validation perplexity (per token)";
+    svg_panel_draw(out, &p, NULL);
+
+    int *orders[REPORT_MAX_CAMPAIGNS] = { 0 }, nds[REPORT_MAX_CAMPAIGNS] = { 0 };
+    for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) {
+        orders[c] = malloc(sizeof(int) * ((size_t)rcs[c]->n_runs + 1));
+        if (!orders[c]) { out->oom = 1; continue; }
+        nds[c] = report_sorted_done(rcs[c], orders[c]);
+        struct svg_style line = { by_campaign ? campaign_colours[c % 8] : SVG_GREEN, SVG_CIRCLE, 0,
+                                  c % 2 ? "6 3" : NULL, 2 };
+        front_line(out, rcs[c], orders[c], nds[c], &p, xdiv, &line);
+    }
+    struct svg_boxes boxes = { 0 };
+    /* markers first (all of them are obstacles), then labels: the front and the baselines
+     * before the others, so those are the ones that get a place when space runs out */
+    for (int pass = 0; pass < 3 + 3; pass++)   /* 0-3: markers, the probe's last (on top); 4, 5: labels */
+        for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) {
+            const struct report_campaign *rc = rcs[c];
+            const int *order = orders[c], nd = nds[c];
+            for (int j = 0; j < nd; j++) {
+                const struct report_run *r = &rc->runs[order[j]];
+                if (!plottable(r) || (pass < 4 && role_rank(r->run->role) != pass)) continue;
+                double px = svg_px(&p, r->res.params_attention / xdiv), py = svg_py(&p, r->res.perplexity);
+                if (pass < 4) {
+                    struct svg_style st = role_style(r->run->role, campaign_colours[c % 8], by_campaign);
+                    char tip[300];
+                    snprintf(tip, sizeof tip, "%s%s%s (%s): %lld attention parameters, perplexity %.3f (%+.2f%%)%s",
+                             by_campaign ? rc->c.name : "", by_campaign ? "/" : "", r->run->name, r->run->role,
+                             (long long)r->res.params_attention, r->res.perplexity, r->res.delta_ppl_pct,
+                             r->pareto ? ", Pareto-optimal" : "");
+                    svg_marker(out, px, py, 5, &st, "pt", tip);
+                    svg_boxes_add(&boxes, px - MARK_BOX * 5, py - MARK_BOX * 5, px + MARK_BOX * 5, py + MARK_BOX * 5);
+                } else if (!by_campaign) {
+                    int key = r->pareto || strcmp(r->run->role, "probe") == 0 || strcmp(r->run->role, "baseline") == 0;
+                    if (key == (pass == 4)) svg_label(out, &boxes, &p, px, py, MARK_BOX * 5, 11, r->run->name);
+                }
+            }
+        }
+    svg_boxes_free(&boxes);
+    for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) free(orders[c]);
+    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
+    svg_end(out);
+    return 0;
+}
+
+/* ---- sweep ---------------------------------------------------------------------------------- */
+
+struct sweep_point { int k; double delta; const char *name; };
+
+static int sweep_series(const struct report_campaign *rc, int series, struct sweep_point *pts, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < rc->n_runs && n < cap; i++) {
+        const struct report_run *r = &rc->runs[i];
+        if (r->sweep_series != series || !isfinite(r->sweep_delta)) continue;
+        pts[n++] = (struct sweep_point){ r->sweep_k, r->sweep_delta, r->run->name };
+    }
+    for (int i = 1; i < n; i++)   /* by k */
+        for (int j = i; j > 0 && pts[j - 1].k > pts[j].k; j--) {
+            struct sweep_point t = pts[j];
+            pts[j] = pts[j - 1];
+            pts[j - 1] = t;
+        }
+    return n;
+}
+
+int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why)
+{
+    struct sweep_point pts[2][REPORT_MAX_LAYERS + 1];
+    int np[2], kmax = 0, any_prefix = 0;
+    double ylo = 0, yhi = 0;
+    for (int s = 0; s < 2; s++) {
+        np[s] = sweep_series(rc, s, pts[s], REPORT_MAX_LAYERS + 1);
+        for (int i = 0; i < np[s]; i++) {
+            if (pts[s][i].k > kmax) kmax = pts[s][i].k;
+            any_prefix |= pts[s][i].k > 0;
+            if (pts[s][i].delta < ylo) ylo = pts[s][i].delta;
+            if (pts[s][i].delta > yhi) yhi = pts[s][i].delta;
+        }
+    }
+    if (!any_prefix) {
+        snprintf(why, 256, "no linear-prefix run is done yet");
+        return 1;
+    }
+    static const struct svg_style styles[2] = { { SVG_BLUE, SVG_CIRCLE, 0, NULL, 2.5 }, { SVG_RED, SVG_SQUARE, 0, "7 4", 2.5 } };
+    static const char *const labels[2] = { "S–D model: Δ vs the probe (k = 0)",
+                                           "standard model: Δ vs the standard baseline (k = 0)" };
+    struct svg_legend_item items[2];
+    int ni = 0;
+    for (int s = 0; s < 2; s++)
+        if (np[s] > 0) items[ni++] = (struct svg_legend_item){ labels[s], styles[s], 1, 1 };
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    const double pw = 460, ph = 320;
+    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
+    char title[300];
+    snprintf(title, sizeof title, "Linearisation sweep, campaign %s", rc->c.name);
+    svg_begin(out, w, h, title, "Perplexity change when the first k layers are made linear: the S–D model against the "
+              "standard softmax model with LayerNorm, each relative to its own k = 0 model.");
+    figure_title(out, w, title);
+    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    p.ax = (struct svg_axis){ -0.4, kmax + 0.4, integer_step(kmax + 1), 0, "linearised leading layers k" };
+    svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
+    p.ay.title = "Δ perplexity (%)";
+    svg_panel_draw(out, &p, NULL);
+    svg_panel_hline(out, &p, 0, SVG_GREY);
+    struct svg_boxes boxes = { 0 };
+    for (int s = 0; s < 2; s++) {
+        double px[REPORT_MAX_LAYERS + 1], py[REPORT_MAX_LAYERS + 1];
+        for (int i = 0; i < np[s]; i++) {
+            px[i] = svg_px(&p, pts[s][i].k);
+            py[i] = svg_py(&p, pts[s][i].delta);
+        }
+        if (np[s] >= 2) svg_polyline(out, px, py, np[s], &styles[s], "series");
+        for (int i = 0; i < np[s]; i++) {
+            char tip[200];
+            snprintf(tip, sizeof tip, "%s: k = %d, Δ perplexity %+.2f%%", pts[s][i].name, pts[s][i].k, pts[s][i].delta);
+            svg_marker(out, px[i], py[i], 4.5, &styles[s], "pt", tip);
+            svg_boxes_add(&boxes, px[i] - MARK_BOX * 4.5, py[i] - MARK_BOX * 4.5, px[i] + MARK_BOX * 4.5,
+                          py[i] + MARK_BOX * 4.5);
+        }
+    }
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < np[s]; i++) {
+            if (pts[s][i].k == 0) continue;
+            char label[32];
+            snprintf(label, sizeof label, "%+.1f%%", pts[s][i].delta);
+            svg_label(out, &boxes, &p, svg_px(&p, pts[s][i].k), svg_py(&p, pts[s][i].delta), MARK_BOX * 4.5, 11,
+                      label);
+        }
+    svg_boxes_free(&boxes);
+    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
+    svg_end(out);
+    return 0;
+}

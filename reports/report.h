@@ -1,0 +1,54 @@
+/* reports/report.h — the whole interface of module `reports`: a Markdown report of one or
+ * more search campaigns, with SVG plots beside it, computed entirely from the results
+ * database (read through db/db.h only).
+ *
+ * Files written, for out_md = DIR/NAME.md (DIR must exist; each file is written to a
+ * temporary name and renamed, so a reader never sees half a file):
+ *   DIR/NAME.md            the report
+ *   DIR/NAME-cascade.svg   routing effective rank by layer: heads as points, layer means as
+ *                          lines, probe and standard model, weight level and realised panels
+ *   DIR/NAME-tradeoff.svg  attention parameters vs perplexity of every done run, the
+ *                          Pareto front as a line
+ *   DIR/NAME-sweep.svg     Δ perplexity % vs linearised leading layers, S–D vs standard
+ * With two or more campaigns the per-campaign plots are NAME-C-cascade.svg etc. (C the
+ * campaign's name, characters other than letters, digits, '.', '_', '-' as '_') and
+ * NAME-compare.svg overlays the campaigns' tradeoffs. A plot without data (no measured
+ * probe, no done run, no sweep) is not written and the report says why. Links are
+ * relative (the file names alone). Every point of a plot is one element of class "pt".
+ *
+ * The report (single campaign; with several, a comparison section first and then one
+ * section per campaign holding the same subsections one level down):
+ *   # title, status line
+ *   ## Setup          corpus, model, budget, seeds, retraining, rules, machine, version,
+ *                     wall time (missing facts say "not recorded")
+ *   ## Status         only when a run is not done: queued / running / failed runs by name
+ *   ## The measured cascade   per-layer table of the probe, profile table, Spearman
+ *                     values, the cascade plot
+ *   ## Candidates     table of done runs sorted by attention parameters, failed runs
+ *   ## Tradeoff       the tradeoff plot
+ *   ## Linearisation sweep    table and plot
+ *   ## Findings       numbers computed from the rows above, each naming its runs
+ *   ## Reproduce      the command that made the report
+ * Number formats (tables and findings): integers with ',' thousands separators
+ * (1,234,567); perplexity %.3f; Δ perplexity % %+.2f; savings % %.1f; bits per byte %.4f;
+ * tokens/s %.0f with separators; effective ranks %.2f, a layer as "mean [min, max]";
+ * routing fraction %.3f; Spearman %.3f ("undefined" for NULL); a missing value "–".
+ * Table cells escape '|' as "\|"; the Pareto column holds "✓" for runs on the front (the
+ * database's v_pareto view).
+ *
+ * Errors: -1 and one line in err (CASCADE_ERR_MAX bytes) naming the file or campaign.
+ */
+#ifndef CASCADE_REPORT_H
+#define CASCADE_REPORT_H
+
+#include "db/db.h"
+
+#define REPORT_MAX_CAMPAIGNS 8
+
+/* Writes the report of campaigns[0 .. n_campaigns) (n_campaigns = 0: the most recent
+ * campaign) to out_md and its plots beside it. A campaign with no runs, or unfinished,
+ * gives a report that says so. An unknown campaign name is an error ("no campaign named
+ * 'x'"), before anything is written. */
+int report_write(struct db *db, const char *const *campaigns, int n_campaigns, const char *out_md, char *err);
+
+#endif

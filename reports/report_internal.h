@@ -1,0 +1,148 @@
+/* reports/report_internal.h — what the files of module `reports` share: a growing text
+ * buffer, a campaign as loaded from the database with the facts derived from it, and the
+ * functions of each file. Not part of the interface (that is reports/report.h). */
+#ifndef CASCADE_REPORT_INTERNAL_H
+#define CASCADE_REPORT_INTERNAL_H
+
+#include "reports/report.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* ---- reports/buf.c: text buffers and formatting --------------------------------------- */
+
+struct report_buf {
+    char *s;            /* NUL-terminated; NULL until the first write */
+    size_t len, cap;
+    int oom;            /* a write failed for lack of memory (later writes are dropped) */
+};
+void report_buf_printf(struct report_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void report_buf_puts(struct report_buf *b, const char *s);
+void report_buf_free(struct report_buf *b);
+/* Writes the buffer to path (via path.tmp and rename). -1 and err on failure. */
+int report_buf_save(const struct report_buf *b, const char *path, char *err);
+/* Number formats of report.h: 1,234,567 (negative with '-'); "%.*f" with separators in
+ * the integer part; a duration "1h02m", "3m05s", "12s"; a UTC date "2025-01-31 14:05 UTC". */
+void report_fmt_int(char *out, size_t n, long long v);
+void report_fmt_fixed(char *out, size_t n, double v, int decimals);
+void report_fmt_duration(char *out, size_t n, double seconds);
+void report_fmt_utc(char *out, size_t n, double unix_s);
+/* Text for a Markdown table cell: '|' as "\|", line breaks as spaces, a '<' that would
+ * start an HTML tag as "&lt;". */
+void report_md_cell(struct report_buf *b, const char *s);
+
+/* ---- reports/load.c: a campaign from the database ------------------------------------- */
+
+#define REPORT_MAX_LAYERS 64
+
+/* An architecture string "L L S S | d 32,32,16,8 | LN" taken apart. */
+struct report_arch {
+    int ok;                        /* parsed */
+    int n_layer;
+    char kind[REPORT_MAX_LAYERS];  /* 'L' linear, 'S' S–D, 'A' softmax */
+    int dim[REPORT_MAX_LAYERS];    /* head dim of each layer */
+    int layernorm;
+};
+
+/* One level ("weight", "realised") of a run's analysis. */
+struct report_level {
+    int found;
+    struct db_layer_measure *layers;
+    int n_layers;
+    double spearman;               /* NAN: undefined */
+    struct db_head_measure *heads;
+    int n_heads;
+};
+
+struct report_run {
+    const struct db_run *run;      /* into report_campaign.db_runs */
+    int has_result;
+    struct db_result res;
+    int pareto;                    /* on the database's Pareto front */
+    struct report_arch arch;
+    int sweep_k;                   /* linearised leading layers of a pure prefix run, else -1 */
+    int sweep_series;              /* 0 S–D (vs probe), 1 standard (vs the standard baseline), -1 none */
+    double sweep_delta;            /* Δ perplexity % vs its series' reference, NAN if not done */
+};
+
+struct report_campaign {
+    struct db_campaign c;
+    struct db_run *db_runs;
+    int n_runs;
+    struct report_run *runs;       /* (n_runs), seq order */
+    int probe, standard;           /* indices of the probe and the standard baseline, -1 if none */
+    struct report_level probe_lv[2], standard_lv[2];   /* [0] weight, [1] realised */
+    cJSON *config;                 /* the config JSON, NULL if it does not parse */
+    cJSON *setup;                  /* the setup JSON object, NULL if not recorded */
+    int n_done, n_failed, n_queued, n_running;
+    double runs_wall_s;            /* sum of done runs' wall_s */
+};
+
+/* Loads campaign `name` (NULL: the most recent). -1 and err ("no campaign named 'x'"). */
+int report_campaign_load(struct db *db, const char *name, struct report_campaign *rc, char *err);
+void report_campaign_free(struct report_campaign *rc);
+/* Parses an architecture string; a->ok = 0 when it is not in that form. */
+void report_arch_parse(const char *s, struct report_arch *a);
+/* k when `a` is `ref` with its first k >= 0 layers made linear (same head dims and
+ * LayerNorm), else -1. */
+int report_prefix_k(const struct report_arch *a, const struct report_arch *ref);
+/* The run's indices sorted by attention parameters, then perplexity, then seq; only done
+ * runs with a result. Returns the count; order has n_runs entries. */
+int report_sorted_done(const struct report_campaign *rc, int *order);
+
+/* ---- reports/report.c: shared by the section writers ------------------------------------- */
+
+#define REPORT_PATH_MAX 4096
+
+/* Where the files go: DIR/NAME.md, DIR/NAME-....svg. */
+struct report_out {
+    const char *md_path;
+    char dir[REPORT_PATH_MAX];     /* "DIR/" ("" for the current directory) */
+    char name[REPORT_PATH_MAX];    /* NAME: the file name without ".md" */
+};
+/* One plot file: its path and name (the link), its text, whether it was made, why not. */
+struct report_plot {
+    char path[REPORT_PATH_MAX + 300];
+    const char *name;              /* into path */
+    struct report_buf svg;
+    int made;
+    char why[256];
+};
+/* NAME[-CAMPAIGN]-KIND.svg in the output's directory (campaign NULL: none). */
+void report_plot_path(struct report_plot *pf, const struct report_out *o, const char *campaign, const char *kind);
+/* Writes the plot if it was made; 0 when there is nothing to write. */
+int report_plot_save(struct report_plot *pf, char *err);
+/* "\n## text\n\n" with `level` '#'s. */
+void report_heading(struct report_buf *md, int level, const char *text);
+/* "%.3f", or "undefined" for NAN. */
+void report_fmt_spearman(char *out, size_t n, double rho);
+
+/* ---- reports/setup.c ------------------------------------------------------------------------ */
+
+void report_section_setup(struct report_buf *md, const struct report_campaign *rc, int h);
+/* The string at key of a JSON object, or NULL. */
+const char *report_json_str(const cJSON *obj, const char *key);
+/* The config's "search" object, or NULL. */
+const cJSON *report_search_section(const struct report_campaign *rc);
+
+/* ---- reports/compare.c ------------------------------------------------------------------------ */
+
+/* The comparison section of several campaigns and its plot; -1 and err if the plot cannot
+ * be written. */
+int report_section_compare(struct report_buf *md, const struct report_campaign *const *rcs, int n,
+                           const struct report_out *o, char *err);
+
+/* ---- reports/plots.c: the SVG plots ---------------------------------------------------- */
+
+/* Each returns 0 and the SVG text in out, or 1 (nothing written) with the reason in
+ * why (256 bytes) when the campaign has no data for it. */
+int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why);
+int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why);
+
+/* ---- reports/findings.c ------------------------------------------------------------------ */
+
+/* The findings as a Markdown bullet list (or one line saying there is nothing yet). */
+void report_findings(const struct report_campaign *rc, struct report_buf *md);
+
+#endif
