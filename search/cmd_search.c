@@ -12,6 +12,7 @@
  * re-records the analyses (deterministic) and proposals (idempotent by name).
  */
 #include "analysis/analysis.h"
+#include <cjson/cJSON.h>
 #include "db/db.h"
 #include "search/campaign.h"
 #include "search/cli.h"
@@ -453,6 +454,40 @@ static void print_results(const char *dbpath, const char *campaign)
     cmd_query(5, argv);
 }
 
+/* The machine and corpus of this (segment of the) campaign, for reports. */
+static int record_setup(struct controller *c, char *err)
+{
+    char cpu[256] = "unknown", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(cpu, sizeof cpu, "%s", colon + 2);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    }
+    if (f) fclose(f);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "cpu_model", cpu);
+    cJSON_AddNumberToObject(o, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+    cJSON_AddStringToObject(o, "blas_core", blas_core_name());
+    cJSON_AddStringToObject(o, "version", CASCADE_VERSION);
+    cJSON_AddStringToObject(o, "corpus_path", c->ds.path);
+    cJSON_AddNumberToObject(o, "tokens", (double)c->ds.n_tokens);
+    cJSON_AddNumberToObject(o, "train_tokens", (double)c->ds.n_train);
+    cJSON_AddNumberToObject(o, "val_tokens", (double)(c->ds.n_tokens - c->ds.n_train));
+    cJSON_AddNumberToObject(o, "val_fraction", c->cc.base.val_fraction);
+    cJSON_AddBoolToObject(o, "is_bytes", c->ds.is_bytes);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    int rc = json ? db_campaign_set_setup(c->db, c->campaign_id, json, err) : -1;
+    if (!json) snprintf(err, CASCADE_ERR_MAX, "out of memory");
+    free(json);
+    return rc;
+}
+
 int cmd_search(int argc, char **argv)
 {
     const char *cmd = "search", *config = NULL, *dbpath = NULL, *v;
@@ -498,6 +533,7 @@ int cmd_search(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (record_setup(&c, err) != 0) { fprintf(stderr, "cascade search: %s\n", err); rc = 2; goto out; }
     struct db_campaign dc;
     if (db_campaign_get(c.db, c.cc.name, &dc, err) == 0) {
         int finished = strcmp(dc.status, "done") == 0;
