@@ -556,7 +556,6 @@ int cmd_search(int argc, char **argv)
            c.ds.path, dbpath, omp_get_max_threads(), blas_core_name());
     fflush(stdout);
     double t0 = now_s();
-    db_campaign_set_status(c.db, c.campaign_id, "running", err);
     snprintf(err, sizeof err, "out of memory");
 #ifdef CASCADE_MPI
     /* under mpirun -np N > 1, ranks 1..N-1 train the runs (search/executor_mpi.c) */
@@ -570,6 +569,7 @@ int cmd_search(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    db_campaign_set_status(c.db, c.campaign_id, "running", err);   /* once work can start */
     rc = run_campaign(&c);
     c.ex.close(&c.ex);
     char wall[32];

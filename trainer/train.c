@@ -8,6 +8,7 @@
 #include "trainer/trainer.h"
 
 #include <cblas.h>
+#include <sched.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -20,6 +21,10 @@ void openblas_set_num_threads(int n);
 
 void trainer_set_threads(int n)
 {
+    /* "all cores" means the CPUs this process may run on: under mpirun or srun a rank
+     * is often bound to fewer than the machine has */
+    cpu_set_t set;
+    if (n <= 0 && sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
     if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n <= 0) n = 1;
     omp_set_num_threads(n);

@@ -303,7 +303,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
                   const struct dataset *ds, train_progress_fn cb, void *user,
                   struct train_result *res, char *err);
 
-/* Threads for OpenMP loops and OpenBLAS (0 = all cores). */
+/* Threads for OpenMP loops and OpenBLAS (0 = every CPU this process may run on). */
 void trainer_set_threads(int n);
 
 /* Deterministic random numbers (splitmix64 + Box–Muller); no global state. */
