@@ -109,11 +109,25 @@ static int find_role(const struct report_campaign *rc, const char *role, const c
     return found;
 }
 
-/* Sweep membership and Δ for every run (reports/report.h, "Linearisation sweep"). */
+/* The run named `name` with a result, or -1. */
+static int find_done(const struct report_campaign *rc, const char *name)
+{
+    for (int i = 0; i < rc->n_runs; i++)
+        if (strcmp(rc->runs[i].run->name, name) == 0 && rc->runs[i].has_result) return i;
+    return -1;
+}
+
+/* Sweep membership and Δ for every run (reports/report.h, "Linearisation sweep"). Each
+ * series is measured against its k = 0 model: the probe and the standard baseline, or,
+ * in an inherit-mode campaign, their continuations for the inherited runs' budget
+ * ("probe_cont", "standard_cont"), so that the sweep compares equal training budgets. */
 static void classify_sweep(struct report_campaign *rc)
 {
     static const char *const roles[2][2] = { { "probe", "candidate" }, { "baseline", "control" } };
-    const int refs[2] = { rc->probe, rc->standard };
+    int pc = find_done(rc, "probe_cont"), sc = find_done(rc, "standard_cont");
+    const int refs[2] = { pc >= 0 ? pc : rc->probe, sc >= 0 ? sc : rc->standard };
+    rc->sweep_ref[0] = refs[0];
+    rc->sweep_ref[1] = refs[1];
     for (int i = 0; i < rc->n_runs; i++) {
         struct report_run *r = &rc->runs[i];
         r->sweep_k = -1;
@@ -121,7 +135,7 @@ static void classify_sweep(struct report_campaign *rc)
         r->sweep_delta = NAN;
         for (int s = 0; s < 2 && r->sweep_series < 0; s++) {
             if (refs[s] < 0) continue;
-            if (strcmp(r->run->role, roles[s][0]) != 0 && strcmp(r->run->role, roles[s][1]) != 0) continue;
+            if (i != refs[s] && strcmp(r->run->role, roles[s][0]) != 0 && strcmp(r->run->role, roles[s][1]) != 0) continue;
             int k = report_prefix_k(&r->arch, &rc->runs[refs[s]].arch);
             if (k < 0 || (k == 0 && i != refs[s])) continue;
             r->sweep_k = k;
@@ -129,8 +143,6 @@ static void classify_sweep(struct report_campaign *rc)
             const struct report_run *ref = &rc->runs[refs[s]];
             if (r->has_result && ref->has_result && ref->res.perplexity > 0)
                 r->sweep_delta = 100.0 * (r->res.perplexity / ref->res.perplexity - 1.0);
-            if (s == 0 && r->has_result && isfinite(r->res.delta_ppl_pct))
-                r->sweep_delta = r->res.delta_ppl_pct;   /* the recorded Δ vs the probe, as in the table */
         }
     }
 }

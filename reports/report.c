@@ -235,10 +235,13 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         report_buf_puts(md, "No run is done yet.\n");
     } else {
         report_buf_printf(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
-                          "relative to the probe%s%s%s; ✓ marks the Pareto front of attention parameters vs perplexity. "
+                          "relative to the probe%s%s%s%s; ✓ marks the Pareto front of attention parameters vs perplexity. "
                           "Architecture: each layer's attention (L linear, S S–D, A softmax), then `d` and each layer's "
                           "head dim, then `LN` when LayerNorm is on.\n\n", rc->probe >= 0 ? " `" : "",
-                          rc->probe >= 0 ? rc->runs[rc->probe].run->name : "", rc->probe >= 0 ? "`" : "");
+                          rc->probe >= 0 ? rc->runs[rc->probe].run->name : "", rc->probe >= 0 ? "`" : "",
+                          rc->sweep_ref[0] >= 0 && rc->sweep_ref[0] != rc->probe
+                              ? " (Δ of inherited runs: relative to `probe_cont`, the probe trained for the same extra "
+                                "steps, so it compares equal budgets)" : "");
         report_buf_puts(md, "| run | role | architecture | params | attention params | attention saved % | perplexity | "
                         "Δ ppl % | bits/byte | tokens/s | Pareto | reason |\n"
                         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---|\n");
@@ -300,9 +303,9 @@ static void section_sweep(struct report_buf *md, const struct report_campaign *r
                       "model — the S–D runs against the probe%s%s%s, the standard runs against the standard baseline"
                       "%s%s%s.\n\n| k | S–D run | Δ ppl %% vs probe | standard run | Δ ppl %% vs standard |\n"
                       "|---:|---|---:|---|---:|\n",
-                      rc->probe >= 0 ? " `" : "", rc->probe >= 0 ? rc->runs[rc->probe].run->name : "",
-                      rc->probe >= 0 ? "`" : "", rc->standard >= 0 ? " `" : "",
-                      rc->standard >= 0 ? rc->runs[rc->standard].run->name : "", rc->standard >= 0 ? "`" : "");
+                      rc->sweep_ref[0] >= 0 ? " `" : "", rc->sweep_ref[0] >= 0 ? rc->runs[rc->sweep_ref[0]].run->name : "",
+                      rc->sweep_ref[0] >= 0 ? "`" : "", rc->sweep_ref[1] >= 0 ? " `" : "",
+                      rc->sweep_ref[1] >= 0 ? rc->runs[rc->sweep_ref[1]].run->name : "", rc->sweep_ref[1] >= 0 ? "`" : "");
     for (int k = 0; k <= kmax; k++) {
         report_buf_printf(md, "| %d |", k);
         sweep_cell(md, sweep_at(rc, 0, k));
@@ -311,8 +314,10 @@ static void section_sweep(struct report_buf *md, const struct report_campaign *r
     }
     if (svg_name)
         report_buf_printf(md, "\n![Linearisation sweep](%s)\n\n*Δ perplexity (%%) against the number of linearised "
-                          "leading layers k: the S–D model (circles, solid; relative to the probe) against the standard "
-                          "softmax model with LayerNorm (squares, dashed; relative to the standard baseline).*\n", svg_name);
+                          "leading layers k: the S–D model (circles, solid; relative to its k = 0 run `%s`) against the standard "
+                          "softmax model with LayerNorm (squares, dashed; relative to `%s`).*\n", svg_name,
+                          rc->sweep_ref[0] >= 0 ? rc->runs[rc->sweep_ref[0]].run->name : "-",
+                          rc->sweep_ref[1] >= 0 ? rc->runs[rc->sweep_ref[1]].run->name : "-");
     else
         report_buf_printf(md, "\nNo sweep plot: %s.\n", svg_why);
 }

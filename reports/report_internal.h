@@ -71,6 +71,8 @@ struct report_campaign {
     int n_runs;
     struct report_run *runs;       /* (n_runs), seq order */
     int probe, standard;           /* indices of the probe and the standard baseline, -1 if none */
+    int sweep_ref[2];              /* k = 0 reference of the S–D and standard sweep series (the
+                                    * continued probe / standard model in inherit mode), -1 if none */
     struct report_level probe_lv[2], standard_lv[2];   /* [0] weight, [1] realised */
     cJSON *config;                 /* the config JSON, NULL if it does not parse */
     cJSON *setup;                  /* the setup JSON object, NULL if not recorded */

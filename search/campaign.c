@@ -321,6 +321,20 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     char er[256];
     format_eranks(er, sizeof er, layer_erank, L);
 
+    /* 0. inherit mode: the probe and the standard model trained inherit_steps more, with
+     * the candidates' schedule, so that inherited runs are compared at equal budgets */
+    for (int k = 0; inherit && k < (cc->control ? 2 : 1); k++) {
+        if (p.n == p.cap) { p.cap = p.cap ? 2 * p.cap : 16; p.v = realloc(p.v, sizeof *p.v * p.cap); }
+        struct run_spec *r = &p.v[p.n++];
+        *r = k == 0 ? probe : standard;
+        snprintf(r->name, sizeof r->name, "%s", k == 0 ? CAMPAIGN_PROBE_CONT : CAMPAIGN_STANDARD_CONT);
+        snprintf(r->role, sizeof r->role, "baseline");
+        snprintf(r->reason, sizeof r->reason, "equal-budget reference: the %s continued for %d steps like the "
+                 "inherited %s, so their deltas measure the architecture, not the extra training",
+                 k == 0 ? "probe" : "standard model", steps, k == 0 ? "candidates (their delta is against it)" : "controls");
+        r->inherit_from = k == 0 ? SOURCE_PROBE : SOURCE_STANDARD;
+        r->steps = steps;
+    }
     /* K: the leading layers whose cascade value is at or below the threshold */
     int K = 0;
     while (K < L && layer_erank[K] <= cc->linear_threshold) K++;

@@ -51,10 +51,16 @@ struct run_spec {
  * with LayerNorm, both of the campaign's shape. */
 void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe, struct run_spec *standard);
 
+/* In inherit mode the probe and the standard model continued for inherit_steps are runs
+ * too: the equal-budget references of inherited candidates and controls. */
+#define CAMPAIGN_PROBE_CONT "probe_cont"
+#define CAMPAIGN_STANDARD_CONT "standard_cont"
+
 /* Candidates from the probe's per-layer mean routing erank (weight level), SPEC §5:
  * linear prefixes up to the threshold plus the knee, the same prefixes on the standard
  * model (control), cascade-allocated head dims per multiplier, and their combination with
- * the linear prefix. Identical architectures are proposed once. *out is malloc'ed. */
+ * the linear prefix. Identical architectures are proposed once. In inherit mode the list
+ * starts with the two continued references. *out is malloc'ed. */
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n);
 

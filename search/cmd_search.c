@@ -50,8 +50,10 @@ struct controller {
     double last_print;                /* of the progress line, unix seconds */
     struct executor ex;               /* where runs train (local, or MPI workers) */
     /* the probe's figures, the reference of every saving and delta */
-    int have_probe;
-    double probe_ppl;
+    /* The perplexity references of Δ: [0] the probe; [1] in inherit mode, the probe
+     * continued for inherit_steps (run "probe_cont"), the reference of every inherited
+     * run, so that Δ compares equal training budgets. NAN until recorded. */
+    double ref_ppl[2];
     struct param_counts probe_params;
 };
 
@@ -196,16 +198,30 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
     return rc;
 }
 
+/* Which Δ reference a run is (0 the probe, 1 the continued probe), or -1. */
+static int reference_index(const struct run_spec *spec)
+{
+    if (strcmp(spec->name, "probe") == 0) return 0;
+    if (strcmp(spec->name, CAMPAIGN_PROBE_CONT) == 0) return 1;
+    return -1;
+}
+
+/* Which reference a run's Δ is measured against: inherited runs (but the continued probe
+ * itself) against the continued probe, everything else against the probe. */
+static int reference_of(const struct run_spec *spec)
+{
+    return spec->inherit_from != SOURCE_NONE && reference_index(spec) != 1 ? 1 : 0;
+}
+
 static int record_outcome(struct controller *c, const struct run_job *job, const struct run_outcome *o, char *err)
 {
     const struct run_spec *spec = &job->spec;
     int64_t run_id = job->run_id;
     struct param_counts pc = model_config_param_counts(&spec->arch);
-    if (strcmp(spec->role, "probe") == 0) {
-        c->have_probe = 1;
-        c->probe_ppl = o->val.perplexity;
-        c->probe_params = pc;
-    }
+    if (strcmp(spec->role, "probe") == 0) c->probe_params = pc;
+    int is_ref = reference_index(spec);
+    if (is_ref >= 0) c->ref_ppl[is_ref] = o->val.perplexity;
+    double ref = c->ref_ppl[reference_of(spec)];
     struct db_result r = { 0 };
     r.params_total = (int64_t)pc.total;
     r.params_attention = (int64_t)pc.attention;
@@ -214,7 +230,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     r.val_loss = o->val.loss;
     r.perplexity = o->val.perplexity;
     r.bits_per_byte = o->val.bits_per_byte;
-    r.delta_ppl_pct = 100.0 * (o->val.perplexity / c->probe_ppl - 1.0);
+    r.delta_ppl_pct = 100.0 * (o->val.perplexity / ref - 1.0);
     r.tokens_per_s = o->tokens_per_s;
     r.flops_per_token = model_config_train_flops_per_token(&spec->arch, spec->arch.seq_len);
     r.wall_s = o->wall_s;
@@ -231,16 +247,27 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     return 0;
 }
 
-/* The probe's reference figures when it finished in an earlier process. */
-static int load_probe_reference(struct controller *c, const struct run_spec *probe, int64_t probe_id, char *err)
+/* The Δ references (probe, continued probe) when they finished in an earlier process. */
+static int load_references(struct controller *c, const struct run_spec *probe, char *err)
 {
-    struct db_result r;
-    int found = 0;
-    if (db_result_get(c->db, probe_id, &r, &found, err) != 0) return -1;
-    c->have_probe = found;
-    c->probe_ppl = found ? r.perplexity : NAN;
+    static const char *const names[2] = { "probe", CAMPAIGN_PROBE_CONT };
+    struct db_run *rows;
+    int n;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        c->ref_ppl[k] = NAN;
+        for (int i = 0; i < n && rc == 0; i++) {
+            if (strcmp(rows[i].name, names[k]) != 0) continue;
+            struct db_result r;
+            int found = 0;
+            rc = db_result_get(c->db, rows[i].id, &r, &found, err);
+            if (found) c->ref_ppl[k] = r.perplexity;
+        }
+    }
+    db_runs_free(rows, n);
     c->probe_params = model_config_param_counts(&probe->arch);
-    return 0;
+    return rc;
 }
 
 /* ---- running -------------------------------------------------------------------------- */
@@ -285,9 +312,10 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
                 const struct run_job *job = NULL;
                 for (int j = 0; j < n; j++) if (jobs[j].run_id == waiting[i].run_id) job = &jobs[j];
                 assert(job);
-                if (!c->have_probe && strcmp(job->spec.role, "probe") != 0 && waiting[i].rc == 0 &&
+                int ref = reference_of(&job->spec);
+                if (isnan(c->ref_ppl[ref]) && reference_index(&job->spec) != ref && waiting[i].rc == 0 &&
                     waiting[i].outcome.status == 0)
-                    continue;
+                    continue;   /* its reference has not reported yet */
                 int r = record_report(c, job, &waiting[i], err);
                 if (r < 0) failed = 1;
                 if (r == 1) stopped = 1;
@@ -395,7 +423,7 @@ static int run_campaign(struct controller *c)
     int64_t ids[2];
     for (int i = 0; i < 2; i++)
         if (add_run(c, &base[i], i, &ids[i], err) != 0) goto db_error;
-    if (load_probe_reference(c, &base[0], ids[0], err) != 0) goto db_error;
+    if (load_references(c, &base[0], err) != 0) goto db_error;
 
     /* 1. baselines, 2. their measurements */
     printf("stage 1/3: baselines (probe: S-D without LayerNorm; standard: softmax with LayerNorm), %d steps each\n",

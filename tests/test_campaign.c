@@ -208,3 +208,27 @@ TEST(campaign_diverging_run_is_reported_failed)
     data_free(&ds);
     campaign_config_free(&cc);
 }
+
+TEST(campaign_inherit_mode_compares_equal_budgets)
+{
+    char cfg[512], db[512], runs[512], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_inh");
+    test_tmppath(db, sizeof db, "inh.db");
+    write_config(t_, "inh", runs, ", \"retrain\": \"inherit\", \"inherit_steps\": 10", cfg, sizeof cfg);
+    int rc = search(cfg, db, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    /* the continued references exist, ran inherit_steps, and every inherited run's delta
+     * is against probe_cont's perplexity, not the probe's */
+    out = query(db, "SELECT count(*) FROM v_results r JOIN results x ON x.run_id = r.run_id WHERE r.run IN "
+                    "('probe_cont', 'standard_cont') AND x.steps = 10 AND r.status = 'done'");
+    CHECK_MSG(strstr(out, "\n2") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT count(*) FROM v_results c, v_results p WHERE p.run = 'probe_cont' AND c.role IN "
+                    "('candidate', 'control') AND abs(c.delta_ppl_pct - 100.0 * (c.perplexity / p.perplexity - 1)) > 1e-9");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT count(*) FROM v_results WHERE role IN ('candidate', 'control')");
+    CHECK_MSG(strstr(out, "\n0") == NULL, "no candidates: %s", out);
+    free(out);
+}
