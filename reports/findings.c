@@ -81,9 +81,18 @@ static const struct report_run *sweep_run(const struct report_campaign *rc, int 
     return NULL;
 }
 
+/* The run a recorded Δ ppl % is measured against: inherited runs against the continued
+ * probe (equal budgets) when the campaign has one, everything else against the probe. */
+static const struct report_run *delta_ref(const struct report_campaign *rc, const struct report_run *r)
+{
+    int inherited = strcmp(r->run->retrain, "inherit") == 0 && r != run_at(rc, rc->sweep_ref[0]);
+    return run_at(rc, inherited && rc->sweep_ref[0] >= 0 ? rc->sweep_ref[0] : rc->probe);
+}
+
 static void sweep(const struct report_campaign *rc, struct report_buf *md)
 {
-    const struct report_run *p = run_at(rc, rc->probe), *s = run_at(rc, rc->standard);
+    /* each series against its own k = 0 run (report_internal.h, sweep_ref) */
+    const struct report_run *p = run_at(rc, rc->sweep_ref[0]), *s = run_at(rc, rc->sweep_ref[1]);
     int both = 0, sd_less = 0;
     char less_ks[256] = "";
     for (int k = 1; k <= REPORT_MAX_LAYERS; k++) {
@@ -140,8 +149,9 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
                          : cut ? "Cascade allocation" : "Candidate";
         char save[96];
         saving_phrase(save, sizeof save, r->res.attention_saved_pct);
+        const struct report_run *ref = delta_ref(rc, r);
         report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`).\n", what, r->run->name,
-                          r->run->arch, save, r->res.delta_ppl_pct, p ? p->run->name : "the probe");
+                          r->run->arch, save, r->res.delta_ppl_pct, ref ? ref->run->name : "the probe");
     }
 }
 
@@ -163,7 +173,7 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
         char save[96];
         saving_phrase(save, sizeof save, c->res.attention_saved_pct);
         report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`)",
-                          c->run->name, save, c->res.delta_ppl_pct, rc->runs[rc->probe].run->name);
+                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c)->run->name);
     }
     report_buf_puts(md, ".\n");
 }
