@@ -47,7 +47,7 @@ struct controller {
     char host[128];
     char dir[TRAINER_PATH_MAX];       /* runs_dir/NAME */
     int tty;                          /* progress bar redrawn in place */
-    double last_print;                /* of the progress line, unix seconds */
+    double last_print[64];            /* of each run's progress line (by job index % 64), unix s */
     struct executor ex;               /* where runs train (local, or MPI workers) */
     /* the probe's figures, the reference of every saving and delta */
     /* The perplexity references of Δ: [0] the probe; [1] in inherit mode, the probe
@@ -92,7 +92,8 @@ static int on_step(void *user, const struct run_job *job, const struct train_pro
                        p->is_eval ? p->val.loss : NAN, e) != 0)
         fprintf(stderr, "\ncascade search: %s\n", e);
     double t = now_s();
-    if ((c->tty && c->ex.slots == 1) || t - c->last_print > 10.0 || p->step == p->steps) {
+    double *last = &c->last_print[job->index % 64];
+    if ((c->tty && c->ex.slots == 1) || t - *last > 10.0 || p->step == p->steps) {
         int width = 24, fill = (int)(width * (double)p->step / p->steps);
         char bar[64], eta[32];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
@@ -104,7 +105,7 @@ static int on_step(void *user, const struct run_job *job, const struct train_pro
                100.0 * p->step / p->steps, (long long)p->step, (long long)p->steps, p->loss,
                p->tokens_per_s, eta, in_place ? "   " : "\n");
         fflush(stdout);
-        c->last_print = t;
+        *last = t;
     }
     return search_stop != 0;
 }
