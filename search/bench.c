@@ -17,12 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static double sgemm_peak_gflops(int quick)
 {
@@ -33,10 +27,10 @@ static double sgemm_peak_gflops(int quick)
         for (long i = 0; i < (long)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
         int reps = n <= 512 ? 40 : n <= 1024 ? 8 : 3;
-        double t = now_s();
+        double t = cli_now();
         for (int r = 0; r < reps; r++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        t = now_s() - t;
+        t = cli_now() - t;
         double g = 2.0 * n * n * (double)n * reps / t / 1e9;
         if (g > best) best = g;
         free(a); free(b); free(c);
@@ -59,13 +53,13 @@ static double train_tokens_per_s(const struct model_config *mc, int B, int steps
     for (int i = 0; i < B * T; i++) { in[i] = trainer_rng_next(&rng) % mc->vocab_size; tg[i] = trainer_rng_next(&rng) % mc->vocab_size; }
     double t0 = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps lay out memory */
-        if (s == 0) t0 = now_s();
+        if (s == 0) t0 = cli_now();
         model_zero_grad(&m);
         model_forward(&m, in, tg, B, T);
         model_backward(&m);
         model_clip_and_step(&m, &tc, 1e-3f);
     }
-    double dt = now_s() - t0;
+    double dt = cli_now() - t0;
     free(in); free(tg);
     model_free(&m);
     return (double)steps * B * T / dt;

@@ -36,6 +36,10 @@ int cli_double(const char *cmd, const char *flag, const char *s, double lo, doub
 int cli_unknown(const char *cmd, const char *arg);
 /* Sets the thread count from --threads (0 = all cores) and prints nothing. */
 void cli_set_threads(long n);
+/* Seconds on a monotonic clock, for durations. */
+double cli_now(void);
+/* mkdir -p; 0 on success. */
+int cli_mkdir_p(const char *path);
 /* "1h02m", "3m05s", "12s" */
 void cli_format_duration(char *out, int n, double seconds);
 

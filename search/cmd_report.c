@@ -24,13 +24,7 @@ static int make_parent_dirs(const char *path)
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path) return 0;
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return cli_mkdir_p(dir);
 }
 
 static int has_md_suffix(const char *s)

@@ -57,25 +57,7 @@ struct controller {
     struct param_counts probe_params;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
-static int mkdir_p(const char *path)
-{
-    char tmp[TRAINER_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static void ckpt_path(const struct controller *c, const char *run, char *out, size_t n)
 {
@@ -91,7 +73,7 @@ static int on_step(void *user, const struct run_job *job, const struct train_pro
     if (db_record_step(c->db, job->run_id, p->step, p->loss, p->lr, p->grad_norm, p->tokens_per_s,
                        p->is_eval ? p->val.loss : NAN, e) != 0)
         fprintf(stderr, "\ncascade search: %s\n", e);
-    double t = now_s();
+    double t = cli_now();
     double *last = &c->last_print[job->index % 64];
     if ((c->tty && c->ex.slots == 1) || t - *last > 10.0 || p->step == p->steps) {
         int width = 24, fill = (int)(width * (double)p->step / p->steps);
@@ -552,7 +534,7 @@ int cmd_search(int argc, char **argv)
     gethostname(c.host, sizeof c.host - 1);
     snprintf(c.dir, sizeof c.dir, "%s/%s", c.cc.runs_dir, c.cc.name);
     int rc = 0;
-    if (mkdir_p(c.dir) != 0) {
+    if (cli_mkdir_p(c.dir) != 0) {
         fprintf(stderr, "cascade search: %s: cannot create the checkpoint directory (search.runs_dir)\n", c.dir);
         rc = 2;
         goto out;
@@ -584,7 +566,7 @@ int cmd_search(int argc, char **argv)
            c.cc.base.model.seq_len, c.cc.base.batch_size, c.cc.base.steps, (unsigned long long)c.cc.base.seed,
            c.ds.path, dbpath, omp_get_max_threads(), blas_core_name());
     fflush(stdout);
-    double t0 = now_s();
+    double t0 = cli_now();
     snprintf(err, sizeof err, "out of memory");
 #ifdef CASCADE_MPI
     /* under mpirun -np N > 1, ranks 1..N-1 train the runs (search/executor_mpi.c) */
@@ -602,7 +584,7 @@ int cmd_search(int argc, char **argv)
     rc = run_campaign(&c);
     c.ex.close(&c.ex);
     char wall[32];
-    cli_format_duration(wall, sizeof wall, now_s() - t0);
+    cli_format_duration(wall, sizeof wall, cli_now() - t0);
     if (rc == 1) {
         db_campaign_set_status(c.db, c.campaign_id, "stopped", err);
         printf("\nstopped after %s; run the same command again to continue\n", wall);
