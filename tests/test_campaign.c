@@ -232,3 +232,32 @@ TEST(campaign_inherit_mode_compares_equal_budgets)
     CHECK_MSG(strstr(out, "\n0") == NULL, "no candidates: %s", out);
     free(out);
 }
+
+TEST(campaign_ctrl_c_stops_cleanly_and_resumes)
+{
+    char cfg[512], db[512], runs[512], cmd[2048], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_int");
+    test_tmppath(db, sizeof db, "int.db");
+    write_config(t_, "intr", runs, "", cfg, sizeof cfg);
+    /* ten times the steps, so that 0.5 s is surely mid-campaign on any machine */
+    char *text = test_read_file(cfg, NULL), *at = text ? strstr(text, "\"steps\": 40") : NULL;
+    REQUIRE(at != NULL);
+    char longer[4096];
+    snprintf(longer, sizeof longer, "%.*s\"steps\": 400%s", (int)(at - text), text, at + strlen("\"steps\": 40"));
+    free(text);
+    REQUIRE(test_write_text(cfg, longer) == 0);
+    /* SIGINT mid-campaign: the run in flight stops after its step with a checkpoint */
+    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; sleep 0.5; kill -INT $p; wait $p",
+             test_cascade_bin(), cfg, db);
+    int rc = test_run(cmd, NULL);
+    CHECK_MSG(rc == 130, "exit %d after SIGINT", rc);
+    out = query(db, "SELECT status FROM campaigns");
+    CHECK_MSG(strstr(out, "stopped") != NULL, "%s", out);
+    free(out);
+    rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "finished"), "resume exit %d: %s", rc, out);
+    free(out);
+    out = query(db, "SELECT count(*) FROM runs WHERE status != 'done'");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+}
