@@ -3,6 +3,7 @@
  * idempotent recording, the Pareto view on a hand-made front, read-only SQL, and the
  * output of `cascade query` in its three formats. */
 #include "test.h"
+#include "tests/db_fixture.h"
 #include "db/db_internal.h"
 
 #include <cjson/cJSON.h>
@@ -14,39 +15,8 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) { cap *= 2; buf = realloc(buf, cap + 1); }
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    if (len) *len = n;
-    return buf;
-}
 
-static int write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
 
-/* A fresh path in the test directory (removing what a previous run left). */
-static void fresh_path(char *out, size_t n, const char *name)
-{
-    char side[1100];
-    test_tmppath(out, n, name);
-    remove(out);
-    const char *sfx[] = { "-wal", "-shm", ".lock" };
-    for (int i = 0; i < 3; i++) { snprintf(side, sizeof side, "%s%s", out, sfx[i]); remove(side); }
-}
 
 /* First column of the first row of sql on the raw file (-1 on error, -2 for no row). */
 static int64_t raw_int(const char *path, const char *sql)
@@ -65,14 +35,6 @@ static int64_t raw_int(const char *path, const char *sql)
     return v;
 }
 
-static int raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *h;
-    int rc = sqlite3_open(path, &h);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-    sqlite3_close(h);
-    return rc == SQLITE_OK ? 0 : -1;
-}
 
 /* The first column of a query on an open database, as text ("" for no row). */
 struct first_cell { char text[256]; int rows; };
@@ -161,7 +123,7 @@ static int64_t seed_campaign(struct test_ctx *t_, struct db *db, const char *nam
 TEST(db_schema_c_matches_sql)
 {
     size_t n;
-    char *sql = read_all("db/schema.sql", &n);
+    char *sql = test_read_file("db/schema.sql", &n);
     REQUIRE_MSG(sql != NULL, "db/schema.sql not readable (tests run from the repository root)");
     CHECK_MSG(n == strlen(db_schema_sql) && strcmp(sql, db_schema_sql) == 0,
               "db/schema.c's db_schema_sql differs from db/schema.sql: regenerate it (see db/schema.c)");
@@ -175,7 +137,7 @@ TEST(db_schema_c_matches_sql)
 TEST(db_create_sets_version_and_settings)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "create.db");
+    db_fixture_fresh_path(path, sizeof path, "create.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     CHECK(strcmp(db_path(db), path) == 0);
@@ -204,7 +166,7 @@ TEST(db_create_sets_version_and_settings)
 TEST(db_reopen_keeps_data)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "reopen.db");
+    db_fixture_fresh_path(path, sizeof path, "reopen.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, 0 } };
@@ -245,11 +207,11 @@ TEST(db_reopen_keeps_data)
 TEST(db_newer_version_refused)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "newer.db");
+    db_fixture_fresh_path(path, sizeof path, "newer.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     db_close(db);
-    REQUIRE(raw_exec(path, "PRAGMA user_version = 99") == 0);
+    REQUIRE(db_fixture_exec(path, "PRAGMA user_version = 99") == 0);
     for (int mode = 0; mode < 2; mode++) {
         CHECK(db_open(&db, path, mode ? DB_WRITE : DB_READ_ONLY, err) != 0);
         CHECK_MSG(strstr(err, path) && strstr(err, "schema version 99 is newer than this cascade knows"), "%s", err);
@@ -260,8 +222,8 @@ TEST(db_newer_version_refused)
 TEST(db_migrate_runs_steps_in_order_each_in_a_transaction)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "migrate.db");
-    REQUIRE(raw_exec(path, "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (7); PRAGMA user_version = 1") == 0);
+    db_fixture_fresh_path(path, sizeof path, "migrate.db");
+    REQUIRE(db_fixture_exec(path, "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (7); PRAGMA user_version = 1") == 0);
     const char *const steps[] = {
         NULL, NULL,
         "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'two'",
@@ -291,8 +253,8 @@ TEST(db_migrate_runs_steps_in_order_each_in_a_transaction)
 TEST(db_empty_file_gets_the_schema)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "empty.db");
-    REQUIRE(write_bytes(path, "", 0) == 0);
+    db_fixture_fresh_path(path, sizeof path, "empty.db");
+    REQUIRE(test_write_file(path, "", 0) == 0);
     struct db *db;
     CHECK(db_open(&db, path, DB_READ_ONLY, err) != 0);
     CHECK_MSG(strstr(err, "not a cascade database (an empty file)"), "%s", err);
@@ -305,14 +267,14 @@ TEST(db_empty_file_gets_the_schema)
 static void check_refused_untouched(struct test_ctx *t_, const char *path, const char *want)
 {
     size_t n0, n1;
-    char *before = read_all(path, &n0), err[CASCADE_ERR_MAX];
+    char *before = test_read_file(path, &n0), err[CASCADE_ERR_MAX];
     REQUIRE(before != NULL);
     for (int mode = 0; mode < 2; mode++) {
         struct db *db = (struct db *)1;
         CHECK(db_open(&db, path, mode ? DB_WRITE : DB_READ_ONLY, err) != 0 && db == NULL);
         CHECK_MSG(strncmp(err, path, strlen(path)) == 0 && strstr(err, want) && !strchr(err, '\n'), "%s", err);
     }
-    char *after = read_all(path, &n1);
+    char *after = test_read_file(path, &n1);
     CHECK(after && n0 == n1 && memcmp(before, after, n0) == 0);
     free(before);
     free(after);
@@ -321,13 +283,13 @@ static void check_refused_untouched(struct test_ctx *t_, const char *path, const
 TEST(db_corrupt_file_refused_and_untouched)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "garbage.db");
+    db_fixture_fresh_path(path, sizeof path, "garbage.db");
     unsigned char junk[8192];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)(i * 131 + 7);
-    REQUIRE(write_bytes(path, junk, sizeof junk) == 0);
+    REQUIRE(test_write_file(path, junk, sizeof junk) == 0);
     check_refused_untouched(t_, path, ": not a cascade database (file is not a database)");
     /* text that happens to be short */
-    REQUIRE(write_bytes(path, "hello\n", 6) == 0);
+    REQUIRE(test_write_file(path, "hello\n", 6) == 0);
     check_refused_untouched(t_, path, "not a cascade database");
     (void)err;
 }
@@ -335,15 +297,15 @@ TEST(db_corrupt_file_refused_and_untouched)
 TEST(db_foreign_sqlite_file_refused)
 {
     char path[512];
-    fresh_path(path, sizeof path, "foreign.db");
-    REQUIRE(raw_exec(path, "PRAGMA journal_mode = DELETE; CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine')") == 0);
+    db_fixture_fresh_path(path, sizeof path, "foreign.db");
+    REQUIRE(db_fixture_exec(path, "PRAGMA journal_mode = DELETE; CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine')") == 0);
     check_refused_untouched(t_, path, "not a cascade database (an SQLite database of another application)");
 }
 
 TEST(db_missing_file_or_directory_refused)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "missing.db");
+    db_fixture_fresh_path(path, sizeof path, "missing.db");
     struct db *db;
     CHECK(db_open(&db, path, DB_READ_ONLY, err) != 0);
     char want[600];
@@ -358,7 +320,7 @@ TEST(db_missing_file_or_directory_refused)
 TEST(db_lock_second_writer_refused)
 {
     char path[512], err[CASCADE_ERR_MAX], want[700];
-    fresh_path(path, sizeof path, "lock.db");
+    db_fixture_fresh_path(path, sizeof path, "lock.db");
     struct db *a, *b, *r;
     REQUIRE_MSG(db_open(&a, path, DB_WRITE, err) == 0, "%s", err);
     /* flock locks belong to the open file description: a second open() in the same
@@ -377,7 +339,7 @@ TEST(db_lock_second_writer_refused)
 TEST(db_lock_released_when_the_holder_is_killed)
 {
     char path[512], err[CASCADE_ERR_MAX], want[700];
-    fresh_path(path, sizeof path, "killed.db");
+    db_fixture_fresh_path(path, sizeof path, "killed.db");
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     fflush(stdout);
@@ -411,7 +373,7 @@ TEST(db_lock_released_when_the_holder_is_killed)
 TEST(db_campaign_begin_is_idempotent)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "campaign.db");
+    db_fixture_fresh_path(path, sizeof path, "campaign.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     int64_t a, b, c;
@@ -448,7 +410,7 @@ TEST(db_campaign_begin_is_idempotent)
 TEST(db_run_add_is_idempotent_by_name)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "runs.db");
+    db_fixture_fresh_path(path, sizeof path, "runs.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     int64_t cid, r1, r2, r3;
@@ -478,7 +440,7 @@ TEST(db_run_add_is_idempotent_by_name)
 TEST(db_run_status_counts_attempts)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "status.db");
+    db_fixture_fresh_path(path, sizeof path, "status.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     int64_t cid, rid;
@@ -507,7 +469,7 @@ TEST(db_run_status_counts_attempts)
 TEST(db_record_step_replaces_the_same_step)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "steps.db");
+    db_fixture_fresh_path(path, sizeof path, "steps.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 1, 0 } };
@@ -543,7 +505,7 @@ static void fill_heads(struct db_head_measure *h, int n, double base)
 TEST(db_record_analysis_replaces_per_level)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "analysis.db");
+    db_fixture_fresh_path(path, sizeof path, "analysis.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 1, 0 } };
@@ -586,7 +548,7 @@ TEST(db_record_analysis_replaces_per_level)
 TEST(db_record_result_marks_done)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "result.db");
+    db_fixture_fresh_path(path, sizeof path, "result.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 1, 0 } };
@@ -629,7 +591,7 @@ static int collect_text(void *user, int ncols, char **names, char **values)
 TEST(db_pareto_view_marks_the_front)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "pareto.db");
+    db_fixture_fresh_path(path, sizeof path, "pareto.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     /* (attention params, perplexity): a is dominated by e (fewer params, same ppl), c by b;
@@ -668,7 +630,7 @@ TEST(db_pareto_view_marks_the_front)
 TEST(db_named_queries)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "named.db");
+    db_fixture_fresh_path(path, sizeof path, "named.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row first[] = { { "old", "probe", 9, 9.0 } };
@@ -706,7 +668,7 @@ TEST(db_named_queries)
 TEST(db_query_sql_refuses_writes)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh_path(path, sizeof path, "readonly.db");
+    db_fixture_fresh_path(path, sizeof path, "readonly.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 40000, 12.5 } };
@@ -744,7 +706,7 @@ TEST(db_query_sql_refuses_writes)
 static void cli_db(struct test_ctx *t_, char *path, size_t n)
 {
     char err[CASCADE_ERR_MAX];
-    fresh_path(path, n, "cli.db");
+    db_fixture_fresh_path(path, n, "cli.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, -1 } };
@@ -845,15 +807,15 @@ TEST(db_cli_query_errors)
     cli_db(t_, path, sizeof path);
     char *out = NULL;
     char missing[512];
-    fresh_path(missing, sizeof missing, "nope.db");
+    db_fixture_fresh_path(missing, sizeof missing, "nope.db");
     snprintf(args, sizeof args, "--db %s results", missing);
     CHECK(query(args, &out) == 2);
     snprintf(want, sizeof want, "cascade query: %s: no such database\n", missing);
     CHECK_MSG(out && strcmp(out, want) == 0, "got:\n%s", out ? out : "");
     free(out);
     char garbage[512];
-    fresh_path(garbage, sizeof garbage, "junk.db");
-    REQUIRE(write_bytes(garbage, "this is not sqlite, it is just text that goes on for a while......"
+    db_fixture_fresh_path(garbage, sizeof garbage, "junk.db");
+    REQUIRE(test_write_file(garbage, "this is not sqlite, it is just text that goes on for a while......"
                         "................................................................", 130) == 0);
     snprintf(args, sizeof args, "--db %s runs", garbage);
     CHECK(query(args, &out) == 2);

@@ -4,6 +4,7 @@
  * with every row intact and the same campaigns columns as a new file, and then takes a
  * campaign setup; the setup's and the head measures' round trips on a new file. */
 #include "test.h"
+#include "tests/db_fixture.h"
 #include "db/db_internal.h"
 
 #include <stdlib.h>
@@ -181,23 +182,7 @@ static const char schema_v1_sql[] =
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static void fresh(char *out, size_t n, const char *name)
-{
-    char side[1100];
-    test_tmppath(out, n, name);
-    remove(out);
-    const char *sfx[] = { "-wal", "-shm", ".lock" };
-    for (int i = 0; i < 3; i++) { snprintf(side, sizeof side, "%s%s", out, sfx[i]); remove(side); }
-}
 
-static int raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *h;
-    int rc = sqlite3_open(path, &h);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-    sqlite3_close(h);
-    return rc == SQLITE_OK ? 0 : -1;
-}
 
 /* The first column of the first row as text ("" for none, "ERROR" on error), raw file. */
 static void raw_text(const char *path, const char *sql, char *out, size_t n)
@@ -285,10 +270,10 @@ static void check_v1_rows(struct test_ctx *t_, struct db *db)
 TEST(db_v2_migrates_a_v1_file_keeping_its_rows)
 {
     char path[512], fresh_db[512], err[CASCADE_ERR_MAX], a[4096], b[4096];
-    fresh(path, sizeof path, "v1.db");
+    db_fixture_fresh_path(path, sizeof path, "v1.db");
     REQUIRE(DB_SCHEMA_VERSION == 2 && db_migrations[2] != NULL);
-    REQUIRE(raw_exec(path, schema_v1_sql) == 0);
-    REQUIRE(raw_exec(path, v1_rows_sql) == 0);
+    REQUIRE(db_fixture_exec(path, schema_v1_sql) == 0);
+    REQUIRE(db_fixture_exec(path, v1_rows_sql) == 0);
     raw_text(path, "PRAGMA user_version", a, sizeof a);
     REQUIRE(strcmp(a, "1") == 0);
 
@@ -319,7 +304,7 @@ TEST(db_v2_migrates_a_v1_file_keeping_its_rows)
     CHECK(strcmp(a, "ok") == 0);
 
     /* the migrated campaigns table has the columns of a new file, in the same order */
-    fresh(fresh_db, sizeof fresh_db, "v2-new.db");
+    db_fixture_fresh_path(fresh_db, sizeof fresh_db, "v2-new.db");
     REQUIRE_MSG(db_open(&db, fresh_db, DB_WRITE, err) == 0, "%s", err);
     db_close(db);
     const char *cols = "SELECT group_concat(name || ':' || type || ':' || \"notnull\", ',') FROM pragma_table_info('campaigns')";
@@ -343,7 +328,7 @@ TEST(db_v2_migrates_a_v1_file_keeping_its_rows)
 TEST(db_v2_campaign_setup_set_replace_clear_refuse)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh(path, sizeof path, "setup.db");
+    db_fixture_fresh_path(path, sizeof path, "setup.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     int64_t id;
@@ -381,7 +366,7 @@ TEST(db_v2_campaign_setup_set_replace_clear_refuse)
 TEST(db_v2_head_measures_read_back)
 {
     char path[512], err[CASCADE_ERR_MAX];
-    fresh(path, sizeof path, "heads.db");
+    db_fixture_fresh_path(path, sizeof path, "heads.db");
     struct db *db;
     REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
     int64_t cid, rid;
