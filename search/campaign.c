@@ -278,17 +278,26 @@ static int same_arch(const struct model_config *a, const struct model_config *b)
 
 struct proposals { struct run_spec *v; int n, cap; };
 
-static struct run_spec *propose(struct proposals *p, const struct model_config *arch, const struct model_config *ref)
+/* A zeroed slot at the end of the list. */
+static struct run_spec *append(struct proposals *p)
 {
-    if (ref && same_arch(arch, ref)) return NULL;   /* no change from a reference: nothing to learn */
-    for (int i = 0; i < p->n; i++)
-        if (same_arch(&p->v[i].arch, arch)) return NULL;
     if (p->n == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 16;
         p->v = realloc(p->v, sizeof *p->v * p->cap);
     }
     struct run_spec *r = &p->v[p->n++];
     memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* A new candidate of architecture arch, or NULL when it equals its reference or an
+ * earlier proposal. */
+static struct run_spec *propose(struct proposals *p, const struct model_config *arch, const struct model_config *ref)
+{
+    if (ref && same_arch(arch, ref)) return NULL;   /* no change from a reference: nothing to learn */
+    for (int i = 0; i < p->n; i++)
+        if (same_arch(&p->v[i].arch, arch)) return NULL;
+    struct run_spec *r = append(p);
     r->arch = *arch;
     return r;
 }
@@ -324,8 +333,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     /* 0. inherit mode: the probe and the standard model trained inherit_steps more, with
      * the candidates' schedule, so that inherited runs are compared at equal budgets */
     for (int k = 0; inherit && k < (cc->control ? 2 : 1); k++) {
-        if (p.n == p.cap) { p.cap = p.cap ? 2 * p.cap : 16; p.v = realloc(p.v, sizeof *p.v * p.cap); }
-        struct run_spec *r = &p.v[p.n++];
+        struct run_spec *r = append(&p);
         *r = k == 0 ? probe : standard;
         snprintf(r->name, sizeof r->name, "%s", k == 0 ? CAMPAIGN_PROBE_CONT : CAMPAIGN_STANDARD_CONT);
         snprintf(r->role, sizeof r->role, "baseline");
