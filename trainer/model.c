@@ -31,6 +31,7 @@
 
 /* Pointers of one layer into a parameter-layout block (params or grads). NULL where the
  * layer's kind or the layernorm switch has no such tensor. */
+/* Fields in the order of layer_tensor_suffix below (layer_ptrs_in fills them as an array). */
 struct layer_ptrs {
     float *ln1w, *ln1b;               /* (C) */
     float *qkvw, *qkvb;               /* (C, 3Hd), (3Hd)       softmax, linear */
@@ -106,40 +107,52 @@ const struct param_tensor *model_find_tensor(const struct model *m, const char *
     return NULL;
 }
 
-static float *tensor_in(const struct model *m, float *block, const char *fmt, int l)
-{
-    char nm[64];
-    snprintf(nm, sizeof nm, fmt, l);
-    const struct param_tensor *t = model_find_tensor(m, nm);
-    return t ? block + t->offset : NULL;
-}
-
 float *model_param(const struct model *m, const char *name)
 {
     const struct param_tensor *t = model_find_tensor(m, name);
     return t ? m->params + t->offset : NULL;
 }
 
+/* The tensors of a layer, in the order of struct layer_ptrs' fields. */
+static const char *const layer_tensor_suffix[] = {
+    "ln1.w", "ln1.b", "attn.qkv.w", "attn.qkv.b", "attn.u", "attn.s", "attn.delta", "attn.v.w",
+    "attn.v.b", "attn.proj.w", "attn.proj.b", "ln2.w", "ln2.b", "mlp.fc.w", "mlp.fc.b",
+    "mlp.proj.w", "mlp.proj.b",
+};
+#define LAYER_TENSORS (int)(sizeof layer_tensor_suffix / sizeof layer_tensor_suffix[0])
+#define NO_TENSOR ((size_t)-1)
+
+struct model_layout {
+    size_t (*offset)[LAYER_TENSORS];  /* (L, LAYER_TENSORS) offsets into a parameter block, or NO_TENSOR */
+};
+
+static struct model_layout *layout_build(const struct model *m)
+{
+    struct model_layout *lay = malloc(sizeof *lay);
+    if (!lay) return NULL;
+    lay->offset = malloc(sizeof *lay->offset * (size_t)m->cfg.n_layer);
+    if (!lay->offset) { free(lay); return NULL; }
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int k = 0; k < LAYER_TENSORS; k++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "h.%d.%s", l, layer_tensor_suffix[k]);
+            const struct param_tensor *t = model_find_tensor(m, nm);
+            lay->offset[l][k] = t ? t->offset : NO_TENSOR;
+        }
+    return lay;
+}
+
+/* Layer l's tensors in a parameter-layout block (params or grads). */
 static struct layer_ptrs layer_ptrs_in(const struct model *m, float *block, int l)
 {
+    _Static_assert(sizeof(struct layer_ptrs) == LAYER_TENSORS * sizeof(float *), "one pointer per layer tensor");
+    float *v[LAYER_TENSORS];
+    for (int k = 0; k < LAYER_TENSORS; k++) {
+        size_t off = m->layout->offset[l][k];
+        v[k] = off == NO_TENSOR ? NULL : block + off;
+    }
     struct layer_ptrs p;
-    p.ln1w = tensor_in(m, block, "h.%d.ln1.w", l);
-    p.ln1b = tensor_in(m, block, "h.%d.ln1.b", l);
-    p.qkvw = tensor_in(m, block, "h.%d.attn.qkv.w", l);
-    p.qkvb = tensor_in(m, block, "h.%d.attn.qkv.b", l);
-    p.u = tensor_in(m, block, "h.%d.attn.u", l);
-    p.s = tensor_in(m, block, "h.%d.attn.s", l);
-    p.delta = tensor_in(m, block, "h.%d.attn.delta", l);
-    p.vw = tensor_in(m, block, "h.%d.attn.v.w", l);
-    p.vb = tensor_in(m, block, "h.%d.attn.v.b", l);
-    p.projw = tensor_in(m, block, "h.%d.attn.proj.w", l);
-    p.projb = tensor_in(m, block, "h.%d.attn.proj.b", l);
-    p.ln2w = tensor_in(m, block, "h.%d.ln2.w", l);
-    p.ln2b = tensor_in(m, block, "h.%d.ln2.b", l);
-    p.fcw = tensor_in(m, block, "h.%d.mlp.fc.w", l);
-    p.fcb = tensor_in(m, block, "h.%d.mlp.fc.b", l);
-    p.fcprojw = tensor_in(m, block, "h.%d.mlp.proj.w", l);
-    p.fcprojb = tensor_in(m, block, "h.%d.mlp.proj.b", l);
+    memcpy(&p, v, sizeof p);
     return p;
 }
 
@@ -316,6 +329,12 @@ int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, c
         model_free(m);
         return -1;
     }
+    m->layout = layout_build(m);
+    if (!m->layout) {
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory");
+        model_free(m);
+        return -1;
+    }
     init_params(m, seed);
     return 0;
 }
@@ -328,6 +347,7 @@ void model_free(struct model *m)
     free(m->adam_m);
     free(m->adam_v);
     free(m->tensors);
+    if (m->layout) { free(m->layout->offset); free(m->layout); }
     memset(m, 0, sizeof *m);
 }
 

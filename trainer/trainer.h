@@ -208,6 +208,7 @@ struct param_tensor {
 };
 
 struct model_acts;         /* activations, laid out once per (B, T); private */
+struct model_layout;       /* per-layer tensor offsets, resolved once by model_init; private */
 
 struct model {
     struct model_config cfg;
@@ -218,6 +219,7 @@ struct model {
     int n_tensors;
     struct param_tensor *tensors; /* (n_tensors) names/shapes/offsets into params */
     int64_t step;          /* optimiser steps taken */
+    struct model_layout *layout;
     struct model_acts *acts;
 };
 
