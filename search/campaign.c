@@ -419,16 +419,9 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
 /* ------------------------------------------------------------------------------------ */
 /* One run                                                                                */
 
-struct progress_relay { run_progress_fn cb; void *user; };
-static int relay(const struct train_progress *p, void *user)
-{
-    struct progress_relay *r = user;
-    return r->cb ? r->cb(p, r->user) : 0;
-}
-
 int campaign_train_run(const struct campaign_config *cc, const struct run_spec *spec,
                        const char *ckpt_path, const char *source_ckpt, const struct dataset *ds,
-                       run_progress_fn cb, void *user, struct run_outcome *out, char *err)
+                       train_progress_fn cb, void *user, struct run_outcome *out, char *err)
 {
     memset(out, 0, sizeof *out);
     struct train_config tc = cc->base;
@@ -455,8 +448,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     }
     struct model m;
     struct train_result res;
-    struct progress_relay rl = { cb, user };
-    if (trainer_train(&tc, ckpt_path, &m, ds, relay, &rl, &res, err) != 0) return -1;
+    if (trainer_train(&tc, ckpt_path, &m, ds, cb, user, &res, err) != 0) return -1;
     if (isnan(res.val.loss) && !res.diverged && !res.stopped)  /* finished earlier: evaluate */
         trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
     out->val = res.val;

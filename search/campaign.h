@@ -83,13 +83,11 @@ struct run_outcome {
     double tokens_per_s, wall_s;
     int64_t steps;
 };
-/* Progress of the run in flight (called at log_every); non-zero return stops it. */
-typedef int (*run_progress_fn)(const struct train_progress *p, void *user);
 
 /* Trains (or resumes) one run to its budget: checkpoint at ckpt_path, warm-started from
  * source_ckpt when the spec inherits and no checkpoint exists yet. */
 int campaign_train_run(const struct campaign_config *cc, const struct run_spec *spec,
                        const char *ckpt_path, const char *source_ckpt, const struct dataset *ds,
-                       run_progress_fn cb, void *user, struct run_outcome *out, char *err);
+                       train_progress_fn cb, void *user, struct run_outcome *out, char *err);
 
 #endif

@@ -69,8 +69,6 @@ static int load_data_or_explain(struct dataset *ds, const char *path, int vocab,
     return -1;
 }
 
-struct train_cli_state { int quiet; };
-
 static int print_progress(const struct train_progress *p, void *user)
 {
     (void)user;
