@@ -71,6 +71,7 @@ static void shape(struct model_config *mc, int L, int C, int H, int T, enum attn
     trainer_config_defaults(&tc);
     *mc = tc.model;
     mc->n_layer = L; mc->n_embd = C; mc->n_head = H; mc->seq_len = T; mc->layernorm = layernorm;
+    mc->embed_scale = model_default_embed_scale(layernorm);
     for (int l = 0; l < L; l++) mc->layers[l] = (struct layer_arch){ kind, C / H };
 }
 

@@ -4,8 +4,9 @@
  * Campaign config (JSON; README "Campaign config" is the reference):
  *   {"name": "demo",
  *    "data": {...}, "model": {...}, "train": {...}   the trainer's schema (trainer/config.c);
- *        "model" gives the shape only: attention kinds, head dims, layernorm and
- *        linear_prefix are chosen per run by the search, so they are rejected here;
+ *        "model" gives the shape only: attention kinds, head dims, layernorm,
+ *        linear_prefix and embed_scale (which follows layernorm) are chosen per run by
+ *        the search, so they are rejected here;
  *        train.out too (checkpoints go to search.runs_dir)
  *    "search": {"linear_threshold": 2.5, "max_prefix": n_layer, "multipliers": [1, 2],
  *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
@@ -177,11 +178,13 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
     }
     snprintf(cc->name, sizeof cc->name, "%s", name->valuestring);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix", NULL };
+    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix",
+                                            "embed_scale", NULL };
     for (int k = 0; model && per_run[k]; k++) {
         if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
             fail(err, "%s: model.%s: chosen per run by the search (probe: sd without LayerNorm; "
-                 "standard: softmax with LayerNorm); remove it", path, per_run[k]);
+                 "standard: softmax with LayerNorm; embed_scale follows LayerNorm); remove it",
+                 path, per_run[k]);
             goto done;
         }
     }
@@ -246,6 +249,7 @@ static void uniform_arch(struct model_config *mc, const struct campaign_config *
 {
     *mc = cc->base.model;
     mc->layernorm = ln;
+    mc->embed_scale = model_default_embed_scale(ln);
     int d = mc->n_embd / mc->n_head;
     for (int l = 0; l < mc->n_layer; l++) mc->layers[l] = (struct layer_arch){ kind, d };
 }

@@ -52,9 +52,9 @@ static void print_model_summary(const struct model_config *mc)
     char layers[512];
     describe_layers(layers, sizeof layers, mc);
     struct param_counts pc = model_config_param_counts(mc);
-    printf("model: L%d C%d H%d T%d V%d, layernorm %s | attention %s (A softmax, S S-D, L linear)\n",
-           mc->n_layer, mc->n_embd, mc->n_head, mc->seq_len, mc->vocab_size,
-           mc->layernorm ? "on" : "off", layers);
+    printf("model: L%d C%d H%d T%d V%d, layernorm %s, embeddings x%g | attention %s "
+           "(A softmax, S S-D, L linear)\n", mc->n_layer, mc->n_embd, mc->n_head, mc->seq_len,
+           mc->vocab_size, mc->layernorm ? "on" : "off", mc->embed_scale, layers);
     printf("params: %zu total, %zu attention (%.1f%%)\n", pc.total, pc.attention,
            100.0 * pc.attention / (double)pc.total);
 }

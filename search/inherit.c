@@ -182,7 +182,8 @@ int campaign_inherit(struct model *dst, const struct model_config *arch, const s
 {
     const struct model_config *sc = &src->cfg;
     if (arch->n_layer != sc->n_layer || arch->n_embd != sc->n_embd || arch->n_head != sc->n_head ||
-        arch->vocab_size != sc->vocab_size || arch->seq_len != sc->seq_len || arch->layernorm != sc->layernorm) {
+        arch->vocab_size != sc->vocab_size || arch->seq_len != sc->seq_len || arch->layernorm != sc->layernorm ||
+        arch->embed_scale != sc->embed_scale) {
         snprintf(err, CASCADE_ERR_MAX, "inherit: the candidate's shape differs from its source's");
         return -1;
     }

@@ -142,6 +142,39 @@ TEST(config_empty_object_gives_defaults)
     expect_layers(t_, &cfg.model, k, d, 2);
 }
 
+/* [ours] embed_scale: 1 with LayerNorm, TRAINER_NO_LN_EMBED_SCALE without, unless set;
+ * a checkpoint's model JSON without the key (files from before it existed) means 1. */
+TEST(config_embed_scale_defaults_and_legacy_checkpoints)
+{
+    struct train_config cfg;
+    struct model_config mc;
+    char err[CASCADE_ERR_MAX] = "";
+    REQUIRE_MSG(load_text("{}", &cfg, err) == 0, "%s", err);
+    CHECK(cfg.model.embed_scale == 1.0f);
+    REQUIRE_MSG(load_text("{\"model\":{\"layernorm\":false}}", &cfg, err) == 0, "%s", err);
+    CHECK(cfg.model.embed_scale == TRAINER_NO_LN_EMBED_SCALE && TRAINER_NO_LN_EMBED_SCALE != 1.0f);
+    CHECK(model_default_embed_scale(0) == TRAINER_NO_LN_EMBED_SCALE && model_default_embed_scale(1) == 1.0f);
+    REQUIRE_MSG(load_text("{\"model\":{\"layernorm\":false, \"embed_scale\": 0.5}}", &cfg, err) == 0, "%s", err);
+    CHECK(cfg.model.embed_scale == 0.5f);
+    REQUIRE_MSG(load_text("{\"model\":{\"embed_scale\": 7}}", &cfg, err) == 0, "%s", err);
+    CHECK(cfg.model.embed_scale == 7.0f && cfg.model.layernorm == 1);
+    /* configs/tiny_sd.json has no LayerNorm and leaves the scale to the default */
+    REQUIRE_MSG(trainer_config_load(&cfg, "configs/tiny_sd.json", err) == 0, "%s", err);
+    CHECK(cfg.model.layernorm == 0 && cfg.model.embed_scale == TRAINER_NO_LN_EMBED_SCALE);
+    /* the checkpoint reader: absent means 1 whatever the norm; present is read */
+    REQUIRE_MSG(model_config_from_json_string(&mc, "{\"layernorm\": false}", "old.safetensors", err) == 0, "%s", err);
+    CHECK(mc.embed_scale == 1.0f);
+    REQUIRE_MSG(model_config_from_json_string(&mc, "{\"layernorm\": false, \"embed_scale\": 32}", "new.safetensors", err) == 0, "%s", err);
+    CHECK(mc.embed_scale == 32.0f);
+    /* out of range and wrong type name the key */
+    CHECK(load_text("{\"model\":{\"embed_scale\": 0}}", &cfg, err) == -1);
+    CHECK_MSG(strstr(err, "model.embed_scale: expected a number in (0, ") != NULL, "%s", err);
+    CHECK(load_text("{\"model\":{\"embed_scale\": \"big\"}}", &cfg, err) == -1);
+    CHECK_MSG(strstr(err, "model.embed_scale: expected a number") != NULL, "%s", err);
+    CHECK(model_config_from_json_string(&mc, "{\"embed_scale\": -1}", "x.safetensors", err) == -1);
+    CHECK_MSG(strstr(err, "x.safetensors: model.embed_scale") != NULL, "%s", err);
+}
+
 TEST(config_compact_attention_and_linear_prefix)
 {
     struct train_config cfg;
@@ -347,7 +380,7 @@ TEST(config_model_json_round_trip)
     char err[CASCADE_ERR_MAX] = "";
     memset(&a, 0, sizeof a);
     a.vocab_size = 300; a.seq_len = 64; a.n_layer = 5; a.n_head = 3; a.n_embd = 96;
-    a.layernorm = 0; a.residual_scale_init = 0;
+    a.layernorm = 0; a.residual_scale_init = 0; a.embed_scale = 0.3f;
     const enum attn_kind kinds[5] = { ATTN_LINEAR, ATTN_LINEAR, ATTN_SD, ATTN_SOFTMAX, ATTN_SD };
     const int dims[5] = { 8, 16, 5, 32, 7 };
     for (int l = 0; l < 5; l++) { a.layers[l].kind = kinds[l]; a.layers[l].head_dim = dims[l]; }

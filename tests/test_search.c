@@ -45,12 +45,14 @@ TEST(search_propose_follows_the_cascade)
     const struct run_spec *r;
     REQUIRE((r = named(p, n, "lin3")) != NULL);
     CHECK(r->arch.layers[2].kind == ATTN_LINEAR && r->arch.layers[3].kind == ATTN_SD && !r->arch.layernorm);
+    /* the embedding multiplier follows LayerNorm: the probe's family without, the control's with */
+    CHECK(r->arch.embed_scale == TRAINER_NO_LN_EMBED_SCALE);
     CHECK(strstr(r->reason, "<= 2.50") != NULL);
     REQUIRE((r = named(p, n, "lin4")) != NULL);
     CHECK(strstr(r->reason, "knee") != NULL && strstr(r->reason, "3.10") != NULL);
     CHECK(named(p, n, "lin5") == NULL);
     REQUIRE((r = named(p, n, "std_lin2")) != NULL);
-    CHECK(strcmp(r->role, "control") == 0 && r->arch.layernorm == 1);
+    CHECK(strcmp(r->role, "control") == 0 && r->arch.layernorm == 1 && r->arch.embed_scale == 1.0f);
     CHECK(r->arch.layers[1].kind == ATTN_LINEAR && r->arch.layers[2].kind == ATTN_SOFTMAX);
     /* d_l = clamp(round_up(m erank_l, 4), 4, 32) */
     int want1[6] = { 4, 4, 4, 4, 4, 12 }, want2[6] = { 4, 8, 8, 8, 8, 20 };
@@ -79,6 +81,7 @@ TEST(search_config_errors_name_the_key)
     struct { const char *from, *to, *want; } cases[] = {
         { "\"head_dim_min\": 4", "\"head_dim_min\": 4, \"bogus\": 1", "search.bogus: unknown key" },
         { "\"seq_len\": 64", "\"seq_len\": 64, \"attention\": \"sd\"", "model.attention" },
+        { "\"seq_len\": 64", "\"seq_len\": 64, \"embed_scale\": 8", "model.embed_scale: chosen per run" },
         { "\"runs_dir\"", "\"retrain\": \"warm\", \"runs_dir\"", "search.retrain" },
         { "[1, 2]", "[1, -2]", "search.multipliers[1]" },
         { "\"steps\": 100", "\"steps\": 0", "train.steps" },

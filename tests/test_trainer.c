@@ -193,23 +193,29 @@ TEST(ops_crossentropy_gradients)
     free(c.logits); free(c.probs); free(c.losses); free(dl);
 }
 
-struct enc_ctx { int B, T, C; int32_t *inp; float *wte, *wpe, *out, *wout; };
+struct enc_ctx { int B, T, C; float scale; int32_t *inp; float *wte, *wpe, *out, *wout; };
 static double enc_loss(void *p)
 {
     struct enc_ctx *c = p;
-    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->C);
+    encoder_forward(c->out, c->inp, c->wte, c->wpe, c->scale, c->B, c->T, c->C);
     return dot(c->out, c->wout, (long)c->B * c->T * c->C);
 }
 TEST(ops_encoder_finite_differences)
 {
     uint64_t rng = 8;
     int32_t inp[6] = { 2, 0, 2, 1, 2, 3 };
-    struct enc_ctx c = { 2, 3, 4, inp, malloc(64), malloc(48), malloc(96), malloc(96) };
+    struct enc_ctx c = { 2, 3, 4, 1.0f, inp, malloc(64), malloc(48), malloc(96), malloc(96) };
     fill(c.wte, 16, 1, &rng); fill(c.wpe, 12, 1, &rng); fill(c.wout, 24, 1, &rng);
     float *dwte = calloc(16, 4), *dwpe = calloc(12, 4);
-    encoder_backward(dwte, dwpe, c.wout, inp, 2, 3, 4);
-    CHECK(grad_check(t_, "dwte", enc_loss, &c, c.wte, dwte, 16, 0) == 0);
-    CHECK(grad_check(t_, "dwpe", enc_loss, &c, c.wpe, dwpe, 12, 0) == 0);
+    /* scale 1 (GPT-2) and the no-LayerNorm multiplier */
+    const float scales[2] = { 1.0f, 3.5f };
+    for (int k = 0; k < 2; k++) {
+        c.scale = scales[k];
+        memset(dwte, 0, 64); memset(dwpe, 0, 48);
+        encoder_backward(dwte, dwpe, c.wout, inp, c.scale, 2, 3, 4);
+        CHECK(grad_check(t_, "dwte", enc_loss, &c, c.wte, dwte, 16, 0) == 0);
+        CHECK(grad_check(t_, "dwpe", enc_loss, &c, c.wpe, dwpe, 12, 0) == 0);
+    }
     free(c.wte); free(c.wpe); free(c.out); free(c.wout); free(dwte); free(dwpe);
 }
 
@@ -223,13 +229,19 @@ TEST(ops_encoder_gradients)
     for (int i = 0; i < 8; i++) wte[i] = (float)i;
     for (int i = 0; i < 6; i++) wpe[i] = 10.0f * i;
     for (int i = 0; i < 12; i++) dout[i] = (float)(i + 1);
-    encoder_forward(out, inp, wte, wpe, B, T, C);
+    encoder_forward(out, inp, wte, wpe, 1.0f, B, T, C);
     CHECK(out[2] == wte[6] + wpe[2]);           /* b0 t1: token 3, position 1 */
     CHECK(out[8] == wte[2] + wpe[2]);           /* b1 t1: token 1, position 1 */
-    encoder_backward(dwte, dwpe, dout, inp, B, T, C);
+    encoder_backward(dwte, dwpe, dout, inp, 1.0f, B, T, C);
     CHECK(dwte[2] == dout[0] + dout[4] + dout[8]); /* token 1 at three places */
     CHECK(dwte[0] == dout[6]);
     CHECK(dwpe[0] == dout[0] + dout[6]);
+    /* a power-of-two scale multiplies exactly */
+    encoder_forward(out, inp, wte, wpe, 4.0f, B, T, C);
+    CHECK(out[2] == 4.0f * (wte[6] + wpe[2]));
+    memset(dwte, 0, sizeof dwte);
+    encoder_backward(dwte, dwpe, dout, inp, 4.0f, B, T, C);
+    CHECK(dwte[2] == 4.0f * (dout[0] + dout[4] + dout[8]));
     (void)V;
 }
 
@@ -285,6 +297,8 @@ static void mixed_config(struct model_config *mc, int layernorm)
     mc->n_head = 2;
     mc->n_embd = 8;
     mc->layernorm = layernorm;
+    /* a multiplier != 1 without LayerNorm, moderate because the test's weights are large */
+    mc->embed_scale = layernorm ? 1.0f : 2.5f;
     mc->layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 4 };
     mc->layers[1] = (struct layer_arch){ ATTN_SD, 3 };
     mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 1 };

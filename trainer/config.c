@@ -15,6 +15,8 @@
  *               "seq_len": 128,             1..65536
  *               "layernorm": true,          false: no LayerNorm anywhere (S–D trains without)
  *               "residual_scale_init": true,  output projections at std 0.02/sqrt(2L)
+ *               "embed_scale": 1,           > 0, multiplies token + position embeddings;
+ *                                           default 1 with LayerNorm, 32 without [ours]
  *               "attention": "softmax",     "softmax" | "sd" | "linear" for every layer, or a
  *                                           list with one entry per layer: ["sd", "linear", ...]
  *               "linear_prefix": 0,         0..n_layer: the first k layers become "linear",
@@ -127,6 +129,7 @@ static void model_config_defaults(struct model_config *mc)
     mc->n_embd = 128;
     mc->layernorm = 1;
     mc->residual_scale_init = 1;
+    mc->embed_scale = 1.0f;
     for (int l = 0; l < mc->n_layer; l++) {
         mc->layers[l].kind = ATTN_SOFTMAX;
         mc->layers[l].head_dim = mc->n_embd / mc->n_head;
@@ -261,14 +264,14 @@ static int syntax_fail(const struct cfg_ctx *c, const char *path, const char *te
 /* ------------------------------------------------------------------------------------ */
 /* The scalar keys, one table for reading and for validating                              */
 
-enum field_type { F_INT, F_BOOL, F_NUM, F_SEED, F_STR };
+enum field_type { F_INT, F_BOOL, F_NUM, F_FLOAT, F_SEED, F_STR };   /* F_FLOAT: a float member */
 
 struct field {
     const char *section;   /* "data", "model" (offset into struct model_config) or "train" */
     const char *key;
     enum field_type type;
-    double lo, hi;         /* F_INT, F_NUM, F_SEED: allowed range; F_STR: length range */
-    int lo_open, hi_open;  /* F_NUM: 1 where the bound itself is excluded */
+    double lo, hi;         /* F_INT, F_NUM, F_FLOAT, F_SEED: allowed range; F_STR: length range */
+    int lo_open, hi_open;  /* F_NUM, F_FLOAT: 1 where the bound itself is excluded */
     const char *why;       /* appended to range errors, or NULL */
     size_t offset;
 };
@@ -288,6 +291,7 @@ static const struct field fields[] = {
     { "model", "seq_len",          F_INT,  1,   CFG_MAX_SEQ,      0, 0, NULL, OFF_M(seq_len) },
     { "model", "layernorm",        F_BOOL, 0,   1,                0, 0, NULL, OFF_M(layernorm) },
     { "model", "residual_scale_init", F_BOOL, 0, 1,               0, 0, NULL, OFF_M(residual_scale_init) },
+    { "model", "embed_scale",      F_FLOAT, 0,  1e6,              1, 0, NULL, OFF_M(embed_scale) },
     { "train", "batch_size",       F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(batch_size) },
     { "train", "steps",            F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(steps) },
     { "train", "lr",               F_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(lr) },
@@ -433,12 +437,14 @@ static int read_field(const struct cfg_ctx *c, const struct field *f, const cJSO
         *(int *)dst = cJSON_IsTrue(v) ? 1 : 0;
         return 0;
     case F_NUM:
+    case F_FLOAT:
         if (!cJSON_IsNumber(v) || !num_ok(f, v->valuedouble)) {
             num_range(range, sizeof range, f);
             describe_value(v, got, sizeof got);
             return cfg_fail(c, path, "expected a number %s, got %s", range, got);
         }
-        *(double *)dst = v->valuedouble;
+        if (f->type == F_FLOAT) *(float *)dst = (float)v->valuedouble;
+        else *(double *)dst = v->valuedouble;
         return 0;
     case F_STR: {
         if (!cJSON_IsString(v)) {
@@ -485,8 +491,9 @@ static int check_field(const struct cfg_ctx *c, const struct field *f, const voi
             return cfg_fail(c, path, "expected true or false (1 or 0), got %d", x);
         return 0;
     }
-    case F_NUM: {
-        double x = *(const double *)src;
+    case F_NUM:
+    case F_FLOAT: {
+        double x = f->type == F_FLOAT ? *(const float *)src : *(const double *)src;
         if (!num_ok(f, x)) {
             num_range(range, sizeof range, f);
             return cfg_fail(c, path, "expected a number %s, got %g", range, x);
@@ -612,13 +619,26 @@ static int parse_head_dim(const struct cfg_ctx *c, const cJSON *v, struct model_
     return 0;
 }
 
+/* Where a model object comes from: a user's config, or a checkpoint's metadata, which
+ * has every key written out except in files made before "embed_scale" existed, when the
+ * scale was always 1. */
+enum model_source { FROM_CONFIG, FROM_CHECKPOINT };
+
+float model_default_embed_scale(int layernorm)
+{
+    return layernorm ? 1.0f : TRAINER_NO_LN_EMBED_SCALE;
+}
+
 /* Reads the "model" object into mc (which holds the defaults). The per-layer keys come
  * after the scalars because their lengths and defaults depend on n_layer, n_embd, n_head;
  * keys with no entry get the defaults softmax and n_embd / n_head. */
-static int parse_model(const struct cfg_ctx *c, const cJSON *obj, struct model_config *mc)
+static int parse_model(const struct cfg_ctx *c, const cJSON *obj, struct model_config *mc,
+                       enum model_source source)
 {
     if (check_keys(c, obj, "model")) return -1;
     if (parse_fields(c, obj, "model", mc)) return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(obj, "embed_scale"))
+        mc->embed_scale = source == FROM_CHECKPOINT ? 1.0f : model_default_embed_scale(mc->layernorm);
     for (int l = 0; l < TRAINER_MAX_LAYERS; l++) {
         mc->layers[l].kind = ATTN_SOFTMAX;
         mc->layers[l].head_dim = 0;
@@ -721,7 +741,7 @@ int trainer_config_from_json(struct train_config *cfg, const void *cjson_object,
         get_section(&c, root, "train", &train))
         return -1;
     if (data && (check_keys(&c, data, "data") || parse_fields(&c, data, "data", &tmp))) return -1;
-    if (model && parse_model(&c, model, &tmp.model)) return -1;
+    if (model && parse_model(&c, model, &tmp.model, FROM_CONFIG)) return -1;
     if (train && (check_keys(&c, train, "train") || parse_fields(&c, train, "train", &tmp)))
         return -1;
     if (validate_train(&c, &tmp)) return -1;
@@ -808,6 +828,7 @@ static cJSON *section_to_json(const char *section, const void *base)
         case F_INT:  v = cJSON_CreateNumber(*(const int *)src); break;
         case F_BOOL: v = cJSON_CreateBool(*(const int *)src != 0); break;
         case F_NUM:  v = exact_number(*(const double *)src); break;
+        case F_FLOAT: v = exact_number(*(const float *)src); break;
         case F_SEED: v = exact_number((double)*(const uint64_t *)src); break;  /* <= 2^53 */
         case F_STR:  v = cJSON_CreateString(src); break;
         }
@@ -880,7 +901,7 @@ int model_config_from_json_string(struct model_config *mc, const char *json, con
         describe_value(root, got, sizeof got);
         rc = cfg_fail(&c, "model", "expected an object, got %s", got);
     } else {
-        rc = parse_model(&c, root, &tmp);
+        rc = parse_model(&c, root, &tmp, FROM_CHECKPOINT);
         if (!rc) rc = validate_model(&c, &tmp);
     }
     cJSON_Delete(root);

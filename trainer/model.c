@@ -398,7 +398,8 @@ float model_forward(struct model *m, const int32_t *inputs, const int32_t *targe
     a->targets = targets;
     a->has_targets = targets != NULL;
 
-    encoder_forward(a->encoded, inputs, model_param(m, "wte"), model_param(m, "wpe"), B, T, C);
+    encoder_forward(a->encoded, inputs, model_param(m, "wte"), model_param(m, "wpe"),
+                    c->embed_scale, B, T, C);
     const float *x = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *la = &a->layers[l];
@@ -557,7 +558,8 @@ void model_backward(struct model *m)
         }
     }
     encoder_backward(m->grads + model_find_tensor(m, "wte")->offset,
-                     m->grads + model_find_tensor(m, "wpe")->offset, dres, a->inputs, B, T, C);
+                     m->grads + model_find_tensor(m, "wpe")->offset, dres, a->inputs,
+                     c->embed_scale, B, T, C);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -22,24 +22,24 @@
 /* Embedding                                                                              */
 
 void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
-                     int B, int T, int C)
+                     float scale, int B, int T, int C)
 {
     #pragma omp parallel for schedule(static)
     for (int bt = 0; bt < B * T; bt++) {
         const float *e = wte + (size_t)inp[bt] * C, *p = wpe + (size_t)(bt % T) * C;
         float *o = out + (size_t)bt * C;
-        for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+        for (int c = 0; c < C; c++) o[c] = scale * (e[c] + p[c]);
     }
 }
 
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
-                      int B, int T, int C)
+                      float scale, int B, int T, int C)
 {
     /* Serial: several positions may share a token row; the order is fixed. */
     for (int bt = 0; bt < B * T; bt++) {
         const float *d = dout + (size_t)bt * C;
         float *de = dwte + (size_t)inp[bt] * C, *dp = dwpe + (size_t)(bt % T) * C;
-        for (int c = 0; c < C; c++) { de[c] += d[c]; dp[c] += d[c]; }
+        for (int c = 0; c < C; c++) { de[c] += scale * d[c]; dp[c] += scale * d[c]; }
     }
 }
 

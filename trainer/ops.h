@@ -18,11 +18,12 @@
 
 #include <stdint.h>
 
-/* out (B,T,C) = wte[inp] + wpe[t]; inp (B,T); wte (V,C); wpe (maxT,C). */
+/* out (B,T,C) = scale * (wte[inp] + wpe[t]); inp (B,T); wte (V,C); wpe (maxT,C);
+ * scale: model.embed_scale (1 for GPT-2). Backward accumulates scale * dout. */
 void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe,
-                     int B, int T, int C);
+                     float scale, int B, int T, int C);
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *inp,
-                      int B, int T, int C);
+                      float scale, int B, int T, int C);
 
 /* out (N,C) = (inp - mean) * rstd * w + b, per row; mean, rstd (N) saved for backward. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,

@@ -67,6 +67,8 @@ struct model_config {
     int n_embd;            /* C */
     int layernorm;         /* 1: pre-norm blocks and a final norm; 0: x + attn(x), x + mlp(x) */
     int residual_scale_init; /* 1: output projections start at std 0.02/sqrt(2L) (GPT-2) */
+    float embed_scale;     /* [ours] token + position embeddings are multiplied by this; a
+                            * config without the key gets model_default_embed_scale() */
     struct layer_arch layers[TRAINER_MAX_LAYERS];
 };
 
@@ -90,6 +92,14 @@ struct train_config {
     int threads;           /* 0: all cores */
     char out_path[TRAINER_PATH_MAX]; /* checkpoint path ("" = none) */
 };
+
+/* [ours] The embedding multiplier a model config gets when it does not set one: 1 with
+ * LayerNorm (GPT-2), TRAINER_NO_LN_EMBED_SCALE without. With no norm, every sub-layer
+ * reads the raw residual stream, which GPT-2's N(0, 0.02) embeddings start ~35x below the
+ * unit scale a LayerNorm would give; the multiplier brings it to ~1 per element (README
+ * "Training without LayerNorm" has the measurements). */
+#define TRAINER_NO_LN_EMBED_SCALE 32.0f
+float model_default_embed_scale(int layernorm);
 
 /* Fills every field with its documented default (README "Config reference"). */
 void trainer_config_defaults(struct train_config *cfg);
