@@ -292,7 +292,7 @@ static void lin_case_free(struct lin_case *c)
 
 static void lin_forward(struct lin_case *c)
 {
-    linear_attention_forward(c->out, c->den, c->x, c->x + c->C, c->x + 2 * c->C, c->ld,
+    linear_attention_forward(c->out, c->den, c->scratch, c->x, c->x + c->C, c->x + 2 * c->C, c->ld,
                              c->B, c->T, c->H, c->d);
 }
 

@@ -192,7 +192,7 @@ struct model_acts {
     float *dfch, *dfch_gelu;            /* (N, 4C) */
     float *dlogits;                     /* (N, V) */
     float *dlmat;                       /* (H, d_max, d_max) */
-    float *scratch;                     /* attention backward scratch */
+    float *scratch;                     /* attention backward and linear-attention forward scratch */
 };
 
 /* Lays out (or, with base == NULL, only counts) the activation block for (B, T). */
@@ -381,7 +381,7 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
         break;
     case ATTN_LINEAR:
         matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd);
-        linear_attention_forward(la->atty, la->den, q, k, v, ld, B, T, H, d);
+        linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d);
         break;
     }
     matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C);

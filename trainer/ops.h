@@ -95,10 +95,11 @@ void sd_query_backward(float *dp, int ldp, float *dL, const float *dq, int ldq,
 /* ---- ELU+1 causal linear attention (SPEC.md §4) -----------------------------------
  * phi(x) = elu(x) + 1; y_i = phi(q_i)^T S_i / (phi(q_i)^T z_i + eps),
  * S_i = sum_{j<=i} phi(k_j) v_j^T (d x d), z_i = sum_{j<=i} phi(k_j). O(T d^2) per head.
- * out (B,T,H*d); den (B,H,T) saves the denominators for backward. */
+ * out (B,T,H*d); den (B,H,T) saves the denominators for backward. scratch: the running
+ * sums, linear_attention_scratch_floats(T, d, nthreads) floats (as for backward). */
 #define LINEAR_ATTN_EPS 1e-6f
-void linear_attention_forward(float *out, float *den, const float *q, const float *k,
-                              const float *v, int ld, int B, int T, int H, int d);
+void linear_attention_forward(float *out, float *den, float *scratch, const float *q,
+                              const float *k, const float *v, int ld, int B, int T, int H, int d);
 /* dq, dk, dv strided like q, k, v (accumulated). scratch: linear_attention_scratch_floats. */
 void linear_attention_backward(float *dq, float *dk, float *dv, float *scratch,
                                const float *dout, const float *q, const float *k,

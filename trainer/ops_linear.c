@@ -26,7 +26,6 @@
  */
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 
 #include "trainer/ops.h"
 
@@ -37,27 +36,19 @@ static inline float phi_grad(float x) { return x > 0.0f ? 1.0f : expf(x); }
 /* Floats of per-thread work space: one d x d running matrix and five d-vectors. */
 static long per_thread_floats(int d) { return (long)d * d + 5L * d; }
 
-/* out (B,T,H*d), den (B,H,T); q, k, v strided with ld (ops.h). */
-void linear_attention_forward(float *out, float *den, const float *q, const float *k,
-                              const float *v, int ld, int B, int T, int H, int d)
+/* out (B,T,H*d), den (B,H,T); q, k, v strided with ld (ops.h); scratch as for backward,
+ * nthreads at least the team size of the parallel loop (omp_get_max_threads()). */
+void linear_attention_forward(float *out, float *den, float *scratch, const float *q,
+                              const float *k, const float *v, int ld, int B, int T, int H, int d)
 {
     if (B <= 0 || T <= 0 || H <= 0 || d <= 0) return;
     long C = (long)H * d;
     long per = per_thread_floats(d);
-    /* The forward has no scratch argument (ops.h), so it allocates its d x d state. */
-    float *work = malloc((size_t)omp_get_max_threads() * per * sizeof(float));
-    if (!work) {
-        /* Nothing here may print or fail loudly: poison the outputs so that the
-         * caller's non-finite loss check stops training instead. */
-        for (long i = 0; i < (long)B * T * C; i++) out[i] = NAN;
-        for (long i = 0; i < (long)B * H * T; i++) den[i] = NAN;
-        return;
-    }
 
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        float *S = work + omp_get_thread_num() * per; /* (d,d) running sum of c_j v_j^T */
+        float *S = scratch + omp_get_thread_num() * per; /* (d,d) running sum of c_j v_j^T */
         float *z = S + (long)d * d;                   /* (d) running sum of c_j */
         float *a = z + d;                             /* (d) phi(q_i) */
         float *c = a + d;                             /* (d) phi(k_i) */
@@ -92,7 +83,6 @@ void linear_attention_forward(float *out, float *den, const float *q, const floa
             den_bh[i] = dn;
         }
     }
-    free(work);
 }
 
 /* dq, dk, dv strided like q, k, v (accumulated); dout, out (B,T,H*d); den (B,H,T).
