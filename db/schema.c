@@ -60,7 +60,7 @@ const char db_schema_sql[] =
     "    arch          TEXT,                     -- kinds per layer and head dims, e.g. L L S S | d 32,32,16,16\n"
     "    arch_json     TEXT,                     -- the model config (JSON, full per-layer form)\n"
     "    reason        TEXT,                     -- why it was proposed: which measurement, which rule\n"
-    "    retrain       TEXT CHECK (retrain IN ('scratch', 'inherit')),  -- how a candidate was trained; NULL for the probe and baselines\n"
+    "    retrain       TEXT CHECK (retrain IN ('scratch', 'inherit')),  -- how the run was trained; 'scratch' for the probe and baselines\n"
     "    seed          INTEGER,                  -- training seed (initialisation and data order)\n"
     "    checkpoint    TEXT,                     -- path of its checkpoint file\n"
     "    attempts      INTEGER NOT NULL DEFAULT 0,  -- times it was started; more than 1: resumed after an interruption\n"

@@ -40,7 +40,7 @@ CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, 
     arch          TEXT,                     -- kinds per layer and head dims, e.g. L L S S | d 32,32,16,16
     arch_json     TEXT,                     -- the model config (JSON, full per-layer form)
     reason        TEXT,                     -- why it was proposed: which measurement, which rule
-    retrain       TEXT CHECK (retrain IN ('scratch', 'inherit')),  -- how a candidate was trained; NULL for the probe and baselines
+    retrain       TEXT CHECK (retrain IN ('scratch', 'inherit')),  -- how the run was trained; 'scratch' for the probe and baselines
     seed          INTEGER,                  -- training seed (initialisation and data order)
     checkpoint    TEXT,                     -- path of its checkpoint file
     attempts      INTEGER NOT NULL DEFAULT 0,  -- times it was started; more than 1: resumed after an interruption
