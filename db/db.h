@@ -90,6 +90,8 @@ struct db_run {
 int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *created, char *err);
 int db_run_set_status(struct db *db, int64_t run_id, enum db_status status,
                       const char *error_or_null, char *err);
+/* The host a run trained on (an MPI worker's, which db_run_add cannot know). */
+int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err);
 /* All runs of a campaign in seq order; caller frees with db_runs_free. arch_json and
  * reason are never NULL ("" when absent); arch longer than the field is cut. */
 int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err);

@@ -287,6 +287,24 @@ fail:
     return -1;
 }
 
+int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
+{
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "UPDATE runs SET host = ?2 WHERE id = ?1", err) != 0) goto fail;
+    sqlite3_bind_int64(st, 1, run_id);
+    db_bind_text(st, 2, host);
+    if (step_done(db, st, "setting the run's host", err) != 0) goto fail;
+    if (sqlite3_changes(db->h) != 1) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: no run with id %lld", db->path, (long long)run_id);
+        goto fail;
+    }
+    return db_commit(db, err);
+fail:
+    db_rollback(db);
+    return -1;
+}
+
 static enum db_status status_of(const char *s)
 {
     if (strcmp(s, "running") == 0) return DB_RUNNING;

@@ -259,6 +259,8 @@ static int load_references(struct controller *c, const struct run_spec *probe, c
 static int record_report(struct controller *c, const struct run_job *job, const struct run_report *rep, char *err)
 {
     const char *why = NULL;
+    /* where it ran: the controller's host unless an MPI worker trained it */
+    if (rep->host[0] && db_run_set_host(c->db, job->run_id, rep->host, err) != 0) return -1;
     if (rep->rc != 0) why = rep->err;
     else if (rep->outcome.status == 2) return 1;
     else if (rep->outcome.status == 1) why = rep->outcome.error;

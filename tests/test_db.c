@@ -461,6 +461,12 @@ TEST(db_run_status_counts_attempts)
     CHECK(runs[0].status == DB_FAILED && runs[0].attempts == 2 && runs[0].finished_at >= runs[0].started_at);
     CHECK(strcmp(runs[0].error, "training diverged (loss NaN) at step 412") == 0);
     db_runs_free(runs, n);
+    /* the host it trained on (an MPI worker's) replaces the controller's */
+    REQUIRE(db_run_set_host(db, rid, "node17", err) == 0);
+    REQUIRE(db_runs_list(db, cid, &runs, &n, err) == 0 && n == 1);
+    CHECK(strcmp(runs[0].host, "node17") == 0);
+    db_runs_free(runs, n);
+    CHECK(db_run_set_host(db, 12345, "x", err) != 0 && strstr(err, "no run with id 12345"));
     CHECK(db_run_set_status(db, 12345, DB_DONE, NULL, err) != 0 && strstr(err, "no run with id 12345"));
     CHECK(strcmp(db_status_name(DB_DONE), "done") == 0 && strcmp(db_status_name(DB_QUEUED), "queued") == 0);
     db_close(db);
