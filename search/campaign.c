@@ -445,7 +445,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
         model_free(&src);
         if (rc != 0) return -1;
         dst.step = 0;
-        struct checkpoint_info info = { 0, NAN };
+        struct checkpoint_info info = { 0, NAN, 0.0 };
         rc = checkpoint_save(ckpt_path, &dst, &tc, &info, err);
         model_free(&dst);
         if (rc != 0) return -1;

@@ -492,8 +492,15 @@ TEST(train_resume_continues_exactly)
     REQUIRE_MSG(trainer_train(&tc, NULL, &part, &ds, stop_at, &at, &r, err) == 0, "%s", err);
     CHECK(r.stopped && part.step == 3);
     model_free(&part);
+    /* the checkpoint holds the first segment's training time; the resumed run adds to it */
+    struct model probe;
+    struct checkpoint_info info;
+    REQUIRE_MSG(checkpoint_load(tc.out_path, &probe, NULL, &info, err) == 0, "%s", err);
+    model_free(&probe);
+    CHECK_MSG(info.train_s > 0 && info.train_s <= r.wall_s, "checkpoint %g s, segment %g s", info.train_s, r.wall_s);
     REQUIRE_MSG(trainer_train(&tc, tc.out_path, &part, &ds, NULL, NULL, &r, err) == 0, "%s", err);
     CHECK(part.step == 6);
+    CHECK_MSG(r.wall_s > info.train_s, "run %g s, first segment %g s", r.wall_s, info.train_s);
     CHECK(memcmp(full.params, part.params, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_m, part.adam_m, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_v, part.adam_v, 4 * full.n_params) == 0);
@@ -512,11 +519,11 @@ TEST(checkpoint_round_trip_and_errors)
     m.step = 17;
     for (size_t i = 0; i < m.n_params; i++) { m.adam_m[i] = (float)i; m.adam_v[i] = 0.5f * i; }
     test_tmppath(path, sizeof path, "ckpt.safetensors");
-    struct checkpoint_info info = { 17, 1.25 };
+    struct checkpoint_info info = { 17, 1.25, 42.5 };
     REQUIRE_MSG(checkpoint_save(path, &m, NULL, &info, err) == 0, "%s", err);
     struct checkpoint_info got;
     REQUIRE_MSG(checkpoint_load(path, &back, NULL, &got, err) == 0, "%s", err);
-    CHECK(back.step == 17 && got.val_loss == 1.25);
+    CHECK(back.step == 17 && got.val_loss == 1.25 && got.train_s == 42.5);
     CHECK(back.n_params == m.n_params);
     CHECK(memcmp(back.params, m.params, 4 * m.n_params) == 0);
     CHECK(memcmp(back.adam_m, m.adam_m, 4 * m.n_params) == 0);

@@ -9,6 +9,7 @@
  *     model_config    JSON of the model section (full per-layer form)
  *     train_config    JSON of the whole training config (provenance; resume uses the CLI's)
  *     step            optimiser steps taken       val_loss  last validation loss or "nan"
+ *     train_seconds   wall seconds of training up to step, summed over resumed segments
  *     params_total, params_attention   parameter counts from the architecture
  * A file written by Python's safetensors with the same names loads too (moments absent:
  * they start at zero and step at 0 unless "step" is given).
@@ -46,18 +47,19 @@ int checkpoint_save(const char *path, const struct model *m, const struct train_
         }
     }
     struct param_counts pc = model_config_param_counts(&m->cfg);
-    char step[32], val[32], ptot[32], patt[32];
+    char step[32], val[32], ptot[32], patt[32], secs[32];
     snprintf(step, sizeof step, "%lld", (long long)m->step);
     if (info && isfinite(info->val_loss)) snprintf(val, sizeof val, "%.9g", info->val_loss);
     else snprintf(val, sizeof val, "nan");
+    snprintf(secs, sizeof secs, "%.3f", info && isfinite(info->train_s) ? info->train_s : 0.0);
     snprintf(ptot, sizeof ptot, "%zu", pc.total);
     snprintf(patt, sizeof patt, "%zu", pc.attention);
     char *mc = model_config_to_json(&m->cfg);
     char *tcj = tc ? trainer_config_to_json(tc) : NULL;
     const char *keys[] = { "format", "format_version", "model_config", "train_config", "step",
-                           "val_loss", "params_total", "params_attention" };
-    const char *vals[] = { "cascade-checkpoint", "1", mc, tcj ? tcj : "{}", step, val, ptot, patt };
-    int rc = st_write(path, ts, 3 * n, keys, vals, 8, err);
+                           "val_loss", "params_total", "params_attention", "train_seconds" };
+    const char *vals[] = { "cascade-checkpoint", "1", mc, tcj ? tcj : "{}", step, val, ptot, patt, secs };
+    int rc = st_write(path, ts, 3 * n, keys, vals, 9, err);
     free(mc);
     free(tcj);
     free(ts);
@@ -136,6 +138,13 @@ int checkpoint_load(const char *path, struct model *m, struct train_config *tc,
         const char *v = st_metadata_get(&f, "val_loss");
         info->step = m->step;
         info->val_loss = v ? strtod(v, NULL) : NAN;
+        const char *s = st_metadata_get(&f, "train_seconds");
+        char *end = NULL;
+        info->train_s = s ? strtod(s, &end) : 0.0;
+        if (s && (*end || !(info->train_s >= 0) || !isfinite(info->train_s))) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: __metadata__.train_seconds: '%.32s' is not a duration", path, s);
+            goto fail;
+        }
     }
     if (tc) {
         /* The stored training config (provenance); its model section is the one above. */

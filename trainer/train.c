@@ -71,13 +71,16 @@ static int same_model_config(const struct model_config *a, const struct model_co
     return 1;
 }
 
-/* Sets up m: from the resume checkpoint if one exists, else freshly initialised. */
+/* Sets up m: from the resume checkpoint if one exists, else freshly initialised.
+ * *prior_s: training seconds the checkpoint already holds (0 when fresh). */
 static int start_model(const struct train_config *tc, const char *resume_path, struct model *m,
-                       char *err)
+                       double *prior_s, char *err)
 {
+    *prior_s = 0.0;
     if (resume_path && access(resume_path, F_OK) == 0) {
         struct checkpoint_info info;
         if (checkpoint_load(resume_path, m, NULL, &info, err) != 0) return -1;
+        *prior_s = info.train_s;
         if (!same_model_config(&m->cfg, &tc->model)) {
             snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's; "
                      "refusing to resume (use another --out)", resume_path);
@@ -112,13 +115,14 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
                  ds->path, ds->n_tokens - ds->n_train, B * T + 1);
         return -1;
     }
-    if (start_model(tc, resume_path, m, err) != 0) return -1;
+    double prior_s;
+    if (start_model(tc, resume_path, m, &prior_s, err) != 0) return -1;
 
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
     if (!in || !tg) { free(in); free(tg); snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
     double t_start = now_s(), t_mark = t_start;
     int64_t step_mark = m->step, start_step = m->step;
-    struct checkpoint_info info = { m->step, NAN };
+    struct checkpoint_info info = { m->step, NAN, prior_s };
     int rc = 0;
     while (m->step < tc->steps) {
         int64_t step = m->step;
@@ -159,12 +163,14 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
         }
         int do_ckpt = tc->out_path[0] &&
                       (last || stop || (tc->checkpoint_every > 0 && m->step % tc->checkpoint_every == 0));
+        info.train_s = prior_s + (now_s() - t_start);
         if (do_ckpt && checkpoint_save(tc->out_path, m, tc, &info, err) != 0) { rc = -1; break; }
         if (stop) { res->stopped = 1; break; }
     }
     res->steps_done = m->step;
-    res->wall_s = now_s() - t_start;
-    res->tokens_per_s = (double)(m->step - start_step) * B * T / (res->wall_s + 1e-12);
+    double segment_s = now_s() - t_start;
+    res->wall_s = prior_s + segment_s;
+    res->tokens_per_s = (double)(m->step - start_step) * B * T / (segment_s + 1e-12);
     free(in);
     free(tg);
     return rc;

@@ -268,6 +268,8 @@ float trainer_lr_at(const struct train_config *tc, int64_t step);
 struct checkpoint_info {
     int64_t step;
     double val_loss;       /* last validation loss in nats/token, NAN if none */
+    double train_s;        /* wall seconds of training up to step, over every resumed
+                            * segment (0 in files that predate it) */
 };
 int checkpoint_save(const char *path, const struct model *m, const struct train_config *tc,
                     const struct checkpoint_info *info, char *err);
@@ -304,7 +306,8 @@ struct train_result {
     int64_t steps_done;
     double final_train_loss;
     struct eval_result val;
-    double wall_s, tokens_per_s;
+    double wall_s;         /* training wall time of the run, every resumed segment included */
+    double tokens_per_s;   /* over this segment: the steps it took / its wall time */
     int diverged;          /* 1 if a loss or gradient became NaN/inf (training stopped) */
     int stopped;           /* 1 if the callback asked to stop */
 };
