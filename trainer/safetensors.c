@@ -12,8 +12,8 @@
  * Files written here hold F32 tensors laid out in the order given, with the header padded
  * so that the data section starts at a multiple of 8 bytes.
  *
- * Reading loads the whole data section into memory and validates every header entry,
- * so later accesses (st_read_f32) cannot run out of bounds.
+ * Reading maps the file read-only (mmap) and validates every header entry against the
+ * mapped size, so later accesses (st_read_f32) cannot run out of bounds.
  */
 #include "trainer/trainer.h"
 
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,8 +152,8 @@ static void format_shape(char *buf, size_t n, const int64_t *shape, int ndim)
 /* ------------------------------------------------------------------------------------ */
 /* Reading                                                                                */
 
-/* Reads the 8-byte length, the header (NUL-terminated, *header malloc'ed) and the data
- * section (into f->data) of f->path. */
+/* Reads the 8-byte length, copies the header (NUL-terminated, *header malloc'ed) and
+ * maps f->path, with f->data pointing at the data section. */
 static int read_file_parts(struct st_file *f, char **header, size_t *header_len, char *err)
 {
     const char *path = f->path;
@@ -179,23 +180,25 @@ static int read_file_parts(struct st_file *f, char **header, size_t *header_len,
         return st_fail(err, "%s: not a safetensors file (header length %llu, must be 2..%llu)",
                        path, (unsigned long long)n, (unsigned long long)ST_HEADER_MAX);
     }
-    size_t data_len = (size_t)(size - 8 - n);
-    char *h = malloc((size_t)n + 1);
-    uint8_t *data = malloc(data_len ? data_len : 1);
-    if (!h || !data) {
-        free(h); free(data); fclose(fp);
-        return st_fail(err, "%s: out of memory reading %llu bytes", path, (unsigned long long)size);
-    }
-    if (fread(h, 1, (size_t)n, fp) != (size_t)n || fread(data, 1, data_len, fp) != data_len) {
-        free(h); free(data); fclose(fp);
-        return st_fail(err, "%s: short read (file changed while reading?)", path);
-    }
+    /* Checkpoints are replaced by rename, never rewritten in place, so a mapping keeps
+     * seeing the file it opened. */
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
     fclose(fp);
+    if (map == MAP_FAILED)
+        return st_fail(err, "%s: cannot map %llu bytes: %s", path, (unsigned long long)size, strerror(errno));
+    char *h = malloc((size_t)n + 1);
+    if (!h) {
+        munmap(map, (size_t)size);
+        return st_fail(err, "%s: out of memory for a %llu-byte header", path, (unsigned long long)n);
+    }
+    memcpy(h, (const char *)map + 8, (size_t)n);
     h[n] = 0;
     *header = h;
     *header_len = (size_t)n;
-    f->data = data;
-    f->data_len = data_len;
+    f->map = map;
+    f->map_len = (size_t)size;
+    f->data = (const uint8_t *)map + 8 + n;
+    f->data_len = (size_t)(size - 8 - n);
     return 0;
 }
 
@@ -373,7 +376,7 @@ void st_close(struct st_file *f)
 {
     free(f->tensors);
     cJSON_Delete((cJSON *)f->metadata);
-    free(f->data);
+    if (f->map) munmap(f->map, f->map_len);
     memset(f, 0, sizeof *f);
 }
 

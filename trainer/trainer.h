@@ -182,11 +182,15 @@ struct st_file {
     int n_tensors;
     struct st_tensor *tensors;  /* (n_tensors) in header order */
     void *metadata;        /* cJSON object of "__metadata__" (string -> string), or NULL */
-    uint8_t *data;         /* the data section (read into memory) */
+    const uint8_t *data;   /* the data section, inside the mapping */
     size_t data_len;
+    void *map;             /* the whole file mapped read-only (mmap), map_len bytes */
+    size_t map_len;
 };
 
-/* Reads the whole file into memory. On error *f is zeroed (st_close is safe). */
+/* Maps the file read-only and parses its header; tensors are converted on st_read_f32,
+ * so a large pretrained file costs page cache, not a private copy. On error *f is
+ * zeroed (st_close is safe). */
 int st_open(struct st_file *f, const char *path, char *err);
 void st_close(struct st_file *f);
 const struct st_tensor *st_find(const struct st_file *f, const char *name);
