@@ -87,3 +87,12 @@ int cli_mkdir_p(const char *path)
     }
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
+
+int cli_mkdir_parent(const char *file_path)
+{
+    char dir[4096];
+    const char *slash = strrchr(file_path, '/');
+    if (!slash || slash == file_path) return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - file_path), file_path);
+    return cli_mkdir_p(dir);
+}

@@ -40,6 +40,8 @@ void cli_set_threads(long n);
 double cli_now(void);
 /* mkdir -p; 0 on success. */
 int cli_mkdir_p(const char *path);
+/* mkdir -p of the directory part of a file's path (none for "name"); 0 on success. */
+int cli_mkdir_parent(const char *file_path);
 /* "1h02m", "3m05s", "12s" */
 void cli_format_duration(char *out, int n, double seconds);
 

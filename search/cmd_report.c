@@ -17,16 +17,6 @@
 
 #define REPORT_USAGE "report --db FILE [--campaign NAME]... --out DIR/NAME.md"
 
-/* mkdir -p of the directory part of path ("" or "." need nothing). */
-static int make_parent_dirs(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path) return 0;
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    return cli_mkdir_p(dir);
-}
-
 static int has_md_suffix(const char *s)
 {
     size_t n = strlen(s);
@@ -80,7 +70,7 @@ int cmd_report(int argc, char **argv)
         }
         db_campaign_free(&c);
     }
-    if (make_parent_dirs(out) != 0) {
+    if (cli_mkdir_parent(out) != 0) {
         fprintf(stderr, "cascade report: %s: cannot create its directory: %s\n", out, strerror(errno));
         db_close(db);
         return 1;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -122,6 +123,11 @@ int cmd_train(int argc, char **argv)
     if (trainer_config_validate(&tc, config, err) != 0) { fprintf(stderr, "cascade train: %s\n", err); return 2; }
     if (tc.out_path[0] && !resume && access(tc.out_path, F_OK) == 0) {
         fprintf(stderr, "cascade train: %s exists; pass --resume to continue it, or --out NEW\n", tc.out_path);
+        return 2;
+    }
+    if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
+        fprintf(stderr, "cascade train: %s: cannot create the checkpoint's directory: %s\n", tc.out_path,
+                strerror(errno));
         return 2;
     }
     cli_set_threads(tc.threads);
