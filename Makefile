@@ -16,7 +16,6 @@ CC      ?= cc
 BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS  ?= -O2 -march=native
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-CFLAGS  += -DCASCADE_VERSION=\"$(VERSION)\"
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -fopenmp -I. -MMD -MP
 LDLIBS  += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -llapacke -lsqlite3 -lcjson -lm -fopenmp
 ifeq ($(SAN),1)
@@ -58,9 +57,19 @@ $(BUILD)/tests/test_list.h: $(TEST_SRC) | $(BUILD)/tests
 $(BUILD)/tests/runner.o: $(BUILD)/tests/test_list.h
 $(BUILD)/tests/%.o: CFLAGS += -I$(BUILD)/tests
 
-$(BUILD)/%.o: %.c
+# The version lives in one generated header, rewritten only when it changes, so the few
+# files that print it are rebuilt with each commit (their .d files list it).
+VERSION_H := $(BUILD)/cascade_version.h
+$(VERSION_H): FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo '#define CASCADE_VERSION "$(VERSION)"' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/%.o: %.c | $(VERSION_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
 
 $(BUILD)/tests:
 	mkdir -p $@
