@@ -156,24 +156,12 @@ int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, c
 int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *found, char *err);
 
 /* ---- queries --------------------------------------------------------------------------
- * Named queries for `cascade query` and reports: "campaigns", "runs", "results",
- * "pareto", "cascade" (per-layer measurements of the probe and the standard baseline).
- * The callback receives each row as column names and text values (NULL for SQL NULL);
- * returning non-zero stops. campaign: a name, or NULL for all (campaigns) / the most
- * recent one (others). */
-typedef int (*db_row_fn)(void *user, int ncols, char **names, char **values);
-int db_query_named(struct db *db, const char *query, const char *campaign, db_row_fn fn,
-                   void *user, char *err);
-/* Arbitrary read-only SQL, on either kind of connection: one statement that only reads
- * (sqlite3_stmt_readonly, and no ATTACH, transaction control or pragma that changes a
- * setting); anything else is refused. */
-int db_query_sql(struct db *db, const char *sql, db_row_fn fn, void *user, char *err);
-/* Values are given as text: integers in decimal, reals in the shortest form that reads
- * back to the same double (with ".0" when integral; "Inf", "-Inf"), text as stored, blobs
- * as X'hex'. A callback's non-zero return stops the query; the call still returns 0.
- * Unknown query or campaign names are errors. */
-
-/* The same queries with each value's type, and a first call for the header. */
+ * The callback is called once for the header (row->index == -1, values and types NULL,
+ * made even when no row follows), then once per row with column names, values as text
+ * (NULL for SQL NULL) and their types. Values: integers in decimal, reals in the shortest
+ * form that reads back to the same double (with ".0" when integral; "Inf", "-Inf"), text
+ * as stored, blobs as X'hex'. A callback's non-zero return stops the query; the call
+ * still returns 0. */
 enum db_type { DB_TYPE_NULL = 0, DB_TYPE_INTEGER = 1, DB_TYPE_REAL = 2, DB_TYPE_TEXT = 3, DB_TYPE_BLOB = 4 };
 struct db_row {
     int ncols;
@@ -183,9 +171,16 @@ struct db_row {
     int64_t index;               /* -1 for the header call (made even when no row follows), then 0, 1, ... */
 };
 typedef int (*db_rows_fn)(void *user, const struct db_row *row);
-int db_query_named_rows(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
-                        void *user, char *err);
-int db_query_sql_rows(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err);
+/* Named queries for `cascade query` and reports: "campaigns", "runs", "results",
+ * "pareto", "cascade" (per-layer measurements of the probe and the standard baseline).
+ * campaign: a name, or NULL for all (campaigns) / the most recent one (others). Unknown
+ * query or campaign names are errors. */
+int db_query_named(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
+                   void *user, char *err);
+/* Arbitrary read-only SQL, on either kind of connection: one statement that only reads
+ * (sqlite3_stmt_readonly, and no ATTACH, transaction control or pragma that changes a
+ * setting); anything else is refused. */
+int db_query_sql(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err);
 /* "campaigns, runs, results, pareto, cascade": the names db_query_named knows. */
 const char *db_query_names(void);
 

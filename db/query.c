@@ -153,8 +153,8 @@ static int find_campaign(struct db *db, const char *name, int64_t *id, char *err
     return -1;
 }
 
-int db_query_named_rows(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
-                        void *user, char *err)
+int db_query_named(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
+                   void *user, char *err)
 {
     int q = 0;
     while (q < N_NAMED && (!query || strcmp(query, named_queries[q].name) != 0)) q++;
@@ -225,7 +225,7 @@ static int only_blank(const char *s)
     return 1;
 }
 
-int db_query_sql_rows(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err)
+int db_query_sql(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err)
 {
     if (!sql || only_blank(sql)) {
         snprintf(err, CASCADE_ERR_MAX, "%s: the SQL is empty", db->path);
@@ -256,28 +256,4 @@ int db_query_sql_rows(struct db *db, const char *sql, db_rows_fn fn, void *user,
         rc = deliver_rows(db, st, fn, user, err);
     sqlite3_finalize(st);
     return rc;
-}
-
-/* ---- the text-only callback ---------------------------------------------------------- */
-
-struct text_adapter { db_row_fn fn; void *user; };
-
-static int call_text_fn(void *user, const struct db_row *row)
-{
-    struct text_adapter *a = user;
-    if (row->index < 0) return 0;   /* the header call */
-    return a->fn(a->user, row->ncols, row->names, row->values);
-}
-
-int db_query_named(struct db *db, const char *query, const char *campaign, db_row_fn fn,
-                   void *user, char *err)
-{
-    struct text_adapter a = { fn, user };
-    return db_query_named_rows(db, query, campaign, call_text_fn, &a, err);
-}
-
-int db_query_sql(struct db *db, const char *sql, db_row_fn fn, void *user, char *err)
-{
-    struct text_adapter a = { fn, user };
-    return db_query_sql_rows(db, sql, call_text_fn, &a, err);
 }

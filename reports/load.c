@@ -67,13 +67,13 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref)
 
 struct pareto_ctx { struct report_campaign *rc; };
 
-static int mark_pareto(void *user, int ncols, char **names, char **values)
+static int mark_pareto(void *user, const struct db_row *row)
 {
     struct report_campaign *rc = ((struct pareto_ctx *)user)->rc;
-    for (int c = 0; c < ncols; c++) {
-        if (strcmp(names[c], "run") != 0 || !values[c]) continue;
+    for (int c = 0; row->values && c < row->ncols; c++) {
+        if (strcmp(row->names[c], "run") != 0 || !row->values[c]) continue;
         for (int i = 0; i < rc->n_runs; i++)
-            if (strcmp(rc->runs[i].run->name, values[c]) == 0) rc->runs[i].pareto = 1;
+            if (strcmp(rc->runs[i].run->name, row->values[c]) == 0) rc->runs[i].pareto = 1;
     }
     return 0;
 }

@@ -5,13 +5,15 @@
  *   {"name": "demo",
  *    "data": {...}, "model": {...}, "train": {...}   the trainer's schema (trainer/config.c);
  *        "model" gives the shape only: attention kinds, head dims, layernorm,
- *        linear_prefix and embed_scale (which follows layernorm) are chosen per run by
+ *        linear_prefix and embed_scale (search.probe_embed_scale) are chosen per run by
  *        the search, so they are rejected here;
  *        train.out too (checkpoints go to search.runs_dir)
  *    "search": {"linear_threshold": 2.5, "max_prefix": n_layer, "multipliers": [1, 2],
  *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
- *               "analysis_tokens": seq_len, "runs_dir": "runs"}}
+ *               "analysis_tokens": seq_len, "runs_dir": "runs",
+ *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
+ *                                           LayerNorm [ours]; those with it use 1
  */
 #include "search/campaign.h"
 
@@ -88,7 +90,7 @@ static int parse_search(struct campaign_config *cc, const cJSON *s, char *err)
 {
     static const char *const known[] = { "linear_threshold", "max_prefix", "multipliers", "head_dim_step",
                                          "head_dim_min", "control", "combine", "retrain", "inherit_steps",
-                                         "analysis_tokens", "runs_dir", NULL };
+                                         "analysis_tokens", "runs_dir", "probe_embed_scale", NULL };
     const char *file = cc->path;
     const struct model_config *mc = &cc->base.model;
     if (!cJSON_IsObject(s)) return fail(err, "%s: search: expected an object", file);
@@ -116,6 +118,9 @@ static int parse_search(struct campaign_config *cc, const cJSON *s, char *err)
     v = cc->analysis_tokens;
     if (get_number(s, "analysis_tokens", file, 2, mc->seq_len, 1, &v, err)) return -1;
     cc->analysis_tokens = (int)v;
+    v = cc->probe_embed_scale;
+    if (get_number(s, "probe_embed_scale", file, 1e-6, 1e6, 0, &v, err)) return -1;
+    cc->probe_embed_scale = v;
     if (get_bool(s, "control", file, &cc->control, err) || get_bool(s, "combine", file, &cc->combine, err))
         return -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
@@ -183,8 +188,8 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
     for (int k = 0; model && per_run[k]; k++) {
         if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
             fail(err, "%s: model.%s: chosen per run by the search (probe: sd without LayerNorm; "
-                 "standard: softmax with LayerNorm; embed_scale follows LayerNorm); remove it",
-                 path, per_run[k]);
+                 "standard: softmax with LayerNorm; the probe's embed_scale: search.probe_embed_scale); "
+                 "remove it", path, per_run[k]);
             goto done;
         }
     }
@@ -212,6 +217,7 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
     cc->retrain = RETRAIN_SCRATCH;
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
     cc->analysis_tokens = mc->seq_len;
+    cc->probe_embed_scale = model_default_embed_scale(0);
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
     const cJSON *search = cJSON_GetObjectItemCaseSensitive(root, "search");
     if (search && parse_search(cc, search, err) != 0) goto done;
@@ -249,7 +255,7 @@ static void uniform_arch(struct model_config *mc, const struct campaign_config *
 {
     *mc = cc->base.model;
     mc->layernorm = ln;
-    mc->embed_scale = model_default_embed_scale(ln);
+    mc->embed_scale = ln ? 1.0f : (float)cc->probe_embed_scale;
     int d = mc->n_embd / mc->n_head;
     for (int l = 0; l < mc->n_layer; l++) mc->layers[l] = (struct layer_arch){ kind, d };
 }

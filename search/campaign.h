@@ -30,6 +30,8 @@ struct campaign_config {
     int inherit_steps;           /* step budget of inherited candidates */
     int analysis_tokens;         /* N of the realised analysis window (<= seq_len) */
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
+    double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
+                                  * (the probe and its candidates); runs with it use 1 */
 };
 
 /* Loads and validates a campaign config. Errors name the file and the key path. */

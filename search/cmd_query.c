@@ -263,8 +263,8 @@ int cmd_query(int argc, char **argv)
     struct db *db;
     if (db_open(&db, path, DB_READ_ONLY, err) != 0) { fprintf(stderr, "cascade query: %s\n", err); return 2; }
     struct rows rows = { 0 };
-    int rc = sql ? db_query_sql_rows(db, sql, collect_row, &rows, err)
-                 : db_query_named_rows(db, query, campaign, collect_row, &rows, err);
+    int rc = sql ? db_query_sql(db, sql, collect_row, &rows, err)
+                 : db_query_named(db, query, campaign, collect_row, &rows, err);
     db_close(db);
     if (rows.oom) { rc = -1; snprintf(err, sizeof err, "%s: out of memory", path); }
     if (rc != 0) {

@@ -38,10 +38,11 @@ static int64_t raw_int(const char *path, const char *sql)
 
 /* The first column of a query on an open database, as text ("" for no row). */
 struct first_cell { char text[256]; int rows; };
-static int take_first(void *user, int ncols, char **names, char **values)
+static int take_first(void *user, const struct db_row *row)
 {
     struct first_cell *f = user;
-    if (f->rows++ == 0) snprintf(f->text, sizeof f->text, "%s", values[0] ? values[0] : "NULL");
+    if (row->index < 0) return 0;   /* the header */
+    if (f->rows++ == 0) snprintf(f->text, sizeof f->text, "%s", row->values[0] ? row->values[0] : "NULL");
     return 0;
 }
 static const char *cell(struct db *db, const char *sql, struct first_cell *f)
@@ -583,12 +584,14 @@ TEST(db_record_result_marks_done)
 /* ---- views and queries ------------------------------------------------------------------ */
 
 struct collected { char text[4096]; int rows; };
-static int collect_text(void *user, int ncols, char **names, char **values)
+static int collect_text(void *user, const struct db_row *row)
 {
     struct collected *c = user;
+    if (row->index < 0) return 0;   /* the header */
     size_t k = strlen(c->text);
-    for (int i = 0; i < ncols && k < sizeof c->text; i++)
-        k += snprintf(c->text + k, sizeof c->text - k, "%s%s", i ? "," : "", values[i] ? values[i] : "NULL");
+    for (int i = 0; i < row->ncols && k < sizeof c->text; i++)
+        k += snprintf(c->text + k, sizeof c->text - k, "%s%s", i ? "," : "",
+                      row->values[i] ? row->values[i] : "NULL");
     if (k < sizeof c->text) snprintf(c->text + k, sizeof c->text - k, ";");
     c->rows++;
     return 0;

@@ -74,6 +74,35 @@ TEST(search_propose_follows_the_cascade)
     campaign_config_free(&cc);
 }
 
+/* search.probe_embed_scale sets the multiplier of the runs without LayerNorm only. */
+TEST(search_probe_embed_scale_applies_to_runs_without_layernorm)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX], json[2048];
+    const char *at = strstr(campaign_json, "\"runs_dir\"");
+    REQUIRE(at != NULL);
+    snprintf(json, sizeof json, "%.*s\"probe_embed_scale\": 1, %s", (int)(at - campaign_json), campaign_json, at);
+    REQUIRE_MSG(load(t_, &cc, json, err) == 0, "%s", err);
+    CHECK(cc.probe_embed_scale == 1.0);
+    struct run_spec probe, standard;
+    campaign_baselines(&cc, &probe, &standard);
+    CHECK(probe.arch.embed_scale == 1.0f && standard.arch.embed_scale == 1.0f);
+    campaign_config_free(&cc);
+    snprintf(json, sizeof json, "%.*s\"probe_embed_scale\": 12.5, %s", (int)(at - campaign_json), campaign_json, at);
+    REQUIRE_MSG(load(t_, &cc, json, err) == 0, "%s", err);
+    campaign_baselines(&cc, &probe, &standard);
+    CHECK(probe.arch.embed_scale == 12.5f && !probe.arch.layernorm);
+    CHECK(standard.arch.embed_scale == 1.0f && standard.arch.layernorm);
+    double erank[6] = { 2.0, 2.2, 2.5, 3.1, 4.0, 9.5 };
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
+    for (int i = 0; i < n; i++)
+        CHECK_MSG(p[i].arch.embed_scale == (p[i].arch.layernorm ? 1.0f : 12.5f), "%s: %g", p[i].name, p[i].arch.embed_scale);
+    free(p);
+    campaign_config_free(&cc);
+}
+
 TEST(search_config_errors_name_the_key)
 {
     struct campaign_config cc;
@@ -82,6 +111,7 @@ TEST(search_config_errors_name_the_key)
         { "\"head_dim_min\": 4", "\"head_dim_min\": 4, \"bogus\": 1", "search.bogus: unknown key" },
         { "\"seq_len\": 64", "\"seq_len\": 64, \"attention\": \"sd\"", "model.attention" },
         { "\"seq_len\": 64", "\"seq_len\": 64, \"embed_scale\": 8", "model.embed_scale: chosen per run" },
+        { "\"runs_dir\"", "\"probe_embed_scale\": 0, \"runs_dir\"", "search.probe_embed_scale" },
         { "\"runs_dir\"", "\"retrain\": \"warm\", \"runs_dir\"", "search.retrain" },
         { "[1, 2]", "[1, -2]", "search.multipliers[1]" },
         { "\"steps\": 100", "\"steps\": 0", "train.steps" },
