@@ -108,8 +108,14 @@ static void setup_model(struct report_buf *md, const struct report_campaign *rc,
     const char *what[2] = { "Probe", "Standard baseline" };
     const char *desc[2] = { "S–D attention, no LayerNorm", "softmax attention, LayerNorm" };
     for (int k = 0; k < 2; k++) {
-        if (refs[k] < 0) snprintf(v, sizeof v, "not recorded");
-        else snprintf(v, sizeof v, "`%s`: `%s` (%s)", rc->runs[refs[k]].run->name, rc->runs[refs[k]].run->arch, desc[k]);
+        if (refs[k] < 0) { setup_row(md, what[k], "not recorded"); continue; }
+        const struct db_run *r = rc->runs[refs[k]].run;
+        /* the embedding multiplier [ours]; runs recorded before it existed had 1 */
+        double scale = 1.0;
+        cJSON *arch = cJSON_Parse(r->arch_json);
+        if (arch) json_num(arch, "embed_scale", &scale);
+        cJSON_Delete(arch);
+        snprintf(v, sizeof v, "`%s`: `%s` (%s, embeddings ×%g)", r->name, r->arch, desc[k], scale);
         setup_row(md, what[k], v);
     }
 }

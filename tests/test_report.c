@@ -150,6 +150,8 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         snprintf(r.role, sizeof r.role, "%s", f->role);
         snprintf(r.arch, sizeof r.arch, "%s", f->arch);
         r.reason = (char *)f->reason;
+        /* the probe records its embedding multiplier; the others, as before it existed, none */
+        r.arch_json = strcmp(f->role, "probe") == 0 ? "{\"layernorm\":false,\"embed_scale\":32}" : NULL;
         snprintf(r.retrain, sizeof r.retrain, "%s", strcmp(f->role, "candidate") == 0 || strcmp(f->role, "control") == 0
                  ? "scratch" : "");
         r.seed = 1337;
@@ -324,7 +326,8 @@ TEST(report_setup_and_cascade_tables)
     CHECK(strstr(md, "| Corpus | `brown.txt` (`data/brown.txt`): 1,000,000 byte tokens, split 950,000 train / 50,000 "
                      "validation (validation fraction 0.05) |") != NULL);
     CHECK(strstr(md, "| Model | 4 layers, width 64, 2 heads per layer (head dim 32), context 64 tokens, vocabulary 256 |"));
-    CHECK(strstr(md, "| Probe | `probe`: `S S S S \\| d 32,32,32,32` (S–D attention, no LayerNorm) |"));
+    CHECK(strstr(md, "| Probe | `probe`: `S S S S \\| d 32,32,32,32` (S–D attention, no LayerNorm, embeddings ×32) |"));
+    CHECK(strstr(md, "(softmax attention, LayerNorm, embeddings ×1) |"));
     CHECK(strstr(md, "| Budget | 100 steps of batch 4 × 64 tokens (25,600 tokens per run); learning rate 0.002, warmup 10 "
                      "steps, cosine decay to 0.1× |"));
     CHECK(strstr(md, "| Seeds | 1337 (every run) |"));

@@ -501,6 +501,13 @@ TEST(train_resume_continues_exactly)
     REQUIRE_MSG(trainer_train(&tc, tc.out_path, &part, &ds, NULL, NULL, &r, err) == 0, "%s", err);
     CHECK(part.step == 6);
     CHECK_MSG(r.wall_s > info.train_s, "run %g s, first segment %g s", r.wall_s, info.train_s);
+    /* a config whose model differs (here only the embedding multiplier) is refused */
+    struct model other;
+    struct train_config tc2 = tc;
+    tc2.model.embed_scale = 32.0f;
+    tc2.steps = 8;
+    CHECK(trainer_train(&tc2, tc.out_path, &other, &ds, NULL, NULL, &r, err) == -1);
+    CHECK_MSG(strstr(err, "the checkpoint's model differs") != NULL, "%s", err);
     CHECK(memcmp(full.params, part.params, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_m, part.adam_m, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_v, part.adam_v, 4 * full.n_params) == 0);

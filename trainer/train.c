@@ -63,7 +63,8 @@ int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, in
 static int same_model_config(const struct model_config *a, const struct model_config *b)
 {
     if (a->vocab_size != b->vocab_size || a->seq_len != b->seq_len || a->n_layer != b->n_layer ||
-        a->n_head != b->n_head || a->n_embd != b->n_embd || a->layernorm != b->layernorm)
+        a->n_head != b->n_head || a->n_embd != b->n_embd || a->layernorm != b->layernorm ||
+        a->embed_scale != b->embed_scale)
         return 0;
     for (int l = 0; l < a->n_layer; l++)
         if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim)
