@@ -3,6 +3,7 @@
 #include "test.h"
 #include "search/campaign.h"
 
+#include <dirent.h>
 #include <lapacke.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,37 @@ TEST(search_propose_follows_the_cascade)
     CHECK_MSG(n == 2 && named(p, n, "lin1") && named(p, n, "std_lin1"), "%d proposals", n);
     free(p);
     campaign_config_free(&cc);
+}
+
+/* Every shipped config loads: campaign configs (they have a "name") as campaigns, the
+ * rest as training configs. */
+TEST(search_every_shipped_config_loads)
+{
+    DIR *d = opendir("configs");
+    REQUIRE(d != NULL);
+    int n = 0;
+    char err[CASCADE_ERR_MAX], path[600], *text = NULL;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        snprintf(path, sizeof path, "configs/%s", e->d_name);
+        size_t size;
+        REQUIRE((text = test_read_file(path, &size)) != NULL);
+        if (strstr(text, "\"name\"")) {
+            struct campaign_config cc;
+            CHECK_MSG(campaign_config_load(&cc, path, err) == 0, "%s", err);
+            campaign_config_free(&cc);
+        } else {
+            struct train_config tc;
+            CHECK_MSG(trainer_config_load(&tc, path, err) == 0, "%s", err);
+            if (strcmp(e->d_name, "tiny_sd_embed1.json") == 0) CHECK(tc.model.embed_scale == 1.0f && !tc.model.layernorm);
+        }
+        free(text);
+        text = NULL;
+        n++;
+    }
+    closedir(d);
+    CHECK_MSG(n >= 8, "%d configs", n);
 }
 
 /* search.probe_embed_scale sets the multiplier of the runs without LayerNorm only. */
