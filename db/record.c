@@ -26,6 +26,29 @@ static int step_done(struct db *db, sqlite3_stmt *st, const char *what, char *er
     return rc == SQLITE_DONE ? 0 : db_fail(db, what, err);
 }
 
+/* One transaction that updates the row `id` and must change exactly it: ?1 is the id, ?2
+ * the text (NULL when NULL or ""), ?3, where the statement has it, the time now. `noun`
+ * ("campaign", "run") names the row in the error. */
+static int update_row(struct db *db, const char *sql, int64_t id, const char *text, const char *doing,
+                      const char *noun, char *err)
+{
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, sql, err) != 0) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    db_bind_text(st, 2, text);
+    if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_double(st, 3, db_now());
+    if (step_done(db, st, doing, err) != 0) goto fail;
+    if (sqlite3_changes(db->h) != 1) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: no %s with id %lld", db->path, noun, (long long)id);
+        goto fail;
+    }
+    return db_commit(db, err);
+fail:
+    db_rollback(db);
+    return -1;
+}
+
 /* Two campaign configs are the same when they are the same JSON value (whitespace and
  * key order aside); texts that are not JSON are compared as text. */
 static int same_config(const char *a, const char *b)
@@ -90,23 +113,9 @@ int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *statu
                  db->path, status ? status : "(null)");
         return -1;
     }
-    if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, "UPDATE campaigns SET status = ?2, "
-                   "finished_at = CASE WHEN ?2 = 'running' THEN NULL ELSE ?3 END WHERE id = ?1", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, campaign_id);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 3, db_now());
-    if (step_done(db, st, "setting the campaign status", err) != 0) goto fail;
-    if (sqlite3_changes(db->h) != 1) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: no campaign with id %lld", db->path, (long long)campaign_id);
-        goto fail;
-    }
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    return update_row(db, "UPDATE campaigns SET status = ?2, "
+                      "finished_at = CASE WHEN ?2 = 'running' THEN NULL ELSE ?3 END WHERE id = ?1",
+                      campaign_id, status, "setting the campaign status", "campaign", err);
 }
 
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err)
@@ -122,20 +131,8 @@ int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_
         }
     }
     assert(db->version >= 2);   /* a writer's file is migrated to the current version */
-    if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, "UPDATE campaigns SET setup_json = ?2 WHERE id = ?1", err) != 0) goto fail;
-    sqlite3_bind_int64(st, 1, campaign_id);
-    db_bind_text(st, 2, setup_json);
-    if (step_done(db, st, "recording the campaign's setup", err) != 0) goto fail;
-    if (sqlite3_changes(db->h) != 1) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: no campaign with id %lld", db->path, (long long)campaign_id);
-        goto fail;
-    }
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    return update_row(db, "UPDATE campaigns SET setup_json = ?2 WHERE id = ?1", campaign_id, setup_json,
+                      "recording the campaign's setup", "campaign", err);
 }
 
 int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, char *err)
@@ -289,20 +286,8 @@ fail:
 
 int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
 {
-    if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, "UPDATE runs SET host = ?2 WHERE id = ?1", err) != 0) goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    db_bind_text(st, 2, host);
-    if (step_done(db, st, "setting the run's host", err) != 0) goto fail;
-    if (sqlite3_changes(db->h) != 1) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: no run with id %lld", db->path, (long long)run_id);
-        goto fail;
-    }
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    return update_row(db, "UPDATE runs SET host = ?2 WHERE id = ?1", run_id, host, "setting the run's host",
+                      "run", err);
 }
 
 static enum db_status status_of(const char *s)
