@@ -525,11 +525,10 @@ int cmd_search(int argc, char **argv)
         campaign_config_free(&c.cc);
         return 2;
     }
-    if (cli_mkdir_parent(dbpath) != 0)
-        snprintf(err, sizeof err, "%s: cannot create the database's directory: %s", dbpath, strerror(errno));
-    else if (db_open(&c.db, dbpath, DB_WRITE, err) == 0)
-        err[0] = '\0';
-    if (err[0]) {
+    int opened = cli_mkdir_parent(dbpath) == 0;
+    if (!opened) snprintf(err, sizeof err, "%s: cannot create the database's directory: %s", dbpath, strerror(errno));
+    else opened = db_open(&c.db, dbpath, DB_WRITE, err) == 0;
+    if (!opened) {
         fprintf(stderr, "cascade search: %s\n", err);
         data_free(&c.ds);
         campaign_config_free(&c.cc);

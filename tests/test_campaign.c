@@ -67,7 +67,7 @@ TEST(campaign_end_to_end)
 {
     char cfg[512], db[512], runs[512], *out = NULL;
     test_tmppath(runs, sizeof runs, "runs_e2e");
-    test_tmppath(db, sizeof db, "e2e.db");
+    test_tmppath(db, sizeof db, "e2e_new_dir/e2e.db");   /* the database's directory is made */
     write_config(t_, "e2e", runs, "", cfg, sizeof cfg);
     int rc = search(cfg, db, &out);
     REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);

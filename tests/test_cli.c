@@ -83,6 +83,14 @@ TEST(cli_train_resume_eval)
     rc = cli(&out, "eval --checkpoint %s%s", ck, "");
     CHECK_MSG(rc == 0 && strstr(out, "val loss") && strstr(out, "perplexity") && strstr(out, "bits per byte"), "%s", out);
     free(out);
+    /* a checkpoint in directories that do not exist yet (a fresh clone has no runs/) */
+    char nested[600];
+    snprintf(nested, sizeof nested, "%s.d/new/sub/x.safetensors", ck);
+    rc = cli(&out, "train --config %s --steps 2 --out %s", cfg, nested);
+    CHECK_MSG(rc == 0 && access(nested, F_OK) == 0, "rc %d: %s", rc, out);
+    /* the summary names the embedding multiplier (the config has no LayerNorm: x32) */
+    CHECK_MSG(strstr(out, "layernorm off, embeddings x32") != NULL, "%s", out);
+    free(out);
 }
 
 TEST(cli_openblas_core_fallback_is_fixed)
