@@ -257,7 +257,7 @@ static int load_references(struct controller *c, const struct run_spec *probe, c
 static int record_report(struct controller *c, const struct run_job *job, const struct run_report *rep, char *err)
 {
     const char *why = NULL;
-    /* where it ran: the controller's host unless an MPI worker trained it */
+    /* where it ran: the executor says (the local host, or the MPI worker's) */
     if (rep->host[0] && db_run_set_host(c->db, job->run_id, rep->host, err) != 0) return -1;
     if (rep->rc != 0) why = rep->err;
     else if (rep->outcome.status == 2) return 1;
@@ -312,6 +312,30 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
     return stopped || search_stop ? 1 : 0;
 }
 
+/* 0 when the run recorded in `row` is the architecture `spec` asks for; otherwise -1 and
+ * err says what differs. A campaign begun by an older version may have recorded another
+ * model for the same name (before embed_scale existed, runs without LayerNorm were x1):
+ * continuing it would compare runs of two different probes. */
+static int check_recorded_arch(const struct controller *c, const struct db_run *row, const struct run_spec *spec,
+                               char *err)
+{
+    if (!row->arch_json[0]) return 0;   /* recorded before arch_json existed: nothing to compare */
+    char *want = model_config_to_json(&spec->arch);
+    int same = want && strcmp(row->arch_json, want) == 0;
+    free(want);
+    if (same) return 0;
+    struct model_config had;
+    char why[CASCADE_ERR_MAX], what[160] = "its architecture";
+    if (model_config_from_json_string(&had, row->arch_json, "recorded", why) == 0 &&
+        had.embed_scale != spec->arch.embed_scale)
+        snprintf(what, sizeof what, "embed_scale %g (this version gives %g; runs without LayerNorm were x1 before the key "
+                 "existed)", had.embed_scale, spec->arch.embed_scale);
+    snprintf(err, CASCADE_ERR_MAX, "%s: run '%s' of campaign '%s' was recorded with another model: %s; this version "
+             "cannot continue it consistently: give the campaign another name", db_path(c->db), spec->name, c->cc.name,
+             what);
+    return -1;
+}
+
 /* Jobs for the specs whose runs are not finished yet. */
 static int make_jobs(struct controller *c, const struct run_spec *specs, int n_specs, struct run_job **out, int *n_out,
                      char *err)
@@ -325,6 +349,7 @@ static int make_jobs(struct controller *c, const struct run_spec *specs, int n_s
         const struct db_run *row = NULL;
         for (int j = 0; j < n_rows; j++) if (strcmp(rows[j].name, specs[i].name) == 0) row = &rows[j];
         if (!row) { free(jobs); db_runs_free(rows, n_rows); snprintf(err, CASCADE_ERR_MAX, "run %s is not in the database", specs[i].name); return -1; }
+        if (check_recorded_arch(c, row, &specs[i], err) != 0) { free(jobs); db_runs_free(rows, n_rows); return -1; }
         if (row->status == DB_DONE || row->status == DB_FAILED) continue;
         char ck[TRAINER_PATH_MAX];
         ckpt_path(c, specs[i].name, ck, sizeof ck);

@@ -123,14 +123,15 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "cascade train: %s exists; pass --resume to continue it, or --out NEW\n", tc.out_path);
         return 2;
     }
-    if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
-        fprintf(stderr, "cascade train: %s: cannot create the checkpoint's directory: %s\n", tc.out_path,
-                strerror(errno));
-        return 2;
-    }
     cli_set_threads(tc.threads);
     struct dataset ds;
     if (load_data_or_explain(&ds, tc.data_path, tc.model.vocab_size, tc.val_fraction) != 0) return 2;
+    if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
+        fprintf(stderr, "cascade train: %s: cannot create the checkpoint's directory: %s\n", tc.out_path,
+                strerror(errno));
+        data_free(&ds);
+        return 2;
+    }
     print_model_summary(&tc.model);
     printf("data: %s, %zu tokens (train %zu, validation %zu) | batch %d x %d | %d steps | "
            "%d threads, BLAS core %s\n", ds.path, ds.n_tokens, ds.n_train, ds.n_tokens - ds.n_train,
@@ -163,7 +164,8 @@ int cmd_train(int argc, char **argv)
     printf("%s at step %lld: val loss %.4f | perplexity %.3f", res.stopped ? "stopped" : "done",
            (long long)m.step, res.val.loss, res.val.perplexity);
     if (!isnan(res.val.bits_per_byte)) printf(" | %.4f bits per byte", res.val.bits_per_byte);
-    printf(" | %.0f tok/s | %s", res.tokens_per_s, wall);
+    if (!isnan(res.tokens_per_s)) printf(" | %.0f tok/s", res.tokens_per_s);
+    printf(" | %s", wall);
     if (tc.out_path[0]) printf(" | checkpoint %s", tc.out_path);
     printf("\n");
     model_free(&m);

@@ -184,7 +184,10 @@ int campaign_inherit(struct model *dst, const struct model_config *arch, const s
     if (arch->n_layer != sc->n_layer || arch->n_embd != sc->n_embd || arch->n_head != sc->n_head ||
         arch->vocab_size != sc->vocab_size || arch->seq_len != sc->seq_len || arch->layernorm != sc->layernorm ||
         arch->embed_scale != sc->embed_scale) {
-        snprintf(err, CASCADE_ERR_MAX, "inherit: the candidate's shape differs from its source's");
+        snprintf(err, CASCADE_ERR_MAX, "inherit: the candidate's shape differs from its source's (n_layer %d/%d, "
+                 "n_embd %d/%d, n_head %d/%d, layernorm %d/%d, embed_scale %g/%g: candidate/source)",
+                 arch->n_layer, sc->n_layer, arch->n_embd, sc->n_embd, arch->n_head, sc->n_head, arch->layernorm,
+                 sc->layernorm, arch->embed_scale, sc->embed_scale);
         return -1;
     }
     if (model_init(dst, arch, seed, err) != 0) return -1;

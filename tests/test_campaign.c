@@ -2,6 +2,7 @@
  * a whole campaign, kill -9 then resume (the database must equal an uninterrupted run's),
  * a second process refused, bad configs and a corrupt database, and a diverging run. */
 #include "test.h"
+#include "tests/db_fixture.h"
 #include "search/campaign.h"
 
 #include <fcntl.h>
@@ -136,6 +137,26 @@ TEST(campaign_kill9_then_resume_equals_uninterrupted)
     rb = query(db_b, counts);
     CHECK_MSG(strcmp(ra, rb) == 0, "counts differ: %s vs %s", ra, rb);
     free(ra); free(rb);
+}
+
+/* A campaign whose recorded probe is another model than this version would train (here:
+ * recorded before embed_scale existed, so x1) is refused, not continued with a mixed probe. */
+TEST(campaign_recorded_with_another_model_is_refused)
+{
+    char cfg[512], db[512], runs[512], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_old");
+    test_tmppath(db, sizeof db, "old.db");
+    write_config(t_, "old", runs, "", cfg, sizeof cfg);
+    int rc = search(cfg, db, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    /* as a stopped campaign of the older version would look */
+    REQUIRE(db_fixture_exec(db, "UPDATE runs SET arch_json = json_remove(arch_json, '$.embed_scale') "
+                                "WHERE name = 'probe'; UPDATE campaigns SET status = 'stopped', finished_at = NULL") == 0);
+    rc = search(cfg, db, &out);
+    CHECK_MSG(rc != 0 && strstr(out, "run 'probe' of campaign 'old' was recorded with another model: embed_scale 1 "
+                                     "(this version gives 32"), "exit %d: %s", rc, out);
+    free(out);
 }
 
 TEST(campaign_second_process_is_refused)

@@ -507,7 +507,7 @@ TEST(train_resume_continues_exactly)
     tc2.model.embed_scale = 32.0f;
     tc2.steps = 8;
     CHECK(trainer_train(&tc2, tc.out_path, &other, &ds, NULL, NULL, &r, err) == -1);
-    CHECK_MSG(strstr(err, "the checkpoint's model differs") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "the checkpoint's model differs from the config's (embed_scale 1 vs 32") != NULL, "%s", err);
     CHECK(memcmp(full.params, part.params, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_m, part.adam_m, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_v, part.adam_v, 4 * full.n_params) == 0);

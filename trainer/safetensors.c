@@ -180,8 +180,10 @@ static int read_file_parts(struct st_file *f, char **header, size_t *header_len,
         return st_fail(err, "%s: not a safetensors file (header length %llu, must be 2..%llu)",
                        path, (unsigned long long)n, (unsigned long long)ST_HEADER_MAX);
     }
-    /* Checkpoints are replaced by rename, never rewritten in place, so a mapping keeps
-     * seeing the file it opened. */
+    /* Our checkpoints are replaced by rename, never rewritten in place, so a mapping keeps
+     * seeing the file it opened. A file that another program truncates while we read it
+     * (a third-party model) would raise SIGBUS: callers read the tensors at once and
+     * close. */
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
     fclose(fp);
     if (map == MAP_FAILED)

@@ -60,15 +60,26 @@ int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, in
     return 0;
 }
 
-static int same_model_config(const struct model_config *a, const struct model_config *b)
+/* 1 when a (the checkpoint's) and b (the config's) describe the same model; otherwise 0
+ * and `why` names the first field that differs, "embed_scale 1 vs 32". */
+static int same_model_config(const struct model_config *a, const struct model_config *b, char *why, size_t n)
 {
-    if (a->vocab_size != b->vocab_size || a->seq_len != b->seq_len || a->n_layer != b->n_layer ||
-        a->n_head != b->n_head || a->n_embd != b->n_embd || a->layernorm != b->layernorm ||
-        a->embed_scale != b->embed_scale)
+    const int ia[] = { a->vocab_size, a->seq_len, a->n_layer, a->n_head, a->n_embd, a->layernorm };
+    const int ib[] = { b->vocab_size, b->seq_len, b->n_layer, b->n_head, b->n_embd, b->layernorm };
+    static const char *const names[] = { "vocab_size", "seq_len", "n_layer", "n_head", "n_embd", "layernorm" };
+    for (int i = 0; i < 6; i++)
+        if (ia[i] != ib[i]) { snprintf(why, n, "%s %d vs %d", names[i], ia[i], ib[i]); return 0; }
+    if (a->embed_scale != b->embed_scale) {
+        snprintf(why, n, "embed_scale %g vs %g", a->embed_scale, b->embed_scale);
         return 0;
-    for (int l = 0; l < a->n_layer; l++)
-        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim)
+    }
+    for (int l = 0; l < a->n_layer; l++) {
+        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim) {
+            snprintf(why, n, "layer %d: %s d=%d vs %s d=%d", l, attn_kind_name(a->layers[l].kind),
+                     a->layers[l].head_dim, attn_kind_name(b->layers[l].kind), b->layers[l].head_dim);
             return 0;
+        }
+    }
     return 1;
 }
 
@@ -82,9 +93,10 @@ static int start_model(const struct train_config *tc, const char *resume_path, s
         struct checkpoint_info info;
         if (checkpoint_load(resume_path, m, NULL, &info, err) != 0) return -1;
         *prior_s = info.train_s;
-        if (!same_model_config(&m->cfg, &tc->model)) {
-            snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's; "
-                     "refusing to resume (use another --out)", resume_path);
+        char why[128];
+        if (!same_model_config(&m->cfg, &tc->model, why, sizeof why)) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's (%s, "
+                     "checkpoint vs config); refusing to resume (use another --out)", resume_path, why);
             model_free(m);
             return -1;
         }
@@ -171,7 +183,8 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
     res->steps_done = m->step;
     double segment_s = now_s() - t_start;
     res->wall_s = prior_s + segment_s;
-    res->tokens_per_s = (double)(m->step - start_step) * B * T / (segment_s + 1e-12);
+    /* a segment that took no step (resumed after its last checkpoint) measured no rate */
+    res->tokens_per_s = m->step > start_step ? (double)(m->step - start_step) * B * T / (segment_s + 1e-12) : NAN;
     free(in);
     free(tg);
     return rc;

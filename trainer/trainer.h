@@ -68,7 +68,10 @@ struct model_config {
     int layernorm;         /* 1: pre-norm blocks and a final norm; 0: x + attn(x), x + mlp(x) */
     int residual_scale_init; /* 1: output projections start at std 0.02/sqrt(2L) (GPT-2) */
     float embed_scale;     /* [ours] token + position embeddings are multiplied by this; a
-                            * config without the key gets model_default_embed_scale() */
+                            * config file without the key gets model_default_embed_scale(),
+                            * a checkpoint without it 1 (it predates the key), and
+                            * trainer_config_defaults() 1 (its layernorm is on): code that
+                            * turns layernorm off sets this too */
     struct layer_arch layers[TRAINER_MAX_LAYERS];
 };
 
@@ -311,7 +314,8 @@ struct train_result {
     double final_train_loss;
     struct eval_result val;
     double wall_s;         /* training wall time of the run, every resumed segment included */
-    double tokens_per_s;   /* over this segment: the steps it took / its wall time */
+    double tokens_per_s;   /* over this segment: the steps it took / its wall time; NAN
+                            * when it took none (resumed after its final checkpoint) */
     int diverged;          /* 1 if a loss or gradient became NaN/inf (training stopped) */
     int stopped;           /* 1 if the callback asked to stop */
 };
