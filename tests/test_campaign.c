@@ -62,6 +62,19 @@ static char *query(const char *db, const char *sql)
     return out;
 }
 
+/* Writes campaign `name`'s config (runs_NAME/, NAME.db in the test directory; `extra` as
+ * in write_config) and runs it to the end; the exit status, with its output in *out. */
+static int run_campaign(struct test_ctx *t_, const char *name, const char *extra, char *cfg, char *db, char **out)
+{
+    char runs[512], file[128];
+    snprintf(file, sizeof file, "runs_%s", name);
+    test_tmppath(runs, sizeof runs, file);
+    snprintf(file, sizeof file, "%s.db", name);
+    test_tmppath(db, 512, file);
+    write_config(t_, name, runs, extra, cfg, 512);
+    return search(cfg, db, out);
+}
+
 #define RESULTS_SQL "SELECT run, role, status, arch, params_attention, val_loss, perplexity, delta_ppl_pct, pareto FROM v_results ORDER BY seq"
 
 TEST(campaign_end_to_end)
@@ -143,11 +156,8 @@ TEST(campaign_kill9_then_resume_equals_uninterrupted)
  * recorded before embed_scale existed, so x1) is refused, not continued with a mixed probe. */
 TEST(campaign_recorded_with_another_model_is_refused)
 {
-    char cfg[512], db[512], runs[512], *out = NULL;
-    test_tmppath(runs, sizeof runs, "runs_old");
-    test_tmppath(db, sizeof db, "old.db");
-    write_config(t_, "old", runs, "", cfg, sizeof cfg);
-    int rc = search(cfg, db, &out);
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "old", "", cfg, db, &out);
     REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
     free(out);
     /* as a stopped campaign of the older version would look */
@@ -232,11 +242,8 @@ TEST(campaign_diverging_run_is_reported_failed)
 
 TEST(campaign_inherit_mode_compares_equal_budgets)
 {
-    char cfg[512], db[512], runs[512], *out = NULL;
-    test_tmppath(runs, sizeof runs, "runs_inh");
-    test_tmppath(db, sizeof db, "inh.db");
-    write_config(t_, "inh", runs, ", \"retrain\": \"inherit\", \"inherit_steps\": 10", cfg, sizeof cfg);
-    int rc = search(cfg, db, &out);
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "inh", ", \"retrain\": \"inherit\", \"inherit_steps\": 10", cfg, db, &out);
     REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
     free(out);
     /* the continued references exist, ran inherit_steps, and every inherited run's delta
