@@ -537,6 +537,19 @@ TEST(checkpoint_round_trip_and_errors)
     CHECK(memcmp(back.adam_v, m.adam_v, 4 * m.n_params) == 0);
     CHECK(back.cfg.layers[1].kind == ATTN_SD && back.cfg.layers[2].head_dim == 1);
     model_free(&back);
+    /* a malformed train_seconds (same length, so the header stays valid) is named */
+    size_t len;
+    char *bytes = test_read_file(path, &len);
+    REQUIRE(bytes != NULL);
+    char *at = memmem(bytes, len, "\"42.500\"", 8);
+    REQUIRE(at != NULL);
+    at[2] = 'x';
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    REQUIRE(test_write_file(bad, bytes, len) == 0);
+    free(bytes);
+    CHECK(checkpoint_load(bad, &back, NULL, &got, err) == -1);
+    CHECK_MSG(strstr(err, "__metadata__.train_seconds: '4x.500' is not a duration") != NULL, "%s", err);
     /* truncated copy: a clear error naming the file, never a crash */
     char trunc[600], cmd[1300];
     snprintf(trunc, sizeof trunc, "%s.trunc", path);
