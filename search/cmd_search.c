@@ -550,10 +550,13 @@ int cmd_search(int argc, char **argv)
         campaign_config_free(&c.cc);
         return 2;
     }
-    int opened = cli_mkdir_parent(dbpath) == 0;
-    if (!opened) snprintf(err, sizeof err, "%s: cannot create the database's directory: %s", dbpath, strerror(errno));
-    else opened = db_open(&c.db, dbpath, DB_WRITE, err) == 0;
-    if (!opened) {
+    if (cli_mkdir_parent(dbpath) != 0) {
+        fprintf(stderr, "cascade search: %s: cannot create the database's directory: %s\n", dbpath, strerror(errno));
+        data_free(&c.ds);
+        campaign_config_free(&c.cc);
+        return 2;
+    }
+    if (db_open(&c.db, dbpath, DB_WRITE, err) != 0) {
         fprintf(stderr, "cascade search: %s\n", err);
         data_free(&c.ds);
         campaign_config_free(&c.cc);
