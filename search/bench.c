@@ -89,7 +89,9 @@ int cmd_bench(int argc, char **argv)
         return cli_unknown(cmd, argv[i]);
     }
     cli_set_threads(threads);
-    printf("cascade bench: %d threads, BLAS core %s\n", omp_get_max_threads(), blas_core_name());
+    char core[256];
+    blas_core_describe(core, sizeof core);
+    printf("cascade bench: %d threads, BLAS core %s\n", omp_get_max_threads(), core);
     double peak = sgemm_peak_gflops(quick);
     printf("sgemm peak (best square n=512..%d): %.1f GFLOP/s\n\n", quick ? 1024 : 2048, peak);
 

@@ -15,12 +15,24 @@ int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
-/* OpenBLAS core check (search/blas_core.c). Debian's OpenBLAS 0.3.21 may pick a slow
- * generic core ("Prescott") on AVX-512 CPUs; this re-executes the program with
- * OPENBLAS_CORETYPE set to the right core. Returns only if no re-exec was needed (or it
- * failed); *note receives a one-line message to print once, or "" (64+ bytes). */
-void blas_core_check(int argc, char **argv, char *note, int note_len);
-/* "SkylakeX (AVX-512)" — the core OpenBLAS uses now, for reports. */
+/* OpenBLAS core check (search/blas_core.c). Debian's OpenBLAS 0.3.21 picks a weak core
+ * on several CPUs (Prescott on some AVX-512 Xeons, Haswell on Zen 5). */
+struct blas_cpu {          /* the CPU features the choice depends on: 1 present, 0 not */
+    int avx2, fma;
+    int avx512f, avx512bw, avx512dq, avx512vl;
+};
+/* The host's features (or CASCADE_BLAS_CPU's, a test hook: "avx2 fma ..."). */
+void blas_cpu_detect(struct blas_cpu *cpu);
+/* Pure: the OpenBLAS core to force on a CPU with these features when OpenBLAS chose
+ * `have`, or NULL when `have` is already the fastest kind for it. */
+const char *blas_core_choose(const char *have, const struct blas_cpu *cpu);
+/* Re-executes the program (argv) with OPENBLAS_CORETYPE set when blas_core_choose asks
+ * for another core; returns when no re-exec was needed (or it failed). Prints nothing. */
+void blas_core_check(char **argv);
+/* "SkylakeX", or "SkylakeX (OpenBLAS had chosen 'Prescott' for this CPU; cascade re-ran
+ * itself with OPENBLAS_CORETYPE=SkylakeX)", for banners and the recorded setup. */
+void blas_core_describe(char *out, int n);
+/* The core OpenBLAS uses now, e.g. "SkylakeX". */
 const char *blas_core_name(void);
 
 /* Option parsing shared by the subcommands (search/cli.c).

@@ -592,10 +592,12 @@ int cmd_search(int argc, char **argv)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    char core[256];
+    blas_core_describe(core, sizeof core);
     printf("campaign '%s': %s, L%d C%d H%d T%d, batch %d, %d steps, seed %llu | data %s | db %s | %d threads, BLAS %s\n",
            c.cc.name, config, c.cc.base.model.n_layer, c.cc.base.model.n_embd, c.cc.base.model.n_head,
            c.cc.base.model.seq_len, c.cc.base.batch_size, c.cc.base.steps, (unsigned long long)c.cc.base.seed,
-           c.ds.path, dbpath, omp_get_max_threads(), blas_core_name());
+           c.ds.path, dbpath, omp_get_max_threads(), core);
     fflush(stdout);
     double t0 = cli_now();
     snprintf(err, sizeof err, "out of memory");

@@ -133,9 +133,11 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     print_model_summary(&tc.model);
+    char core[256];
+    blas_core_describe(core, sizeof core);
     printf("data: %s, %zu tokens (train %zu, validation %zu) | batch %d x %d | %d steps | "
            "%d threads, BLAS core %s\n", ds.path, ds.n_tokens, ds.n_train, ds.n_tokens - ds.n_train,
-           tc.batch_size, tc.model.seq_len, tc.steps, omp_get_max_threads(), blas_core_name());
+           tc.batch_size, tc.model.seq_len, tc.steps, omp_get_max_threads(), core);
     if (resume && tc.out_path[0] && access(tc.out_path, F_OK) == 0)
         printf("resuming from %s\n", tc.out_path);
     fflush(stdout);
@@ -236,11 +238,15 @@ int cmd_prepare_brown(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
     (void)argc; (void)argv;
-    __builtin_cpu_init();
+    char core[256];
+    blas_core_describe(core, sizeof core);
+    struct blas_cpu cpu;
+    blas_cpu_detect(&cpu);
     printf("cascade %s\n", CASCADE_VERSION);
-    printf("BLAS core: %s\n", blas_core_name());
+    printf("BLAS core: %s\n", core);
     printf("threads: %d (OpenMP)\n", omp_get_max_threads());
-    printf("CPU: avx2 %s, fma %s, avx512f %s\n", __builtin_cpu_supports("avx2") ? "yes" : "no",
-           __builtin_cpu_supports("fma") ? "yes" : "no", __builtin_cpu_supports("avx512f") ? "yes" : "no");
+    printf("CPU: avx2 %s, fma %s, avx512 f/bw/dq/vl %s/%s/%s/%s\n", cpu.avx2 ? "yes" : "no", cpu.fma ? "yes" : "no",
+           cpu.avx512f ? "yes" : "no", cpu.avx512bw ? "yes" : "no", cpu.avx512dq ? "yes" : "no",
+           cpu.avx512vl ? "yes" : "no");
     return 0;
 }

@@ -56,8 +56,7 @@ static int run_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    char note[512];
-    blas_core_check(argc, argv, note, sizeof note);   /* may re-execute: before MPI_Init */
+    blas_core_check(argv);   /* may re-execute: before MPI_Init */
 #ifdef CASCADE_MPI
     /* Every rank runs main. Rank 0 is the ./cascade of a single process; under `search` the
      * others are its workers (search/executor_mpi.c); other commands run on rank 0 alone. */
@@ -66,7 +65,6 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int search = argc >= 2 && strcmp(argv[1], "search") == 0;
     if (rank == 0) {
-        if (note[0]) fprintf(stderr, "%s\n", note);
         rc = run_command(argc, argv);
         if (search) search_mpi_quit();
     } else if (search) {
@@ -75,7 +73,6 @@ int main(int argc, char **argv)
     MPI_Finalize();
     return rc;
 #else
-    if (note[0]) fprintf(stderr, "%s\n", note);
     return run_command(argc, argv);
 #endif
 }
