@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "analysis/analysis.h"
@@ -385,15 +386,12 @@ static int config_n_head(const char *path, const char *key, int *n_head, char *e
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(cfg, sizeof cfg, "%.*s/config.json", (int)(slash - path), path);
     else snprintf(cfg, sizeof cfg, "config.json");
-    FILE *f = fopen(cfg, "rb");
-    if (!f) {
+    if (access(cfg, F_OK) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: number of heads unknown: no %s beside it (give --n-head)", path, cfg);
         return -1;
     }
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
+    char *buf;
+    if (trainer_read_file(cfg, (size_t)1 << 20, &buf, NULL, err) != 0) return -1;
     cJSON *j = cJSON_Parse(buf);
     const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, key) : NULL;
     int ok = cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble == (int)v->valuedouble;
@@ -401,6 +399,7 @@ static int config_n_head(const char *path, const char *key, int *n_head, char *e
     else snprintf(err, CASCADE_ERR_MAX, "%s: number of heads: %s: %s: %s", path, cfg, key,
                   j ? "missing or not a positive integer" : "not valid JSON");
     cJSON_Delete(j);
+    free(buf);
     return ok ? 0 : -1;
 }
 
@@ -647,29 +646,30 @@ int analysis_model_file(struct analysis_model *out, const char *path,
                         const struct analysis_options *opt, char *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { snprintf(err, CASCADE_ERR_MAX, "%s: %s", path, strerror(errno)); return -1; }
-    struct stat sb;
-    unsigned char head[9] = { 0 };
-    long long fsize = fstat(fileno(fp), &sb) == 0 ? (long long)sb.st_size : -1;
+    size_t size = 0;
+    FILE *fp = trainer_fopen_regular(path, &size, err);
+    if (!fp) return -1;
+    unsigned char head[4] = { 0 };
     size_t got = fread(head, 1, sizeof head, fp);
     int32_t magic;
-    uint64_t hlen = 0;
     memcpy(&magic, head, 4);
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | head[i];   /* little-endian u64 */
-    if (got >= 4 && magic == LLMC_MAGIC) {
-        int rc = load_llmc(out, fp, path, fsize, opt, err);
+    if (got == sizeof head && magic == LLMC_MAGIC) {
+        int rc = load_llmc(out, fp, path, (long long)size, opt, err);
         fclose(fp);
         if (rc == 0) analysis_model_summarise(out);
         return rc;
     }
     fclose(fp);
-    if (got < sizeof head || head[8] != '{' || hlen > (uint64_t)fsize) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: not a safetensors or llm.c checkpoint", path);
+    /* anything else must be safetensors: its reader says what is wrong with it, exactly
+     * as `eval` would */
+    struct st_file f;
+    if (st_open(&f, path, err) != 0) {
+        if (strstr(err, ": not a safetensors file")) {
+            size_t n = strlen(err);
+            snprintf(err + n, CASCADE_ERR_MAX - n, "; not a safetensors or llm.c checkpoint");
+        }
         return -1;
     }
-    struct st_file f;
-    if (st_open(&f, path, err) != 0) return -1;
     const char *prefix;
     int fmt = st_layout(&f, &prefix), rc = -1;
     if (fmt < 0) {

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,171 +40,30 @@ static int fail(char *err, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------ */
 /* Config                                                                                 */
 
-static char *read_text(const char *path, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { fail(err, "%s: cannot open campaign config", path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (16L << 20)) { fclose(f); fail(err, "%s: not a campaign config (size %ld)", path, n); return NULL; }
-    char *s = malloc(n + 1);
-    if (!s || fread(s, 1, n, f) != (size_t)n) { fclose(f); free(s); fail(err, "%s: read error", path); return NULL; }
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
+/* The search section, read by the trainer's config reader (same errors, duplicate keys
+ * refused); "multipliers" and "retrain" are read below, the bounds that depend on the
+ * model (max_prefix <= n_layer, analysis_tokens <= seq_len) checked after. */
+#define OFF_C(member) offsetof(struct campaign_config, member)
+static const struct config_key campaign_keys[] = {
+    /* section  key                 type          lo    hi     open  why   offset */
+    { "",       "name",             CONFIG_STR,   1,    127,   0, 0, NULL, OFF_C(name) },
+    { "search", "linear_threshold", CONFIG_NUM,   0,    1e6,   0, 0, NULL, OFF_C(linear_threshold) },
+    { "search", "max_prefix",       CONFIG_INT,   0,    TRAINER_MAX_LAYERS, 0, 0, NULL, OFF_C(max_prefix) },
+    { "search", "head_dim_step",    CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_step) },
+    { "search", "head_dim_min",     CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_min) },
+    { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
+    { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
+    { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
+    { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
+    { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
+    { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
+};
+#define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
+static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
+static const char *const search_extra[] = { "multipliers", "retrain", NULL };
 
-/* line:column of byte offset `at` in text */
-static void line_col(const char *text, const char *at, int *line, int *col)
+static void campaign_defaults(struct campaign_config *cc)
 {
-    *line = 1;
-    *col = 1;
-    for (const char *p = text; p < at && *p; p++) {
-        if (*p == '\n') { (*line)++; *col = 1; } else (*col)++;
-    }
-}
-
-static int get_number(const cJSON *obj, const char *key, const char *file, double lo, double hi,
-                      int integral, double *out, char *err)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!it) return 0;
-    if (!cJSON_IsNumber(it) || (integral && it->valuedouble != floor(it->valuedouble)) ||
-        !(it->valuedouble >= lo && it->valuedouble <= hi))
-        return fail(err, "%s: search.%s: expected %s in [%g, %g]", file, key,
-                    integral ? "an integer" : "a number", lo, hi);
-    *out = it->valuedouble;
-    return 0;
-}
-
-static int get_bool(const cJSON *obj, const char *key, const char *file, int *out, char *err)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!it) return 0;
-    if (!cJSON_IsBool(it)) return fail(err, "%s: search.%s: expected true or false", file, key);
-    *out = cJSON_IsTrue(it);
-    return 0;
-}
-
-static int parse_search(struct campaign_config *cc, const cJSON *s, char *err)
-{
-    static const char *const known[] = { "linear_threshold", "max_prefix", "multipliers", "head_dim_step",
-                                         "head_dim_min", "control", "combine", "retrain", "inherit_steps",
-                                         "analysis_tokens", "runs_dir", "probe_embed_scale", NULL };
-    const char *file = cc->path;
-    const struct model_config *mc = &cc->base.model;
-    if (!cJSON_IsObject(s)) return fail(err, "%s: search: expected an object", file);
-    for (const cJSON *it = s->child; it; it = it->next) {
-        int ok = 0;
-        for (int k = 0; known[k]; k++) ok |= strcmp(it->string, known[k]) == 0;
-        if (!ok) return fail(err, "%s: search.%s: unknown key", file, it->string);
-    }
-    double v;
-    v = cc->linear_threshold;
-    if (get_number(s, "linear_threshold", file, 0, 1e6, 0, &v, err)) return -1;
-    cc->linear_threshold = v;
-    v = cc->max_prefix;
-    if (get_number(s, "max_prefix", file, 0, mc->n_layer, 1, &v, err)) return -1;
-    cc->max_prefix = (int)v;
-    v = cc->head_dim_step;
-    if (get_number(s, "head_dim_step", file, 1, 1024, 1, &v, err)) return -1;
-    cc->head_dim_step = (int)v;
-    v = cc->head_dim_min;
-    if (get_number(s, "head_dim_min", file, 1, 1024, 1, &v, err)) return -1;
-    cc->head_dim_min = (int)v;
-    v = cc->inherit_steps;
-    if (get_number(s, "inherit_steps", file, 1, 1e9, 1, &v, err)) return -1;
-    cc->inherit_steps = (int)v;
-    v = cc->analysis_tokens;
-    if (get_number(s, "analysis_tokens", file, 2, mc->seq_len, 1, &v, err)) return -1;
-    cc->analysis_tokens = (int)v;
-    v = cc->probe_embed_scale;
-    if (get_number(s, "probe_embed_scale", file, 1e-6, 1e6, 0, &v, err)) return -1;
-    cc->probe_embed_scale = v;
-    if (get_bool(s, "control", file, &cc->control, err) || get_bool(s, "combine", file, &cc->combine, err))
-        return -1;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
-    if (m) {
-        int n = cJSON_GetArraySize(m);
-        if (!cJSON_IsArray(m) || n < 1 || n > CAMPAIGN_MAX_MULTIPLIERS)
-            return fail(err, "%s: search.multipliers: expected a list of 1..%d numbers", file, CAMPAIGN_MAX_MULTIPLIERS);
-        cc->n_multipliers = 0;
-        for (const cJSON *it = m->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1000))
-                return fail(err, "%s: search.multipliers[%d]: expected a number in (0, 1000]", file, cc->n_multipliers);
-            cc->multipliers[cc->n_multipliers++] = it->valuedouble;
-        }
-    }
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "retrain");
-    if (r) {
-        if (cJSON_IsString(r) && strcmp(r->valuestring, "scratch") == 0) cc->retrain = RETRAIN_SCRATCH;
-        else if (cJSON_IsString(r) && strcmp(r->valuestring, "inherit") == 0) cc->retrain = RETRAIN_INHERIT;
-        else return fail(err, "%s: search.retrain: expected \"scratch\" or \"inherit\"", file);
-    }
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(s, "runs_dir");
-    if (d) {
-        if (!cJSON_IsString(d) || !d->valuestring[0] || strlen(d->valuestring) >= sizeof cc->runs_dir - 200)
-            return fail(err, "%s: search.runs_dir: expected a directory path", file);
-        snprintf(cc->runs_dir, sizeof cc->runs_dir, "%s", d->valuestring);
-    }
-    return 0;
-}
-
-int campaign_config_load(struct campaign_config *cc, const char *path, char *err)
-{
-    memset(cc, 0, sizeof *cc);
-    snprintf(cc->path, sizeof cc->path, "%s", path);
-    cc->json = read_text(path, err);
-    if (!cc->json) return -1;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(cc->json, &end, 1);
-    if (!root) {
-        int line, col;
-        line_col(cc->json, end ? end : cc->json, &line, &col);
-        campaign_config_free(cc);
-        return fail(err, "%s: line %d, column %d: invalid JSON", path, line, col);
-    }
-    int rc = -1;
-    cJSON *train_part = cJSON_CreateObject();
-    if (!cJSON_IsObject(root)) { fail(err, "%s: expected a JSON object", path); goto done; }
-    for (const cJSON *it = root->child; it; it = it->next) {
-        if (strcmp(it->string, "name") && strcmp(it->string, "data") && strcmp(it->string, "model") &&
-            strcmp(it->string, "train") && strcmp(it->string, "search")) {
-            fail(err, "%s: %s: unknown key (known: name, data, model, train, search)", path, it->string);
-            goto done;
-        }
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof cc->name ||
-        strspn(name->valuestring, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-            strlen(name->valuestring)) {
-        fail(err, "%s: name: expected a campaign name of letters, digits, '_', '.', '-'", path);
-        goto done;
-    }
-    snprintf(cc->name, sizeof cc->name, "%s", name->valuestring);
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix",
-                                            "embed_scale", NULL };
-    for (int k = 0; model && per_run[k]; k++) {
-        if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
-            fail(err, "%s: model.%s: chosen per run by the search (probe: sd without LayerNorm; "
-                 "standard: softmax with LayerNorm; the probe's embed_scale: search.probe_embed_scale); "
-                 "remove it", path, per_run[k]);
-            goto done;
-        }
-    }
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
-    if (train && cJSON_GetObjectItemCaseSensitive(train, "out")) {
-        fail(err, "%s: train.out: checkpoints go to search.runs_dir; remove it", path);
-        goto done;
-    }
-    static const char *const sections[] = { "data", "model", "train", NULL };
-    for (int k = 0; sections[k]; k++) {
-        cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, sections[k]);
-        if (sec) cJSON_AddItemReferenceToObject(train_part, sections[k], sec);
-    }
-    if (trainer_config_from_json(&cc->base, train_part, path, "", err) != 0) goto done;
     const struct model_config *mc = &cc->base.model;
     cc->linear_threshold = 2.5;
     cc->max_prefix = mc->n_layer;
@@ -219,8 +79,92 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
     cc->analysis_tokens = mc->seq_len;
     cc->probe_embed_scale = model_default_embed_scale(0);
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
+}
+
+/* search.multipliers, search.retrain, and the bounds that depend on the model. */
+static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *err)
+{
+    const char *file = cc->path;
+    const struct model_config *mc = &cc->base.model;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
+    if (m) {
+        int n = cJSON_GetArraySize(m);
+        if (!cJSON_IsArray(m) || n < 1 || n > CAMPAIGN_MAX_MULTIPLIERS)
+            return config_fail(err, file, "search.multipliers", "expected a list of 1..%d numbers",
+                               CAMPAIGN_MAX_MULTIPLIERS);
+        cc->n_multipliers = 0;
+        for (const cJSON *it = m->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1000)) {
+                char path[64];
+                snprintf(path, sizeof path, "search.multipliers[%d]", cc->n_multipliers);
+                return config_fail(err, file, path, "expected a number in (0, 1000]");
+            }
+            cc->multipliers[cc->n_multipliers++] = it->valuedouble;
+        }
+    }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "retrain");
+    if (r) {
+        if (cJSON_IsString(r) && strcmp(r->valuestring, "scratch") == 0) cc->retrain = RETRAIN_SCRATCH;
+        else if (cJSON_IsString(r) && strcmp(r->valuestring, "inherit") == 0) cc->retrain = RETRAIN_INHERIT;
+        else return config_fail(err, file, "search.retrain", "expected \"scratch\" or \"inherit\"");
+    }
+    if (cc->max_prefix > mc->n_layer)
+        return config_fail(err, file, "search.max_prefix", "expected an integer in 0..%d (model.n_layer), got %d",
+                           mc->n_layer, cc->max_prefix);
+    if (cc->analysis_tokens > mc->seq_len)
+        return config_fail(err, file, "search.analysis_tokens", "expected an integer in 2..%d (model.seq_len), "
+                           "got %d", mc->seq_len, cc->analysis_tokens);
+    return 0;
+}
+
+int campaign_config_load(struct campaign_config *cc, const char *path, char *err)
+{
+    memset(cc, 0, sizeof *cc);
+    snprintf(cc->path, sizeof cc->path, "%s", path);
+    void *root_v = NULL;
+    if (config_file_parse(path, &cc->json, &root_v, err) != 0) return -1;
+    cJSON *root = root_v;
+    int rc = -1;
+    cJSON *train_part = cJSON_CreateObject();
+    /* top level: name and the sections, each once */
+    if (config_read_section(path, root, "", campaign_keys, N_CAMPAIGN_KEYS, campaign_sections, cc, err) != 0)
+        goto done;
+    if (!cc->name[0]) { config_fail(err, path, "name", "missing: a campaign needs a name"); goto done; }
+    if (strspn(cc->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(cc->name)) {
+        config_fail(err, path, "name", "expected a campaign name of letters, digits, '_', '.', '-'");
+        goto done;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix",
+                                            "embed_scale", NULL };
+    for (int k = 0; cJSON_IsObject(model) && per_run[k]; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
+            char key[32];
+            snprintf(key, sizeof key, "model.%s", per_run[k]);
+            config_fail(err, path, key, "chosen per run by the search (probe: sd without LayerNorm; "
+                        "standard: softmax with LayerNorm; the probe's embed_scale: search.probe_embed_scale); "
+                        "remove it");
+            goto done;
+        }
+    }
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
+    if (cJSON_IsObject(train) && cJSON_GetObjectItemCaseSensitive(train, "out")) {
+        config_fail(err, path, "train.out", "checkpoints go to search.runs_dir; remove it");
+        goto done;
+    }
+    static const char *const sections[] = { "data", "model", "train", NULL };
+    for (int k = 0; sections[k]; k++) {
+        cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, sections[k]);
+        if (sec) cJSON_AddItemReferenceToObject(train_part, sections[k], sec);
+    }
+    if (trainer_config_from_json(&cc->base, train_part, path, "", err) != 0) goto done;
+    campaign_defaults(cc);
     const cJSON *search = cJSON_GetObjectItemCaseSensitive(root, "search");
-    if (search && parse_search(cc, search, err) != 0) goto done;
+    if (search) {
+        if (config_read_section(path, search, "search", campaign_keys, N_CAMPAIGN_KEYS, search_extra, cc, err) != 0 ||
+            parse_search_rest(cc, search, err) != 0)
+            goto done;
+    }
     rc = 0;
 done:
     cJSON_Delete(train_part);

@@ -264,103 +264,83 @@ static int syntax_fail(const struct cfg_ctx *c, const char *path, const char *te
 /* ------------------------------------------------------------------------------------ */
 /* The scalar keys, one table for reading and for validating                              */
 
-enum field_type { F_INT, F_BOOL, F_NUM, F_FLOAT, F_SEED, F_STR };   /* F_FLOAT: a float member */
-
-struct field {
-    const char *section;   /* "data", "model" (offset into struct model_config) or "train" */
-    const char *key;
-    enum field_type type;
-    double lo, hi;         /* F_INT, F_NUM, F_FLOAT, F_SEED: allowed range; F_STR: length range */
-    int lo_open, hi_open;  /* F_NUM, F_FLOAT: 1 where the bound itself is excluded */
-    const char *why;       /* appended to range errors, or NULL */
-    size_t offset;
-};
-
 #define OFF_T(member) offsetof(struct train_config, member)
 #define OFF_M(member) offsetof(struct model_config, member)
 #define NO_MAX ((double)INT_MAX)   /* an int with no bound of its own */
 
-static const struct field fields[] = {
+static const struct config_key fields[] = {
     /* section key                 type    lo   hi                open  why  offset */
-    { "data",  "path",             F_STR,  1,   TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_T(data_path) },
-    { "data",  "val_fraction",     F_NUM,  0,   1,                1, 1, NULL, OFF_T(val_fraction) },
-    { "model", "vocab_size",       F_INT,  1,   CFG_MAX_VOCAB,    0, 0, "token files store uint16", OFF_M(vocab_size) },
-    { "model", "n_layer",          F_INT,  1,   TRAINER_MAX_LAYERS, 0, 0, NULL, OFF_M(n_layer) },
-    { "model", "n_embd",           F_INT,  1,   CFG_MAX_EMBD,     0, 0, NULL, OFF_M(n_embd) },
-    { "model", "n_head",           F_INT,  1,   CFG_MAX_HEAD,     0, 0, NULL, OFF_M(n_head) },
-    { "model", "seq_len",          F_INT,  1,   CFG_MAX_SEQ,      0, 0, NULL, OFF_M(seq_len) },
-    { "model", "layernorm",        F_BOOL, 0,   1,                0, 0, NULL, OFF_M(layernorm) },
-    { "model", "residual_scale_init", F_BOOL, 0, 1,               0, 0, NULL, OFF_M(residual_scale_init) },
-    { "model", "embed_scale",      F_FLOAT, 0,  1e6,              1, 0, NULL, OFF_M(embed_scale) },
-    { "train", "batch_size",       F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(batch_size) },
-    { "train", "steps",            F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(steps) },
-    { "train", "lr",               F_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(lr) },
-    { "train", "warmup_steps",     F_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(warmup_steps) },
-    { "train", "min_lr_frac",      F_NUM,  0,   1,                0, 0, NULL, OFF_T(min_lr_frac) },
-    { "train", "weight_decay",     F_NUM,  0,   INFINITY,         0, 0, NULL, OFF_T(weight_decay) },
-    { "train", "beta1",            F_NUM,  0,   1,                0, 1, NULL, OFF_T(beta1) },
-    { "train", "beta2",            F_NUM,  0,   1,                0, 1, NULL, OFF_T(beta2) },
-    { "train", "adam_eps",         F_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(adam_eps) },
-    { "train", "grad_clip",        F_NUM,  0,   INFINITY,         0, 0, NULL, OFF_T(grad_clip) },
-    { "train", "seed",             F_SEED, 0,   CFG_MAX_SEED,     0, 0, "2^53, exact as a JSON number", OFF_T(seed) },
-    { "train", "eval_every",       F_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(eval_every) },
-    { "train", "eval_batches",     F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(eval_batches) },
-    { "train", "log_every",        F_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(log_every) },
-    { "train", "checkpoint_every", F_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(checkpoint_every) },
-    { "train", "threads",          F_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(threads) },
-    { "train", "out",              F_STR,  0,   TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_T(out_path) },
+    { "data",  "path",             CONFIG_STR,  1,   TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_T(data_path) },
+    { "data",  "val_fraction",     CONFIG_NUM,  0,   1,                1, 1, NULL, OFF_T(val_fraction) },
+    { "model", "vocab_size",       CONFIG_INT,  1,   CFG_MAX_VOCAB,    0, 0, "token files store uint16", OFF_M(vocab_size) },
+    { "model", "n_layer",          CONFIG_INT,  1,   TRAINER_MAX_LAYERS, 0, 0, NULL, OFF_M(n_layer) },
+    { "model", "n_embd",           CONFIG_INT,  1,   CFG_MAX_EMBD,     0, 0, NULL, OFF_M(n_embd) },
+    { "model", "n_head",           CONFIG_INT,  1,   CFG_MAX_HEAD,     0, 0, NULL, OFF_M(n_head) },
+    { "model", "seq_len",          CONFIG_INT,  1,   CFG_MAX_SEQ,      0, 0, NULL, OFF_M(seq_len) },
+    { "model", "layernorm",        CONFIG_BOOL, 0,   1,                0, 0, NULL, OFF_M(layernorm) },
+    { "model", "residual_scale_init", CONFIG_BOOL, 0, 1,               0, 0, NULL, OFF_M(residual_scale_init) },
+    { "model", "embed_scale",      CONFIG_FLOAT, 0,  1e6,              1, 0, NULL, OFF_M(embed_scale) },
+    { "train", "batch_size",       CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(batch_size) },
+    { "train", "steps",            CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(steps) },
+    { "train", "lr",               CONFIG_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(lr) },
+    { "train", "warmup_steps",     CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(warmup_steps) },
+    { "train", "min_lr_frac",      CONFIG_NUM,  0,   1,                0, 0, NULL, OFF_T(min_lr_frac) },
+    { "train", "weight_decay",     CONFIG_NUM,  0,   INFINITY,         0, 0, NULL, OFF_T(weight_decay) },
+    { "train", "beta1",            CONFIG_NUM,  0,   1,                0, 1, NULL, OFF_T(beta1) },
+    { "train", "beta2",            CONFIG_NUM,  0,   1,                0, 1, NULL, OFF_T(beta2) },
+    { "train", "adam_eps",         CONFIG_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(adam_eps) },
+    { "train", "grad_clip",        CONFIG_NUM,  0,   INFINITY,         0, 0, NULL, OFF_T(grad_clip) },
+    { "train", "seed",             CONFIG_SEED, 0,   CFG_MAX_SEED,     0, 0, "2^53, exact as a JSON number", OFF_T(seed) },
+    { "train", "eval_every",       CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(eval_every) },
+    { "train", "eval_batches",     CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(eval_batches) },
+    { "train", "log_every",        CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(log_every) },
+    { "train", "checkpoint_every", CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(checkpoint_every) },
+    { "train", "threads",          CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(threads) },
+    { "train", "out",              CONFIG_STR,  0,   TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_T(out_path) },
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* Model keys that describe layers; read by parse_layers, not through the table. */
-static const char *const model_layer_keys[] = { "attention", "linear_prefix", "head_dim" };
-static const char *const top_keys[] = { "data", "model", "train" };
+static const char *const model_layer_keys[] = { "attention", "linear_prefix", "head_dim", NULL };
+static const char *const top_keys[] = { "data", "model", "train", NULL };
 
-static int key_known(const char *section, const char *key)
+/* A key of `section`: a table key of that section, or one of `extra` (NULL-terminated). */
+static int key_known(const struct config_key *keys, size_t n, const char *const *extra,
+                     const char *section, const char *key)
 {
-    if (!section[0]) {
-        for (size_t i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++)
-            if (strcmp(key, top_keys[i]) == 0) return 1;
-        return 0;
-    }
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(section, fields[i].section) == 0 && strcmp(key, fields[i].key) == 0) return 1;
-    if (strcmp(section, "model") == 0)
-        for (size_t i = 0; i < sizeof model_layer_keys / sizeof model_layer_keys[0]; i++)
-            if (strcmp(key, model_layer_keys[i]) == 0) return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(section, keys[i].section) == 0 && strcmp(key, keys[i].key) == 0) return 1;
+    for (; extra && *extra; extra++)
+        if (strcmp(key, *extra) == 0) return 1;
     return 0;
 }
 
 /* "a, b, c": the keys a section knows, for the unknown-key message. */
-static void known_keys(const char *section, char *out, size_t n)
+static void known_keys(const struct config_key *keys, size_t n, const char *const *extra,
+                       const char *section, char *out, size_t cap)
 {
     out[0] = '\0';
     size_t len = 0;
-#define ADD_KEY(k) do { int w_ = snprintf(out + len, n - len, "%s%s", len ? ", " : "", (k)); \
-                        if (w_ > 0 && (size_t)w_ < n - len) len += (size_t)w_; } while (0)
-    if (!section[0]) {
-        for (size_t i = 0; i < sizeof top_keys / sizeof top_keys[0]; i++) ADD_KEY(top_keys[i]);
-        return;
-    }
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(section, fields[i].section) == 0) ADD_KEY(fields[i].key);
-    if (strcmp(section, "model") == 0)
-        for (size_t i = 0; i < sizeof model_layer_keys / sizeof model_layer_keys[0]; i++)
-            ADD_KEY(model_layer_keys[i]);
+#define ADD_KEY(k) do { int w_ = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", (k)); \
+                        if (w_ > 0 && (size_t)w_ < cap - len) len += (size_t)w_; } while (0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(section, keys[i].section) == 0) ADD_KEY(keys[i].key);
+    for (; extra && *extra; extra++) ADD_KEY(*extra);
 #undef ADD_KEY
 }
 
 /* Rejects unknown and duplicated keys: cJSON keeps both copies of a duplicate and reads
  * the first, so a later correction in the file would silently be ignored. */
-static int check_keys(const struct cfg_ctx *c, const cJSON *obj, const char *section)
+static int check_keys_of(const struct cfg_ctx *c, const cJSON *obj, const char *section,
+                         const struct config_key *keys, size_t n, const char *const *extra)
 {
     for (const cJSON *it = obj->child; it; it = it->next) {
         const char *key = it->string ? it->string : "";
         char path[160];
         join_path(path, sizeof path, section, key);
-        if (!key_known(section, key)) {
-            char known[384];
-            known_keys(section, known, sizeof known);
+        if (!key_known(keys, n, extra, section, key)) {
+            char known[512];
+            known_keys(keys, n, extra, section, known, sizeof known);
             return cfg_fail(c, path, "unknown key (known keys: %s)", known);
         }
         for (const cJSON *p = obj->child; p != it; p = p->next)
@@ -368,6 +348,13 @@ static int check_keys(const struct cfg_ctx *c, const cJSON *obj, const char *sec
                 return cfg_fail(c, path, "duplicate key");
     }
     return 0;
+}
+
+/* The training config's sections: the table above, the per-layer model keys. */
+static int check_keys(const struct cfg_ctx *c, const cJSON *obj, const char *section)
+{
+    return check_keys_of(c, obj, section, fields, N_FIELDS,
+                         !section[0] ? top_keys : strcmp(section, "model") == 0 ? model_layer_keys : NULL);
 }
 
 /* "in 1..64" or ">= 1", with the reason in brackets. */
@@ -382,14 +369,14 @@ static void int_range(char *out, size_t n, double lo, double hi, const char *why
 }
 
 /* "> 0", "in [0, 1)". */
-static void num_range(char *out, size_t n, const struct field *f)
+static void num_range(char *out, size_t n, const struct config_key *f)
 {
     if (isinf(f->hi)) snprintf(out, n, "%s %g", f->lo_open ? ">" : ">=", f->lo);
     else snprintf(out, n, "in %c%g, %g%c", f->lo_open ? '(' : '[', f->lo, f->hi,
                   f->hi_open ? ')' : ']');
 }
 
-static int num_ok(const struct field *f, double x)
+static int num_ok(const struct config_key *f, double x)
 {
     if (!isfinite(x)) return 0;
     if (f->lo_open ? !(x > f->lo) : !(x >= f->lo)) return 0;
@@ -415,38 +402,38 @@ static int read_int(const struct cfg_ctx *c, const cJSON *v, const char *path,
 }
 
 /* Reads one table key into the struct at `dst`. */
-static int read_field(const struct cfg_ctx *c, const struct field *f, const cJSON *v,
+static int read_field(const struct cfg_ctx *c, const struct config_key *f, const cJSON *v,
                       const char *path, void *dst)
 {
     char got[64], range[128];
     double x;
     switch (f->type) {
-    case F_INT:
+    case CONFIG_INT:
         if (read_int(c, v, path, f->lo, f->hi, f->why, &x)) return -1;
         *(int *)dst = (int)x;
         return 0;
-    case F_SEED:
+    case CONFIG_SEED:
         if (read_int(c, v, path, f->lo, f->hi, f->why, &x)) return -1;
         *(uint64_t *)dst = (uint64_t)x;
         return 0;
-    case F_BOOL:
+    case CONFIG_BOOL:
         if (!cJSON_IsBool(v)) {
             describe_value(v, got, sizeof got);
             return cfg_fail(c, path, "expected true or false, got %s", got);
         }
         *(int *)dst = cJSON_IsTrue(v) ? 1 : 0;
         return 0;
-    case F_NUM:
-    case F_FLOAT:
+    case CONFIG_NUM:
+    case CONFIG_FLOAT:
         if (!cJSON_IsNumber(v) || !num_ok(f, v->valuedouble)) {
             num_range(range, sizeof range, f);
             describe_value(v, got, sizeof got);
             return cfg_fail(c, path, "expected a number %s, got %s", range, got);
         }
-        if (f->type == F_FLOAT) *(float *)dst = (float)v->valuedouble;
+        if (f->type == CONFIG_FLOAT) *(float *)dst = (float)v->valuedouble;
         else *(double *)dst = v->valuedouble;
         return 0;
-    case F_STR: {
+    case CONFIG_STR: {
         if (!cJSON_IsString(v)) {
             describe_value(v, got, sizeof got);
             return cfg_fail(c, path, "expected a string, got %s", got);
@@ -463,12 +450,12 @@ static int read_field(const struct cfg_ctx *c, const struct field *f, const cJSO
 }
 
 /* Checks one table key of a config built in code (same messages as when reading). */
-static int check_field(const struct cfg_ctx *c, const struct field *f, const void *src,
+static int check_field(const struct cfg_ctx *c, const struct config_key *f, const void *src,
                        const char *path)
 {
     char range[128];
     switch (f->type) {
-    case F_INT: {
+    case CONFIG_INT: {
         int x = *(const int *)src;
         if (x < f->lo || x > f->hi) {
             int_range(range, sizeof range, f->lo, f->hi, f->why);
@@ -476,7 +463,7 @@ static int check_field(const struct cfg_ctx *c, const struct field *f, const voi
         }
         return 0;
     }
-    case F_SEED: {
+    case CONFIG_SEED: {
         uint64_t x = *(const uint64_t *)src;
         if (x > (uint64_t)f->hi) {   /* compared as integers: 2^53 + 1 rounds to 2^53 */
             int_range(range, sizeof range, f->lo, f->hi, f->why);
@@ -485,22 +472,22 @@ static int check_field(const struct cfg_ctx *c, const struct field *f, const voi
         }
         return 0;
     }
-    case F_BOOL: {
+    case CONFIG_BOOL: {
         int x = *(const int *)src;
         if (x != 0 && x != 1)
             return cfg_fail(c, path, "expected true or false (1 or 0), got %d", x);
         return 0;
     }
-    case F_NUM:
-    case F_FLOAT: {
-        double x = f->type == F_FLOAT ? *(const float *)src : *(const double *)src;
+    case CONFIG_NUM:
+    case CONFIG_FLOAT: {
+        double x = f->type == CONFIG_FLOAT ? *(const float *)src : *(const double *)src;
         if (!num_ok(f, x)) {
             num_range(range, sizeof range, f);
             return cfg_fail(c, path, "expected a number %s, got %g", range, x);
         }
         return 0;
     }
-    case F_STR: {
+    case CONFIG_STR: {
         const char *s = src;
         const char *nul = memchr(s, '\0', TRAINER_PATH_MAX);
         if (!nul) return cfg_fail(c, path, "is not NUL-terminated within %d bytes", TRAINER_PATH_MAX);
@@ -511,25 +498,31 @@ static int check_field(const struct cfg_ctx *c, const struct field *f, const voi
     return cfg_fail(c, path, "internal error: unknown field type");
 }
 
-/* Reads the table keys of `section` present in obj into base. */
-static int parse_fields(const struct cfg_ctx *c, const cJSON *obj, const char *section, void *base)
+/* Reads the keys of `section` in table `keys` present in obj into base. */
+static int parse_keys_of(const struct cfg_ctx *c, const cJSON *obj, const char *section,
+                         const struct config_key *keys, size_t n, void *base)
 {
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct config_key *f = &keys[i];
         if (strcmp(f->section, section) != 0) continue;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->key);
         if (!v) continue;
-        char path[64];
+        char path[160];
         join_path(path, sizeof path, section, f->key);
         if (read_field(c, f, v, path, (char *)base + f->offset)) return -1;
     }
     return 0;
 }
 
+static int parse_fields(const struct cfg_ctx *c, const cJSON *obj, const char *section, void *base)
+{
+    return parse_keys_of(c, obj, section, fields, N_FIELDS, base);
+}
+
 static int check_fields(const struct cfg_ctx *c, const char *section, const void *base)
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
+        const struct config_key *f = &fields[i];
         if (strcmp(f->section, section) != 0) continue;
         char path[64];
         join_path(path, sizeof path, section, f->key);
@@ -749,55 +742,79 @@ int trainer_config_from_json(struct train_config *cfg, const void *cjson_object,
     return 0;
 }
 
-/* Reads a whole file as a NUL-terminated string (malloc'ed). */
+/* Reads a whole file as a NUL-terminated string (malloc'ed); a NUL byte inside is an
+ * error (it would silently end the JSON text there). */
 static int read_text_file(const struct cfg_ctx *c, const char *path, char **out)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return cfg_fail(c, "", "cannot open: %s", strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        if (cap - len < 2) {
-            if (cap >= CFG_MAX_FILE) { rc = cfg_fail(c, "", "larger than %u bytes; not a config", CFG_MAX_FILE); break; }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp)) rc = cfg_fail(c, "", "cannot read: %s", strerror(errno));
-            break;
-        }
-    }
-    fclose(fp);
-    if (!buf) return cfg_fail(c, "", "out of memory reading the file");
-    if (rc) { free(buf); return -1; }
-    buf[len] = '\0';
-    if (strlen(buf) != len) {
-        size_t at = strlen(buf);
-        free(buf);
+    size_t len;
+    if (trainer_read_file(path, CFG_MAX_FILE, out, &len, c->err) != 0) return -1;
+    if (strlen(*out) != len) {
+        size_t at = strlen(*out);
+        free(*out);
+        *out = NULL;
         return cfg_fail(c, "", "contains a NUL byte at offset %zu; not a JSON text file", at);
     }
-    *out = buf;
     return 0;
 }
 
 int trainer_config_load(struct train_config *cfg, const char *path, char *err)
 {
-    const struct cfg_ctx c = { path, "", err };
-    char *text = NULL;
-    if (read_text_file(&c, path, &text)) return -1;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    int rc;
-    if (!root) rc = syntax_fail(&c, "", text, end);
-    else rc = trainer_config_from_json(cfg, root, path, "", err);
+    char *text;
+    void *root;
+    if (config_file_parse(path, &text, &root, err)) return -1;
+    int rc = trainer_config_from_json(cfg, root, path, "", err);
     cJSON_Delete(root);
     free(text);
     return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The same reader for other config files (campaigns)                                     */
+
+int config_file_parse(const char *path, char **text, void **root, char *err)
+{
+    const struct cfg_ctx c = { path, "", err };
+    *text = NULL;
+    *root = NULL;
+    if (read_text_file(&c, path, text)) return -1;
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithOpts(*text, &end, 1);
+    int rc = 0;
+    if (!json) rc = syntax_fail(&c, "", *text, end);
+    else if (!cJSON_IsObject(json)) {
+        char got[64];
+        describe_value(json, got, sizeof got);
+        rc = cfg_fail(&c, "", "expected a JSON object, got %s", got);
+    }
+    if (rc) { cJSON_Delete(json); free(*text); *text = NULL; return -1; }
+    *root = json;
+    return 0;
+}
+
+int config_read_section(const char *file, const void *obj, const char *section,
+                        const struct config_key *keys, size_t n_keys, const char *const *extra,
+                        void *base, char *err)
+{
+    const struct cfg_ctx c = { file, "", err };
+    const cJSON *o = obj;
+    if (!cJSON_IsObject(o)) {
+        char got[64];
+        describe_value(o, got, sizeof got);
+        return cfg_fail(&c, section, "expected an object, got %s", got);
+    }
+    if (check_keys_of(&c, o, section, keys, n_keys, extra)) return -1;
+    return parse_keys_of(&c, o, section, keys, n_keys, base);
+}
+
+int config_fail(char *err, const char *file, const char *path, const char *fmt, ...)
+{
+    char msg[CASCADE_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const struct cfg_ctx c = { file, "", err };
+    return cfg_fail(&c, path, "%s", msg);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -820,17 +837,17 @@ static cJSON *section_to_json(const char *section, const void *base)
 {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; o && i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
+        const struct config_key *f = &fields[i];
         if (strcmp(f->section, section) != 0) continue;
         const char *src = (const char *)base + f->offset;
         cJSON *v = NULL;
         switch (f->type) {
-        case F_INT:  v = cJSON_CreateNumber(*(const int *)src); break;
-        case F_BOOL: v = cJSON_CreateBool(*(const int *)src != 0); break;
-        case F_NUM:  v = exact_number(*(const double *)src); break;
-        case F_FLOAT: v = exact_number(*(const float *)src); break;
-        case F_SEED: v = exact_number((double)*(const uint64_t *)src); break;  /* <= 2^53 */
-        case F_STR:  v = cJSON_CreateString(src); break;
+        case CONFIG_INT:  v = cJSON_CreateNumber(*(const int *)src); break;
+        case CONFIG_BOOL: v = cJSON_CreateBool(*(const int *)src != 0); break;
+        case CONFIG_NUM:  v = exact_number(*(const double *)src); break;
+        case CONFIG_FLOAT: v = exact_number(*(const float *)src); break;
+        case CONFIG_SEED: v = exact_number((double)*(const uint64_t *)src); break;  /* <= 2^53 */
+        case CONFIG_STR:  v = cJSON_CreateString(src); break;
         }
         if (!v) { cJSON_Delete(o); return NULL; }
         cJSON_AddItemToObject(o, f->key, v);

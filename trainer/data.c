@@ -219,18 +219,13 @@ int data_load(struct dataset *ds, const char *path, int vocab_size, double val_f
         set_err(err, "%s: val_fraction: %g, must be in (0, 1)", path, val_fraction);
         return -1;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
+    size_t size = 0;
+    FILE *f = trainer_fopen_regular(path, &size, err);
+    if (!f) return -1;
     int rc = -1;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        set_err(err, "%s: not a regular file", path);
-    } else if (st.st_size == 0) {
+    if (size == 0) {
         set_err(err, "%s: empty file", path);
-    } else if (read_tokens(ds, f, (size_t)st.st_size, vocab_size, err) == 0) {
+    } else if (read_tokens(ds, f, size, vocab_size, err) == 0) {
         rc = split_dataset(ds, val_fraction, err);
     }
     fclose(f);
@@ -388,41 +383,14 @@ static int write_sentence(FILE *out, const char *p, const char *end, size_t *byt
     return 0;
 }
 
-/* Reads a whole file into a malloc'ed buffer (*len bytes). */
-static char *read_file(const char *path, size_t *len, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n < cap) continue;
-        char *bigger = realloc(buf, cap *= 2);
-        if (!bigger) free(buf);
-        buf = bigger;
-    }
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        set_err(err, "%s: cannot read%s", path, buf ? "" : " (out of memory)");
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Converts one tagged file into sentences on out. */
 static int convert_brown_file(FILE *out, const char *path, const char *out_path,
                               size_t *bytes, char *err)
 {
     size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text) return -1;
+    char *text;
+    /* a Brown file is ~30 KB; 1 GiB bounds a wrong directory's contents */
+    if (trainer_read_file(path, (size_t)1 << 30, &text, &len, err) != 0) return -1;
     const char *p = text, *end = text + len;
     int rc = 0;
     while (p < end && rc == 0) {

@@ -13,7 +13,8 @@
  * so that the data section starts at a multiple of 8 bytes.
  *
  * Reading maps the file read-only (mmap) and validates every header entry against the
- * mapped size, so later accesses (st_read_f32) cannot run out of bounds.
+ * mapped size, so later accesses (st_read_f32) cannot run out of bounds; as in the
+ * reference reader, the tensors must tile the data section exactly (no overlap, no gap).
  */
 #include "trainer/trainer.h"
 
@@ -157,14 +158,10 @@ static void format_shape(char *buf, size_t n, const int64_t *shape, int ndim)
 static int read_file_parts(struct st_file *f, char **header, size_t *header_len, char *err)
 {
     const char *path = f->path;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return st_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return st_fail(err, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)sb.st_size;
+    size_t file_size = 0;
+    FILE *fp = trainer_fopen_regular(path, &file_size, err);
+    if (!fp) return -1;
+    uint64_t size = (uint64_t)file_size;
     uint8_t lenbuf[8];
     if (size < 8 || fread(lenbuf, 1, 8, fp) != 8) {
         fclose(fp);
@@ -334,6 +331,40 @@ static int take_metadata(struct st_file *f, cJSON *root, char *err)
     return 0;
 }
 
+static int cmp_begin(const void *a, const void *b)
+{
+    const struct st_tensor *x = *(const struct st_tensor *const *)a, *y = *(const struct st_tensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* The reference reader's rule: the tensors' byte ranges, in order of begin, tile the data
+ * section exactly (no overlap, no gap, nothing after the last). Overlapping tensors would
+ * alias each other's bytes; a gap hides bytes nobody reads. */
+static int check_coverage(const struct st_file *f, char *err)
+{
+    if (f->n_tensors == 0) return 0;
+    const struct st_tensor **order = malloc(sizeof *order * (size_t)f->n_tensors);
+    if (!order) return st_fail(err, "%s: out of memory for %d tensors", f->path, f->n_tensors);
+    for (int i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
+    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_begin);
+    size_t at = 0;
+    int rc = 0;
+    for (int i = 0; i < f->n_tensors && rc == 0; i++) {
+        const struct st_tensor *t = order[i];
+        if (t->begin < at)
+            rc = st_fail(err, "%s: tensor '%s': data_offsets [%zu, %zu] overlap tensor '%s' (ends at %zu)",
+                         f->path, t->name, t->begin, t->end, order[i - 1]->name, at);
+        else if (t->begin > at)
+            rc = st_fail(err, "%s: tensor '%s': data_offsets [%zu, %zu] leave bytes [%zu, %zu) of the data "
+                         "section unused", f->path, t->name, t->begin, t->end, at, t->begin);
+        at = t->end;
+    }
+    if (rc == 0 && at != f->data_len)
+        rc = st_fail(err, "%s: the tensors end at byte %zu of a %zu-byte data section", f->path, at, f->data_len);
+    free(order);
+    return rc;
+}
+
 /* Fills f->tensors (header order) from every key of root except "__metadata__". */
 static int parse_entries(struct st_file *f, cJSON *root, char *err)
 {
@@ -350,6 +381,7 @@ static int parse_entries(struct st_file *f, cJSON *root, char *err)
         if (st_find(f, t->name)) return st_fail(err, "%s: tensor '%s': name appears twice", f->path, t->name);
         f->n_tensors++;
     }
+    if (check_coverage(f, err) != 0) return -1;
     return take_metadata(f, root, err);
 }
 

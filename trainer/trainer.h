@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifndef CASCADE_ERR_MAX
 #define CASCADE_ERR_MAX 512
@@ -121,6 +122,33 @@ char *trainer_config_to_json(const struct train_config *cfg);
 char *model_config_to_json(const struct model_config *mc);
 int model_config_from_json_string(struct model_config *mc, const char *json, const char *file, char *err);
 
+/* The one JSON config reader, shared by the trainer's configs and the campaign configs
+ * (trainer/config.c). A config is a table of keys: */
+enum config_type { CONFIG_INT, CONFIG_BOOL, CONFIG_NUM, CONFIG_FLOAT, CONFIG_SEED, CONFIG_STR };
+struct config_key {
+    const char *section;   /* "" for the top level, else the section object's key */
+    const char *key;
+    enum config_type type; /* INT: int, BOOL: int 0/1, NUM: double, FLOAT: float, SEED:
+                            * uint64_t, STR: char[hi + 1] */
+    double lo, hi;         /* allowed range (STR: length range) */
+    int lo_open, hi_open;  /* NUM, FLOAT: 1 where the bound itself is excluded */
+    const char *why;       /* appended to range errors, or NULL */
+    size_t offset;         /* of the member in the struct the table fills */
+};
+/* Reads a config file (a regular file of at most 16 MiB, no NUL byte) and parses it as
+ * one JSON object; *text (malloc'ed) and *root (a cJSON *, cJSON_Delete) on success.
+ * Errors: "FILE: line L, column C: invalid JSON near '...'" and the like. */
+int config_file_parse(const char *path, char **text, void **root, char *err);
+/* Checks that obj (a cJSON object) has only the keys of `section` in `keys` or in `extra`
+ * (NULL-terminated, read by the caller), none twice, then reads those of the table that
+ * are present into base. Errors: "FILE: SECTION.KEY: expected ..., got ...". */
+int config_read_section(const char *file, const void *obj, const char *section,
+                        const struct config_key *keys, size_t n_keys, const char *const *extra,
+                        void *base, char *err);
+/* Writes "FILE: PATH: message" (one line: control characters become '?'); returns -1. */
+int config_fail(char *err, const char *file, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Parameter counts from the architecture alone. */
 struct param_counts {
     size_t total;          /* every trainable float */
@@ -132,6 +160,17 @@ struct param_counts model_config_param_counts(const struct model_config *mc);
  * (softmax/S–D: 4*H*d*(T+1)/2 causal average, S–D adds 2*H*d*d; linear: 4*H*d*d + 2*H*d).
  * README "FLOP formula" has the derivation. */
 double model_config_train_flops_per_token(const struct model_config *mc, int T);
+
+/* ------------------------------------------------------------------------------------ */
+/* Files a user names (trainer/files.c)                                                   */
+
+/* Opens a regular file for reading without ever blocking (a named pipe, a directory or a
+ * device is refused: "PATH: not a regular file (a named pipe)"); *size (if not NULL)
+ * receives its size. NULL on error. */
+FILE *trainer_fopen_regular(const char *path, size_t *size, char *err);
+/* The whole regular file, at most max_bytes, NUL-terminated (malloc'ed into *out); *len
+ * (if not NULL) receives its length, which may include NUL bytes. */
+int trainer_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
 
 /* ------------------------------------------------------------------------------------ */
 /* Data                                                                                   */
