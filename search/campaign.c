@@ -383,26 +383,31 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     tc.steps = spec->steps;
     if (tc.warmup_steps >= tc.steps) tc.warmup_steps = tc.steps / 10;
     snprintf(tc.out_path, sizeof tc.out_path, "%s", ckpt_path);
-    if (trainer_config_validate(&tc, cc->path, err) != 0) return -1;
+    if (trainer_config_validate(&tc, cc->path, err) != 0) return CAMPAIGN_RUN_BAD;
 
     /* Inherit: the warm-started model becomes the run's step-0 checkpoint, so the rest is
      * an ordinary resume (and a kill during this run resumes the same way). */
     if (spec->inherit_from != SOURCE_NONE && access(ckpt_path, F_OK) != 0) {
         struct model src, dst;
         if (!source_ckpt) return fail(err, "run %s: no source checkpoint to inherit from", spec->name);
-        if (checkpoint_load(source_ckpt, &src, NULL, NULL, err) != 0) return -1;
+        if (checkpoint_load(source_ckpt, &src, NULL, NULL, err) != 0) return CAMPAIGN_RUN_RETRY;
         int rc = campaign_inherit(&dst, &spec->arch, &src, tc.seed, err);
         model_free(&src);
-        if (rc != 0) return -1;
+        if (rc != 0) return CAMPAIGN_RUN_BAD;
         dst.step = 0;
         struct checkpoint_info info = { 0, NAN, 0.0 };
         rc = checkpoint_save(ckpt_path, &dst, &tc, &info, err);
         model_free(&dst);
-        if (rc != 0) return -1;
+        if (rc != 0) return CAMPAIGN_RUN_RETRY;
     }
     struct model m;
     struct train_result res;
-    if (trainer_train(&tc, ckpt_path, &m, ds, cb, user, &res, err) != 0) return -1;
+    /* the campaign checked its data and shapes before any run: what fails here is the
+     * machine (memory, disk) or a checkpoint file, which the user can fix and resume */
+    if (trainer_train(&tc, ckpt_path, &m, ds, cb, user, &res, err) != 0) {
+        model_free(&m);
+        return CAMPAIGN_RUN_RETRY;
+    }
     if (isnan(res.val.loss) && !res.diverged && !res.stopped)  /* finished earlier: evaluate */
         trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
     out->val = res.val;

@@ -87,7 +87,11 @@ struct run_outcome {
 };
 
 /* Trains (or resumes) one run to its budget: checkpoint at ckpt_path, warm-started from
- * source_ckpt when the spec inherits and no checkpoint exists yet. */
+ * source_ckpt when the spec inherits and no checkpoint exists yet. Returns 0 when the run
+ * ended (out->status says how); CAMPAIGN_RUN_BAD when its architecture cannot be trained
+ * (a permanent failure); CAMPAIGN_RUN_RETRY when the environment failed it (a checkpoint
+ * that cannot be written or read, memory): the run stays queued for the next attempt. */
+enum { CAMPAIGN_RUN_BAD = -1, CAMPAIGN_RUN_RETRY = -2 };
 int campaign_train_run(const struct campaign_config *cc, const struct run_spec *spec,
                        const char *ckpt_path, const char *source_ckpt, const struct dataset *ds,
                        train_progress_fn cb, void *user, struct run_outcome *out, char *err);

@@ -67,6 +67,7 @@ static void ckpt_path(const struct controller *c, const char *run, char *out, si
 static int on_step(void *user, const struct run_job *job, const struct train_progress *p)
 {
     struct controller *c = user;
+    if (!p->is_report) return search_stop != 0;   /* between reports: only the stop flag */
     char e[CASCADE_ERR_MAX];
     if (db_record_step(c->db, job->run_id, p->step, p->loss, p->lr, p->grad_norm, p->tokens_per_s,
                        p->is_eval ? p->val.loss : NAN, e) != 0)
@@ -253,12 +254,18 @@ static int load_references(struct controller *c, const struct run_spec *probe, c
 
 /* ---- running -------------------------------------------------------------------------- */
 
-/* Records a finished job. Returns 0, 1 if it was stopped by a signal, -1 on a database error. */
+/* Records a finished job. Returns 0, 1 if it was stopped by a signal, 2 if the environment
+ * failed it (it stays queued: the same command retries it), -1 on a database error. */
 static int record_report(struct controller *c, const struct run_job *job, const struct run_report *rep, char *err)
 {
     const char *why = NULL;
     /* where it ran: the executor says (the local host, or the MPI worker's) */
     if (rep->host[0] && db_run_set_host(c->db, job->run_id, rep->host, err) != 0) return -1;
+    if (rep->rc == CAMPAIGN_RUN_RETRY) {
+        printf("%s  [%d/%d] %-14s INTERRUPTED: %s\n", c->tty ? "\r" : "", job->index, job->total, job->spec.name,
+               rep->err);
+        return db_run_set_status(c->db, job->run_id, DB_QUEUED, rep->err, err) != 0 ? -1 : 2;
+    }
     if (rep->rc != 0) why = rep->err;
     else if (rep->outcome.status == 2) return 1;
     else if (rep->outcome.status == 1) why = rep->outcome.error;
@@ -271,13 +278,14 @@ static int record_report(struct controller *c, const struct run_job *job, const 
 
 /* Trains jobs through the executor, up to ex.slots at once, and records each report. A
  * report whose reference (the probe) is not recorded yet waits until it is. Returns 0,
- * 1 when stopped by a signal, -1 on a database error. */
+ * 1 when stopped by a signal, 3 when the environment failed a run (no new run starts; the
+ * failed one stays queued), -1 on a database error. */
 static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err)
 {
-    int next = 0, in_flight = 0, stopped = 0, failed = 0, n_wait = 0;
+    int next = 0, in_flight = 0, stopped = 0, failed = 0, interrupted = 0, n_wait = 0;
     struct run_report *waiting = calloc(n > 0 ? n : 1, sizeof *waiting);
     while (next < n || in_flight > 0) {
-        while (next < n && in_flight < c->ex.slots && !stopped && !search_stop && !failed) {
+        while (next < n && in_flight < c->ex.slots && !stopped && !search_stop && !failed && !interrupted) {
             if (db_run_set_status(c->db, jobs[next].run_id, DB_RUNNING, NULL, err) != 0) { failed = 1; break; }
             if (c->ex.start(&c->ex, &jobs[next]) != 0) break;
             next++;
@@ -302,6 +310,7 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
                 int r = record_report(c, job, &waiting[i], err);
                 if (r < 0) failed = 1;
                 if (r == 1) stopped = 1;
+                if (r == 2) interrupted = 1;
                 waiting[i--] = waiting[--n_wait];
                 progress = 1;
             }
@@ -309,6 +318,7 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
     }
     free(waiting);
     if (failed) return -1;
+    if (interrupted) return 3;
     return stopped || search_stop ? 1 : 0;
 }
 
@@ -377,7 +387,7 @@ static int make_jobs(struct controller *c, const struct run_spec *specs, int n_s
     return 0;
 }
 
-/* Runs the specs that are not finished; 0, 1 stopped, -1 database error. */
+/* Runs the specs that are not finished; 0, 1 stopped, 3 interrupted, -1 database error. */
 static int run_specs(struct controller *c, const struct run_spec *specs, int n_specs)
 {
     char err[CASCADE_ERR_MAX];
@@ -627,6 +637,13 @@ int cmd_search(int argc, char **argv)
         printf("campaign '%s' finished in %s. Results (Pareto front of attention parameters vs perplexity: *):\n",
                c.cc.name, wall);
         print_results(dbpath, c.cc.name);
+    } else if (rc == 3) {
+        /* disk full, out of memory, an unreadable checkpoint: nothing is wrong with the
+         * campaign itself, so it stays resumable */
+        db_campaign_set_status(c.db, c.campaign_id, "stopped", err);
+        fprintf(stderr, "cascade search: a run was interrupted by its environment (above); it stays queued: fix the "
+                "cause and run the same command again\n");
+        rc = 1;
     } else {
         db_campaign_set_status(c.db, c.campaign_id, "failed", err);
         rc = rc < 0 ? 1 : rc;

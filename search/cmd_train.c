@@ -71,6 +71,7 @@ static int load_data_or_explain(struct dataset *ds, const char *path, int vocab,
 static int print_progress(const struct train_progress *p, void *user)
 {
     (void)user;
+    if (!p->is_report) return stop_requested != 0;   /* every step: Ctrl-C stops after it */
     char eta[32], el[32];
     cli_format_duration(eta, sizeof eta, p->eta_s);
     cli_format_duration(el, sizeof el, p->elapsed_s);
@@ -147,8 +148,9 @@ int cmd_train(int argc, char **argv)
     int rc = trainer_train(&tc, resume ? tc.out_path : NULL, &m, &ds, print_progress, NULL, &res, err);
     if (rc != 0) {
         fprintf(stderr, "cascade train: %s\n", err);
+        model_free(&m);
         data_free(&ds);
-        return m.params ? 1 : 2;
+        return rc == TRAIN_FAILED ? 1 : 2;
     }
     if (res.diverged) {
         fprintf(stderr, "cascade train: training diverged (loss or gradient NaN/inf) at step %lld; "
@@ -157,9 +159,9 @@ int cmd_train(int argc, char **argv)
         data_free(&ds);
         return 1;
     }
-    if (isnan(res.val.loss)) { /* already finished before this call: evaluate now */
+    if (isnan(res.val.loss)) { /* no evaluation in this call (stopped, or already finished) */
         trainer_evaluate(&m, &ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
-        printf("already at step %lld/%d\n", (long long)m.step, tc.steps);
+        if (!res.stopped) printf("already at step %lld/%d\n", (long long)m.step, tc.steps);
     }
     char wall[32];
     cli_format_duration(wall, sizeof wall, res.wall_s);

@@ -322,6 +322,7 @@ static int worker_step(const struct train_progress *p, void *user)
 {
     struct worker_relay *r = user;
     if (r->die_at > 0 && p->step >= r->die_at) raise(SIGKILL);   /* test hook */
+    if (!p->is_report) return worker_stop;   /* between reports: no round trip to rank 0 */
     MPI_Send(p, (int)sizeof *p, MPI_BYTE, 0, TAG_STEP, MPI_COMM_WORLD);
     MPI_Status st;
     int stop = 0;

@@ -259,3 +259,69 @@ TEST(bad_campaign_config_is_read_like_a_training_config)
                   "case %zu: error lacks '%s': %s", i, cases[i].what, err);
     }
 }
+
+/* A small training config over `data` (seq_len T), written to `path`. */
+static void write_train_config(const char *path, const char *data, int T, int steps, int log_every)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\", \"val_fraction\": 0.1}, \"model\": {\"n_layer\": 1, "
+             "\"n_embd\": 8, \"n_head\": 2, \"seq_len\": %d}, \"train\": {\"steps\": %d, \"batch_size\": 2, "
+             "\"log_every\": %d, \"eval_every\": 0, \"eval_batches\": 1, \"checkpoint_every\": 0, \"threads\": 1}}",
+             data, T, steps, log_every);
+    test_write_text(path, text);
+}
+
+/* Bad input to `train` exits 2 with one line (it exited 1, reading an uninitialised model). */
+TEST(bad_input_train_exits_2)
+{
+    char data[512], cfg[512], ck[512], cmd[2048], *out = NULL;
+    test_tmppath(data, sizeof data, "short.txt");
+    REQUIRE(test_write_text(data, "far too short for a window of 64 tokens") == 0);
+    test_tmppath(cfg, sizeof cfg, "short.json");
+    write_train_config(cfg, data, 64, 2, 1);
+    snprintf(cmd, sizeof cmd, "%s train --config %s 2>&1 >/dev/null", test_cascade_bin(), cfg);
+    int rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 2 && strstr(out, data) && strchr(out, '\n') == out + strlen(out) - 1, "rc %d: %s", rc, out);
+    free(out);
+    /* a truncated checkpoint given to --resume */
+    test_tmppath(data, sizeof data, "long.txt");
+    char text[4096];
+    for (int i = 0; i < 4095; i++) text[i] = "the jury said the county election was\n"[i % 38];
+    text[4095] = 0;
+    REQUIRE(test_write_text(data, text) == 0);
+    test_tmppath(cfg, sizeof cfg, "long.json");
+    write_train_config(cfg, data, 16, 2, 1);
+    test_tmppath(ck, sizeof ck, "long.safetensors");
+    snprintf(cmd, sizeof cmd, "%s train --config %s --out %s >/dev/null 2>&1 && head -c 500 %s > %s.t && mv %s.t %s && "
+             "%s train --config %s --out %s --resume 2>&1 >/dev/null", test_cascade_bin(), cfg, ck, ck, ck, ck, ck,
+             test_cascade_bin(), cfg, ck);
+    rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 2 && strstr(out, ck), "rc %d: %s", rc, out);
+    free(out);
+}
+
+/* Ctrl-C stops after the current step, not at the next log_every (here 10^6 steps away),
+ * and says "stopped", not "already at step". */
+TEST(train_ctrl_c_stops_after_the_current_step)
+{
+    char data[512], cfg[512], ck[512], cmd[2048], *out = NULL;
+    test_tmppath(data, sizeof data, "ctrlc.txt");
+    char text[8192];
+    for (int i = 0; i < 8191; i++) text[i] = "the jury said the county election was\n"[i % 38];
+    text[8191] = 0;
+    REQUIRE(test_write_text(data, text) == 0);
+    test_tmppath(cfg, sizeof cfg, "ctrlc.json");
+    write_train_config(cfg, data, 16, 100000000, 1000000);
+    test_tmppath(ck, sizeof ck, "ctrlc.safetensors");
+    snprintf(cmd, sizeof cmd, "timeout 60 timeout --preserve-status -s INT 1 %s train --config %s --out %s",
+             test_cascade_bin(), cfg, ck);
+    int rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 130 && strstr(out, "stopped at step") && !strstr(out, "already at step"), "rc %d: %s", rc, out);
+    free(out);
+    struct model m;
+    struct checkpoint_info info;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(checkpoint_load(ck, &m, NULL, &info, err) == 0, "%s", err);
+    CHECK_MSG(m.step > 0 && m.step < 100000000, "step %lld", (long long)m.step);
+    model_free(&m);
+}

@@ -289,3 +289,35 @@ TEST(campaign_ctrl_c_stops_cleanly_and_resumes)
     CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
     free(out);
 }
+
+/* A write failure (disk full, here a directory in the way of the probe's checkpoint) stops
+ * the campaign with the probe still queued; once the cause is gone the same command
+ * finishes it (before: the probe was marked failed and the campaign refused for good). */
+TEST(campaign_environment_failure_stays_retryable)
+{
+    char cfg[512], db[512], runs[512], block[600], *out = NULL;
+    test_tmppath(runs, sizeof runs, "runs_envfail");
+    test_tmppath(db, sizeof db, "envfail.db");
+    write_config(t_, "envfail", runs, "", cfg, sizeof cfg);
+    snprintf(block, sizeof block, "%s/envfail/probe.safetensors.tmp", runs);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", block);
+    REQUIRE(system(cmd) == 0);
+    int rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 1 && strstr(out, "INTERRUPTED") && strstr(out, "run the same command again"), "rc %d: %s", rc, out);
+    free(out);
+    out = query(db, "SELECT status, error IS NOT NULL FROM runs WHERE name = 'probe'");
+    CHECK_MSG(strstr(out, "queued,1") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT status FROM campaigns");
+    CHECK_MSG(strstr(out, "stopped") != NULL, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rmdir %s", block);
+    REQUIRE(system(cmd) == 0);
+    rc = search(cfg, db, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "finished"), "rc %d: %s", rc, out);
+    free(out);
+    out = query(db, "SELECT count(*), sum(status = 'done') FROM runs");
+    CHECK_MSG(strstr(out, "8,8") != NULL, "%s", out);
+    free(out);
+}

@@ -110,6 +110,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
                   struct train_result *res, char *err)
 {
     const int B = tc->batch_size, T = tc->model.seq_len;
+    memset(m, 0, sizeof *m);
     memset(res, 0, sizeof *res);
     res->val.loss = NAN;
     if (ds->vocab_size > tc->model.vocab_size) {
@@ -132,7 +133,12 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
     if (start_model(tc, resume_path, m, &prior_s, err) != 0) return -1;
 
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
-    if (!in || !tg) { free(in); free(tg); snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
+    if (!in || !tg) {
+        free(in);
+        free(tg);
+        snprintf(err, CASCADE_ERR_MAX, "out of memory for a batch of %d x %d tokens", B, T);
+        return TRAIN_FAILED;
+    }
     double t_start = now_s(), t_mark = t_start;
     int64_t step_mark = m->step, start_step = m->step;
     struct checkpoint_info info = { m->step, NAN, prior_s };
@@ -157,9 +163,19 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
             trainer_evaluate(m, ds, B, T, tc->eval_batches, &res->val);
             info.val_loss = res->val.loss;
         }
+        if (cb && !do_log) {   /* every step: lets a signal stop the run after this step */
+            struct train_progress p = { 0 };
+            p.step = m->step;
+            p.steps = tc->steps;
+            p.loss = loss;
+            p.lr = lr;
+            p.grad_norm = norm;
+            stop = cb(&p, user);
+        }
         if (do_log && cb) {
             double t = now_s();
             struct train_progress p = { 0 };
+            p.is_report = 1;
             p.step = m->step;
             p.steps = tc->steps;
             p.loss = loss;
@@ -177,7 +193,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
         int do_ckpt = tc->out_path[0] &&
                       (last || stop || (tc->checkpoint_every > 0 && m->step % tc->checkpoint_every == 0));
         info.train_s = prior_s + (now_s() - t_start);
-        if (do_ckpt && checkpoint_save(tc->out_path, m, tc, &info, err) != 0) { rc = -1; break; }
+        if (do_ckpt && checkpoint_save(tc->out_path, m, tc, &info, err) != 0) { rc = TRAIN_FAILED; break; }
         if (stop) { res->stopped = 1; break; }
     }
     res->steps_done = m->step;

@@ -341,11 +341,13 @@ struct train_progress {
     double loss, lr, grad_norm;
     double tokens_per_s;   /* over the last report interval */
     double elapsed_s, eta_s;
+    int is_report;         /* 1: a progress report (log_every, evaluation, last step) */
     int is_eval;           /* 1: this report carries a validation result */
     struct eval_result val;
 };
-/* Called at log_every and at each evaluation; returning non-zero stops training after the
- * current step (a checkpoint is written). */
+/* Called after every step (p->is_report 0) and, with p->is_report 1, at log_every, at each
+ * evaluation and at the last step; returning non-zero stops training after the current
+ * step (a checkpoint is written). Only a report's rate and ETA fields are meaningful. */
 typedef int (*train_progress_fn)(const struct train_progress *p, void *user);
 
 struct train_result {
@@ -360,7 +362,14 @@ struct train_result {
 };
 /* Trains per tc. If resume_path names an existing checkpoint, continues from it exactly
  * (same params, moments, step, data order). Writes tc->out_path at checkpoint_every and
- * at the end. */
+ * at the end. *m is zeroed first, so model_free(m) is always safe afterwards.
+ * Returns 0; TRAIN_BAD_INPUT when the inputs cannot work (data too short for the shape,
+ * a checkpoint that cannot be resumed); TRAIN_FAILED when the work failed in a way that
+ * retrying may fix (out of memory, a checkpoint that could not be written). A diverged
+ * or stopped run returns 0 with res->diverged / res->stopped set.
+ * The callback runs after every step (cheap: it may only read a stop flag) with
+ * p->is_report set at log_every, at each evaluation and at the last step. */
+enum { TRAIN_BAD_INPUT = -1, TRAIN_FAILED = -2 };
 int trainer_train(const struct train_config *tc, const char *resume_path, struct model *m,
                   const struct dataset *ds, train_progress_fn cb, void *user,
                   struct train_result *res, char *err);
