@@ -230,14 +230,22 @@ static int same_arch(const struct model_config *a, const struct model_config *b)
     return 1;
 }
 
-struct proposals { struct run_spec *v; int n, cap; };
+struct proposals {
+    struct run_spec *v;          /* (n) proposals so far, cap allocated */
+    int n, cap;
+    int oom;                     /* 1 once an allocation failed: the list is incomplete */
+};
 
-/* A zeroed slot at the end of the list. */
+/* A zeroed slot at the end of the list, or NULL (p->oom set) when out of memory. */
 static struct run_spec *append(struct proposals *p)
 {
+    if (p->oom) return NULL;
     if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 16;
-        p->v = realloc(p->v, sizeof *p->v * p->cap);
+        int cap = p->cap ? 2 * p->cap : 16;
+        struct run_spec *v = realloc(p->v, sizeof *v * cap);
+        if (!v) { p->oom = 1; return NULL; }
+        p->v = v;
+        p->cap = cap;
     }
     struct run_spec *r = &p->v[p->n++];
     memset(r, 0, sizeof *r);
@@ -245,14 +253,14 @@ static struct run_spec *append(struct proposals *p)
 }
 
 /* A new candidate of architecture arch, or NULL when it equals its reference or an
- * earlier proposal. */
+ * earlier proposal (or memory ran out). */
 static struct run_spec *propose(struct proposals *p, const struct model_config *arch, const struct model_config *ref)
 {
     if (ref && same_arch(arch, ref)) return NULL;   /* no change from a reference: nothing to learn */
     for (int i = 0; i < p->n; i++)
         if (same_arch(&p->v[i].arch, arch)) return NULL;
     struct run_spec *r = append(p);
-    r->arch = *arch;
+    if (r) r->arch = *arch;
     return r;
 }
 
@@ -270,6 +278,82 @@ static void format_eranks(char *out, int n, const double *e, int L)
 {
     int k = 0;
     for (int l = 0; l < L && k < n; l++) k += snprintf(out + k, n - k, "%s%.2f", l ? ", " : "", e[l]);
+}
+
+/* A blind control of `cand`: same budget and warm start, role "control", control_of its
+ * name. */
+static void as_control(struct run_spec *r, const struct run_spec *cand, const char *name, const char *reason)
+{
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->role, sizeof r->role, "control");
+    snprintf(r->control_of, sizeof r->control_of, "%s", cand->name);
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->inherit_from = cand->inherit_from;
+    r->steps = cand->steps;
+}
+
+/* The uniform head dim whose attention parameter count is nearest `target` (ties: the
+ * smaller), for an architecture like `base` with every layer at that dim. */
+static int nearest_uniform_dim(const struct model_config *base, size_t target, int d_max, size_t *got)
+{
+    int best = 1;
+    size_t best_diff = (size_t)-1;
+    for (int d = 1; d <= d_max; d++) {
+        struct model_config a = *base;
+        for (int l = 0; l < a.n_layer; l++) a.layers[l].head_dim = d;
+        size_t n = model_config_param_counts(&a).attention;
+        size_t diff = n > target ? n - target : target - n;
+        if (diff < best_diff) { best_diff = diff; best = d; *got = n; }
+    }
+    return best;
+}
+
+/* uniform_m{m}: one head dim in every layer, the size nearest the candidate's;
+ * reversed_m{m}: the candidate's dims in reverse layer order (same size exactly). */
+static void add_cut_controls(struct proposals *p, const struct campaign_config *cc, const struct run_spec *cand,
+                             const struct model_config *probe)
+{
+    const int L = cand->arch.n_layer;
+    size_t target = model_config_param_counts(&cand->arch).attention, got = 0;
+    int d = nearest_uniform_dim(&cand->arch, target, probe->layers[0].head_dim, &got);
+    struct model_config a = cand->arch;
+    for (int l = 0; l < L; l++) a.layers[l].head_dim = d;
+    char name[64], why[512];
+    double off = 100.0 * ((double)got / (double)target - 1.0);
+    struct run_spec *r = propose(p, &a, probe);
+    if (r) {
+        snprintf(name, sizeof name, "uniform_%s", cand->name + 4);
+        snprintf(why, sizeof why, "blind control of %s: head dim %d in every layer, %zu attention parameters "
+                 "against its %zu (%+.1f%%%s) [SPEC 5]", cand->name, d, got, target, off,
+                 fabs(off) <= 2.0 ? "" : ", the nearest a single dim allows");
+        as_control(r, cand, name, why);
+    }
+    for (int l = 0; l < L; l++) a.layers[l].head_dim = cand->arch.layers[L - 1 - l].head_dim;
+    r = propose(p, &a, probe);   /* NULL when the dims read the same both ways */
+    if (r) {
+        snprintf(name, sizeof name, "reversed_%s", cand->name + 4);
+        snprintf(why, sizeof why, "blind control of %s: its head dims in reverse layer order (same size) [SPEC 5]",
+                 cand->name);
+        as_control(r, cand, name, why);
+    }
+    (void)cc;
+}
+
+/* linlast{k}: the last k layers linear instead of the first k. */
+static void add_linear_control(struct proposals *p, const struct run_spec *cand, const struct model_config *probe)
+{
+    const int L = cand->arch.n_layer;
+    int k = 0;
+    for (int l = 0; l < L; l++) k += cand->arch.layers[l].kind == ATTN_LINEAR;
+    struct model_config a = *probe;
+    for (int l = L - k; l < L; l++) a.layers[l].kind = ATTN_LINEAR;
+    struct run_spec *r = propose(p, &a, probe);
+    if (!r) return;
+    char name[64], why[512];
+    snprintf(name, sizeof name, "linlast%d", k);
+    snprintf(why, sizeof why, "blind control of %s: the last %d layer%s linear instead of the first (same size) "
+             "[SPEC 5]", cand->name, k, k == 1 ? "" : "s");
+    as_control(r, cand, name, why);
 }
 
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
@@ -327,6 +411,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         if (!r) continue;
         snprintf(r->name, sizeof r->name, "std_lin%d", k);
         snprintf(r->role, sizeof r->role, "control");
+        snprintf(r->control_of, sizeof r->control_of, "lin%d", k);
         snprintf(r->reason, sizeof r->reason, "control: the linear prefix of lin%d on the standard softmax "
                  "model with LayerNorm [SPEC 5]", k);
         r->inherit_from = inherit ? SOURCE_STANDARD : SOURCE_NONE;
@@ -365,6 +450,15 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             r->steps = steps;
         }
     }
+    /* 5. blind controls of every measured candidate [ours, SPEC 5] */
+    int n_measured = p.n;
+    for (int i = 0; i < n_measured; i++) {
+        struct run_spec cand = p.v[i];   /* a copy: append may move the list */
+        if (strcmp(cand.role, "candidate") != 0) continue;   /* std_lin controls are "control" */
+        if (strncmp(cand.name, "cut_m", 5) == 0) add_cut_controls(&p, cc, &cand, &probe.arch);
+        else if (strncmp(cand.name, "lin", 3) == 0 && !strchr(cand.name, '_')) add_linear_control(&p, &cand, &probe.arch);
+    }
+    if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
     *out = p.v;
     *n = p.n;
     return 0;

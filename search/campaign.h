@@ -43,6 +43,8 @@ enum run_source { SOURCE_NONE = 0, SOURCE_PROBE = 1, SOURCE_STANDARD = 2 };
 struct run_spec {
     char name[64];               /* "probe", "standard", "lin2", "std_lin2", "cut_m1.5", ... */
     char role[16];               /* "probe" | "baseline" | "candidate" | "control" */
+    char control_of[64];         /* controls: the candidate they are compared with ("" for
+                                  * other roles) */
     struct model_config arch;
     char reason[512];
     enum run_source inherit_from;/* warm start source in inherit mode, else SOURCE_NONE */
@@ -61,8 +63,11 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
 /* Candidates from the probe's per-layer mean routing erank (weight level), SPEC §5:
  * linear prefixes up to the threshold plus the knee, the same prefixes on the standard
  * model (control), cascade-allocated head dims per multiplier, and their combination with
- * the linear prefix. Identical architectures are proposed once. In inherit mode the list
- * starts with the two continued references. *out is malloc'ed. */
+ * the linear prefix; then the blind controls of equal size (role "control"): for each
+ * cut_m{m} uniform_m{m} (one head dim everywhere, the size nearest the candidate's) and
+ * reversed_m{m} (its dims in reverse layer order), for each lin{k} linlast{k} (the last k
+ * layers linear). Identical architectures are proposed once. In inherit mode the list
+ * starts with the two continued references. *out is malloc'ed; -1 when out of memory. */
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n);
 

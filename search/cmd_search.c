@@ -466,7 +466,10 @@ static int run_campaign(struct controller *c)
     /* 3. proposals */
     struct run_spec *props;
     int np;
-    campaign_propose(&c->cc, erank, &props, &np);
+    if (campaign_propose(&c->cc, erank, &props, &np) != 0) {
+        snprintf(err, CASCADE_ERR_MAX, "out of memory proposing candidates");
+        goto db_error;
+    }
     for (int i = 0; i < np; i++) {
         int64_t id;
         if (add_run(c, &props[i], 2 + i, &id, err) != 0) { free(props); goto db_error; }

@@ -41,8 +41,9 @@ TEST(search_propose_follows_the_cascade)
     struct run_spec *p;
     int n;
     REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
-    /* lin1..lin4, std_lin1..4, cut_m1, cut_m2, lin3_cut_m1, lin3_cut_m2 */
-    CHECK_MSG(n == 12, "%d proposals", n);
+    /* lin1..lin4, std_lin1..4, cut_m1, cut_m2, lin3_cut_m1, lin3_cut_m2; blind controls
+     * linlast1..4, uniform_m1, reversed_m1, uniform_m2, reversed_m2 */
+    CHECK_MSG(n == 20, "%d proposals", n);
     const struct run_spec *r;
     REQUIRE((r = named(p, n, "lin3")) != NULL);
     CHECK(r->arch.layers[2].kind == ATTN_LINEAR && r->arch.layers[3].kind == ATTN_SD && !r->arch.layernorm);
@@ -64,13 +65,52 @@ TEST(search_propose_follows_the_cascade)
     REQUIRE((r = named(p, n, "lin3_cut_m2")) != NULL);
     CHECK(r->arch.layers[0].kind == ATTN_LINEAR && r->arch.layers[0].head_dim == 32);
     CHECK(r->arch.layers[3].kind == ATTN_SD && r->arch.layers[3].head_dim == 8 && r->arch.layers[5].head_dim == 20);
+    /* blind controls: equal size (uniform within 2% or the nearest a single dim gives,
+     * stated), the reversed order exactly, the last k layers linear */
+    for (int m = 1; m <= 2; m++) {
+        char name[32];
+        snprintf(name, sizeof name, "cut_m%d", m);
+        const struct run_spec *cand = named(p, n, name);
+        REQUIRE(cand != NULL);
+        size_t want = model_config_param_counts(&cand->arch).attention;
+        snprintf(name, sizeof name, "uniform_m%d", m);
+        REQUIRE((r = named(p, n, name)) != NULL);
+        CHECK(strcmp(r->role, "control") == 0 && strcmp(r->control_of, cand->name) == 0);
+        size_t got = model_config_param_counts(&r->arch).attention;
+        for (int l = 1; l < 6; l++) CHECK(r->arch.layers[l].head_dim == r->arch.layers[0].head_dim);
+        /* no other uniform dim is nearer */
+        for (int d = 1; d <= 32; d++) {
+            struct model_config a = r->arch;
+            for (int l = 0; l < 6; l++) a.layers[l].head_dim = d;
+            size_t other = model_config_param_counts(&a).attention;
+            CHECK_MSG(llabs((long long)other - (long long)want) >= llabs((long long)got - (long long)want),
+                      "%s: d %d is nearer", name, d);
+        }
+        double off = 100.0 * fabs((double)got / want - 1.0);
+        CHECK_MSG(off <= 2.0 || strstr(r->reason, "the nearest a single dim allows"), "%s: %.1f%%: %s", name, off,
+                  r->reason);
+        snprintf(name, sizeof name, "reversed_m%d", m);
+        REQUIRE((r = named(p, n, name)) != NULL);
+        CHECK(strcmp(r->control_of, cand->name) == 0 && strcmp(r->role, "control") == 0);
+        for (int l = 0; l < 6; l++) CHECK(r->arch.layers[l].head_dim == cand->arch.layers[5 - l].head_dim);
+        CHECK(model_config_param_counts(&r->arch).attention == want);
+    }
+    for (int k = 1; k <= 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "linlast%d", k);
+        REQUIRE((r = named(p, n, name)) != NULL);
+        CHECK(strcmp(r->role, "control") == 0 && r->control_of[0] == 'l' && atoi(r->control_of + 3) == k);
+        for (int l = 0; l < 6; l++) CHECK(r->arch.layers[l].kind == (l >= 6 - k ? ATTN_LINEAR : ATTN_SD));
+        CHECK(!r->arch.layernorm);
+    }
+    CHECK(strcmp(named(p, n, "std_lin2")->control_of, "lin2") == 0);
     free(p);
 
     /* a flat high cascade: no layer qualifies; only the knee (lin1) and its control,
      * and multipliers so large the dims stay full propose nothing */
     double high[6] = { 40, 40, 40, 40, 40, 40 };
     REQUIRE(campaign_propose(&cc, high, &p, &n) == 0);
-    CHECK_MSG(n == 2 && named(p, n, "lin1") && named(p, n, "std_lin1"), "%d proposals", n);
+    CHECK_MSG(n == 3 && named(p, n, "lin1") && named(p, n, "std_lin1") && named(p, n, "linlast1"), "%d proposals", n);
     free(p);
     campaign_config_free(&cc);
 }
