@@ -11,6 +11,7 @@
  *    "search": {"linear_threshold": 2.5, "max_prefix": n_layer, "multipliers": [1, 2],
  *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
+ *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
  *               "analysis_tokens": seq_len, "runs_dir": "runs",
  *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
@@ -54,6 +55,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
     { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
+    { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
@@ -76,6 +78,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->combine = 1;
     cc->retrain = RETRAIN_SCRATCH;
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
+    cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
     cc->analysis_tokens = mc->seq_len;
     cc->probe_embed_scale = model_default_embed_scale(0);
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -467,6 +470,15 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
 /* ------------------------------------------------------------------------------------ */
 /* One run                                                                                */
 
+void campaign_continuation_schedule(const struct campaign_config *cc, struct train_config *tc)
+{
+    double end_lr = cc->base.lr * cc->base.min_lr_frac;   /* where the probe's schedule ended */
+    tc->lr = cc->base.lr * cc->inherit_lr_frac;
+    tc->min_lr_frac = tc->lr > end_lr ? end_lr / tc->lr : 1.0;
+    if (tc->lr < end_lr) tc->lr = end_lr;
+    tc->warmup_steps = tc->steps / 20;
+}
+
 int campaign_train_run(const struct campaign_config *cc, const struct run_spec *spec,
                        const char *ckpt_path, const char *source_ckpt, const struct dataset *ds,
                        train_progress_fn cb, void *user, struct run_outcome *out, char *err)
@@ -476,6 +488,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     tc.model = spec->arch;
     tc.steps = spec->steps;
     if (tc.warmup_steps >= tc.steps) tc.warmup_steps = tc.steps / 10;
+    if (spec->inherit_from != SOURCE_NONE) campaign_continuation_schedule(cc, &tc);
     snprintf(tc.out_path, sizeof tc.out_path, "%s", ckpt_path);
     if (trainer_config_validate(&tc, cc->path, err) != 0) return CAMPAIGN_RUN_BAD;
 

@@ -28,6 +28,9 @@ struct campaign_config {
     int combine;                 /* 1: linear prefix + cut head dims */
     enum retrain_mode retrain;
     int inherit_steps;           /* step budget of inherited candidates */
+    double inherit_lr_frac;      /* [ours] peak lr of an inherited run, as a fraction of
+                                  * train.lr; its cosine ends where the probe's ended
+                                  * (lr x min_lr_frac), after a warmup of inherit_steps/20 */
     int analysis_tokens;         /* N of the realised analysis window (<= seq_len) */
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
     double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
@@ -81,6 +84,14 @@ void campaign_arch_string(char *out, int n, const struct model_config *mc);
  * other tensor is copied. */
 int campaign_inherit(struct model *dst, const struct model_config *arch, const struct model *src,
                      uint64_t seed, char *err);
+
+/* The schedule of an inherited run (the continued references included) [ours]: peak lr
+ * = train.lr x inherit_lr_frac (never below the probe's final lr), a warmup of steps/20,
+ * then cosine down to train.lr x train.min_lr_frac, where the probe's own schedule ended.
+ * Restarting at the full peak (with the probe's warmup) undid the probe's anneal: the
+ * continued probe came out worse than the probe (README "Continuation schedule"). */
+#define CAMPAIGN_INHERIT_LR_FRAC 0.25
+void campaign_continuation_schedule(const struct campaign_config *cc, struct train_config *tc);
 
 /* What a run produced. */
 struct run_outcome {

@@ -300,3 +300,38 @@ TEST(search_inherit_cut_keeps_the_leading_rotation_planes)
     model_free(&src);
     model_free(&dst);
 }
+
+/* An inherited run's schedule: short warmup to train.lr x inherit_lr_frac, cosine down to
+ * where the probe's ended (train.lr x min_lr_frac); a fraction at or below that end is a
+ * constant lr at the probe's final value. */
+TEST(search_continuation_schedule_starts_where_the_probe_ended)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    CHECK(cc.inherit_lr_frac == CAMPAIGN_INHERIT_LR_FRAC);
+    cc.base.lr = 2e-3;
+    cc.base.min_lr_frac = 0.1;
+    cc.base.warmup_steps = 100;
+    struct train_config tc = cc.base;
+    tc.steps = 200;
+    cc.inherit_lr_frac = 0.5;
+    campaign_continuation_schedule(&cc, &tc);
+    CHECK(tc.warmup_steps == 10);
+    CHECK_NEAR(trainer_lr_at(&tc, 9), 1e-3, 1e-9);            /* peak after the warmup */
+    CHECK_NEAR(trainer_lr_at(&tc, 199), 2e-4, 1e-9);          /* the probe's final lr */
+    for (int s = 10; s < 199; s++) CHECK(trainer_lr_at(&tc, s + 1) <= trainer_lr_at(&tc, s));
+    CHECK(trainer_lr_at(&tc, 0) < 2e-4);                      /* it never jumps to the old peak */
+    tc = cc.base;
+    tc.steps = 200;
+    cc.inherit_lr_frac = 0.05;   /* below the end: constant at the probe's final lr */
+    campaign_continuation_schedule(&cc, &tc);
+    CHECK_NEAR(trainer_lr_at(&tc, 50), 2e-4, 1e-9);
+    CHECK_NEAR(trainer_lr_at(&tc, 199), 2e-4, 1e-9);
+    /* the key is read and range-checked like the others */
+    campaign_config_free(&cc);
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%.*s, \"inherit_lr_frac\": 0}}", (int)(strrchr(campaign_json, '}') - campaign_json - 1),
+             campaign_json);
+    CHECK(load(t_, &cc, bad, err) == -1 && strstr(err, "search.inherit_lr_frac: expected a number in (0, 1], got 0"));
+}
