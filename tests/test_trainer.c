@@ -372,18 +372,21 @@ TEST(model_gradients_mixed_no_layernorm)
 
 TEST(model_param_counts_match_layout)
 {
-    for (int ln = 0; ln <= 1; ln++) {
+    /* every kind, with and without LayerNorm, and an S–D layer with d = 1, whose attn.s
+     * has always been stored as (H) floats (trainer/layout.h) */
+    for (int variant = 0; variant < 3; variant++) {
         struct model_config mc;
-        mixed_config(&mc, ln);
+        mixed_config(&mc, variant != 0);
+        if (variant == 2) mc.layers[2] = (struct layer_arch){ ATTN_SD, 1 };
         struct model m;
         char err[CASCADE_ERR_MAX];
         REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
         struct param_counts pc = model_config_param_counts(&mc);
-        CHECK(pc.total == m.n_params);
+        CHECK_MSG(pc.total == m.n_params, "variant %d: counted %zu, laid out %zu", variant, pc.total, m.n_params);
         size_t att = 0;
         for (int i = 0; i < m.n_tensors; i++)
             if (strstr(m.tensors[i].name, ".attn.")) att += m.tensors[i].numel;
-        CHECK(pc.attention == att);
+        CHECK_MSG(pc.attention == att, "variant %d: counted %zu, laid out %zu", variant, pc.attention, att);
         model_free(&m);
     }
 }
