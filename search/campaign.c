@@ -459,8 +459,11 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     struct model m;
     struct train_result res;
     if (trainer_train(&tc, ckpt_path, &m, ds, cb, user, &res, err) != 0) return -1;
-    if (isnan(res.val.loss) && !res.diverged && !res.stopped)  /* finished earlier: evaluate */
-        trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
+    if (isnan(res.val.loss) && !res.diverged && !res.stopped &&  /* finished earlier: evaluate */
+        trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val, err) != 0) {
+        model_free(&m);
+        return -1;
+    }
     out->val = res.val;
     out->tokens_per_s = res.tokens_per_s;
     out->wall_s = res.wall_s;

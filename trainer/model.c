@@ -26,6 +26,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,18 +212,42 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
     return off;
 }
 
-static int acts_ensure(struct model *m, int B, int T)
+static void acts_free(struct model_acts *a)
+{
+    if (!a) return;
+    free(a->block);
+    free(a->layers);
+    free(a);
+}
+
+/* Lays out the activations for (B, T) unless the current block already fits them.
+ * Returns -1 with `err` set when memory runs out (m->acts is then NULL). */
+static int acts_ensure(struct model *m, int B, int T, char *err)
 {
     int nthreads = omp_get_max_threads();
     struct model_acts *a = m->acts;
     if (a && a->B == B && a->T == T && a->nthreads >= nthreads) return 0;
-    if (a) { free(a->block); free(a->layers); free(a); }
+    /* the old block goes first: it is no use for (B, T) and would only raise the peak */
+    acts_free(a);
+    m->acts = NULL;
     a = calloc(1, sizeof *a);
-    if (!a) return -1;
-    a->layers = calloc(m->cfg.n_layer, sizeof *a->layers);
+    struct layer_acts *layers = calloc((size_t)m->cfg.n_layer, sizeof *layers);
+    if (!a || !layers) {
+        free(a);
+        free(layers);
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the activations of %d layers",
+                 m->cfg.n_layer);
+        return -1;
+    }
+    a->layers = layers;
     size_t n = acts_layout(a, NULL, &m->cfg, B, T, nthreads);
-    a->block = malloc(n * sizeof(float));
-    if (!a->layers || !a->block) { free(a->layers); free(a->block); free(a); m->acts = NULL; return -1; }
+    a->block = n <= SIZE_MAX / sizeof(float) ? malloc(n * sizeof(float)) : NULL;
+    if (!a->block) {
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the activations of a %d x %d batch "
+                 "(%.1f MiB)", B, T, (double)n * sizeof(float) / (1024.0 * 1024.0));
+        acts_free(a);
+        return -1;
+    }
     acts_layout(a, a->block, &m->cfg, B, T, nthreads);
     a->B = B;
     a->T = T;
@@ -317,7 +342,7 @@ int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, c
 
 void model_free(struct model *m)
 {
-    if (m->acts) { free(m->acts->block); free(m->acts->layers); free(m->acts); }
+    acts_free(m->acts);
     free(m->params);
     free(m->grads);
     free(m->adam_m);
@@ -363,11 +388,13 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
     matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C);
 }
 
-float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                  float *loss, char *err)
 {
     const struct model_config *c = &m->cfg;
     assert(T >= 1 && T <= c->seq_len && B >= 1);
-    if (acts_ensure(m, B, T) != 0) return NAN;
+    if (loss) *loss = 0.0f;
+    if (acts_ensure(m, B, T, err) != 0) return -1;
     struct model_acts *a = m->acts;
     struct global_ptrs w = global_ptrs_in(m, m->params);
     int N = B * T, C = c->n_embd, V = c->vocab_size;
@@ -403,11 +430,12 @@ float model_forward(struct model *m, const int32_t *inputs, const int32_t *targe
         x = a->lnf;
     }
     tied_head_forward(a->logits, x, w.wte, N, C, V);
-    if (!targets) return 0.0f;
+    if (!targets) return 0;
     crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V);
     double sum = 0.0;
     for (int i = 0; i < N; i++) sum += a->losses[i];
-    return (float)(sum / N);
+    if (loss) *loss = (float)(sum / N);
+    return 0;
 }
 
 const float *model_logits(const struct model *m)

@@ -232,9 +232,13 @@ void model_free(struct model *m);
 const struct param_tensor *model_find_tensor(const struct model *m, const char *name);
 float *model_param(const struct model *m, const char *name); /* NULL if absent */
 
-/* Forward pass on (B, T) tokens, B*T <= what was last allocated or reallocates.
- * With targets, returns the mean cross-entropy in nats; without, returns 0. */
-float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+/* Forward pass on (B, T) tokens. Activations are laid out for (B, T) on the first call and
+ * again when B, T or the thread count change; when that memory cannot be had, returns -1
+ * with `err` set (nothing else fails, so -1 always means out of memory, never divergence).
+ * Otherwise returns 0 and, with targets, sets *loss to the mean cross-entropy in nats
+ * (NaN or inf when the model has diverged); without targets, *loss = 0. loss may be NULL. */
+int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                  float *loss, char *err);
 /* Backward pass of the last forward (which must have had targets); accumulates into grads. */
 void model_backward(struct model *m);
 void model_zero_grad(struct model *m);
@@ -281,8 +285,10 @@ struct eval_result {
     double bits_per_byte;  /* loss / ln 2 for byte data, NAN otherwise */
     int64_t tokens;        /* tokens evaluated */
 };
+/* Mean loss over the first max_batches (0: all) validation batches of (B, T). -1 with `err`
+ * set when the split holds no full batch or memory runs out. */
 int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
-                     struct eval_result *out);
+                     struct eval_result *out, char *err);
 
 struct train_progress {
     int64_t step, steps;   /* step just finished (1-based), total */
