@@ -342,7 +342,11 @@ static int realised_head(void *ctx, int h, char *e)
 static int trainer_realised(struct analysis_model *am, struct model *m, const int32_t *tokens,
                             int N, char *err)
 {
-    model_forward(m, tokens, NULL, 1, N);
+    char ferr[CASCADE_ERR_MAX];
+    if (model_forward(m, tokens, NULL, 1, N, NULL, ferr) != 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: realised: %s", am->path, ferr);
+        return -1;
+    }
     am->realised_tokens = N;
     for (int l = 0; l < am->n_layer; l++) {
         if (m->cfg.layers[l].kind == ATTN_LINEAR) continue;

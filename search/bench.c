@@ -49,19 +49,23 @@ static double train_tokens_per_s(const struct model_config *mc, int B, int steps
     tc.model = *mc;
     int T = mc->seq_len;
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
+    int ok = in && tg;
+    if (!ok) snprintf(err, CASCADE_ERR_MAX, "out of memory for a %d x %d batch", B, T);
     uint64_t rng = 5;
-    for (int i = 0; i < B * T; i++) { in[i] = trainer_rng_next(&rng) % mc->vocab_size; tg[i] = trainer_rng_next(&rng) % mc->vocab_size; }
+    for (int i = 0; ok && i < B * T; i++) { in[i] = trainer_rng_next(&rng) % mc->vocab_size; tg[i] = trainer_rng_next(&rng) % mc->vocab_size; }
     double t0 = 0;
-    for (int s = -2; s < steps; s++) { /* two warm-up steps lay out memory */
+    for (int s = -2; ok && s < steps; s++) { /* two warm-up steps lay out memory */
         if (s == 0) t0 = cli_now();
         model_zero_grad(&m);
-        model_forward(&m, in, tg, B, T);
+        ok = model_forward(&m, in, tg, B, T, NULL, err) == 0;
+        if (!ok) break;
         model_backward(&m);
         model_clip_and_step(&m, &tc, 1e-3f);
     }
     double dt = cli_now() - t0;
     free(in); free(tg);
     model_free(&m);
+    if (!ok) { fprintf(stderr, "cascade bench: %s\n", err); return 0; }
     return (double)steps * B * T / dt;
 }
 

@@ -515,8 +515,11 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
         model_free(&m);
         return CAMPAIGN_RUN_RETRY;
     }
-    if (isnan(res.val.loss) && !res.diverged && !res.stopped)  /* finished earlier: evaluate */
-        trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
+    if (isnan(res.val.loss) && !res.diverged && !res.stopped &&  /* finished earlier: evaluate */
+        trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val, err) != 0) {
+        model_free(&m);
+        return CAMPAIGN_RUN_RETRY;
+    }
     out->val = res.val;
     out->tokens_per_s = res.tokens_per_s;
     out->wall_s = res.wall_s;

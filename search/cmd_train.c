@@ -160,7 +160,12 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     if (isnan(res.val.loss)) { /* no evaluation in this call (stopped, or already finished) */
-        trainer_evaluate(&m, &ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val);
+        if (trainer_evaluate(&m, &ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &res.val, err) != 0) {
+            fprintf(stderr, "cascade train: %s\n", err);
+            model_free(&m);
+            data_free(&ds);
+            return 1;
+        }
         if (!res.stopped) printf("already at step %lld/%d\n", (long long)m.step, tc.steps);
     }
     char wall[32];
@@ -208,9 +213,8 @@ int cmd_eval(int argc, char **argv)
     }
     struct eval_result ev;
     int B = tc.batch_size, T = m.cfg.seq_len;
-    if (trainer_evaluate(&m, &ds, B, T, (int)batches, &ev) != 0) {
-        fprintf(stderr, "cascade eval: %s: the validation split is smaller than one batch of %d x %d tokens\n",
-                ds.path, B, T);
+    if (trainer_evaluate(&m, &ds, B, T, (int)batches, &ev, err) != 0) {
+        fprintf(stderr, "cascade eval: %s\n", err);
         model_free(&m);
         data_free(&ds);
         return 2;

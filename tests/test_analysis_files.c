@@ -491,7 +491,7 @@ TEST(analysis_cascade_checkpoint_weight_and_realised)
     REQUIRE_MSG(data_load(&ds, data, 256, tc.val_fraction, err) == 0, "%s", err);
     int32_t in[10], tg[10];
     data_val_batch(&ds, 0, 1, 10, in, tg);
-    model_forward(&m, in, NULL, 1, 10);
+    REQUIRE_MSG(model_forward(&m, in, NULL, 1, 10, NULL, err) == 0, "%s", err);
     float lg[100];
     const char *kinds[3] = { "sd", "softmax", "linear" };
     for (int l = 0; l < 3; l++) {

@@ -39,11 +39,11 @@ TEST(model_causal_for_every_kind)
         int T = 12, V = 256, t = 7;
         int32_t in[12];
         for (int i = 0; i < T; i++) in[i] = 'a' + i;
-        model_forward(&m, in, NULL, 1, T);
+        REQUIRE_MSG(model_forward(&m, in, NULL, 1, T, NULL, err) == 0, "%s", err);
         float *before = malloc(sizeof(float) * T * V);
         memcpy(before, model_logits(&m), sizeof(float) * T * V);
         in[t] = 'z';
-        model_forward(&m, in, NULL, 1, T);
+        REQUIRE_MSG(model_forward(&m, in, NULL, 1, T, NULL, err) == 0, "%s", err);
         const float *after = model_logits(&m);
         CHECK_MSG(memcmp(before, after, sizeof(float) * t * V) == 0, "kind %d: outputs before t changed", k);
         CHECK_MSG(memcmp(before + t * V, after + t * V, sizeof(float) * V) != 0, "kind %d: output at t unchanged", k);
@@ -115,7 +115,7 @@ TEST(sd_realised_skew_part_is_p_s_pt)
     int T = 12, C = m.cfg.n_embd, d = m.cfg.layers[0].head_dim, H = m.cfg.n_head;
     int32_t in[12];
     for (int i = 0; i < T; i++) in[i] = "the S-D logit"[i];
-    model_forward(&m, in, NULL, 1, T);
+    REQUIRE_MSG(model_forward(&m, in, NULL, 1, T, NULL, err) == 0, "%s", err);
     const float *wte = model_param(&m, "wte"), *wpe = model_param(&m, "wpe"), *u = model_param(&m, "h.0.attn.u");
     for (int h = 0; h < H; h++) {
         /* layer 0 without LayerNorm sees x_t = wte[token] + wpe[t]; p_t = U_h^T x_t */

@@ -67,6 +67,7 @@
  *   where H = n_head, d = that layer's head_dim, C = n_embd, V = vocab_size.
  */
 #include "trainer/trainer.h"
+#include "trainer/layout.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -929,35 +930,19 @@ int model_config_from_json_string(struct model_config *mc, const char *json, con
 /* ------------------------------------------------------------------------------------ */
 /* Parameter and FLOP counts                                                              */
 
-/* Attention parameters of one layer, matching the tensor list in trainer.h. */
-static size_t attention_params(const struct model_config *mc, int l)
+static void count_tensor(const struct layout_tensor *t, void *user)
 {
-    size_t C = (size_t)mc->n_embd, H = (size_t)mc->n_head, d = (size_t)mc->layers[l].head_dim;
-    size_t Hd = H * d, n;
-    if (mc->layers[l].kind == ATTN_SD)
-        n = C * Hd                 /* u */
-          + H * (d * (d - 1) / 2)  /* s, upper triangle of S */
-          + H * d                  /* delta */
-          + C * Hd + Hd;           /* v.w, v.b */
-    else
-        n = C * 3 * Hd + 3 * Hd;   /* qkv.w, qkv.b */
-    return n + Hd * C + C;         /* proj.w, proj.b */
+    struct param_counts *pc = user;
+    pc->total += t->numel;
+    if (t->attention) pc->attention += t->numel;
 }
 
+/* The tensors model_init lays out (PARAM_TABLE in trainer/layout.h), so the counts and the
+ * model cannot disagree. */
 struct param_counts model_config_param_counts(const struct model_config *mc)
 {
     struct param_counts pc = { 0, 0 };
-    size_t V = (size_t)mc->vocab_size, T = (size_t)mc->seq_len, C = (size_t)mc->n_embd;
-    size_t ln = mc->layernorm ? 2 * C : 0;      /* weight and bias of one LayerNorm */
-    pc.total = V * C + T * C;                   /* wte, wpe */
-    for (int l = 0; l < clamp_layers(mc); l++) {
-        size_t a = attention_params(mc, l);
-        pc.attention += a;
-        pc.total += 2 * ln + a
-                  + C * 4 * C + 4 * C           /* mlp.fc */
-                  + 4 * C * C + C;              /* mlp.proj */
-    }
-    pc.total += ln;                             /* lnf */
+    layout_walk(mc, count_tensor, &pc);
     return pc;
 }
 

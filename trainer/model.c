@@ -3,6 +3,9 @@
  *
  * Memory is laid out once: all parameters in one block (params), with grads, adam_m and
  * adam_v in blocks of the same layout; the tensor table (name, shape, offset) is the map.
+ * Which tensors exist, their shapes, order and initialisation come from PARAM_TABLE
+ * (trainer/layout.h); forward and backward reach them through named pointers
+ * (struct global_ptrs, struct layer_ptrs) whose offsets are recorded once by model_init.
  * Activations for a given (B, T) are one further block (struct model_acts), carved into
  * per-layer buffers whose sizes follow each layer's attention kind and head dimension.
  *
@@ -16,12 +19,14 @@
  *   linear (SPEC §4): qkv as softmax; ELU+1 causal linear attention.
  */
 #include "trainer/trainer.h"
+#include "trainer/layout.h"
 #include "trainer/ops.h"
 
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,75 +34,74 @@
 /* ------------------------------------------------------------------------------------ */
 /* Parameter table                                                                        */
 
-/* Pointers of one layer into a parameter-layout block (params or grads). NULL where the
- * layer's kind or the layernorm switch has no such tensor. */
-/* Fields in the order of layer_tensor_suffix below (layer_ptrs_in fills them as an array). */
-struct layer_ptrs {
-    float *ln1w, *ln1b;               /* (C) */
-    float *qkvw, *qkvb;               /* (C, 3Hd), (3Hd)       softmax, linear */
-    float *u, *s, *delta, *vw, *vb;   /* (C,Hd), (H,d(d-1)/2), (H,d), (C,Hd), (Hd)   sd */
-    float *projw, *projb;             /* (Hd, C), (C) */
-    float *ln2w, *ln2b;               /* (C) */
-    float *fcw, *fcb;                 /* (C, 4C), (4C) */
-    float *fcprojw, *fcprojb;         /* (4C, C), (C) */
+/* Named pointers into a parameter-layout block (params or grads), one per row of
+ * PARAM_TABLE (trainer/layout.h): model-wide tensors (wte, wpe, lnfw, lnfb) and one
+ * layer's tensors (ln1w, qkvw, u, s, ..., fcprojb). NULL where the config has no such
+ * tensor (its layer's kind or the layernorm switch). */
+#define LAYOUT_PTR_FIELD(field, ...) float *field;
+#define LAYOUT_NONE(...)
+struct global_ptrs { PARAM_TABLE(LAYOUT_PTR_FIELD, LAYOUT_NONE) };
+struct layer_ptrs { PARAM_TABLE(LAYOUT_NONE, LAYOUT_PTR_FIELD) };
+#undef LAYOUT_PTR_FIELD
+
+#define NO_TENSOR ((size_t)-1)
+
+/* Offsets of every tensor into a parameter-layout block, recorded while the tensor table
+ * is built, so that no pass looks a tensor up by name. */
+struct model_layout {
+    size_t global[PARAM_ROWS];           /* G rows' offsets, NO_TENSOR where absent */
+    size_t layer[][PARAM_ROWS];          /* (L, PARAM_ROWS) L rows' offsets, NO_TENSOR where absent */
 };
 
+static float *block_at(float *block, size_t offset)
+{
+    return offset == NO_TENSOR ? NULL : block + offset;
+}
+
+static struct global_ptrs global_ptrs_in(const struct model *m, float *block)
+{
+    struct global_ptrs p;
+#define LAYOUT_PTR_SET(field, ...) p.field = block_at(block, m->layout->global[ROW_##field]);
+    PARAM_TABLE(LAYOUT_PTR_SET, LAYOUT_NONE)
+#undef LAYOUT_PTR_SET
+    return p;
+}
+
+/* Layer l's tensors in a parameter-layout block (params or grads). */
+static struct layer_ptrs layer_ptrs_in(const struct model *m, float *block, int l)
+{
+    struct layer_ptrs p;
+#define LAYOUT_PTR_SET(field, ...) p.field = block_at(block, m->layout->layer[l][ROW_##field]);
+    PARAM_TABLE(LAYOUT_NONE, LAYOUT_PTR_SET)
+#undef LAYOUT_PTR_SET
+    return p;
+}
+#undef LAYOUT_NONE
+
+/* Fills m->tensors (allocated for every tensor of the walk) and m->layout's offsets. */
 struct table_builder {
-    struct param_tensor *t;
-    int n, cap;
+    struct model *m;
+    int n;
     size_t total;
 };
 
-static void table_add(struct table_builder *tb, const char *name, int rows, int cols, int decay)
+static void table_add(const struct layout_tensor *lt, void *user)
 {
-    if (tb->n == tb->cap) {
-        tb->cap = tb->cap ? 2 * tb->cap : 64;
-        tb->t = realloc(tb->t, sizeof *tb->t * tb->cap);
-    }
-    struct param_tensor *p = &tb->t[tb->n++];
+    struct table_builder *tb = user;
+    struct param_tensor *p = &tb->m->tensors[tb->n++];
     memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = cols > 0 ? 2 : 1;
-    p->shape[0] = rows;
-    p->shape[1] = cols > 0 ? cols : 0;
-    p->numel = (size_t)rows * (cols > 0 ? cols : 1);
+    if (lt->layer < 0) snprintf(p->name, sizeof p->name, "%s", lt->name);
+    else snprintf(p->name, sizeof p->name, "h.%d.%s", lt->layer, lt->name);
+    /* validation keeps every shape and element count within an int */
+    p->ndim = lt->ndim;
+    p->shape[0] = (int)lt->shape[0];
+    p->shape[1] = (int)lt->shape[1];
+    p->numel = lt->numel;
     p->offset = tb->total;
-    p->decay = decay;
+    p->decay = lt->decay;
     tb->total += p->numel;
-}
-
-/* The tensor list documented in trainer.h, in checkpoint order. */
-static void build_table(struct table_builder *tb, const struct model_config *c)
-{
-    int C = c->n_embd, H = c->n_head;
-    char nm[64];
-    table_add(tb, "wte", c->vocab_size, C, 0);
-    table_add(tb, "wpe", c->seq_len, C, 0);
-    for (int l = 0; l < c->n_layer; l++) {
-        int d = c->layers[l].head_dim, Hd = H * d;
-#define ADD(suffix, r, cc, dec) do { snprintf(nm, sizeof nm, "h.%d.%s", l, suffix); \
-                                     table_add(tb, nm, r, cc, dec); } while (0)
-        if (c->layernorm) { ADD("ln1.w", C, 0, 0); ADD("ln1.b", C, 0, 0); }
-        if (c->layers[l].kind == ATTN_SD) {
-            ADD("attn.u", C, Hd, 1);
-            ADD("attn.s", H, d * (d - 1) / 2, 0);
-            ADD("attn.delta", H, d, 0);
-            ADD("attn.v.w", C, Hd, 1);
-            ADD("attn.v.b", Hd, 0, 0);
-        } else {
-            ADD("attn.qkv.w", C, 3 * Hd, 1);
-            ADD("attn.qkv.b", 3 * Hd, 0, 0);
-        }
-        ADD("attn.proj.w", Hd, C, 1);
-        ADD("attn.proj.b", C, 0, 0);
-        if (c->layernorm) { ADD("ln2.w", C, 0, 0); ADD("ln2.b", C, 0, 0); }
-        ADD("mlp.fc.w", C, 4 * C, 1);
-        ADD("mlp.fc.b", 4 * C, 0, 0);
-        ADD("mlp.proj.w", 4 * C, C, 1);
-        ADD("mlp.proj.b", C, 0, 0);
-#undef ADD
-    }
-    if (c->layernorm) { table_add(tb, "lnf.w", C, 0, 0); table_add(tb, "lnf.b", C, 0, 0); }
+    if (lt->layer < 0) tb->m->layout->global[lt->row] = p->offset;
+    else tb->m->layout->layer[lt->layer][lt->row] = p->offset;
 }
 
 const struct param_tensor *model_find_tensor(const struct model *m, const char *name)
@@ -111,49 +115,6 @@ float *model_param(const struct model *m, const char *name)
 {
     const struct param_tensor *t = model_find_tensor(m, name);
     return t ? m->params + t->offset : NULL;
-}
-
-/* The tensors of a layer, in the order of struct layer_ptrs' fields. */
-static const char *const layer_tensor_suffix[] = {
-    "ln1.w", "ln1.b", "attn.qkv.w", "attn.qkv.b", "attn.u", "attn.s", "attn.delta", "attn.v.w",
-    "attn.v.b", "attn.proj.w", "attn.proj.b", "ln2.w", "ln2.b", "mlp.fc.w", "mlp.fc.b",
-    "mlp.proj.w", "mlp.proj.b",
-};
-#define LAYER_TENSORS (int)(sizeof layer_tensor_suffix / sizeof layer_tensor_suffix[0])
-#define NO_TENSOR ((size_t)-1)
-
-struct model_layout {
-    size_t (*offset)[LAYER_TENSORS];  /* (L, LAYER_TENSORS) offsets into a parameter block, or NO_TENSOR */
-};
-
-static struct model_layout *layout_build(const struct model *m)
-{
-    struct model_layout *lay = malloc(sizeof *lay);
-    if (!lay) return NULL;
-    lay->offset = malloc(sizeof *lay->offset * (size_t)m->cfg.n_layer);
-    if (!lay->offset) { free(lay); return NULL; }
-    for (int l = 0; l < m->cfg.n_layer; l++)
-        for (int k = 0; k < LAYER_TENSORS; k++) {
-            char nm[64];
-            snprintf(nm, sizeof nm, "h.%d.%s", l, layer_tensor_suffix[k]);
-            const struct param_tensor *t = model_find_tensor(m, nm);
-            lay->offset[l][k] = t ? t->offset : NO_TENSOR;
-        }
-    return lay;
-}
-
-/* Layer l's tensors in a parameter-layout block (params or grads). */
-static struct layer_ptrs layer_ptrs_in(const struct model *m, float *block, int l)
-{
-    _Static_assert(sizeof(struct layer_ptrs) == LAYER_TENSORS * sizeof(float *), "one pointer per layer tensor");
-    float *v[LAYER_TENSORS];
-    for (int k = 0; k < LAYER_TENSORS; k++) {
-        size_t off = m->layout->offset[l][k];
-        v[k] = off == NO_TENSOR ? NULL : block + off;
-    }
-    struct layer_ptrs p;
-    memcpy(&p, v, sizeof p);
-    return p;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -251,18 +212,42 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
     return off;
 }
 
-static int acts_ensure(struct model *m, int B, int T)
+static void acts_free(struct model_acts *a)
+{
+    if (!a) return;
+    free(a->block);
+    free(a->layers);
+    free(a);
+}
+
+/* Lays out the activations for (B, T) unless the current block already fits them.
+ * Returns -1 with `err` set when memory runs out (m->acts is then NULL). */
+static int acts_ensure(struct model *m, int B, int T, char *err)
 {
     int nthreads = omp_get_max_threads();
     struct model_acts *a = m->acts;
     if (a && a->B == B && a->T == T && a->nthreads >= nthreads) return 0;
-    if (a) { free(a->block); free(a->layers); free(a); }
+    /* the old block goes first: it is no use for (B, T) and would only raise the peak */
+    acts_free(a);
+    m->acts = NULL;
     a = calloc(1, sizeof *a);
-    if (!a) return -1;
-    a->layers = calloc(m->cfg.n_layer, sizeof *a->layers);
+    struct layer_acts *layers = calloc((size_t)m->cfg.n_layer, sizeof *layers);
+    if (!a || !layers) {
+        free(a);
+        free(layers);
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the activations of %d layers",
+                 m->cfg.n_layer);
+        return -1;
+    }
+    a->layers = layers;
     size_t n = acts_layout(a, NULL, &m->cfg, B, T, nthreads);
-    a->block = malloc(n * sizeof(float));
-    if (!a->layers || !a->block) { free(a->layers); free(a->block); free(a); m->acts = NULL; return -1; }
+    a->block = n <= SIZE_MAX / sizeof(float) ? malloc(n * sizeof(float)) : NULL;
+    if (!a->block) {
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the activations of a %d x %d batch "
+                 "(%.1f MiB)", B, T, (double)n * sizeof(float) / (1024.0 * 1024.0));
+        acts_free(a);
+        return -1;
+    }
     acts_layout(a, a->block, &m->cfg, B, T, nthreads);
     a->B = B;
     a->T = T;
@@ -279,32 +264,42 @@ static void fill_normal(float *p, size_t n, float std, uint64_t *rng)
     for (size_t i = 0; i < n; i++) p[i] = std * trainer_rng_normal(rng);
 }
 
-static int ends_with(const char *s, const char *suffix)
+static void fill_value(float *p, size_t n, float value)
 {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
+    for (size_t i = 0; i < n; i++) p[i] = value;
 }
 
-/* GPT-2 initialisation: matrices N(0, 0.02) (output projections 0.02/sqrt(2L) when
- * residual_scale_init), biases 0, LayerNorm weights 1; S–D per SPEC §2: s ~ N(0, 0.1^2),
- * delta = 0.1. Tensors are filled in table order from one generator seeded by `seed`. */
+struct init_ctx {
+    struct model *m;
+    int i;                 /* tensor index: the walk visits m->tensors in order */
+    float proj_std;
+    uint64_t rng;
+};
+
+static void init_tensor(const struct layout_tensor *lt, void *user)
+{
+    struct init_ctx *ic = user;
+    const struct param_tensor *t = &ic->m->tensors[ic->i++];
+    float *p = ic->m->params + t->offset;
+    switch (lt->init) {
+    case INIT_NORMAL:   fill_normal(p, t->numel, 0.02f, &ic->rng); break;
+    case INIT_PROJ:     fill_normal(p, t->numel, ic->proj_std, &ic->rng); break;
+    case INIT_ZERO:     fill_value(p, t->numel, 0.0f); break;
+    case INIT_ONE:      fill_value(p, t->numel, 1.0f); break;
+    case INIT_SD_S:     fill_normal(p, t->numel, 0.1f, &ic->rng); break;
+    case INIT_SD_DELTA: fill_value(p, t->numel, 0.1f); break;
+    }
+}
+
+/* Every tensor per the init column of PARAM_TABLE (GPT-2; S–D per SPEC §2), filled in
+ * table order from one generator seeded by `seed`. */
 static void init_params(struct model *m, uint64_t seed)
 {
-    uint64_t rng = seed ^ 0x9e3779b97f4a7c15ull;
     const struct model_config *c = &m->cfg;
-    float proj_std = c->residual_scale_init ? 0.02f / sqrtf(2.0f * c->n_layer) : 0.02f;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const struct param_tensor *t = &m->tensors[i];
-        float *p = m->params + t->offset;
-        if (ends_with(t->name, "attn.s")) fill_normal(p, t->numel, 0.1f, &rng);
-        else if (ends_with(t->name, "attn.delta")) for (size_t j = 0; j < t->numel; j++) p[j] = 0.1f;
-        else if (ends_with(t->name, "ln1.w") || ends_with(t->name, "ln2.w") || ends_with(t->name, "lnf.w"))
-            for (size_t j = 0; j < t->numel; j++) p[j] = 1.0f;
-        else if (t->ndim == 1) memset(p, 0, t->numel * sizeof(float));
-        else if (ends_with(t->name, "attn.proj.w") || ends_with(t->name, "mlp.proj.w"))
-            fill_normal(p, t->numel, proj_std, &rng);
-        else fill_normal(p, t->numel, 0.02f, &rng);
-    }
+    struct init_ctx ic = { m, 0, 0.02f, seed ^ 0x9e3779b97f4a7c15ull };
+    if (c->residual_scale_init) ic.proj_std = 0.02f / sqrtf(2.0f * c->n_layer);
+    layout_walk(c, init_tensor, &ic);
+    assert(ic.i == m->n_tensors);
 }
 
 int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, char *err)
@@ -315,10 +310,22 @@ int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, c
     tc.model = *cfg;
     if (trainer_config_validate(&tc, "model", err) != 0) return -1;
     m->cfg = *cfg;
-    struct table_builder tb = { 0 };
-    build_table(&tb, cfg);
-    m->tensors = tb.t;
-    m->n_tensors = tb.n;
+    int n = layout_walk(cfg, NULL, NULL);
+    m->tensors = calloc((size_t)n, sizeof *m->tensors);
+    m->layout = malloc(sizeof *m->layout + (size_t)cfg->n_layer * sizeof m->layout->layer[0]);
+    if (!m->tensors || !m->layout) {
+        snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the table of %d tensors", n);
+        model_free(m);
+        return -1;
+    }
+    for (int r = 0; r < PARAM_ROWS; r++) {
+        m->layout->global[r] = NO_TENSOR;
+        for (int l = 0; l < cfg->n_layer; l++) m->layout->layer[l][r] = NO_TENSOR;
+    }
+    struct table_builder tb = { m, 0, 0 };
+    layout_walk(cfg, table_add, &tb);
+    assert(tb.n == n);
+    m->n_tensors = n;
     m->n_params = tb.total;
     m->params = malloc(tb.total * sizeof(float));
     m->grads = calloc(tb.total, sizeof(float));
@@ -329,25 +336,19 @@ int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, c
         model_free(m);
         return -1;
     }
-    m->layout = layout_build(m);
-    if (!m->layout) {
-        snprintf(err, CASCADE_ERR_MAX, "model: out of memory");
-        model_free(m);
-        return -1;
-    }
     init_params(m, seed);
     return 0;
 }
 
 void model_free(struct model *m)
 {
-    if (m->acts) { free(m->acts->block); free(m->acts->layers); free(m->acts); }
+    acts_free(m->acts);
     free(m->params);
     free(m->grads);
     free(m->adam_m);
     free(m->adam_v);
     free(m->tensors);
-    if (m->layout) { free(m->layout->offset); free(m->layout); }
+    free(m->layout);
     memset(m, 0, sizeof *m);
 }
 
@@ -387,19 +388,21 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
     matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C);
 }
 
-float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                  float *loss, char *err)
 {
     const struct model_config *c = &m->cfg;
     assert(T >= 1 && T <= c->seq_len && B >= 1);
-    if (acts_ensure(m, B, T) != 0) return NAN;
+    if (loss) *loss = 0.0f;
+    if (acts_ensure(m, B, T, err) != 0) return -1;
     struct model_acts *a = m->acts;
+    struct global_ptrs w = global_ptrs_in(m, m->params);
     int N = B * T, C = c->n_embd, V = c->vocab_size;
     a->inputs = inputs;
     a->targets = targets;
     a->has_targets = targets != NULL;
 
-    encoder_forward(a->encoded, inputs, model_param(m, "wte"), model_param(m, "wpe"),
-                    c->embed_scale, B, T, C);
+    encoder_forward(a->encoded, inputs, w.wte, w.wpe, c->embed_scale, B, T, C);
     const float *x = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *la = &a->layers[l];
@@ -423,16 +426,16 @@ float model_forward(struct model *m, const int32_t *inputs, const int32_t *targe
         x = la->res2;
     }
     if (c->layernorm) {
-        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x,
-                          model_param(m, "lnf.w"), model_param(m, "lnf.b"), N, C);
+        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, w.lnfw, w.lnfb, N, C);
         x = a->lnf;
     }
-    tied_head_forward(a->logits, x, model_param(m, "wte"), N, C, V);
-    if (!targets) return 0.0f;
+    tied_head_forward(a->logits, x, w.wte, N, C, V);
+    if (!targets) return 0;
     crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V);
     double sum = 0.0;
     for (int i = 0; i < N; i++) sum += a->losses[i];
-    return (float)(sum / N);
+    if (loss) *loss = (float)(sum / N);
+    return 0;
 }
 
 const float *model_logits(const struct model *m)
@@ -506,6 +509,7 @@ void model_backward(struct model *m)
     const struct model_config *c = &m->cfg;
     struct model_acts *a = m->acts;
     assert(a && a->has_targets);
+    struct global_ptrs w = global_ptrs_in(m, m->params), gw = global_ptrs_in(m, m->grads);
     int B = a->B, T = a->T, N = B * T, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
     float *dres = a->dresid;
 
@@ -515,14 +519,10 @@ void model_backward(struct model *m)
     memset(dres, 0, sizeof(float) * (size_t)N * C);
     if (c->layernorm) {
         memset(a->dln, 0, sizeof(float) * (size_t)N * C);
-        tied_head_backward(a->dln, m->grads + model_find_tensor(m, "wte")->offset,
-                           a->dlogits, a->lnf, model_param(m, "wte"), N, C, V);
-        layernorm_backward(dres, m->grads + model_find_tensor(m, "lnf.w")->offset,
-                           m->grads + model_find_tensor(m, "lnf.b")->offset, a->dln, xlast,
-                           model_param(m, "lnf.w"), a->lnf_mean, a->lnf_rstd, N, C);
+        tied_head_backward(a->dln, gw.wte, a->dlogits, a->lnf, w.wte, N, C, V);
+        layernorm_backward(dres, gw.lnfw, gw.lnfb, a->dln, xlast, w.lnfw, a->lnf_mean, a->lnf_rstd, N, C);
     } else {
-        tied_head_backward(dres, m->grads + model_find_tensor(m, "wte")->offset,
-                           a->dlogits, xlast, model_param(m, "wte"), N, C, V);
+        tied_head_backward(dres, gw.wte, a->dlogits, xlast, w.wte, N, C, V);
     }
 
     for (int l = L - 1; l >= 0; l--) {
@@ -557,9 +557,7 @@ void model_backward(struct model *m)
             attention_block_backward(m, l, x, dres, B, T);
         }
     }
-    encoder_backward(m->grads + model_find_tensor(m, "wte")->offset,
-                     m->grads + model_find_tensor(m, "wpe")->offset, dres, a->inputs,
-                     c->embed_scale, B, T, C);
+    encoder_backward(gw.wte, gw.wpe, dres, a->inputs, c->embed_scale, B, T, C);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -39,20 +39,28 @@ static double now_s(void)
 }
 
 int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
-                     struct eval_result *out)
+                     struct eval_result *out, char *err)
 {
     int n = data_val_batch_count(ds, B, T);
     if (max_batches > 0 && n > max_batches) n = max_batches;
-    if (n <= 0) return -1;
+    if (n <= 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: the validation split is smaller than one batch of %d x %d tokens",
+                 ds->path, B, T);
+        return -1;
+    }
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
-    if (!in || !tg) { free(in); free(tg); return -1; }
+    if (!in || !tg) { free(in); free(tg); snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
     double sum = 0.0;
-    for (int i = 0; i < n; i++) {
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         data_val_batch(ds, i, B, T, in, tg);
-        sum += model_forward(m, in, tg, B, T);
+        float loss;
+        rc = model_forward(m, in, tg, B, T, &loss, err);
+        sum += loss;
     }
     free(in);
     free(tg);
+    if (rc != 0) return -1;
     out->loss = sum / n;
     out->perplexity = exp(out->loss);
     out->bits_per_byte = ds->is_bytes ? out->loss / log(2.0) : NAN;
@@ -147,7 +155,8 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
         int64_t step = m->step;
         data_train_batch(ds, tc->seed, step, B, T, in, tg);
         model_zero_grad(m);
-        float loss = model_forward(m, in, tg, B, T);
+        float loss;
+        if (model_forward(m, in, tg, B, T, &loss, err) != 0) { rc = TRAIN_FAILED; break; }
         if (!isfinite(loss)) { res->diverged = 1; break; }
         model_backward(m);
         float lr = trainer_lr_at(tc, step);
@@ -160,7 +169,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
         int do_log = do_eval || last || (tc->log_every > 0 && m->step % tc->log_every == 0);
         int stop = 0;
         if (do_eval) {
-            trainer_evaluate(m, ds, B, T, tc->eval_batches, &res->val);
+            if (trainer_evaluate(m, ds, B, T, tc->eval_batches, &res->val, err) != 0) { rc = TRAIN_FAILED; break; }
             info.val_loss = res->val.loss;
         }
         if (cb && !do_log) {   /* every step: lets a signal stop the run after this step */

@@ -14,24 +14,11 @@
  *     V = vocabulary, L = layers.
  *   - Weights are stored (in, out): y = x W + b, x (N, in), W (in, out).
  *
- * Parameter tensor names (checkpoints use these; SPEC.md's symbols in brackets):
- *   wte                (V, C)       token embedding, also the tied output head
- *   wpe                (T, C)       position embedding
- *   h.{l}.ln1.w / .b   (C)          only when layernorm is on
- *   softmax and linear layers:
- *     h.{l}.attn.qkv.w (C, 3*H*d)   [W_Q | W_K | W_V], head h of Q in columns h*d..h*d+d-1
- *     h.{l}.attn.qkv.b (3*H*d)
- *   S–D layers:
- *     h.{l}.attn.u     (C, H*d)     [U] shared query/key projection, no bias
- *     h.{l}.attn.s     (H, d*(d-1)/2)  [s] upper triangle of S, row-major (i<j)
- *     h.{l}.attn.delta (H, d)       [δ] D = diag(softplus(δ))
- *     h.{l}.attn.v.w   (C, H*d), h.{l}.attn.v.b (H*d)   [W_V]
- *   all layers:
- *     h.{l}.attn.proj.w (H*d, C), h.{l}.attn.proj.b (C)  [W_O]
- *     h.{l}.ln2.w / .b  (C)         only when layernorm is on
- *     h.{l}.mlp.fc.w   (C, 4C), h.{l}.mlp.fc.b (4C)
- *     h.{l}.mlp.proj.w (4C, C), h.{l}.mlp.proj.b (C)
- *   lnf.w / lnf.b      (C)          only when layernorm is on
+ * Parameter tensors (checkpoints use their names): listed once, with shapes, order,
+ * weight decay, initialisation and which attention kinds have them, in PARAM_TABLE of
+ * trainer/layout.h. Model-wide tensors have plain names ("wte", "wpe", "lnf.w"), those of
+ * layer l are "h.{l}.SUFFIX" ("h.0.attn.qkv.w", "h.2.attn.u"); the README has the table
+ * for readers of checkpoint files.
  */
 #ifndef CASCADE_TRAINER_H
 #define CASCADE_TRAINER_H
@@ -264,7 +251,7 @@ struct param_tensor {
 };
 
 struct model_acts;         /* activations, laid out once per (B, T); private */
-struct model_layout;       /* per-layer tensor offsets, resolved once by model_init; private */
+struct model_layout;       /* tensor offsets (model-wide and per layer), recorded once by model_init; private */
 
 struct model {
     struct model_config cfg;
@@ -284,9 +271,13 @@ void model_free(struct model *m);
 const struct param_tensor *model_find_tensor(const struct model *m, const char *name);
 float *model_param(const struct model *m, const char *name); /* NULL if absent */
 
-/* Forward pass on (B, T) tokens, B*T <= what was last allocated or reallocates.
- * With targets, returns the mean cross-entropy in nats; without, returns 0. */
-float model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+/* Forward pass on (B, T) tokens. Activations are laid out for (B, T) on the first call and
+ * again when B, T or the thread count change; when that memory cannot be had, returns -1
+ * with `err` set (nothing else fails, so -1 always means out of memory, never divergence).
+ * Otherwise returns 0 and, with targets, sets *loss to the mean cross-entropy in nats
+ * (NaN or inf when the model has diverged); without targets, *loss = 0. loss may be NULL. */
+int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                  float *loss, char *err);
 /* Backward pass of the last forward (which must have had targets); accumulates into grads. */
 void model_backward(struct model *m);
 void model_zero_grad(struct model *m);
@@ -333,8 +324,10 @@ struct eval_result {
     double bits_per_byte;  /* loss / ln 2 for byte data, NAN otherwise */
     int64_t tokens;        /* tokens evaluated */
 };
+/* Mean loss over the first max_batches (0: all) validation batches of (B, T). -1 with `err`
+ * set when the split holds no full batch or memory runs out. */
 int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
-                     struct eval_result *out);
+                     struct eval_result *out, char *err);
 
 struct train_progress {
     int64_t step, steps;   /* step just finished (1-based), total */
