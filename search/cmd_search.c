@@ -557,6 +557,11 @@ int cmd_search(int argc, char **argv)
     char err[CASCADE_ERR_MAX];
     if (campaign_config_load(&c.cc, config, err) != 0) { fprintf(stderr, "cascade search: %s\n", err); return 2; }
     cli_set_threads(threads >= 0 ? threads : c.cc.base.threads);
+    if (trainer_check_memory(&c.cc.base.model, c.cc.base.batch_size, c.cc.base.model.seq_len, config, err) != 0) {
+        fprintf(stderr, "cascade search: %s\n", err);
+        campaign_config_free(&c.cc);
+        return 2;
+    }
     if (data_load(&c.ds, c.cc.base.data_path, c.cc.base.model.vocab_size, c.cc.base.val_fraction, err) != 0) {
         fprintf(stderr, "cascade search: %s\n", err);
         if (access(c.cc.base.data_path, F_OK) != 0) fprintf(stderr, "cascade search: hint: 'make data' prepares the Brown corpus\n");

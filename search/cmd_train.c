@@ -125,6 +125,10 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     cli_set_threads(tc.threads);
+    if (trainer_check_memory(&tc.model, tc.batch_size, tc.model.seq_len, config, err) != 0) {
+        fprintf(stderr, "cascade train: %s\n", err);
+        return 2;
+    }
     struct dataset ds;
     if (load_data_or_explain(&ds, tc.data_path, tc.model.vocab_size, tc.val_fraction) != 0) return 2;
     if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
@@ -206,6 +210,11 @@ int cmd_eval(int argc, char **argv)
     char err[CASCADE_ERR_MAX];
     if (checkpoint_load(ckpt, &m, &tc, NULL, err) != 0) { fprintf(stderr, "cascade eval: %s\n", err); return 2; }
     cli_set_threads(threads >= 0 ? threads : tc.threads);
+    if (trainer_check_memory(&m.cfg, tc.batch_size, m.cfg.seq_len, ckpt, err) != 0) {
+        fprintf(stderr, "cascade eval: %s\n", err);
+        model_free(&m);
+        return 2;
+    }
     struct dataset ds;
     if (load_data_or_explain(&ds, data ? data : tc.data_path, m.cfg.vocab_size, tc.val_fraction) != 0) {
         model_free(&m);

@@ -325,3 +325,30 @@ TEST(train_ctrl_c_stops_after_the_current_step)
     CHECK_MSG(m.step > 0 && m.step < 100000000, "step %lld", (long long)m.step);
     model_free(&m);
 }
+
+/* A batch whose activations cannot fit is refused before training, with the estimate
+ * (it was reported as "training diverged at step 1": the forward pass returned NaN). */
+TEST(bad_input_too_large_batch_is_refused_with_the_estimate)
+{
+    char data[512], cfg[512], cmd[2048], *out = NULL;
+    test_tmppath(data, sizeof data, "mem.txt");
+    REQUIRE(test_write_text(data, "some text for the memory check, long enough to be a file\n") == 0);
+    test_tmppath(cfg, sizeof cfg, "mem.json");
+    char text[1024];
+    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\"}, \"model\": {\"n_layer\": 1, \"n_embd\": 8, "
+             "\"n_head\": 2, \"seq_len\": 65536}, \"train\": {\"steps\": 1, \"batch_size\": 64}}", data);
+    REQUIRE(test_write_text(cfg, text) == 0);
+    snprintf(cmd, sizeof cmd, "%s train --config %s 2>&1 >/dev/null", test_cascade_bin(), cfg);
+    int rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 2 && strstr(out, cfg) && strstr(out, "train.batch_size x model.seq_len = 64 x 65536 needs") &&
+              strstr(out, "GiB of memory") && !strstr(out, "diverged"), "rc %d: %s", rc, out);
+    free(out);
+    /* the estimate is the block the forward pass lays out */
+    struct model_config mc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE(model_config_from_json_string(&mc, "{\"n_layer\": 1, \"n_embd\": 8, \"n_head\": 2, \"seq_len\": 65536}",
+                                          "t", err) == 0);
+    CHECK(trainer_check_memory(&mc, 64, 65536, "t", err) == -1);
+    CHECK(trainer_check_memory(&mc, 1, 64, "t", err) == 0);
+    CHECK(model_activation_floats(&mc, 64, 65536, 1) > (size_t)64 * 65536 * 2 * 65536);   /* the B x H x T x T scores */
+}

@@ -220,6 +220,17 @@ static void acts_free(struct model_acts *a)
     free(a);
 }
 
+size_t model_activation_floats(const struct model_config *c, int B, int T, int nthreads)
+{
+    struct model_acts a;
+    memset(&a, 0, sizeof a);
+    a.layers = calloc((size_t)c->n_layer, sizeof *a.layers);
+    if (!a.layers) return SIZE_MAX;
+    size_t n = acts_layout(&a, NULL, c, B, T, nthreads);
+    free(a.layers);
+    return n;
+}
+
 /* Lays out the activations for (B, T) unless the current block already fits them.
  * Returns -1 with `err` set when memory runs out (m->acts is then NULL). */
 static int acts_ensure(struct model *m, int B, int T, char *err)

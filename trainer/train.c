@@ -68,6 +68,21 @@ int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, in
     return 0;
 }
 
+int trainer_check_memory(const struct model_config *mc, int B, int T, const char *file, char *err)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return 0;   /* unknown: let the allocation decide */
+    double have = (double)pages * (double)page;
+    double acts = 4.0 * (double)model_activation_floats(mc, B, T, omp_get_max_threads());
+    double params = 16.0 * (double)model_config_param_counts(mc).total;   /* params, grads, m, v */
+    if (acts + params <= have) return 0;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    snprintf(err, CASCADE_ERR_MAX, "%s: train.batch_size x model.seq_len = %d x %d needs %.1f GiB (activations "
+             "%.1f GiB, parameters and optimiser %.1f GiB); this machine has %.1f GiB of memory", file, B, T,
+             (acts + params) / gib, acts / gib, params / gib, have / gib);
+    return -1;
+}
+
 /* 1 when a (the checkpoint's) and b (the config's) describe the same model; otherwise 0
  * and `why` names the first field that differs, "embed_scale 1 vs 32". */
 static int same_model_config(const struct model_config *a, const struct model_config *b, char *why, size_t n)
@@ -137,6 +152,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
                  ds->path, ds->n_tokens - ds->n_train, B * T + 1);
         return -1;
     }
+    if (trainer_check_memory(&tc->model, B, T, "the training config", err) != 0) return TRAIN_BAD_INPUT;
     double prior_s;
     if (start_model(tc, resume_path, m, &prior_s, err) != 0) return -1;
 

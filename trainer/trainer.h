@@ -367,6 +367,13 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
                   const struct dataset *ds, train_progress_fn cb, void *user,
                   struct train_result *res, char *err);
 
+/* Floats of the activation block model_forward lays out for (B, T) on nthreads threads. */
+size_t model_activation_floats(const struct model_config *mc, int B, int T, int nthreads);
+/* Refuses, before anything is allocated, a (B, T) whose activations plus parameters and
+ * AdamW state exceed this machine's physical memory: "FILE: train.batch_size x
+ * model.seq_len = 64 x 65536 needs 4166.3 GiB (...); this machine has 23.4 GiB". */
+int trainer_check_memory(const struct model_config *mc, int B, int T, const char *file, char *err);
+
 /* Threads for OpenMP loops and OpenBLAS (0 = every CPU this process may run on). */
 void trainer_set_threads(int n);
 
