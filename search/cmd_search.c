@@ -330,16 +330,17 @@ static int check_recorded_arch(const struct controller *c, const struct db_run *
                                char *err)
 {
     if (!row->arch_json[0]) return 0;   /* recorded before arch_json existed: nothing to compare */
-    char *want = model_config_to_json(&spec->arch);
-    int same = want && strcmp(row->arch_json, want) == 0;
-    free(want);
-    if (same) return 0;
+    /* compared as parsed configs: a key added later reads back at its default */
     struct model_config had;
-    char why[CASCADE_ERR_MAX], what[160] = "its architecture";
-    if (model_config_from_json_string(&had, row->arch_json, "recorded", why) == 0 &&
-        had.embed_scale != spec->arch.embed_scale)
-        snprintf(what, sizeof what, "embed_scale %g (this version gives %g; runs without LayerNorm were x1 before the key "
-                 "existed)", had.embed_scale, spec->arch.embed_scale);
+    char why[CASCADE_ERR_MAX], what[200] = "its architecture";
+    if (model_config_from_json_string(&had, row->arch_json, "recorded", why) == 0) {
+        if (model_config_same(&had, &spec->arch, why, sizeof why)) return 0;
+        if (had.embed_scale != spec->arch.embed_scale)
+            snprintf(what, sizeof what, "embed_scale %g (this version gives %g; runs without LayerNorm were x1 before "
+                     "the key existed)", had.embed_scale, spec->arch.embed_scale);
+        else
+            snprintf(what, sizeof what, "%.150s (recorded vs now)", why);
+    }
     snprintf(err, CASCADE_ERR_MAX, "%s: run '%s' of campaign '%s' was recorded with another model: %s; this version "
              "cannot continue it consistently: give the campaign another name", db_path(c->db), spec->name, c->cc.name,
              what);

@@ -522,3 +522,41 @@ TEST(config_flops_by_hand)
      * 2*2*2*8 = 64 and 2*2*3*8 = 96, so forward 1412 + 160 = 1572, training 4716. */
     CHECK_NEAR(model_config_train_flops_per_token(&mc, 16), 4716.0, 1e-9);
 }
+
+/* model.sd_s_init_std [ours, SPEC 2]: the spread of S–D's s at init; 0 starts S at zero;
+ * the other tensors are the same draws whatever it is; checkpoints without the key read 0.1. */
+TEST(config_sd_s_init_std_sets_the_init_of_s)
+{
+    struct model_config a, b;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(model_config_from_json_string(&a, "{\"n_layer\": 1, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 8, "
+                                              "\"attention\": \"sd\", \"layernorm\": false}", "t", err) == 0, "%s", err);
+    CHECK(a.sd_s_init_std == TRAINER_SD_S_INIT_STD);
+    b = a;
+    b.sd_s_init_std = 0.0f;
+    struct model ma, mb;
+    REQUIRE(model_init(&ma, &a, 7, err) == 0 && model_init(&mb, &b, 7, err) == 0);
+    const float *sa = model_param(&ma, "h.0.attn.s"), *sb = model_param(&mb, "h.0.attn.s");
+    const struct param_tensor *ts = model_find_tensor(&ma, "h.0.attn.s");
+    REQUIRE(sa && sb && ts);
+    double sq = 0;
+    for (size_t i = 0; i < ts->numel; i++) { CHECK(sb[i] == 0.0f); sq += (double)sa[i] * sa[i]; }
+    CHECK_NEAR(sqrt(sq / ts->numel), 0.1, 0.03);
+    /* every other tensor is drawn identically */
+    for (int t = 0; t < ma.n_tensors; t++) {
+        if (strcmp(ma.tensors[t].name, "h.0.attn.s") == 0) continue;
+        CHECK_MSG(memcmp(ma.params + ma.tensors[t].offset, mb.params + mb.tensors[t].offset,
+                         4 * ma.tensors[t].numel) == 0, "%s differs", ma.tensors[t].name);
+    }
+    model_free(&ma);
+    model_free(&mb);
+    /* round trip through the JSON a checkpoint stores, and the range check */
+    b.sd_s_init_std = 0.001f;
+    char *json = model_config_to_json(&b);
+    struct model_config back;
+    REQUIRE(json && model_config_from_json_string(&back, json, "t", err) == 0);
+    CHECK(back.sd_s_init_std == 0.001f);
+    free(json);
+    CHECK(model_config_from_json_string(&back, "{\"sd_s_init_std\": -1}", "t", err) == -1 &&
+          strstr(err, "model.sd_s_init_std"));
+}

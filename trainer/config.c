@@ -15,6 +15,8 @@
  *               "seq_len": 128,             1..65536
  *               "layernorm": true,          false: no LayerNorm anywhere (S–D trains without)
  *               "residual_scale_init": true,  output projections at std 0.02/sqrt(2L)
+ *               "sd_s_init_std": 0.1,       >= 0: S–D's s starts N(0, this^2) [ours, SPEC 2];
+ *                                           0 starts every S at zero (D alone)
  *               "embed_scale": 1,           > 0, multiplies token + position embeddings;
  *                                           default 1 with LayerNorm, 32 without [ours]
  *               "attention": "softmax",     "softmax" | "sd" | "linear" for every layer, or a
@@ -131,6 +133,7 @@ static void model_config_defaults(struct model_config *mc)
     mc->layernorm = 1;
     mc->residual_scale_init = 1;
     mc->embed_scale = 1.0f;
+    mc->sd_s_init_std = TRAINER_SD_S_INIT_STD;
     for (int l = 0; l < mc->n_layer; l++) {
         mc->layers[l].kind = ATTN_SOFTMAX;
         mc->layers[l].head_dim = mc->n_embd / mc->n_head;
@@ -281,6 +284,7 @@ static const struct config_key fields[] = {
     { "model", "layernorm",        CONFIG_BOOL, 0,   1,                0, 0, NULL, OFF_M(layernorm) },
     { "model", "residual_scale_init", CONFIG_BOOL, 0, 1,               0, 0, NULL, OFF_M(residual_scale_init) },
     { "model", "embed_scale",      CONFIG_FLOAT, 0,  1e6,              1, 0, NULL, OFF_M(embed_scale) },
+    { "model", "sd_s_init_std",    CONFIG_FLOAT, 0,  10,               0, 0, NULL, OFF_M(sd_s_init_std) },
     { "train", "batch_size",       CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(batch_size) },
     { "train", "steps",            CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(steps) },
     { "train", "lr",               CONFIG_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(lr) },

@@ -74,7 +74,7 @@ enum param_init {
                      * output projections into the residual stream (GPT-2) */
     INIT_ZERO,      /* biases */
     INIT_ONE,       /* LayerNorm gains */
-    INIT_SD_S,      /* N(0, 0.1^2) */
+    INIT_SD_S,      /* N(0, model.sd_s_init_std^2), 0.1 by default */
     INIT_SD_DELTA,  /* 0.1 */
 };
 

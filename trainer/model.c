@@ -297,7 +297,7 @@ static void init_tensor(const struct layout_tensor *lt, void *user)
     case INIT_PROJ:     fill_normal(p, t->numel, ic->proj_std, &ic->rng); break;
     case INIT_ZERO:     fill_value(p, t->numel, 0.0f); break;
     case INIT_ONE:      fill_value(p, t->numel, 1.0f); break;
-    case INIT_SD_S:     fill_normal(p, t->numel, 0.1f, &ic->rng); break;
+    case INIT_SD_S:     fill_normal(p, t->numel, ic->m->cfg.sd_s_init_std, &ic->rng); break;
     case INIT_SD_DELTA: fill_value(p, t->numel, 0.1f); break;
     }
 }

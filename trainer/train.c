@@ -83,17 +83,22 @@ int trainer_check_memory(const struct model_config *mc, int B, int T, const char
     return -1;
 }
 
-/* 1 when a (the checkpoint's) and b (the config's) describe the same model; otherwise 0
- * and `why` names the first field that differs, "embed_scale 1 vs 32". */
-static int same_model_config(const struct model_config *a, const struct model_config *b, char *why, size_t n)
+int model_config_same(const struct model_config *a, const struct model_config *b, char *why, size_t n)
 {
-    const int ia[] = { a->vocab_size, a->seq_len, a->n_layer, a->n_head, a->n_embd, a->layernorm };
-    const int ib[] = { b->vocab_size, b->seq_len, b->n_layer, b->n_head, b->n_embd, b->layernorm };
-    static const char *const names[] = { "vocab_size", "seq_len", "n_layer", "n_head", "n_embd", "layernorm" };
-    for (int i = 0; i < 6; i++)
+    const int ia[] = { a->vocab_size, a->seq_len, a->n_layer, a->n_head, a->n_embd, a->layernorm,
+                       a->residual_scale_init };
+    const int ib[] = { b->vocab_size, b->seq_len, b->n_layer, b->n_head, b->n_embd, b->layernorm,
+                       b->residual_scale_init };
+    static const char *const names[] = { "vocab_size", "seq_len", "n_layer", "n_head", "n_embd", "layernorm",
+                                         "residual_scale_init" };
+    for (int i = 0; i < 7; i++)
         if (ia[i] != ib[i]) { snprintf(why, n, "%s %d vs %d", names[i], ia[i], ib[i]); return 0; }
     if (a->embed_scale != b->embed_scale) {
         snprintf(why, n, "embed_scale %g vs %g", a->embed_scale, b->embed_scale);
+        return 0;
+    }
+    if (a->sd_s_init_std != b->sd_s_init_std) {
+        snprintf(why, n, "sd_s_init_std %g vs %g", a->sd_s_init_std, b->sd_s_init_std);
         return 0;
     }
     for (int l = 0; l < a->n_layer; l++) {
@@ -117,7 +122,7 @@ static int start_model(const struct train_config *tc, const char *resume_path, s
         if (checkpoint_load(resume_path, m, NULL, &info, err) != 0) return -1;
         *prior_s = info.train_s;
         char why[128];
-        if (!same_model_config(&m->cfg, &tc->model, why, sizeof why)) {
+        if (!model_config_same(&m->cfg, &tc->model, why, sizeof why)) {
             snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's (%s, "
                      "checkpoint vs config); refusing to resume (use another --out)", resume_path, why);
             model_free(m);

@@ -60,8 +60,11 @@ struct model_config {
                             * a checkpoint without it 1 (it predates the key), and
                             * trainer_config_defaults() 1 (its layernorm is on): code that
                             * turns layernorm off sets this too */
+    float sd_s_init_std;   /* [ours, SPEC 2] S–D's s starts N(0, this^2); default (and the
+                            * value of checkpoints that predate the key) 0.1 */
     struct layer_arch layers[TRAINER_MAX_LAYERS];
 };
+#define TRAINER_SD_S_INIT_STD 0.1f
 
 struct train_config {
     struct model_config model;
@@ -135,6 +138,10 @@ int config_read_section(const char *file, const void *obj, const char *section,
 /* Writes "FILE: PATH: message" (one line: control characters become '?'); returns -1. */
 int config_fail(char *err, const char *file, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* 1 when a and b describe the same model (every key, per-layer kinds and dims); otherwise
+ * 0 and `why` names the first field that differs, "embed_scale 1 vs 32" (a's vs b's). */
+int model_config_same(const struct model_config *a, const struct model_config *b, char *why, size_t n);
 
 /* Parameter counts from the architecture alone. */
 struct param_counts {
