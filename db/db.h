@@ -26,7 +26,8 @@ struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path *
 enum db_mode { DB_READ_ONLY = 0, DB_WRITE = 1 };
 /* DB_WRITE creates the file if needed, migrates it, and takes FILE.lock (refusing with
  * "FILE is in use by another cascade process (pid N)" if held). DB_READ_ONLY opens an
- * existing file read-only (queries, reports); it never migrates (a file of an older
+ * existing file read-only (queries, reports) and writes nothing, also where its directory
+ * cannot be written (db/db.c, "Reading", says how); it never migrates (a file of an older
  * schema version is read if compatible, a newer one is an error). */
 int db_open(struct db **out, const char *path, enum db_mode mode, char *err);
 void db_close(struct db *db);

@@ -1,7 +1,8 @@
 /* tests/test_db.c — the results database (db/): the schema and its embedded copy,
- * versions and migrations, refusing corrupt, foreign and newer files, the writer's lock,
- * idempotent recording, the Pareto view on a hand-made front, read-only SQL, and the
- * output of `cascade query` in its three formats. */
+ * versions and migrations, refusing corrupt, foreign and newer files, reading where the
+ * database's directory cannot be written, the writer's lock, idempotent recording, the
+ * Pareto view on a hand-made front, read-only SQL, and the output of `cascade query` in
+ * its three formats. */
 #include "test.h"
 #include "tests/db_fixture.h"
 #include "db/db_internal.h"
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -314,6 +316,148 @@ TEST(db_missing_file_or_directory_refused)
     CHECK_MSG(strcmp(err, want) == 0, "%s", err);
     CHECK(access(path, F_OK) != 0);
     CHECK(db_open(&db, test_tmpdir(), DB_WRITE, err) != 0 && strstr(err, "is a directory"));
+}
+
+/* ---- reading without write access ----------------------------------------------------- */
+
+/* SIDE beside path ("-wal", "-shm") made a link into a missing directory: it cannot be
+ * created or opened, by root either, as where the directory is not writable. */
+static int block_companion(const char *path, const char *side)
+{
+    char link[700], target[700];
+    snprintf(link, sizeof link, "%s%s", path, side);
+    snprintf(target, sizeof target, "%s/no-such-directory/x", test_tmpdir());
+    remove(link);
+    return symlink(target, link);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = test_read_file(from, &n);
+    int rc = data ? test_write_file(to, data, n) : -1;
+    free(data);
+    return rc;
+}
+
+TEST(db_reader_reads_where_the_wal_files_cannot_be_made)
+{
+    char dir[600], path[700], side[720], err[CASCADE_ERR_MAX];
+    test_tmppath(dir, sizeof dir, "a dir ?#% to escape");   /* a name the immutable URI must escape */
+    REQUIRE(mkdir(dir, 0755) == 0 || access(dir, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/ro.db", dir);
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, 12.8 } };
+    REQUIRE(seed_campaign(t_, db, "ro", rows, 2, NULL) > 0);
+    db_close(db);
+    snprintf(side, sizeof side, "%s-wal", path);
+    CHECK(access(side, F_OK) != 0);   /* the writer's close checkpointed every commit into the file */
+    /* a reader that can make FILE-wal and FILE-shm opens it normally */
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    CHECK(db->immutable == 0);
+    db_close(db);
+    /* one that cannot falls back to reading it as immutable, with the same rows */
+    REQUIRE(block_companion(path, "-wal") == 0 && block_companion(path, "-shm") == 0);
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    CHECK(db->immutable == 1);
+    struct first_cell f;
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM v_results WHERE campaign = 'ro' AND status = 'done'", &f), "2") == 0);
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM v_pareto", &f), "2") == 0);
+    struct first_cell named = { 0 };
+    CHECK(db_query_named(db, "runs", "ro", take_first, &named, err) == 0 && named.rows == 2);
+    CHECK(db_query_sql(db, "DELETE FROM runs", take_first, &named, err) != 0);
+    db_close(db);
+    struct stat sb;
+    CHECK(lstat(side, &sb) == 0 && S_ISLNK(sb.st_mode) && access(side, F_OK) != 0);   /* nothing made */
+    /* the URI escapes what SQLite would read as a query or fragment, and '%' */
+    char uri[DB_URI_MAX];
+    db_immutable_uri(uri, sizeof uri, "/a b/c?d#e%f.db");
+    CHECK_MSG(strcmp(uri, "file:///a b/c%3Fd%23e%25f.db?immutable=1") == 0, "%s", uri);
+    db_immutable_uri(uri, sizeof uri, "runs/demo.db");
+    CHECK_MSG(strcmp(uri, "file:runs/demo.db?immutable=1") == 0, "%s", uri);
+    /* the fallback is for the WAL files alone: other failures keep their own error */
+    CHECK(db_read_fallback(path, SQLITE_CORRUPT, err) == 0 && db_read_fallback(path, SQLITE_BUSY, err) == 0);
+    CHECK(db_read_fallback(path, SQLITE_READONLY, err) == 1 && db_read_fallback(path, SQLITE_CANTOPEN, err) == 1);
+}
+
+TEST(db_reader_refuses_a_wal_it_cannot_read)
+{
+    char path[512], copy[512], side[600], copy_side[600], err[CASCADE_ERR_MAX];
+    db_fixture_fresh_path(path, sizeof path, "walsrc.db");
+    db_fixture_fresh_path(copy, sizeof copy, "walcopy.db");
+    struct db *db, *rd;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    struct run_row rows[] = { { "probe", "probe", 40000, 12.5 } };
+    REQUIRE(seed_campaign(t_, db, "wal", rows, 1, NULL) > 0);
+    /* the file as a writer leaves it while open: the commits in FILE-wal */
+    snprintf(side, sizeof side, "%s-wal", path);
+    snprintf(copy_side, sizeof copy_side, "%s-wal", copy);
+    REQUIRE(copy_file(path, copy) == 0 && copy_file(side, copy_side) == 0);
+    db_close(db);
+    /* a reader that can make FILE-shm reads the commits in the WAL */
+    REQUIRE_MSG(db_open(&rd, copy, DB_READ_ONLY, err) == 0, "%s", err);
+    struct first_cell f;
+    CHECK(rd->immutable == 0 && strcmp(cell(rd, "SELECT count(*) FROM runs", &f), "1") == 0);
+    db_close(rd);
+    /* one that cannot would miss them as immutable: refused, naming the WAL */
+    REQUIRE(block_companion(copy, "-shm") == 0);
+    CHECK(db_open(&rd, copy, DB_READ_ONLY, err) != 0);
+    CHECK_MSG(strstr(err, copy) == err && strstr(err, copy_side) && strstr(err, "write access") && !strchr(err, '\n'),
+              "%s", err);
+    CHECK(db_read_fallback(copy, SQLITE_CANTOPEN, err) == -1);
+}
+
+/* The issue's case for real: a 0444 database in a 0555 directory. Root ignores modes, so
+ * as root the commands run as user nobody (setpriv); otherwise as the user running it. */
+TEST(db_cli_query_and_report_without_write_access)
+{
+    char base[] = "/tmp/cascade_ro.XXXXXX", dir[64], path[96], out[96], cmd[1024], err[CASCADE_ERR_MAX];
+    REQUIRE(mkdtemp(base) != NULL);
+    snprintf(dir, sizeof dir, "%s/db", base);
+    snprintf(path, sizeof path, "%s/ro.db", dir);
+    snprintf(out, sizeof out, "%s/out", base);
+    int made = chmod(base, 0755) == 0 && mkdir(dir, 0755) == 0 && mkdir(out, 0777) == 0 && chmod(out, 0777) == 0;
+    struct db *db;
+    if (made && db_open(&db, path, DB_WRITE, err) == 0) {
+        struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, 12.8 } };
+        made = seed_campaign(t_, db, "ro", rows, 2, NULL) > 0;
+        db_close(db);
+    } else {
+        made = 0;
+    }
+    CHECK_MSG(made, "setting up %s", base);
+    made = made && chmod(path, 0444) == 0 && chmod(dir, 0555) == 0;
+    const char *as = "";
+    if (made && geteuid() == 0) {
+        as = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+        snprintf(cmd, sizeof cmd, "%s sh -c 'test -r %s && test -x %s'", as, path, test_cascade_bin());
+        if (test_run(cmd, NULL) != 0) {
+            printf("note: db_cli_query_and_report_without_write_access: no setpriv, or user nobody cannot run %s; "
+                   "the CLI part is not run\n", test_cascade_bin());
+            made = 0;
+        }
+    }
+    if (made) {
+        char *o = NULL;
+        snprintf(cmd, sizeof cmd, "%s%s query --db %s results --format csv", as, test_cascade_bin(), path);
+        int rc = test_run(cmd, &o);
+        CHECK_MSG(rc == 0 && o && strstr(o, "\r\nprobe,probe,done,") && strstr(o, "\r\nlin2,candidate,done,"),
+                  "exit %d: %s", rc, o ? o : "");
+        free(o);
+        snprintf(cmd, sizeof cmd, "%s%s report --db %s --out %s/ro.md", as, test_cascade_bin(), path, out);
+        rc = test_run(cmd, &o);
+        CHECK_MSG(rc == 0 && o && strstr(o, "wrote "), "exit %d: %s", rc, o ? o : "");
+        free(o);
+        snprintf(cmd, sizeof cmd, "%s/ro.md", out);
+        CHECK(access(cmd, F_OK) == 0);
+        snprintf(cmd, sizeof cmd, "ls -A %s", dir);   /* nothing beside the database but the writer's lock file */
+        CHECK_MSG(test_run(cmd, &o) == 0 && o && strcmp(o, "ro.db\nro.db.lock\n") == 0, "%s holds: %s", dir, o ? o : "");
+        free(o);
+    }
+    chmod(dir, 0755);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CHECK(test_run(cmd, NULL) == 0);
 }
 
 /* ---- the writer's lock ----------------------------------------------------------------- */
