@@ -409,6 +409,7 @@ int report_write(struct db *db, const char *const *campaigns, int n_campaigns, c
         if (report_campaign_load(db, n_campaigns > 0 ? campaigns[ok] : NULL, &loaded[ok], err) != 0) break;
         rcs[ok] = &loaded[ok];
     }
+    if (ok < n) rc = REPORT_ERR_DB;
     struct report_buf md = { 0 };
     if (ok == n) {
         write_title(&md, rcs, n, db);
