@@ -4,8 +4,9 @@
 -- the baselines, the candidates and their controls), per-step training metrics, per-head
 -- and per-layer spectral measurements, and the result of every finished run.
 --
--- cascade carries this file verbatim (db/schema.c) and runs it on a new database; a file
--- of an older version is migrated forward step by step (db/schema.c, db_migrations).
+-- cascade compiles this file in verbatim (the Makefile makes it a C string for db/schema.c)
+-- and runs it on a new database; a file of an older version is migrated forward step by
+-- step (db/schema.c, db_migrations).
 -- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').
 -- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup).
 --
