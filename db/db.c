@@ -118,16 +118,42 @@ int db_run_exists(struct db *db, int64_t run_id, char *err)
 
 const char *db_path(const struct db *db) { return db->path; }
 
-const char *db_status_name(enum db_status s)
+/* ---- the names of states (db/db.h, "states") ------------------------------------------ */
+
+static const char *const status_names[] = {
+    [DB_QUEUED] = "queued", [DB_RUNNING] = "running", [DB_DONE] = "done", [DB_FAILED] = "failed",
+};
+static const char *const campaign_status_names[] = {
+    [DB_CAMPAIGN_RUNNING] = "running", [DB_CAMPAIGN_DONE] = "done", [DB_CAMPAIGN_FAILED] = "failed",
+    [DB_CAMPAIGN_STOPPED] = "stopped",
+};
+static const char *const role_names[] = {
+    [DB_ROLE_PROBE] = "probe", [DB_ROLE_BASELINE] = "baseline", [DB_ROLE_CANDIDATE] = "candidate",
+    [DB_ROLE_CONTROL] = "control",
+};
+#define N_NAMES(a) (int)(sizeof a / sizeof a[0])
+
+static const char *name_of(const char *const *names, int n, int v) { return v >= 0 && v < n ? names[v] : "?"; }
+
+static int value_of(const char *const *names, int n, const char *name)
 {
-    switch (s) {
-    case DB_QUEUED: return "queued";
-    case DB_RUNNING: return "running";
-    case DB_DONE: return "done";
-    case DB_FAILED: return "failed";
-    }
-    return "?";
+    for (int v = 0; name && v < n; v++)
+        if (strcmp(name, names[v]) == 0) return v;
+    return -1;
 }
+
+const char *db_status_name(enum db_status s) { return name_of(status_names, N_NAMES(status_names), (int)s); }
+const char *db_campaign_status_name(enum db_campaign_status s)
+{
+    return name_of(campaign_status_names, N_NAMES(campaign_status_names), (int)s);
+}
+const char *db_role_name(enum db_role r) { return name_of(role_names, N_NAMES(role_names), (int)r); }
+int db_status_from_name(const char *name) { return value_of(status_names, N_NAMES(status_names), name); }
+int db_campaign_status_from_name(const char *name)
+{
+    return value_of(campaign_status_names, N_NAMES(campaign_status_names), name);
+}
+int db_role_from_name(const char *name) { return value_of(role_names, N_NAMES(role_names), name); }
 
 /* ---- the writer's lock --------------------------------------------------------------- */
 

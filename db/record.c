@@ -92,6 +92,10 @@ static void column_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
     snprintf(dst, n, "%s", db_column_text(st, i));
 }
 
+/* A state read back (db_*_from_name): the schema's CHECK constraints allow no name but
+ * the enum's, so the -1 of an unknown one cannot occur; it would read as the first. */
+static int state_of(int value) { return value < 0 ? 0 : value; }
+
 /* Reads the current row into *row (zeroed); -1 when out of memory. ctx: the caller's. */
 typedef int (*row_reader_fn)(sqlite3_stmt *st, void *row, const void *ctx);
 
@@ -184,19 +188,16 @@ fail:
     return -1;
 }
 
-int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *status, char *err)
+int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_status status, char *err)
 {
-    static const char *const ok[] = { "running", "done", "failed", "stopped" };
-    int known = 0;
-    for (int i = 0; i < 4; i++) known |= status && strcmp(status, ok[i]) == 0;
-    if (!known) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: campaign status '%s' is not one of running, done, failed, stopped",
-                 db->path, status ? status : "(null)");
+    if (db_campaign_status_from_name(db_campaign_status_name(status)) < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: campaign status %d is not one of running, done, failed, stopped",
+                 db->path, (int)status);
         return -1;
     }
     return update_row(db, "UPDATE campaigns SET status = ?2, "
                       "finished_at = CASE WHEN ?2 = 'running' THEN NULL ELSE ?3 END WHERE id = ?1",
-                      campaign_id, status, "setting the campaign status", "campaign", err);
+                      campaign_id, db_campaign_status_name(status), "setting the campaign status", "campaign", err);
 }
 
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err)
@@ -242,7 +243,7 @@ int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, ch
         out->id = sqlite3_column_int64(st, CAMPAIGN_ID);
         column_copy(st, CAMPAIGN_NAME, out->name, sizeof out->name);
         out->config_json = dup_or_empty(db_column_text(st, CAMPAIGN_CONFIG_JSON));
-        column_copy(st, CAMPAIGN_STATUS, out->status, sizeof out->status);
+        out->status = state_of(db_campaign_status_from_name(db_column_text(st, CAMPAIGN_STATUS)));
         out->started_at = sqlite3_column_double(st, CAMPAIGN_STARTED_AT);
         out->finished_at = sqlite3_column_double(st, CAMPAIGN_FINISHED_AT);   /* NULL reads as 0 */
         column_copy(st, CAMPAIGN_CODE_VERSION, out->code_version, sizeof out->code_version);
@@ -273,23 +274,15 @@ void db_campaign_free(struct db_campaign *c)
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
-static int valid_role(const char *role)
-{
-    static const char *const roles[] = { "probe", "baseline", "candidate", "control" };
-    for (int i = 0; i < 4; i++)
-        if (strcmp(role, roles[i]) == 0) return 1;
-    return 0;
-}
-
 static int check_run(struct db *db, const struct db_run *run, char *err)
 {
     if (!run->name[0] || strlen(run->name) >= sizeof run->name) {
         snprintf(err, CASCADE_ERR_MAX, "%s: a run needs a name of 1 to %zu bytes", db->path, sizeof run->name - 1);
         return -1;
     }
-    if (!valid_role(run->role)) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: run '%s': role '%.16s' is not one of probe, baseline, candidate, control",
-                 db->path, run->name, run->role);
+    if (db_role_from_name(db_role_name(run->role)) < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: run '%s': role %d is not one of probe, baseline, candidate, control",
+                 db->path, run->name, (int)run->role);
         return -1;
     }
     if (run->retrain[0] && strcmp(run->retrain, "scratch") != 0 && strcmp(run->retrain, "inherit") != 0) {
@@ -327,7 +320,7 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
         goto fail;
     sqlite3_bind_int64(st, 1, run->campaign_id);
     sqlite3_bind_text(st, 2, run->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, run->role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, db_role_name(run->role), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, run->seq);
     db_bind_text(st, 5, run->arch);
     db_bind_text(st, 6, run->arch_json);
@@ -380,13 +373,6 @@ int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
                       "run", err);
 }
 
-static enum db_status status_of(const char *s)
-{
-    if (strcmp(s, "running") == 0) return DB_RUNNING;
-    if (strcmp(s, "done") == 0) return DB_DONE;
-    if (strcmp(s, "failed") == 0) return DB_FAILED;
-    return DB_QUEUED;
-}
 
 enum run_col {
     RUN_ID, RUN_CAMPAIGN_ID, RUN_NAME, RUN_ROLE, RUN_STATUS, RUN_SEQ, RUN_ARCH, RUN_ARCH_JSON, RUN_REASON,
@@ -407,8 +393,8 @@ static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
     r->id = sqlite3_column_int64(st, RUN_ID);
     r->campaign_id = sqlite3_column_int64(st, RUN_CAMPAIGN_ID);
     column_copy(st, RUN_NAME, r->name, sizeof r->name);
-    column_copy(st, RUN_ROLE, r->role, sizeof r->role);
-    r->status = status_of(db_column_text(st, RUN_STATUS));
+    r->role = state_of(db_role_from_name(db_column_text(st, RUN_ROLE)));
+    r->status = state_of(db_status_from_name(db_column_text(st, RUN_STATUS)));
     r->seq = sqlite3_column_int(st, RUN_SEQ);
     column_copy(st, RUN_ARCH, r->arch, sizeof r->arch);
     r->arch_json = dup_or_empty(db_column_text(st, RUN_ARCH_JSON));

@@ -61,7 +61,7 @@ static struct db_run make_run(int64_t campaign_id, const char *name, const char 
     memset(&r, 0, sizeof r);
     r.campaign_id = campaign_id;
     snprintf(r.name, sizeof r.name, "%s", name);
-    snprintf(r.role, sizeof r.role, "%s", role);
+    r.role = (enum db_role)db_role_from_name(role);
     snprintf(r.arch, sizeof r.arch, "S S S S | d 32");
     r.arch_json = "{\"n_layer\": 4}";
     r.reason = strcmp(role, "candidate") == 0 ? "layers 1-2 routing erank <= 2.50: linear prefix" : NULL;
@@ -182,7 +182,7 @@ TEST(db_reopen_keeps_data)
         REQUIRE_MSG(db_open(&db, path, mode ? DB_WRITE : DB_READ_ONLY, err) == 0, "%s", err);
         struct db_campaign c;
         REQUIRE_MSG(db_campaign_get(db, "keep", &c, err) == 0, "%s", err);
-        CHECK(c.id == cid && strcmp(c.config_json, "{\"steps\": 200}") == 0 && strcmp(c.status, "running") == 0);
+        CHECK(c.id == cid && strcmp(c.config_json, "{\"steps\": 200}") == 0 && c.status == DB_CAMPAIGN_RUNNING);
         CHECK(strcmp(c.code_version, "v1-test") == 0 && strcmp(c.host, "testhost") == 0 && c.started_at > 1e9);
         db_campaign_free(&c);
         struct db_run *runs;
@@ -191,6 +191,7 @@ TEST(db_reopen_keeps_data)
         CHECK(n == 2);
         if (n == 2) {
             CHECK(runs[0].id == ids[0] && runs[0].status == DB_DONE && strcmp(runs[0].name, "probe") == 0);
+            CHECK(runs[0].role == DB_ROLE_PROBE && runs[1].role == DB_ROLE_CANDIDATE);
             CHECK(runs[1].status == DB_QUEUED && strcmp(runs[1].retrain, "scratch") == 0);
             CHECK(strcmp(runs[1].reason, "layers 1-2 routing erank <= 2.50: linear prefix") == 0);
             CHECK(strcmp(runs[0].reason, "") == 0 && strcmp(runs[0].arch_json, "{\"n_layer\": 4}") == 0);
@@ -541,14 +542,17 @@ TEST(db_campaign_begin_is_idempotent)
     db_campaign_free(&got);
     CHECK(db_campaign_get(db, "nope", &got, err) != 0 && strstr(err, "no campaign named 'nope'"));
 
-    REQUIRE(db_campaign_set_status(db, a, "done", err) == 0);
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_DONE, err) == 0);
     REQUIRE(db_campaign_get(db, "demo", &got, err) == 0);
-    CHECK(strcmp(got.status, "done") == 0 && got.finished_at >= got.started_at && got.finished_at > 0);
+    CHECK(got.status == DB_CAMPAIGN_DONE && got.finished_at >= got.started_at && got.finished_at > 0);
     db_campaign_free(&got);
-    REQUIRE(db_campaign_set_status(db, a, "running", err) == 0);
+    CHECK(strcmp(cell(db, "SELECT status FROM campaigns WHERE name = 'demo'", &f), "done") == 0);   /* stored by name */
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_STOPPED, err) == 0);
+    CHECK(strcmp(cell(db, "SELECT status FROM campaigns WHERE name = 'demo'", &f), "stopped") == 0);
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_RUNNING, err) == 0);
     CHECK(strcmp(cell(db, "SELECT finished_at FROM campaigns WHERE name = 'demo'", &f), "NULL") == 0);
-    CHECK(db_campaign_set_status(db, a, "finished", err) != 0 && strstr(err, "not one of"));
-    CHECK(db_campaign_set_status(db, 999, "done", err) != 0 && strstr(err, "no campaign with id 999"));
+    CHECK(db_campaign_set_status(db, a, (enum db_campaign_status)7, err) != 0 && strstr(err, "not one of"));
+    CHECK(db_campaign_set_status(db, 999, DB_CAMPAIGN_DONE, err) != 0 && strstr(err, "no campaign with id 999"));
     db_close(db);
 }
 
@@ -576,10 +580,35 @@ TEST(db_run_add_is_idempotent_by_name)
     REQUIRE(db_run_add(db, &r, &r3, &created, err) == 0);
     CHECK(created == 1 && r3 != r1);
     struct db_run bad = make_run(cid, "x", "teacher", 0);
-    CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "role 'teacher'"));
+    CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "role -1 is not one of"));
     bad = make_run(777, "x", "probe", 0);
     CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "no campaign with id 777"));
     db_close(db);
+}
+
+/* The enums of db/db.h and the names the database stores: one to one, and the names are
+ * those the schema's CHECK constraints allow, in the enums' order. */
+TEST(db_state_names_match_the_schema)
+{
+    struct { const char *check; int (*value)(const char *); } kinds[] = {
+        { "CHECK (status IN ('queued', 'running', 'done', 'failed'))", db_status_from_name },
+        { "CHECK (status IN ('running', 'done', 'failed', 'stopped'))", db_campaign_status_from_name },
+        { "CHECK (role IN ('probe', 'baseline', 'candidate', 'control'))", db_role_from_name },
+    };
+    for (int k = 0; k < 3; k++) {
+        char want[160] = "";
+        size_t len = 0;
+        for (int v = 0; v < 4; v++) {
+            const char *name = k == 0 ? db_status_name((enum db_status)v)
+                             : k == 1 ? db_campaign_status_name((enum db_campaign_status)v) : db_role_name((enum db_role)v);
+            CHECK_MSG(kinds[k].value(name) == v, "%s -> %d, not %d", name, kinds[k].value(name), v);
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s'%s'", v ? ", " : "", name);
+        }
+        CHECK_MSG(strstr(kinds[k].check, want) && strstr(db_schema_sql, kinds[k].check), "%s: %s", kinds[k].check, want);
+        CHECK(kinds[k].value("nope") == -1 && kinds[k].value(NULL) == -1);
+    }
+    CHECK(strcmp(db_status_name((enum db_status)4), "?") == 0 && strcmp(db_role_name((enum db_role)-1), "?") == 0);
+    CHECK(strcmp(db_campaign_status_name((enum db_campaign_status)9), "?") == 0);
 }
 
 TEST(db_run_status_counts_attempts)

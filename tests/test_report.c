@@ -149,7 +149,7 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         memset(&r, 0, sizeof r);
         r.campaign_id = cid;
         snprintf(r.name, sizeof r.name, "%s", f->name);
-        snprintf(r.role, sizeof r.role, "%s", f->role);
+        r.role = (enum db_role)db_role_from_name(f->role);
         snprintf(r.arch, sizeof r.arch, "%s", f->arch);
         r.reason = (char *)f->reason;
         /* the probe records its embedding multiplier; the others, as before it existed, none */
@@ -171,7 +171,8 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
                 return -1;
         }
     }
-    return status && strcmp(status, "running") != 0 ? db_campaign_set_status(db, cid, status, err) : 0;
+    int st = db_campaign_status_from_name(status);
+    return st > DB_CAMPAIGN_RUNNING ? db_campaign_set_status(db, cid, (enum db_campaign_status)st, err) : 0;
 }
 
 /* A fresh database with campaigns alpha (done), beta (done, inherit, no setup), wip
