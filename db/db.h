@@ -186,7 +186,11 @@ struct db_result {
     int64_t params_total, params_attention;
     double params_saved_pct, attention_saved_pct;   /* vs the probe, in % */
     double val_loss, perplexity, bits_per_byte;     /* bits_per_byte NAN for non-byte data */
-    double delta_ppl_pct;                           /* vs the probe, in % */
+    double delta_ppl_pct;                           /* vs the reference, in %: the probe; for a run
+                                                     * warm-started in inherit mode (candidates, controls,
+                                                     * standard_cont) "probe_cont", the probe continued
+                                                     * for the same inherit_steps (search/cmd_search.c,
+                                                     * reference_of) */
     double tokens_per_s, flops_per_token, wall_s;
     int64_t steps, tokens_trained;
 };
