@@ -45,6 +45,8 @@
 
 #include "db/db.h"
 
+#include <stddef.h>
+
 #define REPORT_MAX_CAMPAIGNS 8
 #define REPORT_ERR_DB (-2)   /* report_write: reading the database failed */
 
@@ -54,5 +56,10 @@
  * unknown name ("no campaign named 'x'") or a database that fails to read returns
  * REPORT_ERR_DB with nothing written. */
 int report_write(struct db *db, const char *const *campaigns, int n_campaigns, const char *out_md, char *err);
+
+/* A duration as reports write it: "1h02m", "3m05s", "12s" (rounded to the second), "–"
+ * when not finite or negative. The one duration format of cascade: the command line's
+ * progress and summary lines use it too (search/cli.c, cli_format_duration). */
+void report_fmt_duration(char *out, size_t n, double seconds);
 
 #endif
