@@ -57,6 +57,15 @@ $(BUILD)/tests/test_list.h: $(TEST_SRC) | $(BUILD)/tests
 $(BUILD)/tests/runner.o: $(BUILD)/tests/test_list.h
 $(BUILD)/tests/%.o: CFLAGS += -I$(BUILD)/tests
 
+# db/schema.sql is compiled in verbatim: db/schema.c includes it as the string literals of
+# $(BUILD)/db/schema_sql.h, one a line, with \ " and ? escaped (no trigraphs) and the newline
+# kept. schema.sql is the only copy; test db_schema_c_matches_sql checks the string.
+SCHEMA_H := $(BUILD)/db/schema_sql.h
+$(SCHEMA_H): db/schema.sql
+	@mkdir -p $(dir $@)
+	sed 's/\\/\\\\/g; s/"/\\"/g; s/?/\\?/g; s/^/    "/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/db/schema.o: $(SCHEMA_H)
+
 # The version lives in one generated header, rewritten only when it changes, so the few
 # files that print it are rebuilt with each commit (their .d files list it).
 VERSION_H := $(BUILD)/cascade_version.h

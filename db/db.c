@@ -12,7 +12,23 @@
  *
  * Settings of every connection: busy_timeout 5000 ms, foreign keys on; a writer sets
  * journal_mode WAL and synchronous NORMAL (a commit survives the process being killed;
- * a power cut may lose the last commits but never corrupts the file).
+ * a power cut may lose the last commits but never corrupts the file); a reader sets
+ * query_only.
+ *
+ * Reading: a reader opens FILE with SQLITE_OPEN_READONLY and writes nothing to it. In WAL
+ * mode SQLite still wants FILE-shm (the WAL index), and FILE-wal, beside it: it opens
+ * them when they exist (read-only if need be, so a campaign writing the file is read as
+ * of its last commit) and creates them when they do not. Where neither can be done (a
+ * directory the user cannot write, a read-only mount, no FILE-shm), the first read fails
+ * ("attempt to write a readonly database", "unable to open database file"); the reader
+ * then opens FILE again as immutable (URI "file:FILE?immutable=1": no WAL, no locks) and
+ * reads the main file alone. That is exact when FILE-wal is absent or empty: every
+ * commit is in FILE (a writer's close checkpoints the WAL into it and removes it). When
+ * FILE-wal holds data, an immutable read would silently miss the commits in it, so the
+ * open is refused instead, naming FILE-wal. Immutable also means unlocked: were a
+ * campaign to begin writing FILE while it is read this way (only possible for a user who
+ * can write the directory), the reader may see the file as of its last checkpoint, or
+ * fail with "database disk image is malformed"; reading again gives the current state.
  */
 #include "db/db_internal.h"
 
@@ -102,16 +118,42 @@ int db_run_exists(struct db *db, int64_t run_id, char *err)
 
 const char *db_path(const struct db *db) { return db->path; }
 
-const char *db_status_name(enum db_status s)
+/* ---- the names of states (db/db.h, "states") ------------------------------------------ */
+
+static const char *const status_names[] = {
+    [DB_QUEUED] = "queued", [DB_RUNNING] = "running", [DB_DONE] = "done", [DB_FAILED] = "failed",
+};
+static const char *const campaign_status_names[] = {
+    [DB_CAMPAIGN_RUNNING] = "running", [DB_CAMPAIGN_DONE] = "done", [DB_CAMPAIGN_FAILED] = "failed",
+    [DB_CAMPAIGN_STOPPED] = "stopped",
+};
+static const char *const role_names[] = {
+    [DB_ROLE_PROBE] = "probe", [DB_ROLE_BASELINE] = "baseline", [DB_ROLE_CANDIDATE] = "candidate",
+    [DB_ROLE_CONTROL] = "control",
+};
+#define N_NAMES(a) (int)(sizeof a / sizeof a[0])
+
+static const char *name_of(const char *const *names, int n, int v) { return v >= 0 && v < n ? names[v] : "?"; }
+
+static int value_of(const char *const *names, int n, const char *name)
 {
-    switch (s) {
-    case DB_QUEUED: return "queued";
-    case DB_RUNNING: return "running";
-    case DB_DONE: return "done";
-    case DB_FAILED: return "failed";
-    }
-    return "?";
+    for (int v = 0; name && v < n; v++)
+        if (strcmp(name, names[v]) == 0) return v;
+    return -1;
 }
+
+const char *db_status_name(enum db_status s) { return name_of(status_names, N_NAMES(status_names), (int)s); }
+const char *db_campaign_status_name(enum db_campaign_status s)
+{
+    return name_of(campaign_status_names, N_NAMES(campaign_status_names), (int)s);
+}
+const char *db_role_name(enum db_role r) { return name_of(role_names, N_NAMES(role_names), (int)r); }
+int db_status_from_name(const char *name) { return value_of(status_names, N_NAMES(status_names), name); }
+int db_campaign_status_from_name(const char *name)
+{
+    return value_of(campaign_status_names, N_NAMES(campaign_status_names), name);
+}
+int db_role_from_name(const char *name) { return value_of(role_names, N_NAMES(role_names), name); }
 
 /* ---- the writer's lock --------------------------------------------------------------- */
 
@@ -301,12 +343,45 @@ static int db_create_schema(struct db *db, char *err)
     return exec_or_fail(db->h, db->path, "COMMIT", what, err) == 0 ? 0 : (db_rollback(db), -1);
 }
 
+/* ---- reading a file whose directory cannot be written ------------------------------- */
+
+void db_immutable_uri(char *out, size_t n, const char *path)
+{
+    assert(n >= DB_URI_MAX && strlen(path) < DB_PATH_MAX);
+    size_t k = (size_t)snprintf(out, n, "file:%s", path[0] == '/' ? "//" : "");   /* "file:///abs", "file:rel" */
+    for (const char *p = path; *p; p++)
+        k += (size_t)(strchr("%?#", *p) ? snprintf(out + k, n - k, "%%%02X", (unsigned char)*p)
+                                        : snprintf(out + k, n - k, "%c", *p));
+    snprintf(out + k, n - k, "?immutable=1");
+}
+
+int db_read_fallback(const char *path, int sqlite_code, char *err)
+{
+    if (sqlite_code != SQLITE_READONLY && sqlite_code != SQLITE_CANTOPEN) return 0;
+    char wal[DB_PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot read it: its write-ahead log %s may hold commits that are not in "
+                 "the file yet, and reading them needs write access to its directory", path, wal);
+        return -1;
+    }
+    return 1;
+}
+
 /* ---- open and close ------------------------------------------------------------------ */
 
 static int db_open_sqlite(struct db *db, char *err)
 {
     int flags = db->mode == DB_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(db->path, &db->h, flags, NULL) != SQLITE_OK) {
+    char uri[DB_URI_MAX];
+    const char *name = db->path;
+    if (db->immutable) {
+        db_immutable_uri(uri, sizeof uri, db->path);
+        name = uri;
+        flags |= SQLITE_OPEN_URI;
+    }
+    if (sqlite3_open_v2(name, &db->h, flags, NULL) != SQLITE_OK) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot open: %s", db->path,
                  db->h ? sqlite3_errmsg(db->h) : "out of memory");
         return -1;
@@ -316,11 +391,26 @@ static int db_open_sqlite(struct db *db, char *err)
     return 0;
 }
 
+/* db_identify for a reader, with the fallback of "Reading" (top of this file). */
+static int db_identify_reader(struct db *db, int64_t *app_id, int *version, int *n_objects, char *err)
+{
+    if (db_identify(db, app_id, version, n_objects, err) == 0) return 0;
+    int fallback = db_read_fallback(db->path, sqlite3_errcode(db->h) & 0xff, err);
+    if (fallback <= 0) return -1;
+    sqlite3_close_v2(db->h);
+    db->h = NULL;
+    db->immutable = 1;
+    if (db_open_sqlite(db, err) != 0) return -1;
+    return db_identify(db, app_id, version, n_objects, err);
+}
+
 static int db_setup(struct db *db, char *err)
 {
     int64_t app_id = 0;
     int version = 0, n_objects = 0, is_new = 0;
-    if (db_identify(db, &app_id, &version, &n_objects, err) != 0) return -1;
+    int rc = db->mode == DB_READ_ONLY ? db_identify_reader(db, &app_id, &version, &n_objects, err)
+                                      : db_identify(db, &app_id, &version, &n_objects, err);
+    if (rc != 0) return -1;
     if (db_check_identity(db, app_id, version, n_objects, &is_new, err) != 0) return -1;
     db->version = db->mode == DB_WRITE ? DB_SCHEMA_VERSION : version;   /* a writer migrates below */
     if (db->mode == DB_READ_ONLY)
@@ -328,7 +418,7 @@ static int db_setup(struct db *db, char *err)
     if (exec_or_fail(db->h, db->path, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
                      "setting up", err) != 0)
         return -1;
-    int rc = 0;
+    rc = 0;
     if (is_new) rc = db_create_schema(db, err);
     else if (version < DB_SCHEMA_VERSION)
         rc = db_migrate(db->h, db->path, db_migrations, version, DB_SCHEMA_VERSION, err);

@@ -26,22 +26,61 @@ struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path *
 enum db_mode { DB_READ_ONLY = 0, DB_WRITE = 1 };
 /* DB_WRITE creates the file if needed, migrates it, and takes FILE.lock (refusing with
  * "FILE is in use by another cascade process (pid N)" if held). DB_READ_ONLY opens an
- * existing file read-only (queries, reports); it never migrates (a file of an older
+ * existing file read-only (queries, reports) and writes nothing, also where its directory
+ * cannot be written (db/db.c, "Reading", says how); it never migrates (a file of an older
  * schema version is read if compatible, a newer one is an error). */
 int db_open(struct db **out, const char *path, enum db_mode mode, char *err);
 void db_close(struct db *db);
 const char *db_path(const struct db *db);
 
-/* ---- campaigns --------------------------------------------------------------------- */
+/* ---- states ----------------------------------------------------------------------------
+ * A campaign's status, a run's status and a run's role are enums here and their names in
+ * the database (the names below, which the schema's CHECK constraints enforce).
+ *
+ * A campaign, one `cascade search --config C --db F` (run again, the same command resumes
+ * it):
+ *   running   db_campaign_begin creates it running; it is set running again (finished_at
+ *             cleared) whenever a process starts working on it
+ *   stopped   the process was interrupted (SIGINT, SIGTERM); resumable
+ *   failed    a baseline failed, or the database or the executor did; resumable, but its
+ *             failed runs stay failed, so one whose baseline failed fails again
+ *   done      every run ended (done or failed); final: the command says so and stops
+ * A run of a campaign:
+ *   queued    db_run_add; never started
+ *   running   db_run_set_status(DB_RUNNING): started (attempts + 1; started_at is the
+ *             first start). A run whose campaign stopped, or whose process died, stays
+ *             running; resuming the campaign starts it again from its checkpoint
+ *             (attempts > 1)
+ *   done      db_record_result: trained and evaluated, its result recorded; final
+ *   failed    db_run_set_status(DB_FAILED, why): diverged or crashed; final (a resumed
+ *             campaign does not retry it)
+ * So a campaign resumes its queued and running runs, never its done or failed ones.
+ * Roles: the probe (the S–D model the candidates are measured from and compared with),
+ * a baseline (the standard softmax model; in inherit mode also the continued probe and
+ * standard model), a candidate (proposed from the probe's measurements), a control (a
+ * candidate's change made to the standard model).
+ */
+enum db_status { DB_QUEUED = 0, DB_RUNNING = 1, DB_DONE = 2, DB_FAILED = 3 };   /* of a run */
+enum db_campaign_status { DB_CAMPAIGN_RUNNING = 0, DB_CAMPAIGN_DONE = 1, DB_CAMPAIGN_FAILED = 2,
+                          DB_CAMPAIGN_STOPPED = 3 };
+enum db_role { DB_ROLE_PROBE = 0, DB_ROLE_BASELINE = 1, DB_ROLE_CANDIDATE = 2, DB_ROLE_CONTROL = 3 };
+/* Their names: "queued", "running", "done", "failed"; "running", "done", "failed",
+ * "stopped"; "probe", "baseline", "candidate", "control" ("?" for a value not listed). */
+const char *db_status_name(enum db_status s);
+const char *db_campaign_status_name(enum db_campaign_status s);
+const char *db_role_name(enum db_role r);
+/* The value of a name above, or -1 when it is none of them. */
+int db_status_from_name(const char *name);
+int db_campaign_status_from_name(const char *name);
+int db_role_from_name(const char *name);
 
-enum db_status { DB_QUEUED = 0, DB_RUNNING = 1, DB_DONE = 2, DB_FAILED = 3 };
-const char *db_status_name(enum db_status s);   /* "queued", "running", "done", "failed" */
+/* ---- campaigns --------------------------------------------------------------------- */
 
 struct db_campaign {
     int64_t id;
     char name[128];
     char *config_json;      /* malloc'ed; the campaign config as given */
-    char status[16];        /* "running", "done", "failed", "stopped" */
+    enum db_campaign_status status;
     double started_at, finished_at;  /* unix seconds; 0 if not yet */
     char code_version[64];
     char host[128];
@@ -51,7 +90,8 @@ struct db_campaign {
  * config_json, fails ("campaign 'demo' exists with a different config; use another name"). */
 int db_campaign_begin(struct db *db, const char *name, const char *config_json,
                       const char *code_version, const char *host, int64_t *campaign_id, char *err);
-int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *status, char *err);
+/* Sets the status (the lifecycle above); running clears finished_at, the others set it. */
+int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_status status, char *err);
 /* Records the setup the campaign runs on, replacing any earlier one: a JSON object (NULL
  * or "" clears it). Anything else is refused ("the setup is not a JSON object"). The keys
  * reports read (others are kept and shown as they are; any may be missing):
@@ -71,7 +111,7 @@ void db_campaign_free(struct db_campaign *c);
 struct db_run {
     int64_t id, campaign_id;
     char name[64];          /* unique within the campaign: "probe", "standard", "lin2", "cut_m1.5", ... */
-    char role[16];          /* "probe" | "baseline" | "candidate" | "control" */
+    enum db_role role;
     enum db_status status;
     char arch[256];         /* compact notation, e.g. "L L S S | d 32,32,16,16" */
     char *arch_json;        /* model config JSON (trainer's model_config_to_json) */
@@ -146,7 +186,11 @@ struct db_result {
     int64_t params_total, params_attention;
     double params_saved_pct, attention_saved_pct;   /* vs the probe, in % */
     double val_loss, perplexity, bits_per_byte;     /* bits_per_byte NAN for non-byte data */
-    double delta_ppl_pct;                           /* vs the probe, in % */
+    double delta_ppl_pct;                           /* vs the reference, in %: the probe; for a run
+                                                     * warm-started in inherit mode (candidates, controls,
+                                                     * standard_cont) "probe_cont", the probe continued
+                                                     * for the same inherit_steps (search/cmd_search.c,
+                                                     * reference_of) */
     double tokens_per_s, flops_per_token, wall_s;
     int64_t steps, tokens_trained;
 };

@@ -7,6 +7,7 @@
 #include "db/db.h"
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 #define DB_APPLICATION_ID 0x63617363   /* PRAGMA application_id of a cascade database: 'casc' */
 #define DB_READ_MIN_VERSION 1          /* the oldest schema version DB_READ_ONLY can read */
@@ -18,6 +19,7 @@ struct db {
     enum db_mode mode;
     int lock_fd;                /* FILE.lock, flock()ed while open for writing; -1 read-only */
     int version;                /* the file's schema version once open (a reader may have an older one) */
+    int immutable;              /* a reader that opened FILE as immutable (db/db.c, "Reading") */
     char path[DB_PATH_MAX];
 };
 
@@ -33,6 +35,17 @@ extern const char *const db_migrations[DB_SCHEMA_VERSION + 1];
  * rolled back and leaves the file at the previous version. Foreign keys are off while
  * migrating (table rebuilds) and on afterwards. */
 int db_migrate(sqlite3 *h, const char *path, const char *const *steps, int from, int to, char *err);
+
+/* Reading a file whose directory cannot be written (db/db.c, "Reading"). db_immutable_uri
+ * writes the URI that opens path (shorter than DB_PATH_MAX) as immutable,
+ * "file:PATH?immutable=1" with '%', '?' and '#' escaped, into out (DB_URI_MAX bytes).
+ * db_read_fallback decides, after a reader's first read of path failed with sqlite_code
+ * (a primary result code): 1 read it as immutable; 0 no (another failure: keep its
+ * error); -1 refuse, with err saying why (FILE-wal holds data an immutable read would
+ * not see). */
+#define DB_URI_MAX (3 * DB_PATH_MAX + 32)
+void db_immutable_uri(char *out, size_t n, const char *path);
+int db_read_fallback(const char *path, int sqlite_code, char *err);
 
 /* "PATH: what: <sqlite message>"; returns -1. */
 int db_fail(const struct db *db, const char *what, char *err);

@@ -2,7 +2,9 @@
  * metrics, spectral measurements and results (tables of db/schema.sql). Each write
  * function is one transaction (BEGIN IMMEDIATE ... COMMIT), so a process killed at any
  * moment leaves either all of a call's rows or none. Every SQL value is a bound
- * parameter. */
+ * parameter. What is read back is read by column name: each table's columns are an enum
+ * and a name for each (runs: enum run_col, run_cols), the SELECT is made from the names,
+ * and read_rows steps through the rows of a list. */
 #include "db/db_internal.h"
 
 #include <assert.h>
@@ -60,6 +62,89 @@ static int same_config(const char *a, const char *b)
     return same;
 }
 
+/* ---- reading rows -------------------------------------------------------------------- */
+
+/* "SELECT cols[0], cols[1], ... rest": a column's index in the statement is its enum
+ * value, so readers name columns (RUN_STATUS) instead of counting them. */
+static int prepare_select(struct db *db, sqlite3_stmt **st, const char *const *cols, int n_cols, const char *rest,
+                          char *err)
+{
+    char sql[2048];
+    size_t k = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    for (int i = 0; i < n_cols; i++) {
+        assert(cols[i]);
+        k += (size_t)snprintf(sql + k, sizeof sql - k, "%s%s", i ? ", " : "", cols[i]);
+    }
+    k += (size_t)snprintf(sql + k, sizeof sql - k, " %s", rest);
+    assert(k < sizeof sql);
+    return db_prepare(db, st, sql, err);
+}
+
+/* The column as a real, NAN for NULL. */
+static double column_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* The column's text into a fixed field ("" for NULL; cut to the field). */
+static void column_copy(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+    snprintf(dst, n, "%s", db_column_text(st, i));
+}
+
+/* A state read back (db_*_from_name): the schema's CHECK constraints allow no name but
+ * the enum's, so the -1 of an unknown one cannot occur; it would read as the first. */
+static int state_of(int value) { return value < 0 ? 0 : value; }
+
+/* Reads the current row into *row (zeroed); -1 when out of memory. ctx: the caller's. */
+typedef int (*row_reader_fn)(sqlite3_stmt *st, void *row, const void *ctx);
+
+/* Frees what one row read holds (not the row itself). */
+typedef void (*row_free_fn)(void *row);
+
+/* Frees an array of n rows of `size` bytes read by read_rows (free_row NULL: the rows
+ * hold nothing to free). */
+static void free_rows(void *rows, int n, size_t size, row_free_fn free_row)
+{
+    for (int i = 0; rows && free_row && i < n; i++) free_row((char *)rows + (size_t)i * size);
+    free(rows);
+}
+
+/* Steps st to its end and finalizes it, reading every row with read_row into a growing
+ * array of elements of `size` bytes: 0 with *rows (NULL when there is none) and *n, or
+ * -1 with what was read freed (a row whose reading failed included) and err: "PATH: out
+ * of memory WHAT" or "PATH: WHAT: <sqlite message>". */
+static int read_rows(struct db *db, sqlite3_stmt *st, size_t size, row_reader_fn read_row, const void *ctx,
+                     row_free_fn free_row, void **rows, int *n, const char *what, char *err)
+{
+    char *list = NULL;
+    int count = 0, cap = 0, rc;
+    *rows = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            int grown_cap = cap ? 2 * cap : 16;
+            char *grown = realloc(list, (size_t)grown_cap * size);
+            if (!grown) break;
+            list = grown;
+            cap = grown_cap;
+        }
+        void *row = list + (size_t)count++ * size;
+        memset(row, 0, size);
+        if (read_row(st, row, ctx) != 0) break;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        *rows = list;
+        *n = count;
+        return 0;
+    }
+    if (rc == SQLITE_ROW) snprintf(err, CASCADE_ERR_MAX, "%s: out of memory %s", db->path, what);
+    else db_fail(db, what, err);
+    free_rows(list, count, size, free_row);
+    return -1;
+}
+
 /* ---- campaigns ----------------------------------------------------------------------- */
 
 int db_campaign_begin(struct db *db, const char *name, const char *config_json,
@@ -103,19 +188,16 @@ fail:
     return -1;
 }
 
-int db_campaign_set_status(struct db *db, int64_t campaign_id, const char *status, char *err)
+int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_status status, char *err)
 {
-    static const char *const ok[] = { "running", "done", "failed", "stopped" };
-    int known = 0;
-    for (int i = 0; i < 4; i++) known |= status && strcmp(status, ok[i]) == 0;
-    if (!known) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: campaign status '%s' is not one of running, done, failed, stopped",
-                 db->path, status ? status : "(null)");
+    if (db_campaign_status_from_name(db_campaign_status_name(status)) < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: campaign status %d is not one of running, done, failed, stopped",
+                 db->path, (int)status);
         return -1;
     }
     return update_row(db, "UPDATE campaigns SET status = ?2, "
                       "finished_at = CASE WHEN ?2 = 'running' THEN NULL ELSE ?3 END WHERE id = ?1",
-                      campaign_id, status, "setting the campaign status", "campaign", err);
+                      campaign_id, db_campaign_status_name(status), "setting the campaign status", "campaign", err);
 }
 
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err)
@@ -135,29 +217,38 @@ int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_
                       "recording the campaign's setup", "campaign", err);
 }
 
+enum campaign_col {
+    CAMPAIGN_ID, CAMPAIGN_NAME, CAMPAIGN_CONFIG_JSON, CAMPAIGN_STATUS, CAMPAIGN_STARTED_AT, CAMPAIGN_FINISHED_AT,
+    CAMPAIGN_CODE_VERSION, CAMPAIGN_HOST, CAMPAIGN_SETUP_JSON, CAMPAIGN_NCOLS
+};
+static const char *const campaign_cols[CAMPAIGN_NCOLS] = {
+    [CAMPAIGN_ID] = "id", [CAMPAIGN_NAME] = "name", [CAMPAIGN_CONFIG_JSON] = "config_json",
+    [CAMPAIGN_STATUS] = "status", [CAMPAIGN_STARTED_AT] = "started_at", [CAMPAIGN_FINISHED_AT] = "finished_at",
+    [CAMPAIGN_CODE_VERSION] = "code_version", [CAMPAIGN_HOST] = "host", [CAMPAIGN_SETUP_JSON] = "setup_json",
+};
+
 int db_campaign_get(struct db *db, const char *name, struct db_campaign *out, char *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    /* a version-1 file, read as it is, has no setup_json column */
-    const char *sql = db->version >= 2
-        ? "SELECT id, name, config_json, status, started_at, finished_at, code_version, host, setup_json "
-          "FROM campaigns WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
-        : "SELECT id, name, config_json, status, started_at, finished_at, code_version, host, NULL "
-          "FROM campaigns WHERE ?1 IS NULL OR name = ?1 ORDER BY started_at DESC, id DESC LIMIT 1";
-    if (db_prepare(db, &st, sql, err) != 0) return -1;
+    const char *cols[CAMPAIGN_NCOLS];
+    memcpy(cols, campaign_cols, sizeof cols);
+    if (db->version < 2) cols[CAMPAIGN_SETUP_JSON] = "NULL";   /* a version-1 file, read as it is, has none */
+    if (prepare_select(db, &st, cols, CAMPAIGN_NCOLS, "FROM campaigns WHERE ?1 IS NULL OR name = ?1 "
+                       "ORDER BY started_at DESC, id DESC LIMIT 1", err) != 0)
+        return -1;
     db_bind_text(st, 1, name);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
-        snprintf(out->name, sizeof out->name, "%s", db_column_text(st, 1));
-        out->config_json = dup_or_empty(db_column_text(st, 2));
-        snprintf(out->status, sizeof out->status, "%s", db_column_text(st, 3));
-        out->started_at = sqlite3_column_double(st, 4);
-        out->finished_at = sqlite3_column_double(st, 5);   /* NULL reads as 0 */
-        snprintf(out->code_version, sizeof out->code_version, "%s", db_column_text(st, 6));
-        snprintf(out->host, sizeof out->host, "%s", db_column_text(st, 7));
-        out->setup_json = dup_or_empty(db_column_text(st, 8));
+        out->id = sqlite3_column_int64(st, CAMPAIGN_ID);
+        column_copy(st, CAMPAIGN_NAME, out->name, sizeof out->name);
+        out->config_json = dup_or_empty(db_column_text(st, CAMPAIGN_CONFIG_JSON));
+        out->status = state_of(db_campaign_status_from_name(db_column_text(st, CAMPAIGN_STATUS)));
+        out->started_at = sqlite3_column_double(st, CAMPAIGN_STARTED_AT);
+        out->finished_at = sqlite3_column_double(st, CAMPAIGN_FINISHED_AT);   /* NULL reads as 0 */
+        column_copy(st, CAMPAIGN_CODE_VERSION, out->code_version, sizeof out->code_version);
+        column_copy(st, CAMPAIGN_HOST, out->host, sizeof out->host);
+        out->setup_json = dup_or_empty(db_column_text(st, CAMPAIGN_SETUP_JSON));
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_ROW) {
@@ -183,23 +274,15 @@ void db_campaign_free(struct db_campaign *c)
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
-static int valid_role(const char *role)
-{
-    static const char *const roles[] = { "probe", "baseline", "candidate", "control" };
-    for (int i = 0; i < 4; i++)
-        if (strcmp(role, roles[i]) == 0) return 1;
-    return 0;
-}
-
 static int check_run(struct db *db, const struct db_run *run, char *err)
 {
     if (!run->name[0] || strlen(run->name) >= sizeof run->name) {
         snprintf(err, CASCADE_ERR_MAX, "%s: a run needs a name of 1 to %zu bytes", db->path, sizeof run->name - 1);
         return -1;
     }
-    if (!valid_role(run->role)) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: run '%s': role '%.16s' is not one of probe, baseline, candidate, control",
-                 db->path, run->name, run->role);
+    if (db_role_from_name(db_role_name(run->role)) < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: run '%s': role %d is not one of probe, baseline, candidate, control",
+                 db->path, run->name, (int)run->role);
         return -1;
     }
     if (run->retrain[0] && strcmp(run->retrain, "scratch") != 0 && strcmp(run->retrain, "inherit") != 0) {
@@ -237,7 +320,7 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
         goto fail;
     sqlite3_bind_int64(st, 1, run->campaign_id);
     sqlite3_bind_text(st, 2, run->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, run->role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, db_role_name(run->role), -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, run->seq);
     db_bind_text(st, 5, run->arch);
     db_bind_text(st, 6, run->arch_json);
@@ -290,36 +373,48 @@ int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
                       "run", err);
 }
 
-static enum db_status status_of(const char *s)
+
+enum run_col {
+    RUN_ID, RUN_CAMPAIGN_ID, RUN_NAME, RUN_ROLE, RUN_STATUS, RUN_SEQ, RUN_ARCH, RUN_ARCH_JSON, RUN_REASON,
+    RUN_RETRAIN, RUN_SEED, RUN_CHECKPOINT, RUN_ATTEMPTS, RUN_STARTED_AT, RUN_FINISHED_AT, RUN_HOST, RUN_ERROR,
+    RUN_NCOLS
+};
+static const char *const run_cols[RUN_NCOLS] = {
+    [RUN_ID] = "id", [RUN_CAMPAIGN_ID] = "campaign_id", [RUN_NAME] = "name", [RUN_ROLE] = "role",
+    [RUN_STATUS] = "status", [RUN_SEQ] = "seq", [RUN_ARCH] = "arch", [RUN_ARCH_JSON] = "arch_json",
+    [RUN_REASON] = "reason", [RUN_RETRAIN] = "retrain", [RUN_SEED] = "seed", [RUN_CHECKPOINT] = "checkpoint",
+    [RUN_ATTEMPTS] = "attempts", [RUN_STARTED_AT] = "started_at", [RUN_FINISHED_AT] = "finished_at",
+    [RUN_HOST] = "host", [RUN_ERROR] = "error",
+};
+
+static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
 {
-    if (strcmp(s, "running") == 0) return DB_RUNNING;
-    if (strcmp(s, "done") == 0) return DB_DONE;
-    if (strcmp(s, "failed") == 0) return DB_FAILED;
-    return DB_QUEUED;
+    struct db_run *r = row;
+    r->id = sqlite3_column_int64(st, RUN_ID);
+    r->campaign_id = sqlite3_column_int64(st, RUN_CAMPAIGN_ID);
+    column_copy(st, RUN_NAME, r->name, sizeof r->name);
+    r->role = state_of(db_role_from_name(db_column_text(st, RUN_ROLE)));
+    r->status = state_of(db_status_from_name(db_column_text(st, RUN_STATUS)));
+    r->seq = sqlite3_column_int(st, RUN_SEQ);
+    column_copy(st, RUN_ARCH, r->arch, sizeof r->arch);
+    r->arch_json = dup_or_empty(db_column_text(st, RUN_ARCH_JSON));
+    r->reason = dup_or_empty(db_column_text(st, RUN_REASON));
+    column_copy(st, RUN_RETRAIN, r->retrain, sizeof r->retrain);
+    r->seed = sqlite3_column_int64(st, RUN_SEED);
+    column_copy(st, RUN_CHECKPOINT, r->checkpoint, sizeof r->checkpoint);
+    r->attempts = sqlite3_column_int(st, RUN_ATTEMPTS);
+    r->started_at = sqlite3_column_double(st, RUN_STARTED_AT);
+    r->finished_at = sqlite3_column_double(st, RUN_FINISHED_AT);
+    column_copy(st, RUN_HOST, r->host, sizeof r->host);
+    column_copy(st, RUN_ERROR, r->error, sizeof r->error);
+    return r->arch_json && r->reason ? 0 : -1;
 }
 
-/* One row of the SELECT in db_runs_list into r; -1 when out of memory. */
-static int read_run(sqlite3_stmt *st, struct db_run *r)
+static void free_run(void *row)
 {
-    memset(r, 0, sizeof *r);
-    r->id = sqlite3_column_int64(st, 0);
-    r->campaign_id = sqlite3_column_int64(st, 1);
-    snprintf(r->name, sizeof r->name, "%s", db_column_text(st, 2));
-    snprintf(r->role, sizeof r->role, "%s", db_column_text(st, 3));
-    r->status = status_of(db_column_text(st, 4));
-    r->seq = sqlite3_column_int(st, 5);
-    snprintf(r->arch, sizeof r->arch, "%s", db_column_text(st, 6));
-    r->arch_json = dup_or_empty(db_column_text(st, 7));
-    r->reason = dup_or_empty(db_column_text(st, 8));
-    snprintf(r->retrain, sizeof r->retrain, "%s", db_column_text(st, 9));
-    r->seed = sqlite3_column_int64(st, 10);
-    snprintf(r->checkpoint, sizeof r->checkpoint, "%s", db_column_text(st, 11));
-    r->attempts = sqlite3_column_int(st, 12);
-    r->started_at = sqlite3_column_double(st, 13);
-    r->finished_at = sqlite3_column_double(st, 14);
-    snprintf(r->host, sizeof r->host, "%s", db_column_text(st, 15));
-    snprintf(r->error, sizeof r->error, "%s", db_column_text(st, 16));
-    return r->arch_json && r->reason ? 0 : -1;
+    struct db_run *r = row;
+    free(r->arch_json);
+    free(r->reason);
 }
 
 int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err)
@@ -327,42 +422,16 @@ int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *
     *runs = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (db_prepare(db, &st, "SELECT id, campaign_id, name, role, status, seq, arch, arch_json, reason, retrain, "
-                   "seed, checkpoint, attempts, started_at, finished_at, host, error "
-                   "FROM runs WHERE campaign_id = ?1 ORDER BY seq, id", err) != 0)
+    if (prepare_select(db, &st, run_cols, RUN_NCOLS, "FROM runs WHERE campaign_id = ?1 ORDER BY seq, id", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, campaign_id);
-    struct db_run *list = NULL;
-    int count = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? 2 * cap : 16;
-            struct db_run *grown = realloc(list, (size_t)cap * sizeof *grown);
-            if (!grown) break;
-            list = grown;
-        }
-        if (read_run(st, &list[count++]) != 0) break;
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) {
-        *runs = list;
-        *n = count;
-        return 0;
-    }
-    if (rc == SQLITE_ROW) snprintf(err, CASCADE_ERR_MAX, "%s: out of memory listing runs", db->path);
-    else db_fail(db, "listing runs", err);
-    db_runs_free(list, count);
-    return -1;
+    void *rows;
+    if (read_rows(db, st, sizeof **runs, read_run, NULL, free_run, &rows, n, "listing runs", err) != 0) return -1;
+    *runs = rows;
+    return 0;
 }
 
-void db_runs_free(struct db_run *runs, int n)
-{
-    for (int i = 0; runs && i < n; i++) {
-        free(runs[i].arch_json);
-        free(runs[i].reason);
-    }
-    free(runs);
-}
+void db_runs_free(struct db_run *runs, int n) { free_rows(runs, n, sizeof *runs, free_run); }
 
 /* ---- metrics and measurements ------------------------------------------------------ */
 
@@ -525,6 +594,30 @@ fail:
     return -1;
 }
 
+enum layer_col {
+    LAYER_LAYER, LAYER_ROUTING_ERANK_MEAN, LAYER_ROUTING_ERANK_MIN, LAYER_ROUTING_ERANK_MAX,
+    LAYER_ROUTING_FRACTION_MEAN, LAYER_FILTERING_ERANK_MEAN, LAYER_NCOLS
+};
+static const char *const layer_cols[LAYER_NCOLS] = {
+    [LAYER_LAYER] = "layer", [LAYER_ROUTING_ERANK_MEAN] = "routing_erank_mean",
+    [LAYER_ROUTING_ERANK_MIN] = "routing_erank_min", [LAYER_ROUTING_ERANK_MAX] = "routing_erank_max",
+    [LAYER_ROUTING_FRACTION_MEAN] = "routing_fraction_mean", [LAYER_FILTERING_ERANK_MEAN] = "filtering_erank_mean",
+};
+
+/* ctx: the level read ("weight", "realised"). */
+static int read_layer(sqlite3_stmt *st, void *row, const void *ctx)
+{
+    struct db_layer_measure *l = row;
+    l->layer = sqlite3_column_int(st, LAYER_LAYER);
+    snprintf(l->level, sizeof l->level, "%s", (const char *)ctx);
+    l->routing_erank_mean = column_real(st, LAYER_ROUTING_ERANK_MEAN);
+    l->routing_erank_min = column_real(st, LAYER_ROUTING_ERANK_MIN);
+    l->routing_erank_max = column_real(st, LAYER_ROUTING_ERANK_MAX);
+    l->routing_fraction_mean = column_real(st, LAYER_ROUTING_FRACTION_MEAN);
+    l->filtering_erank_mean = column_real(st, LAYER_FILTERING_ERANK_MEAN);
+    return 0;
+}
+
 int db_analysis_get(struct db *db, int64_t run_id, const char *level, struct db_layer_measure **layers,
                     int *n_layers, double *cascade_spearman, int *found, char *err)
 {
@@ -539,68 +632,70 @@ int db_analysis_get(struct db *db, int64_t run_id, const char *level, struct db_
     sqlite3_bind_int64(st, 1, run_id);
     db_bind_text(st, 2, level);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) *cascade_spearman = sqlite3_column_double(st, 0);
+    if (rc == SQLITE_ROW) *cascade_spearman = column_real(st, 0);
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return db_fail(db, "reading the analysis", err);
-    if (db_prepare(db, &st, "SELECT layer, routing_erank_mean, routing_erank_min, routing_erank_max, "
-                   "routing_fraction_mean, filtering_erank_mean, (SELECT count(*) FROM layer_measures "
-                   "WHERE run_id = ?1 AND level = ?2) FROM layer_measures WHERE run_id = ?1 AND level = ?2 "
-                   "ORDER BY layer", err) != 0)
+    if (prepare_select(db, &st, layer_cols, LAYER_NCOLS, "FROM layer_measures WHERE run_id = ?1 AND level = ?2 "
+                       "ORDER BY layer", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, run_id);
     db_bind_text(st, 2, level);
-    struct db_layer_measure *list = NULL;
-    int n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!list) {
-            list = calloc((size_t)sqlite3_column_int(st, 6), sizeof *list);
-            if (!list) break;
-        }
-        struct db_layer_measure *l = &list[n++];
-        memset(l, 0, sizeof *l);
-        l->layer = sqlite3_column_int(st, 0);
-        snprintf(l->level, sizeof l->level, "%s", level);
-        double *v[5] = { &l->routing_erank_mean, &l->routing_erank_min, &l->routing_erank_max,
-                         &l->routing_fraction_mean, &l->filtering_erank_mean };
-        for (int k = 0; k < 5; k++)
-            *v[k] = sqlite3_column_type(st, 1 + k) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1 + k);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(list);
-        if (rc == SQLITE_ROW) snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db->path);
-        else db_fail(db, "reading the layer measures", err);
+    void *rows;
+    if (read_rows(db, st, sizeof **layers, read_layer, level, NULL, &rows, n_layers,
+                  "reading the layer measures", err) != 0)
         return -1;
-    }
-    *layers = list;
-    *n_layers = n;
+    *layers = rows;
     *found = 1;
     return 0;
 }
 
-/* One row of the SELECT in db_head_measures_get into h; -1 when out of memory. */
-static int read_head(sqlite3_stmt *st, const char *level, struct db_head_measure *h)
+enum head_col {
+    HEAD_LAYER, HEAD_HEAD, HEAD_KIND, HEAD_ROUTING_FRACTION, HEAD_ROUTING_ERANK, HEAD_ROUTING_PR, HEAD_ROUTING_K90,
+    HEAD_ROUTING_PLANES, HEAD_FILTERING_ERANK, HEAD_FILTERING_PR, HEAD_FILTERING_K90, HEAD_ROUTING_SV_JSON,
+    HEAD_FILTERING_SV_JSON, HEAD_NCOLS
+};
+static const char *const head_cols[HEAD_NCOLS] = {
+    [HEAD_LAYER] = "layer", [HEAD_HEAD] = "head", [HEAD_KIND] = "kind", [HEAD_ROUTING_FRACTION] = "routing_fraction",
+    [HEAD_ROUTING_ERANK] = "routing_erank", [HEAD_ROUTING_PR] = "routing_pr", [HEAD_ROUTING_K90] = "routing_k90",
+    [HEAD_ROUTING_PLANES] = "routing_planes", [HEAD_FILTERING_ERANK] = "filtering_erank",
+    [HEAD_FILTERING_PR] = "filtering_pr", [HEAD_FILTERING_K90] = "filtering_k90",
+    [HEAD_ROUTING_SV_JSON] = "routing_sv_json", [HEAD_FILTERING_SV_JSON] = "filtering_sv_json",
+};
+
+/* The column's text, malloc'ed, in *dst; NULL stays NULL. -1 when out of memory. */
+static int column_dup_or_null(sqlite3_stmt *st, int i, char **dst)
 {
-    memset(h, 0, sizeof *h);
-    h->layer = sqlite3_column_int(st, 0);
-    h->head = sqlite3_column_int(st, 1);
-    snprintf(h->kind, sizeof h->kind, "%s", db_column_text(st, 2));
-    snprintf(h->level, sizeof h->level, "%s", level);
-    double *reals[] = { &h->routing_fraction, &h->routing_erank, &h->routing_pr, &h->filtering_erank,
-                        &h->filtering_pr };
-    const int cols[] = { 3, 4, 5, 7, 8 };
-    for (int k = 0; k < 5; k++)
-        *reals[k] = sqlite3_column_type(st, cols[k]) == SQLITE_NULL ? NAN : sqlite3_column_double(st, cols[k]);
-    h->routing_k90 = sqlite3_column_int(st, 6);
-    h->routing_planes = sqlite3_column_int(st, 10);
-    h->filtering_k90 = sqlite3_column_int(st, 9);
-    for (int k = 0; k < 2; k++) {
-        char **dst = k ? &h->filtering_sv_json : &h->routing_sv_json;
-        if (sqlite3_column_type(st, 11 + k) == SQLITE_NULL) continue;
-        if (!(*dst = strdup(db_column_text(st, 11 + k)))) return -1;
-    }
-    return 0;
+    *dst = NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return 0;
+    return (*dst = strdup(db_column_text(st, i))) ? 0 : -1;
+}
+
+/* ctx: the level read ("weight", "realised"). */
+static int read_head(sqlite3_stmt *st, void *row, const void *ctx)
+{
+    struct db_head_measure *h = row;
+    h->layer = sqlite3_column_int(st, HEAD_LAYER);
+    h->head = sqlite3_column_int(st, HEAD_HEAD);
+    column_copy(st, HEAD_KIND, h->kind, sizeof h->kind);
+    snprintf(h->level, sizeof h->level, "%s", (const char *)ctx);
+    h->routing_fraction = column_real(st, HEAD_ROUTING_FRACTION);
+    h->routing_erank = column_real(st, HEAD_ROUTING_ERANK);
+    h->routing_pr = column_real(st, HEAD_ROUTING_PR);
+    h->routing_k90 = sqlite3_column_int(st, HEAD_ROUTING_K90);
+    h->routing_planes = sqlite3_column_int(st, HEAD_ROUTING_PLANES);
+    h->filtering_erank = column_real(st, HEAD_FILTERING_ERANK);
+    h->filtering_pr = column_real(st, HEAD_FILTERING_PR);
+    h->filtering_k90 = sqlite3_column_int(st, HEAD_FILTERING_K90);
+    if (column_dup_or_null(st, HEAD_ROUTING_SV_JSON, &h->routing_sv_json) != 0) return -1;
+    return column_dup_or_null(st, HEAD_FILTERING_SV_JSON, &h->filtering_sv_json);
+}
+
+static void free_head(void *row)
+{
+    struct db_head_measure *h = row;
+    free(h->routing_sv_json);
+    free(h->filtering_sv_json);
 }
 
 int db_head_measures_get(struct db *db, int64_t run_id, const char *level, struct db_head_measure **heads,
@@ -614,43 +709,22 @@ int db_head_measures_get(struct db *db, int64_t run_id, const char *level, struc
         return -1;
     }
     sqlite3_stmt *st;
-    if (db_prepare(db, &st, "SELECT layer, head, kind, routing_fraction, routing_erank, routing_pr, routing_k90, "
-                   "filtering_erank, filtering_pr, filtering_k90, routing_planes, routing_sv_json, "
-                   "filtering_sv_json FROM head_measures WHERE run_id = ?1 AND level = ?2 ORDER BY layer, head",
-                   err) != 0)
+    if (prepare_select(db, &st, head_cols, HEAD_NCOLS, "FROM head_measures WHERE run_id = ?1 AND level = ?2 "
+                       "ORDER BY layer, head", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
-    struct db_head_measure *list = NULL;
-    int count = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            cap = cap ? 2 * cap : 32;
-            struct db_head_measure *grown = realloc(list, (size_t)cap * sizeof *grown);
-            if (!grown) break;
-            list = grown;
-        }
-        if (read_head(st, level, &list[count++]) != 0) break;
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) {
-        *heads = list;
-        *n_heads = count;
-        return 0;
-    }
-    if (rc == SQLITE_ROW) snprintf(err, CASCADE_ERR_MAX, "%s: out of memory reading head measures", db->path);
-    else db_fail(db, "reading the head measures", err);
-    db_head_measures_free(list, count);
-    return -1;
+    void *rows;
+    if (read_rows(db, st, sizeof **heads, read_head, level, free_head, &rows, n_heads, "reading the head measures",
+                  err) != 0)
+        return -1;
+    *heads = rows;
+    return 0;
 }
 
 void db_head_measures_free(struct db_head_measure *heads, int n_heads)
 {
-    for (int i = 0; heads && i < n_heads; i++) {
-        free(heads[i].routing_sv_json);
-        free(heads[i].filtering_sv_json);
-    }
-    free(heads);
+    free_rows(heads, n_heads, sizeof *heads, free_head);
 }
 
 /* ---- results ------------------------------------------------------------------------- */
@@ -687,31 +761,42 @@ fail:
     return -1;
 }
 
-static double column_real(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
+enum result_col {
+    RESULT_PARAMS_TOTAL, RESULT_PARAMS_ATTENTION, RESULT_PARAMS_SAVED_PCT, RESULT_ATTENTION_SAVED_PCT,
+    RESULT_VAL_LOSS, RESULT_PERPLEXITY, RESULT_BITS_PER_BYTE, RESULT_DELTA_PPL_PCT, RESULT_TOKENS_PER_S,
+    RESULT_FLOPS_PER_TOKEN, RESULT_WALL_S, RESULT_STEPS, RESULT_TOKENS_TRAINED, RESULT_NCOLS
+};
+static const char *const result_cols[RESULT_NCOLS] = {
+    [RESULT_PARAMS_TOTAL] = "params_total", [RESULT_PARAMS_ATTENTION] = "params_attention",
+    [RESULT_PARAMS_SAVED_PCT] = "params_saved_pct", [RESULT_ATTENTION_SAVED_PCT] = "attention_saved_pct",
+    [RESULT_VAL_LOSS] = "val_loss", [RESULT_PERPLEXITY] = "perplexity", [RESULT_BITS_PER_BYTE] = "bits_per_byte",
+    [RESULT_DELTA_PPL_PCT] = "delta_ppl_pct", [RESULT_TOKENS_PER_S] = "tokens_per_s",
+    [RESULT_FLOPS_PER_TOKEN] = "flops_per_token", [RESULT_WALL_S] = "wall_s", [RESULT_STEPS] = "steps",
+    [RESULT_TOKENS_TRAINED] = "tokens_trained",
+};
 
 int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *found, char *err)
 {
     memset(out, 0, sizeof *out);
     *found = 0;
     sqlite3_stmt *st;
-    if (db_prepare(db, &st, "SELECT params_total, params_attention, params_saved_pct, attention_saved_pct, "
-                   "val_loss, perplexity, bits_per_byte, delta_ppl_pct, tokens_per_s, flops_per_token, wall_s, "
-                   "steps, tokens_trained FROM results WHERE run_id = ?1", err) != 0)
-        return -1;
+    if (prepare_select(db, &st, result_cols, RESULT_NCOLS, "FROM results WHERE run_id = ?1", err) != 0) return -1;
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        out->params_total = sqlite3_column_int64(st, 0);
-        out->params_attention = sqlite3_column_int64(st, 1);
-        double *reals[] = { &out->params_saved_pct, &out->attention_saved_pct, &out->val_loss, &out->perplexity,
-                            &out->bits_per_byte, &out->delta_ppl_pct, &out->tokens_per_s, &out->flops_per_token,
-                            &out->wall_s };
-        for (int k = 0; k < 9; k++) *reals[k] = column_real(st, 2 + k);
-        out->steps = sqlite3_column_int64(st, 11);
-        out->tokens_trained = sqlite3_column_int64(st, 12);
+        out->params_total = sqlite3_column_int64(st, RESULT_PARAMS_TOTAL);
+        out->params_attention = sqlite3_column_int64(st, RESULT_PARAMS_ATTENTION);
+        out->params_saved_pct = column_real(st, RESULT_PARAMS_SAVED_PCT);
+        out->attention_saved_pct = column_real(st, RESULT_ATTENTION_SAVED_PCT);
+        out->val_loss = column_real(st, RESULT_VAL_LOSS);
+        out->perplexity = column_real(st, RESULT_PERPLEXITY);
+        out->bits_per_byte = column_real(st, RESULT_BITS_PER_BYTE);
+        out->delta_ppl_pct = column_real(st, RESULT_DELTA_PPL_PCT);
+        out->tokens_per_s = column_real(st, RESULT_TOKENS_PER_S);
+        out->flops_per_token = column_real(st, RESULT_FLOPS_PER_TOKEN);
+        out->wall_s = column_real(st, RESULT_WALL_S);
+        out->steps = sqlite3_column_int64(st, RESULT_STEPS);
+        out->tokens_trained = sqlite3_column_int64(st, RESULT_TOKENS_TRAINED);
         *found = 1;
     }
     sqlite3_finalize(st);

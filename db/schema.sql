@@ -4,13 +4,15 @@
 -- the baselines, the candidates and their controls), per-step training metrics, per-head
 -- and per-layer spectral measurements, and the result of every finished run.
 --
--- cascade carries this file verbatim (db/schema.c) and runs it on a new database; a file
--- of an older version is migrated forward step by step (db/schema.c, db_migrations).
+-- cascade compiles this file in verbatim (the Makefile makes it a C string for db/schema.c)
+-- and runs it on a new database; a file of an older version is migrated forward step by
+-- step (db/schema.c, db_migrations).
 -- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').
 -- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup).
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
--- are in nats per token; percentages are in % and compare with the campaign's probe;
+-- are in nats per token; percentages are in %, savings against the campaign's probe and
+-- Δ perplexity against the probe or, for warm-started runs, its continuation (results);
 -- NULL means unknown or not applicable. Comments inside each CREATE statement are kept by
 -- SQLite, so `.schema runs` in the sqlite3 shell shows them. To read a database:
 --   sqlite3 -header -column runs/demo.db 'SELECT * FROM v_results'
@@ -111,7 +113,7 @@ CREATE TABLE results (  -- the evaluation of a finished run, one row per done ru
     val_loss             REAL,              -- validation loss, nats/token
     perplexity           REAL,              -- exp(val_loss)
     bits_per_byte        REAL,              -- val_loss / ln 2 for byte-level data; NULL otherwise
-    delta_ppl_pct        REAL,              -- 100 (perplexity / the probe's - 1), %; positive = worse
+    delta_ppl_pct        REAL,              -- 100 (perplexity / the reference's - 1), %; positive = worse. The reference is the probe; for the runs an inherit-mode campaign warm-starts (candidates, controls, standard_cont) it is probe_cont, the probe continued for the same inherit_steps
     tokens_per_s         REAL,              -- training throughput, tokens/s
     flops_per_token      REAL,              -- training FLOPs per token (README, FLOP formula)
     wall_s               REAL,              -- wall time of the run, seconds

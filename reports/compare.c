@@ -26,7 +26,10 @@ static void compare_row_text(struct report_buf *md, const char *what, const stru
     report_buf_puts(md, "\n");
 }
 
-static void cell_status(char *v, size_t n, const struct report_campaign *rc) { snprintf(v, n, "%s", rc->c.status); }
+static void cell_status(char *v, size_t n, const struct report_campaign *rc)
+{
+    snprintf(v, n, "%s", db_campaign_status_name(rc->c.status));
+}
 static void cell_runs(char *v, size_t n, const struct report_campaign *rc)
 {
     snprintf(v, n, "%d (%d done, %d failed, %d not finished)", rc->n_runs, rc->n_done, rc->n_failed,

@@ -97,12 +97,12 @@ static void free_level(struct report_level *lv)
 
 /* The probe: the run of role probe (named "probe" if there are several); the standard
  * baseline: of role baseline, named "standard" if there are several. */
-static int find_role(const struct report_campaign *rc, const char *role, const char *name)
+static int find_role(const struct report_campaign *rc, enum db_role role, const char *name)
 {
     int found = -1;
     for (int i = 0; i < rc->n_runs; i++) {
         const struct db_run *r = rc->runs[i].run;
-        if (strcmp(r->role, role) != 0) continue;
+        if (r->role != role) continue;
         if (strcmp(r->name, name) == 0) return i;
         if (found < 0) found = i;
     }
@@ -123,7 +123,8 @@ static int find_done(const struct report_campaign *rc, const char *name)
  * ("probe_cont", "standard_cont"), so that the sweep compares equal training budgets. */
 static void classify_sweep(struct report_campaign *rc)
 {
-    static const char *const roles[2][2] = { { "probe", "candidate" }, { "baseline", "control" } };
+    static const enum db_role roles[2][2] = { { DB_ROLE_PROBE, DB_ROLE_CANDIDATE },
+                                              { DB_ROLE_BASELINE, DB_ROLE_CONTROL } };
     int pc = find_done(rc, "probe_cont"), sc = find_done(rc, "standard_cont");
     const int refs[2] = { pc >= 0 ? pc : rc->probe, sc >= 0 ? sc : rc->standard };
     rc->sweep_ref[0] = refs[0];
@@ -135,7 +136,7 @@ static void classify_sweep(struct report_campaign *rc)
         r->sweep_delta = NAN;
         for (int s = 0; s < 2 && r->sweep_series < 0; s++) {
             if (refs[s] < 0) continue;
-            if (i != refs[s] && strcmp(r->run->role, roles[s][0]) != 0 && strcmp(r->run->role, roles[s][1]) != 0) continue;
+            if (i != refs[s] && r->run->role != roles[s][0] && r->run->role != roles[s][1]) continue;
             int k = report_prefix_k(&r->arch, &rc->runs[refs[s]].arch);
             if (k < 0 || (k == 0 && i != refs[s])) continue;
             r->sweep_k = k;
@@ -185,8 +186,8 @@ int report_campaign_load(struct db *db, const char *name, struct report_campaign
     if (load_runs(db, rc, err) != 0) goto fail;
     struct pareto_ctx pc = { rc };
     if (db_query_named(db, "pareto", rc->c.name, mark_pareto, &pc, err) != 0) goto fail;
-    rc->probe = find_role(rc, "probe", "probe");
-    rc->standard = find_role(rc, "baseline", "standard");
+    rc->probe = find_role(rc, DB_ROLE_PROBE, "probe");
+    rc->standard = find_role(rc, DB_ROLE_BASELINE, "standard");
     for (int l = 0; l < 2; l++) {
         if (rc->probe >= 0 && load_level(db, rc->runs[rc->probe].run->id, l, &rc->probe_lv[l], err) != 0) goto fail;
         if (rc->standard >= 0 && load_level(db, rc->runs[rc->standard].run->id, l, &rc->standard_lv[l], err) != 0)

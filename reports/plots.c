@@ -156,18 +156,21 @@ int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out
 
 /* ---- tradeoff ------------------------------------------------------------------------------- */
 
-static struct svg_style role_style(const char *role, const char *colour, int by_campaign)
+static struct svg_style role_style(enum db_role role, const char *colour, int by_campaign)
 {
-    if (strcmp(role, "probe") == 0) return (struct svg_style){ by_campaign ? colour : SVG_BLACK, SVG_STAR, 0, NULL, 0 };
-    if (strcmp(role, "baseline") == 0) return (struct svg_style){ by_campaign ? colour : SVG_RED, SVG_SQUARE, 0, NULL, 0 };
-    if (strcmp(role, "control") == 0) return (struct svg_style){ by_campaign ? colour : SVG_ORANGE, SVG_TRIANGLE, 1, NULL, 0 };
+    switch (role) {
+    case DB_ROLE_PROBE: return (struct svg_style){ by_campaign ? colour : SVG_BLACK, SVG_STAR, 0, NULL, 0 };
+    case DB_ROLE_BASELINE: return (struct svg_style){ by_campaign ? colour : SVG_RED, SVG_SQUARE, 0, NULL, 0 };
+    case DB_ROLE_CONTROL: return (struct svg_style){ by_campaign ? colour : SVG_ORANGE, SVG_TRIANGLE, 1, NULL, 0 };
+    case DB_ROLE_CANDIDATE: break;
+    }
     return (struct svg_style){ by_campaign ? colour : SVG_BLUE, SVG_CIRCLE, 0, NULL, 0 };
 }
 
 /* Drawing order of the markers: later ones stay visible on top. */
-static int role_rank(const char *role)
+static int role_rank(enum db_role role)
 {
-    return strcmp(role, "probe") == 0 ? 3 : strcmp(role, "baseline") == 0 ? 2 : strcmp(role, "control") == 0 ? 1 : 0;
+    return role == DB_ROLE_PROBE ? 3 : role == DB_ROLE_BASELINE ? 2 : role == DB_ROLE_CONTROL ? 1 : 0;
 }
 
 static int plottable(const struct report_run *r)
@@ -214,13 +217,13 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
     double xdiv = xmax >= 10000 ? 1000 : 1;
     struct svg_legend_item items[16];
     int ni = 0;
-    static const char *const roles[4] = { "probe", "baseline", "candidate", "control" };
+    static const enum db_role roles[4] = { DB_ROLE_PROBE, DB_ROLE_BASELINE, DB_ROLE_CANDIDATE, DB_ROLE_CONTROL };
     static const char *const role_labels[4] = { "probe (S–D, no LayerNorm)", "standard baseline (softmax, LayerNorm)",
                                                 "candidates", "controls (linear prefix, standard model)" };
     for (int k = 0; k < 4; k++) {
         int present = 0;
         for (int c = 0; c < n; c++)
-            for (int i = 0; i < rcs[c]->n_runs; i++) present |= plottable(&rcs[c]->runs[i]) && strcmp(rcs[c]->runs[i].run->role, roles[k]) == 0;
+            for (int i = 0; i < rcs[c]->n_runs; i++) present |= plottable(&rcs[c]->runs[i]) && rcs[c]->runs[i].run->role == roles[k];
         if (present) items[ni++] = (struct svg_legend_item){ role_labels[k], role_style(roles[k], SVG_GREY, by_campaign), 1, 0 };
     }
     char camp_labels[REPORT_MAX_CAMPAIGNS][200];
@@ -276,13 +279,13 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
                     struct svg_style st = role_style(r->run->role, campaign_colours[c % 8], by_campaign);
                     char tip[300];
                     snprintf(tip, sizeof tip, "%s%s%s (%s): %lld attention parameters, perplexity %.3f (%+.2f%%)%s",
-                             by_campaign ? rc->c.name : "", by_campaign ? "/" : "", r->run->name, r->run->role,
+                             by_campaign ? rc->c.name : "", by_campaign ? "/" : "", r->run->name, db_role_name(r->run->role),
                              (long long)r->res.params_attention, r->res.perplexity, r->res.delta_ppl_pct,
                              r->pareto ? ", Pareto-optimal" : "");
                     svg_marker(out, px, py, 5, &st, "pt", tip);
                     svg_boxes_add(&boxes, px - MARK_BOX * 5, py - MARK_BOX * 5, px + MARK_BOX * 5, py + MARK_BOX * 5);
                 } else if (!by_campaign) {
-                    int key = r->pareto || strcmp(r->run->role, "probe") == 0 || strcmp(r->run->role, "baseline") == 0;
+                    int key = r->pareto || r->run->role == DB_ROLE_PROBE || r->run->role == DB_ROLE_BASELINE;
                     if (key == (pass == 4)) svg_label(out, &boxes, &p, px, py, MARK_BOX * 5, 11, r->run->name);
                 }
             }

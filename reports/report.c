@@ -56,11 +56,12 @@ int report_plot_save(struct report_plot *pf, char *err)
 
 static void status_line(struct report_buf *md, const struct report_campaign *rc)
 {
+    const char *status = db_campaign_status_name(rc->c.status);
     if (rc->n_runs == 0) {
-        report_buf_printf(md, "Campaign status: **%s**; no runs are recorded yet.\n", rc->c.status);
+        report_buf_printf(md, "Campaign status: **%s**; no runs are recorded yet.\n", status);
         return;
     }
-    report_buf_printf(md, "Campaign status: **%s**; %d run%s: %d done, %d failed, %d running, %d queued.\n", rc->c.status,
+    report_buf_printf(md, "Campaign status: **%s**; %d run%s: %d done, %d failed, %d running, %d queued.\n", status,
                       rc->n_runs, rc->n_runs == 1 ? "" : "s", rc->n_done, rc->n_failed, rc->n_running, rc->n_queued);
 }
 
@@ -87,19 +88,19 @@ static void run_list(struct report_buf *md, const struct report_campaign *rc, en
 
 static void section_status(struct report_buf *md, const struct report_campaign *rc, int h)
 {
-    if (strcmp(rc->c.status, "done") == 0 && rc->n_done == rc->n_runs && rc->n_runs > 0) return;
+    if (rc->c.status == DB_CAMPAIGN_DONE && rc->n_done == rc->n_runs && rc->n_runs > 0) return;
     report_heading(md, h, "Status");
     if (rc->n_runs == 0) {
         report_buf_printf(md, "This campaign is **%s** and has no runs yet: the probe has not been started, so there is "
-                          "nothing to report beyond its setup.\n", rc->c.status);
+                          "nothing to report beyond its setup.\n", db_campaign_status_name(rc->c.status));
         return;
     }
-    if (strcmp(rc->c.status, "done") == 0)
+    if (rc->c.status == DB_CAMPAIGN_DONE)
         report_buf_printf(md, "The campaign is done, but %d of its %d runs did not finish:\n\n", rc->n_runs - rc->n_done,
                           rc->n_runs);
     else
         report_buf_printf(md, "The campaign is **%s** (not finished): %d of %d runs are done. The sections below cover "
-                          "the done runs only.\n\n", rc->c.status, rc->n_done, rc->n_runs);
+                          "the done runs only.\n\n", db_campaign_status_name(rc->c.status), rc->n_done, rc->n_runs);
     run_list(md, rc, DB_RUNNING, "running");
     run_list(md, rc, DB_QUEUED, "queued");
     run_list(md, rc, DB_FAILED, "failed");
@@ -215,7 +216,7 @@ static void candidate_row(struct report_buf *md, const struct report_run *r)
     else snprintf(delta, sizeof delta, "–");
     report_fmt_fixed(bpb, sizeof bpb, r->res.bits_per_byte, 4);
     report_fmt_fixed(tps, sizeof tps, r->res.tokens_per_s, 0);
-    report_buf_printf(md, "| `%s` | %s | `", r->run->name, r->run->role);
+    report_buf_printf(md, "| `%s` | %s | `", r->run->name, db_role_name(r->run->role));
     report_md_cell(md, r->run->arch);
     report_buf_printf(md, "` | %s | %s | %s | %s | %s | %s | %s | %s | ", total, attn, saved, ppl, delta, bpb, tps,
                       r->pareto ? "✓" : "");
@@ -251,7 +252,7 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         for (int i = 0; i < rc->n_runs; i++) {
             const struct db_run *r = rc->runs[i].run;
             if (r->status != DB_FAILED) continue;
-            report_buf_printf(md, "- `%s` (%s, `%s`): ", r->name, r->role, r->arch);
+            report_buf_printf(md, "- `%s` (%s, `%s`): ", r->name, db_role_name(r->role), r->arch);
             report_md_cell(md, r->error[0] ? r->error : "no reason recorded");
             report_buf_puts(md, "\n");
         }
@@ -409,6 +410,7 @@ int report_write(struct db *db, const char *const *campaigns, int n_campaigns, c
         if (report_campaign_load(db, n_campaigns > 0 ? campaigns[ok] : NULL, &loaded[ok], err) != 0) break;
         rcs[ok] = &loaded[ok];
     }
+    if (ok < n) rc = REPORT_ERR_DB;
     struct report_buf md = { 0 };
     if (ok == n) {
         write_title(&md, rcs, n, db);

@@ -36,19 +36,30 @@
  * Table cells escape '|' as "\|"; the Pareto column holds "✓" for runs on the front (the
  * database's v_pareto view).
  *
- * Errors: -1 and one line in err (CASCADE_ERR_MAX bytes) naming the file or campaign.
+ * Errors: one line in err (CASCADE_ERR_MAX bytes) naming the file or campaign, and
+ * REPORT_ERR_DB when the database could not be read (a campaign not in it, a corrupt
+ * or locked file: bad input), -1 when the report could not be made or written.
  */
 #ifndef CASCADE_REPORT_H
 #define CASCADE_REPORT_H
 
 #include "db/db.h"
 
+#include <stddef.h>
+
 #define REPORT_MAX_CAMPAIGNS 8
+#define REPORT_ERR_DB (-2)   /* report_write: reading the database failed */
 
 /* Writes the report of campaigns[0 .. n_campaigns) (n_campaigns = 0: the most recent
  * campaign) to out_md and its plots beside it. A campaign with no runs, or unfinished,
- * gives a report that says so. An unknown campaign name is an error ("no campaign named
- * 'x'"), before anything is written. */
+ * gives a report that says so. Every campaign is read before anything is written: an
+ * unknown name ("no campaign named 'x'") or a database that fails to read returns
+ * REPORT_ERR_DB with nothing written. */
 int report_write(struct db *db, const char *const *campaigns, int n_campaigns, const char *out_md, char *err);
+
+/* A duration as reports write it: "1h02m", "3m05s", "12s" (rounded to the second), "–"
+ * when not finite or negative. The one duration format of cascade: the command line's
+ * progress and summary lines use it too (search/cli.c, cli_format_duration). */
+void report_fmt_duration(char *out, size_t n, double seconds);
 
 #endif

@@ -22,10 +22,10 @@ void report_buf_free(struct report_buf *b);
 /* Writes the buffer to path (via path.tmp and rename). -1 and err on failure. */
 int report_buf_save(const struct report_buf *b, const char *path, char *err);
 /* Number formats of report.h: 1,234,567 (negative with '-'); "%.*f" with separators in
- * the integer part; a duration "1h02m", "3m05s", "12s"; a UTC date "2025-01-31 14:05 UTC". */
+ * the integer part; a UTC date "2025-01-31 14:05 UTC" (durations: report_fmt_duration,
+ * in report.h). */
 void report_fmt_int(char *out, size_t n, long long v);
 void report_fmt_fixed(char *out, size_t n, double v, int decimals);
-void report_fmt_duration(char *out, size_t n, double seconds);
 void report_fmt_utc(char *out, size_t n, double unix_s);
 /* Text for a Markdown table cell: '|' as "\|", line breaks as spaces, a '<' that would
  * start an HTML tag as "&lt;". */

@@ -156,7 +156,7 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
     int scratch = 0, inherit = 0;
     for (int i = 0; i < rc->n_runs; i++) {
         const struct db_run *r = rc->runs[i].run;
-        if (strcmp(r->role, "candidate") != 0 && strcmp(r->role, "control") != 0) continue;
+        if (r->role != DB_ROLE_CANDIDATE && r->role != DB_ROLE_CONTROL) continue;
         scratch += strcmp(r->retrain, "scratch") == 0;
         inherit += strcmp(r->retrain, "inherit") == 0;
     }
@@ -223,7 +223,7 @@ static void setup_time(struct report_buf *md, const struct report_campaign *rc)
     report_fmt_utc(a, sizeof a, rc->c.started_at);
     report_fmt_utc(b, sizeof b, rc->c.finished_at);
     report_fmt_duration(sum, sizeof sum, rc->runs_wall_s);
-    int finished = rc->c.finished_at > 0 && strcmp(rc->c.status, "running") != 0;
+    int finished = rc->c.finished_at > 0 && rc->c.status != DB_CAMPAIGN_RUNNING;
     snprintf(v, sizeof v, "started %s; %s%s", a, finished ? "ended " : "not finished", finished ? b : "");
     setup_row(md, "Dates", v);
     if (finished) {

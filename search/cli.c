@@ -1,6 +1,8 @@
 /* search/cli.c — small helpers shared by the subcommands: option parsing with one-line
- * errors naming the flag, thread setup, durations. */
+ * errors naming the flag, thread setup, durations (in the reports' format: search drives
+ * reports and may use them, while reports/ may include only db/). */
 #include "search/cli.h"
+#include "reports/report.h"
 #include "trainer/trainer.h"
 
 #include <errno.h>
@@ -61,11 +63,8 @@ void cli_set_threads(long n)
 
 void cli_format_duration(char *out, int n, double s)
 {
-    if (!isfinite(s) || s < 0) { snprintf(out, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60) snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(out, n, "%lds", t);
+    if (!isfinite(s) || s < 0) snprintf(out, n, "?");   /* e.g. no ETA yet */
+    else report_fmt_duration(out, (size_t)n, s);
 }
 
 double cli_now(void)

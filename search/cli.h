@@ -54,7 +54,8 @@ double cli_now(void);
 int cli_mkdir_p(const char *path);
 /* mkdir -p of the directory part of a file's path (none for "name"); 0 on success. */
 int cli_mkdir_parent(const char *file_path);
-/* "1h02m", "3m05s", "12s" */
+/* "1h02m", "3m05s", "12s": report_fmt_duration (reports/report.h), but "?" for a
+ * duration not known (not finite or negative), as in an ETA before the first steps. */
 void cli_format_duration(char *out, int n, double seconds);
 
 #endif

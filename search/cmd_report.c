@@ -5,7 +5,8 @@
  * is not disturbed; DIR is created when missing.
  *
  * Exit status: 0 written; 1 the report could not be written; 2 bad usage, a database
- * that cannot be read, or a campaign that is not in it (one line on stderr). */
+ * that cannot be read (missing, not a database, corrupt, locked), or a campaign that is
+ * not in it; errors are one line on stderr naming the file. */
 #include "search/cli.h"
 #include "db/db.h"
 #include "reports/report.h"
@@ -77,7 +78,7 @@ int cmd_report(int argc, char **argv)
     }
     int rc = report_write(db, campaigns, n, out, err);
     db_close(db);
-    if (rc != 0) { fprintf(stderr, "cascade report: %s\n", err); return 1; }
+    if (rc != 0) { fprintf(stderr, "cascade report: %s\n", err); return rc == REPORT_ERR_DB ? 2 : 1; }
     printf("wrote %s (plots beside it)\n", out);
     return 0;
 }

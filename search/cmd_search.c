@@ -419,7 +419,7 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     memset(&r, 0, sizeof r);
     r.campaign_id = c->campaign_id;
     snprintf(r.name, sizeof r.name, "%s", s->name);
-    snprintf(r.role, sizeof r.role, "%s", s->role);
+    r.role = (enum db_role)db_role_from_name(s->role);   /* -1 for an unknown one: db_run_add refuses it */
     campaign_arch_string(r.arch, sizeof r.arch, &s->arch);
     r.arch_json = model_config_to_json(&s->arch);
     r.reason = (char *)s->reason;
@@ -597,7 +597,7 @@ int cmd_search(int argc, char **argv)
     if (record_setup(&c, err) != 0) { fprintf(stderr, "cascade search: %s\n", err); rc = 2; goto out; }
     struct db_campaign dc;
     if (db_campaign_get(c.db, c.cc.name, &dc, err) == 0) {
-        int finished = strcmp(dc.status, "done") == 0;
+        int finished = dc.status == DB_CAMPAIGN_DONE;
         db_campaign_free(&dc);
         if (finished) {
             printf("campaign '%s' in %s is finished; 'cascade query --db %s results' shows its results\n",
@@ -632,29 +632,29 @@ int cmd_search(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    db_campaign_set_status(c.db, c.campaign_id, "running", err);   /* once work can start */
+    db_campaign_set_status(c.db, c.campaign_id, DB_CAMPAIGN_RUNNING, err);   /* once work can start */
     rc = run_campaign(&c);
     c.ex.close(&c.ex);
     char wall[32];
     cli_format_duration(wall, sizeof wall, cli_now() - t0);
     if (rc == 1) {
-        db_campaign_set_status(c.db, c.campaign_id, "stopped", err);
+        db_campaign_set_status(c.db, c.campaign_id, DB_CAMPAIGN_STOPPED, err);
         printf("\nstopped after %s; run the same command again to continue\n", wall);
         rc = 130;
     } else if (rc == 0) {
-        if (db_campaign_set_status(c.db, c.campaign_id, "done", err) != 0) fprintf(stderr, "cascade search: %s\n", err);
+        if (db_campaign_set_status(c.db, c.campaign_id, DB_CAMPAIGN_DONE, err) != 0) fprintf(stderr, "cascade search: %s\n", err);
         printf("campaign '%s' finished in %s. Results (Pareto front of attention parameters vs perplexity: *):\n",
                c.cc.name, wall);
         print_results(dbpath, c.cc.name);
     } else if (rc == 3) {
         /* disk full, out of memory, an unreadable checkpoint: nothing is wrong with the
          * campaign itself, so it stays resumable */
-        db_campaign_set_status(c.db, c.campaign_id, "stopped", err);
+        db_campaign_set_status(c.db, c.campaign_id, DB_CAMPAIGN_STOPPED, err);
         fprintf(stderr, "cascade search: a run was interrupted by its environment (above); it stays queued: fix the "
                 "cause and run the same command again\n");
         rc = 1;
     } else {
-        db_campaign_set_status(c.db, c.campaign_id, "failed", err);
+        db_campaign_set_status(c.db, c.campaign_id, DB_CAMPAIGN_FAILED, err);
         rc = rc < 0 ? 1 : rc;
     }
 out:

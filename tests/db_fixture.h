@@ -8,5 +8,9 @@
 void db_fixture_fresh_path(char *out, size_t n, const char *name);
 /* Runs sql on the raw file (sqlite3_exec); 0 on success. */
 int db_fixture_exec(const char *path, const char *sql);
+/* Overwrites the root page of `table` in the closed file (no FILE-wal) with 0xFF bytes:
+ * the file still opens and identifies, and reading the table fails as corrupt. 0 on
+ * success. */
+int db_fixture_corrupt_table(const char *path, const char *table);
 
 #endif

@@ -1,8 +1,10 @@
 /* tests/test_cli.c — the trainer's command line: one-line errors with exit status 2 for
  * bad flags, configs, data and checkpoints; train / resume / eval on a small text file;
- * the OpenBLAS core check (a forced "Prescott" core is replaced and said so once). */
+ * the OpenBLAS core check (a pure choice per CPU, and the re-exec on a fake CPU); the
+ * command line's durations, the reports' format. */
 #include "test.h"
 #include "search/cli.h"
+#include "reports/report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +169,24 @@ TEST(cli_openblas_core_fallback_is_fixed)
     rc = test_run(cmd, &out);
     CHECK_MSG(rc == 0 && strstr(out, "BLAS core: Prescott\n") && !strstr(out, "re-ran"), "%s", out);
     free(out);
+}
+
+TEST(cli_durations_are_the_reports_with_unknown_as_a_question_mark)
+{
+    const double secs[] = { 0, 0.4, 12.4, 59.6, 185, 3599.4, 3725, 90061 };
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        char a[32], b[32];
+        cli_format_duration(a, sizeof a, secs[i]);
+        report_fmt_duration(b, sizeof b, secs[i]);
+        CHECK_MSG(strcmp(a, b) == 0, "%g s: %s vs %s", secs[i], a, b);
+    }
+    char s[32];
+    cli_format_duration(s, sizeof s, 3725);
+    CHECK(strcmp(s, "1h02m") == 0);
+    cli_format_duration(s, sizeof s, NAN);
+    CHECK(strcmp(s, "?") == 0);
+    cli_format_duration(s, sizeof s, -1);
+    CHECK(strcmp(s, "?") == 0);
+    report_fmt_duration(s, sizeof s, NAN);
+    CHECK(strcmp(s, "–") == 0);
 }

@@ -1,7 +1,8 @@
 /* tests/test_db.c — the results database (db/): the schema and its embedded copy,
- * versions and migrations, refusing corrupt, foreign and newer files, the writer's lock,
- * idempotent recording, the Pareto view on a hand-made front, read-only SQL, and the
- * output of `cascade query` in its three formats. */
+ * versions and migrations, refusing corrupt, foreign and newer files, reading where the
+ * database's directory cannot be written, the writer's lock, idempotent recording, the
+ * Pareto view on a hand-made front, read-only SQL, and the output of `cascade query` in
+ * its three formats. */
 #include "test.h"
 #include "tests/db_fixture.h"
 #include "db/db_internal.h"
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,7 +61,7 @@ static struct db_run make_run(int64_t campaign_id, const char *name, const char 
     memset(&r, 0, sizeof r);
     r.campaign_id = campaign_id;
     snprintf(r.name, sizeof r.name, "%s", name);
-    snprintf(r.role, sizeof r.role, "%s", role);
+    r.role = (enum db_role)db_role_from_name(role);
     snprintf(r.arch, sizeof r.arch, "S S S S | d 32");
     r.arch_json = "{\"n_layer\": 4}";
     r.reason = strcmp(role, "candidate") == 0 ? "layers 1-2 routing erank <= 2.50: linear prefix" : NULL;
@@ -127,7 +129,7 @@ TEST(db_schema_c_matches_sql)
     char *sql = test_read_file("db/schema.sql", &n);
     REQUIRE_MSG(sql != NULL, "db/schema.sql not readable (tests run from the repository root)");
     CHECK_MSG(n == strlen(db_schema_sql) && strcmp(sql, db_schema_sql) == 0,
-              "db/schema.c's db_schema_sql differs from db/schema.sql: regenerate it (see db/schema.c)");
+              "db_schema_sql differs from db/schema.sql: the Makefile's rule for db/schema_sql.h is wrong");
     char want[64];
     snprintf(want, sizeof want, "PRAGMA user_version = %d;\n", DB_SCHEMA_VERSION);
     CHECK_MSG(strstr(sql, want) != NULL, "db/schema.sql does not set user_version to DB_SCHEMA_VERSION");
@@ -180,7 +182,7 @@ TEST(db_reopen_keeps_data)
         REQUIRE_MSG(db_open(&db, path, mode ? DB_WRITE : DB_READ_ONLY, err) == 0, "%s", err);
         struct db_campaign c;
         REQUIRE_MSG(db_campaign_get(db, "keep", &c, err) == 0, "%s", err);
-        CHECK(c.id == cid && strcmp(c.config_json, "{\"steps\": 200}") == 0 && strcmp(c.status, "running") == 0);
+        CHECK(c.id == cid && strcmp(c.config_json, "{\"steps\": 200}") == 0 && c.status == DB_CAMPAIGN_RUNNING);
         CHECK(strcmp(c.code_version, "v1-test") == 0 && strcmp(c.host, "testhost") == 0 && c.started_at > 1e9);
         db_campaign_free(&c);
         struct db_run *runs;
@@ -189,6 +191,7 @@ TEST(db_reopen_keeps_data)
         CHECK(n == 2);
         if (n == 2) {
             CHECK(runs[0].id == ids[0] && runs[0].status == DB_DONE && strcmp(runs[0].name, "probe") == 0);
+            CHECK(runs[0].role == DB_ROLE_PROBE && runs[1].role == DB_ROLE_CANDIDATE);
             CHECK(runs[1].status == DB_QUEUED && strcmp(runs[1].retrain, "scratch") == 0);
             CHECK(strcmp(runs[1].reason, "layers 1-2 routing erank <= 2.50: linear prefix") == 0);
             CHECK(strcmp(runs[0].reason, "") == 0 && strcmp(runs[0].arch_json, "{\"n_layer\": 4}") == 0);
@@ -316,6 +319,148 @@ TEST(db_missing_file_or_directory_refused)
     CHECK(db_open(&db, test_tmpdir(), DB_WRITE, err) != 0 && strstr(err, "is a directory"));
 }
 
+/* ---- reading without write access ----------------------------------------------------- */
+
+/* SIDE beside path ("-wal", "-shm") made a link into a missing directory: it cannot be
+ * created or opened, by root either, as where the directory is not writable. */
+static int block_companion(const char *path, const char *side)
+{
+    char link[700], target[700];
+    snprintf(link, sizeof link, "%s%s", path, side);
+    snprintf(target, sizeof target, "%s/no-such-directory/x", test_tmpdir());
+    remove(link);
+    return symlink(target, link);
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = test_read_file(from, &n);
+    int rc = data ? test_write_file(to, data, n) : -1;
+    free(data);
+    return rc;
+}
+
+TEST(db_reader_reads_where_the_wal_files_cannot_be_made)
+{
+    char dir[600], path[700], side[720], err[CASCADE_ERR_MAX];
+    test_tmppath(dir, sizeof dir, "a dir ?#% to escape");   /* a name the immutable URI must escape */
+    REQUIRE(mkdir(dir, 0755) == 0 || access(dir, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/ro.db", dir);
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, 12.8 } };
+    REQUIRE(seed_campaign(t_, db, "ro", rows, 2, NULL) > 0);
+    db_close(db);
+    snprintf(side, sizeof side, "%s-wal", path);
+    CHECK(access(side, F_OK) != 0);   /* the writer's close checkpointed every commit into the file */
+    /* a reader that can make FILE-wal and FILE-shm opens it normally */
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    CHECK(db->immutable == 0);
+    db_close(db);
+    /* one that cannot falls back to reading it as immutable, with the same rows */
+    REQUIRE(block_companion(path, "-wal") == 0 && block_companion(path, "-shm") == 0);
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    CHECK(db->immutable == 1);
+    struct first_cell f;
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM v_results WHERE campaign = 'ro' AND status = 'done'", &f), "2") == 0);
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM v_pareto", &f), "2") == 0);
+    struct first_cell named = { 0 };
+    CHECK(db_query_named(db, "runs", "ro", take_first, &named, err) == 0 && named.rows == 2);
+    CHECK(db_query_sql(db, "DELETE FROM runs", take_first, &named, err) != 0);
+    db_close(db);
+    struct stat sb;
+    CHECK(lstat(side, &sb) == 0 && S_ISLNK(sb.st_mode) && access(side, F_OK) != 0);   /* nothing made */
+    /* the URI escapes what SQLite would read as a query or fragment, and '%' */
+    char uri[DB_URI_MAX];
+    db_immutable_uri(uri, sizeof uri, "/a b/c?d#e%f.db");
+    CHECK_MSG(strcmp(uri, "file:///a b/c%3Fd%23e%25f.db?immutable=1") == 0, "%s", uri);
+    db_immutable_uri(uri, sizeof uri, "runs/demo.db");
+    CHECK_MSG(strcmp(uri, "file:runs/demo.db?immutable=1") == 0, "%s", uri);
+    /* the fallback is for the WAL files alone: other failures keep their own error */
+    CHECK(db_read_fallback(path, SQLITE_CORRUPT, err) == 0 && db_read_fallback(path, SQLITE_BUSY, err) == 0);
+    CHECK(db_read_fallback(path, SQLITE_READONLY, err) == 1 && db_read_fallback(path, SQLITE_CANTOPEN, err) == 1);
+}
+
+TEST(db_reader_refuses_a_wal_it_cannot_read)
+{
+    char path[512], copy[512], side[600], copy_side[600], err[CASCADE_ERR_MAX];
+    db_fixture_fresh_path(path, sizeof path, "walsrc.db");
+    db_fixture_fresh_path(copy, sizeof copy, "walcopy.db");
+    struct db *db, *rd;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    struct run_row rows[] = { { "probe", "probe", 40000, 12.5 } };
+    REQUIRE(seed_campaign(t_, db, "wal", rows, 1, NULL) > 0);
+    /* the file as a writer leaves it while open: the commits in FILE-wal */
+    snprintf(side, sizeof side, "%s-wal", path);
+    snprintf(copy_side, sizeof copy_side, "%s-wal", copy);
+    REQUIRE(copy_file(path, copy) == 0 && copy_file(side, copy_side) == 0);
+    db_close(db);
+    /* a reader that can make FILE-shm reads the commits in the WAL */
+    REQUIRE_MSG(db_open(&rd, copy, DB_READ_ONLY, err) == 0, "%s", err);
+    struct first_cell f;
+    CHECK(rd->immutable == 0 && strcmp(cell(rd, "SELECT count(*) FROM runs", &f), "1") == 0);
+    db_close(rd);
+    /* one that cannot would miss them as immutable: refused, naming the WAL */
+    REQUIRE(block_companion(copy, "-shm") == 0);
+    CHECK(db_open(&rd, copy, DB_READ_ONLY, err) != 0);
+    CHECK_MSG(strstr(err, copy) == err && strstr(err, copy_side) && strstr(err, "write access") && !strchr(err, '\n'),
+              "%s", err);
+    CHECK(db_read_fallback(copy, SQLITE_CANTOPEN, err) == -1);
+}
+
+/* The issue's case for real: a 0444 database in a 0555 directory. Root ignores modes, so
+ * as root the commands run as user nobody (setpriv); otherwise as the user running it. */
+TEST(db_cli_query_and_report_without_write_access)
+{
+    char base[] = "/tmp/cascade_ro.XXXXXX", dir[64], path[96], out[96], cmd[1024], err[CASCADE_ERR_MAX];
+    REQUIRE(mkdtemp(base) != NULL);
+    snprintf(dir, sizeof dir, "%s/db", base);
+    snprintf(path, sizeof path, "%s/ro.db", dir);
+    snprintf(out, sizeof out, "%s/out", base);
+    int made = chmod(base, 0755) == 0 && mkdir(dir, 0755) == 0 && mkdir(out, 0777) == 0 && chmod(out, 0777) == 0;
+    struct db *db;
+    if (made && db_open(&db, path, DB_WRITE, err) == 0) {
+        struct run_row rows[] = { { "probe", "probe", 40000, 12.5 }, { "lin2", "candidate", 30000, 12.8 } };
+        made = seed_campaign(t_, db, "ro", rows, 2, NULL) > 0;
+        db_close(db);
+    } else {
+        made = 0;
+    }
+    CHECK_MSG(made, "setting up %s", base);
+    made = made && chmod(path, 0444) == 0 && chmod(dir, 0555) == 0;
+    const char *as = "";
+    if (made && geteuid() == 0) {
+        as = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+        snprintf(cmd, sizeof cmd, "%s sh -c 'test -r %s && test -x %s'", as, path, test_cascade_bin());
+        if (test_run(cmd, NULL) != 0) {
+            printf("note: db_cli_query_and_report_without_write_access: no setpriv, or user nobody cannot run %s; "
+                   "the CLI part is not run\n", test_cascade_bin());
+            made = 0;
+        }
+    }
+    if (made) {
+        char *o = NULL;
+        snprintf(cmd, sizeof cmd, "%s%s query --db %s results --format csv", as, test_cascade_bin(), path);
+        int rc = test_run(cmd, &o);
+        CHECK_MSG(rc == 0 && o && strstr(o, "\r\nprobe,probe,done,") && strstr(o, "\r\nlin2,candidate,done,"),
+                  "exit %d: %s", rc, o ? o : "");
+        free(o);
+        snprintf(cmd, sizeof cmd, "%s%s report --db %s --out %s/ro.md", as, test_cascade_bin(), path, out);
+        rc = test_run(cmd, &o);
+        CHECK_MSG(rc == 0 && o && strstr(o, "wrote "), "exit %d: %s", rc, o ? o : "");
+        free(o);
+        snprintf(cmd, sizeof cmd, "%s/ro.md", out);
+        CHECK(access(cmd, F_OK) == 0);
+        snprintf(cmd, sizeof cmd, "ls -A %s", dir);   /* nothing beside the database but the writer's lock file */
+        CHECK_MSG(test_run(cmd, &o) == 0 && o && strcmp(o, "ro.db\nro.db.lock\n") == 0, "%s holds: %s", dir, o ? o : "");
+        free(o);
+    }
+    chmod(dir, 0755);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CHECK(test_run(cmd, NULL) == 0);
+}
+
 /* ---- the writer's lock ----------------------------------------------------------------- */
 
 TEST(db_lock_second_writer_refused)
@@ -397,14 +542,17 @@ TEST(db_campaign_begin_is_idempotent)
     db_campaign_free(&got);
     CHECK(db_campaign_get(db, "nope", &got, err) != 0 && strstr(err, "no campaign named 'nope'"));
 
-    REQUIRE(db_campaign_set_status(db, a, "done", err) == 0);
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_DONE, err) == 0);
     REQUIRE(db_campaign_get(db, "demo", &got, err) == 0);
-    CHECK(strcmp(got.status, "done") == 0 && got.finished_at >= got.started_at && got.finished_at > 0);
+    CHECK(got.status == DB_CAMPAIGN_DONE && got.finished_at >= got.started_at && got.finished_at > 0);
     db_campaign_free(&got);
-    REQUIRE(db_campaign_set_status(db, a, "running", err) == 0);
+    CHECK(strcmp(cell(db, "SELECT status FROM campaigns WHERE name = 'demo'", &f), "done") == 0);   /* stored by name */
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_STOPPED, err) == 0);
+    CHECK(strcmp(cell(db, "SELECT status FROM campaigns WHERE name = 'demo'", &f), "stopped") == 0);
+    REQUIRE(db_campaign_set_status(db, a, DB_CAMPAIGN_RUNNING, err) == 0);
     CHECK(strcmp(cell(db, "SELECT finished_at FROM campaigns WHERE name = 'demo'", &f), "NULL") == 0);
-    CHECK(db_campaign_set_status(db, a, "finished", err) != 0 && strstr(err, "not one of"));
-    CHECK(db_campaign_set_status(db, 999, "done", err) != 0 && strstr(err, "no campaign with id 999"));
+    CHECK(db_campaign_set_status(db, a, (enum db_campaign_status)7, err) != 0 && strstr(err, "not one of"));
+    CHECK(db_campaign_set_status(db, 999, DB_CAMPAIGN_DONE, err) != 0 && strstr(err, "no campaign with id 999"));
     db_close(db);
 }
 
@@ -432,10 +580,35 @@ TEST(db_run_add_is_idempotent_by_name)
     REQUIRE(db_run_add(db, &r, &r3, &created, err) == 0);
     CHECK(created == 1 && r3 != r1);
     struct db_run bad = make_run(cid, "x", "teacher", 0);
-    CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "role 'teacher'"));
+    CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "role -1 is not one of"));
     bad = make_run(777, "x", "probe", 0);
     CHECK(db_run_add(db, &bad, &r3, &created, err) != 0 && strstr(err, "no campaign with id 777"));
     db_close(db);
+}
+
+/* The enums of db/db.h and the names the database stores: one to one, and the names are
+ * those the schema's CHECK constraints allow, in the enums' order. */
+TEST(db_state_names_match_the_schema)
+{
+    struct { const char *check; int (*value)(const char *); } kinds[] = {
+        { "CHECK (status IN ('queued', 'running', 'done', 'failed'))", db_status_from_name },
+        { "CHECK (status IN ('running', 'done', 'failed', 'stopped'))", db_campaign_status_from_name },
+        { "CHECK (role IN ('probe', 'baseline', 'candidate', 'control'))", db_role_from_name },
+    };
+    for (int k = 0; k < 3; k++) {
+        char want[160] = "";
+        size_t len = 0;
+        for (int v = 0; v < 4; v++) {
+            const char *name = k == 0 ? db_status_name((enum db_status)v)
+                             : k == 1 ? db_campaign_status_name((enum db_campaign_status)v) : db_role_name((enum db_role)v);
+            CHECK_MSG(kinds[k].value(name) == v, "%s -> %d, not %d", name, kinds[k].value(name), v);
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s'%s'", v ? ", " : "", name);
+        }
+        CHECK_MSG(strstr(kinds[k].check, want) && strstr(db_schema_sql, kinds[k].check), "%s: %s", kinds[k].check, want);
+        CHECK(kinds[k].value("nope") == -1 && kinds[k].value(NULL) == -1);
+    }
+    CHECK(strcmp(db_status_name((enum db_status)4), "?") == 0 && strcmp(db_role_name((enum db_role)-1), "?") == 0);
+    CHECK(strcmp(db_campaign_status_name((enum db_campaign_status)9), "?") == 0);
 }
 
 TEST(db_run_status_counts_attempts)

@@ -225,7 +225,7 @@ static void check_v1_rows(struct test_ctx *t_, struct db *db)
     char err[CASCADE_ERR_MAX];
     struct db_campaign c;
     REQUIRE_MSG(db_campaign_get(db, "old", &c, err) == 0, "%s", err);
-    CHECK(c.id == 1 && strcmp(c.config_json, "{\"name\": \"old\"}") == 0 && strcmp(c.status, "done") == 0);
+    CHECK(c.id == 1 && strcmp(c.config_json, "{\"name\": \"old\"}") == 0 && c.status == DB_CAMPAIGN_DONE);
     CHECK(c.started_at == 1700000000.5 && c.finished_at == 1700000600.25);
     CHECK(strcmp(c.code_version, "v1-abc") == 0 && strcmp(c.host, "h1") == 0);
     CHECK(c.setup_json && strcmp(c.setup_json, "") == 0);
@@ -376,7 +376,7 @@ TEST(db_v2_head_measures_read_back)
     memset(&r, 0, sizeof r);
     r.campaign_id = cid;
     snprintf(r.name, sizeof r.name, "probe");
-    snprintf(r.role, sizeof r.role, "probe");
+    r.role = DB_ROLE_PROBE;
     REQUIRE_MSG(db_run_add(db, &r, &rid, &created, err) == 0, "%s", err);
     struct db_head_measure heads[3];
     memset(heads, 0, sizeof heads);

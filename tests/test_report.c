@@ -5,8 +5,10 @@
  * documented formats, that the Pareto marks match a front computed here from the rows,
  * that each SVG parses (xmllint) and has one point per done run / head / sweep run, that
  * empty and unfinished campaigns are reported as such, that two campaigns compare, and
- * the command's errors. */
+ * the command's errors (a database that cannot be read is bad input, exit 2, as for
+ * `cascade query`). */
 #include "test.h"
+#include "tests/db_fixture.h"
 #include "db/db.h"
 #include "reports/report_internal.h"
 
@@ -147,7 +149,7 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         memset(&r, 0, sizeof r);
         r.campaign_id = cid;
         snprintf(r.name, sizeof r.name, "%s", f->name);
-        snprintf(r.role, sizeof r.role, "%s", f->role);
+        r.role = (enum db_role)db_role_from_name(f->role);
         snprintf(r.arch, sizeof r.arch, "%s", f->arch);
         r.reason = (char *)f->reason;
         /* the probe records its embedding multiplier; the others, as before it existed, none */
@@ -169,7 +171,8 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
                 return -1;
         }
     }
-    return status && strcmp(status, "running") != 0 ? db_campaign_set_status(db, cid, status, err) : 0;
+    int st = db_campaign_status_from_name(status);
+    return st > DB_CAMPAIGN_RUNNING ? db_campaign_set_status(db, cid, (enum db_campaign_status)st, err) : 0;
 }
 
 /* A fresh database with campaigns alpha (done), beta (done, inherit, no setup), wip
@@ -617,6 +620,49 @@ TEST(report_cli_errors)
     CHECK(report_cli(args, &out) == 2 && out && strstr(out, "--out DIR/NAME.md are required"));
     free(out);
     CHECK(access(outp, F_OK) != 0);
+}
+
+/* A corrupt database opens (its header and schema are intact) and fails when the runs are
+ * read: bad input, so exit 2 with one line naming the file, as `cascade query` does, and
+ * nothing written. */
+TEST(report_cli_unreadable_database_is_exit_2)
+{
+    char path[600], bad[600], outp[600], args[1400], err[CASCADE_ERR_MAX];
+    REQUIRE(fx_database(t_, path, sizeof path) == 0);
+    db_fixture_fresh_path(bad, sizeof bad, "corrupt-report.db");
+    size_t n;
+    char *bytes = test_read_file(path, &n);
+    REQUIRE(bytes && test_write_file(bad, bytes, n) == 0);
+    free(bytes);
+    REQUIRE(db_fixture_corrupt_table(bad, "runs") == 0);
+    test_tmppath(outp, sizeof outp, "corrupt/report.md");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, bad, DB_READ_ONLY, err) == 0, "%s", err);
+    const char *alpha[] = { "alpha" };
+    CHECK(report_write(db, alpha, 1, outp, err) == REPORT_ERR_DB);
+    CHECK_MSG(strstr(err, bad) == err && strstr(err, "malformed") && !strchr(err, '\n'), "%s", err);
+    db_close(db);
+    CHECK(access(outp, F_OK) != 0);
+    const char *cmds[][2] = { { "report", "--db %s --campaign alpha --out %s" }, { "query", "--db %s runs --campaign alpha" } };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char line[1600], *out = NULL, want[700];
+        snprintf(args, sizeof args, cmds[i][1], bad, outp);
+        snprintf(line, sizeof line, "%s %s %s", test_cascade_bin(), cmds[i][0], args);
+        int rc = test_run(line, &out);
+        snprintf(want, sizeof want, "cascade %s: %s: ", cmds[i][0], bad);
+        CHECK_MSG(rc == 2, "%s: exit %d", args, rc);
+        CHECK_MSG(out && strstr(out, want) == out && strstr(out, "malformed") && strchr(out, '\n') == out + strlen(out) - 1,
+                  "%s: got '%s'", args, out ? out : "");
+        free(out);
+    }
+    CHECK(access(outp, F_OK) != 0);
+    /* a file that is not a database at all: the same */
+    REQUIRE(test_write_file(bad, "not a database, just some text......................................."
+                            "..................................................................", 130) == 0);
+    snprintf(args, sizeof args, "--db %s --out %s", bad, outp);
+    char *out = NULL;
+    CHECK(report_cli(args, &out) == 2 && out && strstr(out, "not a cascade database"));
+    free(out);
 }
 
 /* ---- formats ---------------------------------------------------------------------------------- */
