@@ -1,8 +1,12 @@
-/* search/campaign.h — the search controller's parts (private to search/): the campaign
- * config, the candidate rules of SPEC.md §5, warm starts ("inherit"), and running one
- * training run. The controller loop (search/cmd_search.c) records everything through
- * db/db.h; the parts here touch only checkpoint files, so a worker process (MPI) can
- * run them without the database.
+/* search/campaign.h — the search controller's parts (private to search/):
+ *   search/campaign_config.c  the campaign config
+ *   search/proposals.c        the reference runs and the candidate rules of SPEC.md §5,
+ *                             with the blind controls
+ *   search/inherit.c          weight surgery: warm starts ("inherit")
+ *   search/run.c              training one run (its schedule, its outcome)
+ * The controller (search/controller.c) records everything through db/db.h; the parts
+ * here touch only checkpoint files, so a worker process (MPI) runs them without the
+ * database. The command line is search/cmd_*.c; executors search/executor_*.c.
  */
 #ifndef CASCADE_SEARCH_CAMPAIGN_H
 #define CASCADE_SEARCH_CAMPAIGN_H

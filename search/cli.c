@@ -95,3 +95,19 @@ int cli_mkdir_parent(const char *file_path)
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - file_path), file_path);
     return cli_mkdir_p(dir);
 }
+
+void cli_cpu_model(char *out, size_t n)
+{
+    char line[512];
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            snprintf(out, n, "%s", colon + 2);
+            out[strcspn(out, "\n")] = 0;
+            break;
+        }
+    }
+    if (f) fclose(f);
+}

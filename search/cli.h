@@ -5,6 +5,8 @@
 #ifndef CASCADE_SEARCH_CLI_H
 #define CASCADE_SEARCH_CLI_H
 
+#include <stddef.h>
+
 int cmd_search(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_report(int argc, char **argv);
@@ -14,6 +16,13 @@ int cmd_prepare_brown(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+
+/* Prints the rows of a read-only statement on db_path as `cascade query` does (format
+ * "table", "csv" or "json"); -1 with err on error. */
+int cli_print_sql(const char *db_path, const char *sql, const char *format, char *err);
+/* The CPU's model name from /proc/cpuinfo ("unknown" where there is none), for every
+ * figure that names the machine (campaign setups, benchmarks). */
+void cli_cpu_model(char *out, size_t n);
 
 /* OpenBLAS core check (search/blas_core.c). Debian's OpenBLAS 0.3.21 picks a weak core
  * on several CPUs (Prescott on some AVX-512 Xeons, Haswell on Zen 5). */

@@ -227,6 +227,19 @@ static int print_rows(const struct rows *r, const char *format)
     return 0;
 }
 
+int cli_print_sql(const char *db_path, const char *sql, const char *format, char *err)
+{
+    struct db *db;
+    if (db_open(&db, db_path, DB_READ_ONLY, err) != 0) return -1;
+    struct rows rows = { 0 };
+    int rc = db_query_sql(db, sql, collect_row, &rows, err);
+    db_close(db);
+    if (rc == 0 && rows.oom) { rc = -1; snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db_path); }
+    if (rc == 0 && print_rows(&rows, format) != 0) { rc = -1; snprintf(err, CASCADE_ERR_MAX, "out of memory"); }
+    rows_free(&rows);
+    return rc;
+}
+
 int cmd_query(int argc, char **argv)
 {
     const char *cmd = "query", *path = NULL, *campaign = NULL, *format = "table", *sql = NULL, *query = NULL;

@@ -1,0 +1,167 @@
+/* search/campaign_config.c — the campaign config: loading and validation, read by the
+ * trainer's table-driven config reader (trainer/config.c) so that it has the same errors.
+ *
+ * Campaign config (JSON; README "Campaign config" is the reference):
+ *   {"name": "demo",
+ *    "data": {...}, "model": {...}, "train": {...}   the trainer's schema (trainer/config.c);
+ *        "model" gives the shape only: attention kinds, head dims, layernorm,
+ *        linear_prefix and embed_scale (search.probe_embed_scale) are chosen per run by
+ *        the search, so they are rejected here;
+ *        train.out too (checkpoints go to search.runs_dir)
+ *    "search": {"linear_threshold": 2.5, "max_prefix": n_layer, "multipliers": [1, 2],
+ *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
+ *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
+ *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
+ *               "analysis_tokens": seq_len, "runs_dir": "runs",
+ *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
+ *                                           LayerNorm [ours]; those with it use 1
+ */
+#include "search/campaign.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The search section, read by the trainer's config reader (same errors, duplicate keys
+ * refused); "multipliers" and "retrain" are read below, the bounds that depend on the
+ * model (max_prefix <= n_layer, analysis_tokens <= seq_len) checked after. */
+#define OFF_C(member) offsetof(struct campaign_config, member)
+static const struct config_key campaign_keys[] = {
+    /* section  key                 type          lo    hi     open  why   offset */
+    { "",       "name",             CONFIG_STR,   1,    127,   0, 0, NULL, OFF_C(name) },
+    { "search", "linear_threshold", CONFIG_NUM,   0,    1e6,   0, 0, NULL, OFF_C(linear_threshold) },
+    { "search", "max_prefix",       CONFIG_INT,   0,    TRAINER_MAX_LAYERS, 0, 0, NULL, OFF_C(max_prefix) },
+    { "search", "head_dim_step",    CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_step) },
+    { "search", "head_dim_min",     CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_min) },
+    { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
+    { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
+    { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
+    { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
+    { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
+    { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
+    { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
+};
+#define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
+static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
+static const char *const search_extra[] = { "multipliers", "retrain", NULL };
+
+static void campaign_defaults(struct campaign_config *cc)
+{
+    const struct model_config *mc = &cc->base.model;
+    cc->linear_threshold = 2.5;
+    cc->max_prefix = mc->n_layer;
+    cc->n_multipliers = 2;
+    cc->multipliers[0] = 1.0;
+    cc->multipliers[1] = 2.0;
+    cc->head_dim_step = 4;
+    cc->head_dim_min = 4;
+    cc->control = 1;
+    cc->combine = 1;
+    cc->retrain = RETRAIN_SCRATCH;
+    cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
+    cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
+    cc->analysis_tokens = mc->seq_len;
+    cc->probe_embed_scale = model_default_embed_scale(0);
+    snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
+}
+
+/* search.multipliers, search.retrain, and the bounds that depend on the model. */
+static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *err)
+{
+    const char *file = cc->path;
+    const struct model_config *mc = &cc->base.model;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
+    if (m) {
+        int n = cJSON_GetArraySize(m);
+        if (!cJSON_IsArray(m) || n < 1 || n > CAMPAIGN_MAX_MULTIPLIERS)
+            return config_fail(err, file, "search.multipliers", "expected a list of 1..%d numbers",
+                               CAMPAIGN_MAX_MULTIPLIERS);
+        cc->n_multipliers = 0;
+        for (const cJSON *it = m->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1000)) {
+                char path[64];
+                snprintf(path, sizeof path, "search.multipliers[%d]", cc->n_multipliers);
+                return config_fail(err, file, path, "expected a number in (0, 1000]");
+            }
+            cc->multipliers[cc->n_multipliers++] = it->valuedouble;
+        }
+    }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "retrain");
+    if (r) {
+        if (cJSON_IsString(r) && strcmp(r->valuestring, "scratch") == 0) cc->retrain = RETRAIN_SCRATCH;
+        else if (cJSON_IsString(r) && strcmp(r->valuestring, "inherit") == 0) cc->retrain = RETRAIN_INHERIT;
+        else return config_fail(err, file, "search.retrain", "expected \"scratch\" or \"inherit\"");
+    }
+    if (cc->max_prefix > mc->n_layer)
+        return config_fail(err, file, "search.max_prefix", "expected an integer in 0..%d (model.n_layer), got %d",
+                           mc->n_layer, cc->max_prefix);
+    if (cc->analysis_tokens > mc->seq_len)
+        return config_fail(err, file, "search.analysis_tokens", "expected an integer in 2..%d (model.seq_len), "
+                           "got %d", mc->seq_len, cc->analysis_tokens);
+    return 0;
+}
+
+int campaign_config_load(struct campaign_config *cc, const char *path, char *err)
+{
+    memset(cc, 0, sizeof *cc);
+    snprintf(cc->path, sizeof cc->path, "%s", path);
+    void *root_v = NULL;
+    if (config_file_parse(path, &cc->json, &root_v, err) != 0) return -1;
+    cJSON *root = root_v;
+    int rc = -1;
+    cJSON *train_part = cJSON_CreateObject();
+    /* top level: name and the sections, each once */
+    if (config_read_section(path, root, "", campaign_keys, N_CAMPAIGN_KEYS, campaign_sections, cc, err) != 0)
+        goto done;
+    if (!cc->name[0]) { config_fail(err, path, "name", "missing: a campaign needs a name"); goto done; }
+    if (strspn(cc->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(cc->name)) {
+        config_fail(err, path, "name", "expected a campaign name of letters, digits, '_', '.', '-'");
+        goto done;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix",
+                                            "embed_scale", NULL };
+    for (int k = 0; cJSON_IsObject(model) && per_run[k]; k++) {
+        if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
+            char key[32];
+            snprintf(key, sizeof key, "model.%s", per_run[k]);
+            config_fail(err, path, key, "chosen per run by the search (probe: sd without LayerNorm; "
+                        "standard: softmax with LayerNorm; the probe's embed_scale: search.probe_embed_scale); "
+                        "remove it");
+            goto done;
+        }
+    }
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
+    if (cJSON_IsObject(train) && cJSON_GetObjectItemCaseSensitive(train, "out")) {
+        config_fail(err, path, "train.out", "checkpoints go to search.runs_dir; remove it");
+        goto done;
+    }
+    static const char *const sections[] = { "data", "model", "train", NULL };
+    for (int k = 0; sections[k]; k++) {
+        cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, sections[k]);
+        if (sec) cJSON_AddItemReferenceToObject(train_part, sections[k], sec);
+    }
+    if (trainer_config_from_json(&cc->base, train_part, path, "", err) != 0) goto done;
+    campaign_defaults(cc);
+    const cJSON *search = cJSON_GetObjectItemCaseSensitive(root, "search");
+    if (search) {
+        if (config_read_section(path, search, "search", campaign_keys, N_CAMPAIGN_KEYS, search_extra, cc, err) != 0 ||
+            parse_search_rest(cc, search, err) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(train_part);
+    cJSON_Delete(root);
+    if (rc != 0) campaign_config_free(cc);
+    return rc;
+}
+
+void campaign_config_free(struct campaign_config *cc)
+{
+    free(cc->json);
+    cc->json = NULL;
+}
+
