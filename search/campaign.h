@@ -32,6 +32,8 @@ struct campaign_config {
     int combine;                 /* 1: linear prefix + cut head dims */
     enum retrain_mode retrain;
     int inherit_steps;           /* step budget of inherited candidates */
+    int replicates;              /* the Δ reference trained this many times (seeds seed, seed+1,
+                                  * ...): 1 = no noise floor */
     double inherit_lr_frac;      /* [ours] peak lr of an inherited run, as a fraction of
                                   * train.lr; its cosine ends where the probe's ended
                                   * (lr x min_lr_frac), after a warmup of inherit_steps/20 */
@@ -56,6 +58,8 @@ struct run_spec {
     char reason[512];
     enum run_source inherit_from;/* warm start source in inherit mode, else SOURCE_NONE */
     int steps;                   /* step budget */
+    uint64_t seed;               /* training seed; 0: the campaign's train.seed */
+    char replicate_of[64];       /* replicates: the reference they repeat with another seed */
 };
 
 /* The two reference runs: the S–D probe without LayerNorm and the standard softmax model
@@ -74,7 +78,9 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * cut_m{m} uniform_m{m} (one head dim everywhere, the size nearest the candidate's) and
  * reversed_m{m} (its dims in reverse layer order), for each lin{k} linlast{k} (the last k
  * layers linear). Identical architectures are proposed once. In inherit mode the list
- * starts with the two continued references. *out is malloc'ed; -1 when out of memory. */
+ * starts with the two continued references; then come the replicates of the Δ reference
+ * (the probe, or probe_cont in inherit mode): "{ref}_r2" ... "{ref}_r{replicates}" with
+ * seeds train.seed + 1, ... *out is malloc'ed; -1 when out of memory. */
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n);
 

@@ -12,6 +12,7 @@
  *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
+ *               "replicates": 3 (the Δ reference's seeds: the noise floor),
  *               "analysis_tokens": seq_len, "runs_dir": "runs",
  *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
@@ -38,6 +39,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
     { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
+    { "search", "replicates",       CONFIG_INT,   1,    16,    0, 0, NULL, OFF_C(replicates) },
     { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
@@ -62,6 +64,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->retrain = RETRAIN_SCRATCH;
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
     cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
+    cc->replicates = 3;
     cc->analysis_tokens = mc->seq_len;
     cc->probe_embed_scale = model_default_embed_scale(0);
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");

@@ -428,7 +428,7 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     r.arch_json = model_config_to_json(&s->arch);
     r.reason = (char *)s->reason;
     snprintf(r.retrain, sizeof r.retrain, "%s", s->inherit_from != SOURCE_NONE ? "inherit" : "scratch");
-    r.seed = (int64_t)c->cc.base.seed;
+    r.seed = (int64_t)(s->seed ? s->seed : c->cc.base.seed);
     r.seq = seq;
     ckpt_path(c, s->name, r.checkpoint, sizeof r.checkpoint);
     snprintf(r.host, sizeof r.host, "%s", c->host);

@@ -201,6 +201,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
      * the candidates' schedule, so that inherited runs are compared at equal budgets */
     for (int k = 0; inherit && k < (cc->control ? 2 : 1); k++) {
         struct run_spec *r = append(&p);
+        if (!r) break;
         *r = k == 0 ? probe : standard;
         snprintf(r->name, sizeof r->name, "%s", k == 0 ? CAMPAIGN_PROBE_CONT : CAMPAIGN_STANDARD_CONT);
         snprintf(r->role, sizeof r->role, "baseline");
@@ -208,6 +209,24 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
                  "inherited %s, so their deltas measure the architecture, not the extra training",
                  k == 0 ? "probe" : "standard model", steps, k == 0 ? "candidates (their delta is against it)" : "controls");
         r->inherit_from = k == 0 ? SOURCE_PROBE : SOURCE_STANDARD;
+        r->steps = steps;
+    }
+    /* 0b. replicates of the reference of every Δ (the probe, or the continued probe in
+     * inherit mode) with other seeds: their spread is the noise floor of every Δ */
+    for (int i = 2; i <= cc->replicates; i++) {
+        struct run_spec *r = append(&p);
+        if (!r) break;
+        *r = probe;
+        const char *ref = inherit ? CAMPAIGN_PROBE_CONT : "probe";
+        snprintf(r->name, sizeof r->name, "%s_r%d", ref, i);
+        snprintf(r->role, sizeof r->role, "baseline");
+        snprintf(r->replicate_of, sizeof r->replicate_of, "%s", ref);
+        r->seed = cc->base.seed + (uint64_t)(i - 1);
+        snprintf(r->reason, sizeof r->reason, "noise floor: %s again with seed %llu (%s), replicate %d of %d; the "
+                 "spread of these perplexities is the noise every delta is compared with [SPEC 5]", ref,
+                 (unsigned long long)r->seed, inherit ? "the continuation's data order" : "initialisation and data order",
+                 i, cc->replicates);
+        r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;
         r->steps = steps;
     }
     /* K: the leading layers whose cascade value is at or below the threshold */

@@ -39,6 +39,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     struct train_config tc = cc->base;
     tc.model = spec->arch;
     tc.steps = spec->steps;
+    if (spec->seed) tc.seed = spec->seed;
     if (tc.warmup_steps >= tc.steps) tc.warmup_steps = tc.steps / 10;
     if (spec->inherit_from != SOURCE_NONE) campaign_continuation_schedule(cc, &tc);
     snprintf(tc.out_path, sizeof tc.out_path, "%s", ckpt_path);

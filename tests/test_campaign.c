@@ -88,10 +88,14 @@ TEST(campaign_end_to_end)
     CHECK(strstr(out, "stage 3/3") != NULL && strstr(out, "finished") != NULL);
     free(out);
     /* probe, standard, lin1, lin2 (threshold 50: every layer qualifies, max_prefix 2),
-     * std_lin1, std_lin2, cut_m0.5, lin2_cut_m0.5, and the blind controls linlast1,
-     * linlast2 (cut_m0.5 is uniform d 4: it is its own uniform and reversed control) */
+     * std_lin1, std_lin2, cut_m0.5, lin2_cut_m0.5, the blind controls linlast1,
+     * linlast2 (cut_m0.5 is uniform d 4: it is its own uniform and reversed control), and
+     * the probe's replicates probe_r2, probe_r3 */
     out = query(db, "SELECT count(*), sum(status = 'done') FROM runs");
-    CHECK_MSG(strstr(out, "10,10") != NULL, "%s", out);
+    CHECK_MSG(strstr(out, "12,12") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT seed FROM runs WHERE name = 'probe_r3'");
+    CHECK_MSG(strstr(out, "\n1339") != NULL, "%s", out);
     free(out);
     out = query(db, "SELECT delta_ppl_pct, attention_saved_pct FROM v_results WHERE run = 'probe'");
     CHECK_MSG(strstr(out, "\n0.0,0.0") != NULL, "%s", out);
@@ -319,6 +323,6 @@ TEST(campaign_environment_failure_stays_retryable)
     CHECK_MSG(rc == 0 && strstr(out, "finished"), "rc %d: %s", rc, out);
     free(out);
     out = query(db, "SELECT count(*), sum(status = 'done') FROM runs");
-    CHECK_MSG(strstr(out, "10,10") != NULL, "%s", out);
+    CHECK_MSG(strstr(out, "12,12") != NULL, "%s", out);
     free(out);
 }

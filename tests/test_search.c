@@ -41,10 +41,19 @@ TEST(search_propose_follows_the_cascade)
     struct run_spec *p;
     int n;
     REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
-    /* lin1..lin4, std_lin1..4, cut_m1, cut_m2, lin3_cut_m1, lin3_cut_m2; blind controls
-     * linlast1..4, uniform_m1, reversed_m1, uniform_m2, reversed_m2 */
-    CHECK_MSG(n == 20, "%d proposals", n);
+    /* probe_r2, probe_r3 (replicates: 3 by default), lin1..lin4, std_lin1..4, cut_m1,
+     * cut_m2, lin3_cut_m1, lin3_cut_m2; blind controls linlast1..4, uniform_m1,
+     * reversed_m1, uniform_m2, reversed_m2 */
+    CHECK_MSG(n == 22, "%d proposals", n);
     const struct run_spec *r;
+    for (int i = 2; i <= 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "probe_r%d", i);
+        REQUIRE((r = named(p, n, name)) != NULL);
+        CHECK(strcmp(r->replicate_of, "probe") == 0 && strcmp(r->role, "baseline") == 0);
+        CHECK(r->seed == cc.base.seed + (uint64_t)(i - 1) && r->inherit_from == SOURCE_NONE);
+        CHECK(r->arch.layers[0].kind == ATTN_SD && !r->arch.layernorm && r->steps == cc.base.steps);
+    }
     REQUIRE((r = named(p, n, "lin3")) != NULL);
     CHECK(r->arch.layers[2].kind == ATTN_LINEAR && r->arch.layers[3].kind == ATTN_SD && !r->arch.layernorm);
     /* the embedding multiplier follows LayerNorm: the probe's family without, the control's with */
@@ -110,7 +119,7 @@ TEST(search_propose_follows_the_cascade)
      * and multipliers so large the dims stay full propose nothing */
     double high[6] = { 40, 40, 40, 40, 40, 40 };
     REQUIRE(campaign_propose(&cc, high, &p, &n) == 0);
-    CHECK_MSG(n == 3 && named(p, n, "lin1") && named(p, n, "std_lin1") && named(p, n, "linlast1"), "%d proposals", n);
+    CHECK_MSG(n == 5 && named(p, n, "lin1") && named(p, n, "std_lin1") && named(p, n, "linlast1"), "%d proposals", n);
     free(p);
     campaign_config_free(&cc);
 }
