@@ -17,12 +17,20 @@
 
 enum retrain_mode { RETRAIN_SCRATCH = 0, RETRAIN_INHERIT = 1 };
 
+/* The layer value the proposal rules read: the mean over the probe's heads (weight level)
+ * of the routing spectrum's effective rank, participation ratio, k90, or 2 x planes (the
+ * rank of the dominant rotation planes). erank weighs every singular value by sigma, so the
+ * tail left by the random init lifts it; PR, k90 and planes see the dominant planes. */
+enum campaign_measure { MEASURE_ERANK = 0, MEASURE_PR = 1, MEASURE_K90 = 2, MEASURE_PLANES = 3 };
+const char *campaign_measure_name(enum campaign_measure m);   /* "erank", "pr", "k90", "planes" */
+
 struct campaign_config {
     char name[128];              /* campaign name, unique in the database */
     char path[TRAINER_PATH_MAX]; /* the config file, for messages */
     char *json;                  /* the file's text, stored with the campaign (malloc'ed) */
     struct train_config base;    /* data, probe shape, budgets, seed (model kinds set per run) */
     /* proposal rules, SPEC §5 [ours] */
+    enum campaign_measure measure; /* which per-layer value the rules read (SPEC §3) */
     double linear_threshold;     /* a layer with mean routing erank <= this may be linear */
     int max_prefix;              /* longest linear prefix tried (<= n_layer) */
     int n_multipliers;
@@ -71,7 +79,8 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
 #define CAMPAIGN_PROBE_CONT "probe_cont"
 #define CAMPAIGN_STANDARD_CONT "standard_cont"
 
-/* Candidates from the probe's per-layer mean routing erank (weight level), SPEC §5:
+/* Candidates from the probe's per-layer cascade value (search.measure, weight level; the
+ * argument keeps its historical name layer_erank), SPEC §5:
  * linear prefixes up to the threshold plus the knee, the same prefixes on the standard
  * model (control), cascade-allocated head dims per multiplier, and their combination with
  * the linear prefix; then the blind controls of equal size (role "control"): for each

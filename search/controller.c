@@ -117,7 +117,8 @@ static int to_db_head(struct db_head_measure *h, const struct analysis_head *a, 
 }
 
 /* Analyses a finished run's checkpoint and stores both levels; returns the layer means of
- * the weight-level routing erank in erank_out (n_layer) when it is not NULL. */
+ * the weight-level routing measure the rules read (search.measure) in erank_out (n_layer)
+ * when it is not NULL. */
 static int analyse_run(struct controller *c, int64_t run_id, const char *run, double *erank_out, char *err)
 {
     char path[TRAINER_PATH_MAX];
@@ -171,8 +172,15 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
                                     level ? am.cascade_realised : am.cascade, err);
         for (int i = 0; svs && i < 2 * n; i++) { free(svs[i]); svs[i] = NULL; }
     }
-    if (rc == 0 && erank_out)
-        for (int l = 0; l < am.n_layer; l++) erank_out[l] = am.layers[l].mean.routing_erank;
+    if (rc == 0 && erank_out) {
+        for (int l = 0; l < am.n_layer; l++) {
+            const struct analysis_measures *mean = &am.layers[l].mean;
+            erank_out[l] = c->cc.measure == MEASURE_PR ? mean->routing_pr
+                         : c->cc.measure == MEASURE_K90 ? mean->routing_k90
+                         : c->cc.measure == MEASURE_PLANES ? 2.0 * mean->routing_planes
+                         : mean->routing_erank;
+        }
+    }
     free(heads);
     free(layers);
     free(svs);
@@ -472,7 +480,8 @@ static enum campaign_end run_stages(struct controller *c, char *err)
         }
     }
     char line[512];
-    int k = snprintf(line, sizeof line, "measured cascade (probe, mean routing erank by layer):");
+    int k = snprintf(line, sizeof line, "measured cascade (probe, mean routing %s by layer):",
+                     campaign_measure_name(c->cc.measure));
     for (int l = 0; l < c->cc.base.model.n_layer && k < (int)sizeof line; l++)
         k += snprintf(line + k, sizeof line - k, " %.2f", erank[l]);
     note(c, "%s", line);

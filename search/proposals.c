@@ -196,6 +196,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     const int steps = inherit ? cc->inherit_steps : cc->base.steps;
     char er[256];
     format_eranks(er, sizeof er, layer_erank, L);
+    const char *mname = campaign_measure_name(cc->measure);
 
     /* 0. inherit mode: the probe and the standard model trained inherit_steps more, with
      * the candidates' schedule, so that inherited runs are compared at equal budgets */
@@ -243,11 +244,11 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         snprintf(r->name, sizeof r->name, "lin%d", k);
         snprintf(r->role, sizeof r->role, "candidate");
         if (k <= K)
-            snprintf(r->reason, sizeof r->reason, "linear prefix: layers 0..%d have mean routing erank <= %.2f "
-                     "(probe, weight level: %s) [SPEC 5]", k - 1, cc->linear_threshold, er);
+            snprintf(r->reason, sizeof r->reason, "linear prefix: layers 0..%d have mean routing %s <= %.2f "
+                     "(probe, weight level: %s) [SPEC 5]", k - 1, mname, cc->linear_threshold, er);
         else
             snprintf(r->reason, sizeof r->reason, "knee of the linear prefix: one layer past the threshold "
-                     "(layer %d has erank %.2f > %.2f) [SPEC 5]", k - 1, layer_erank[k - 1], cc->linear_threshold);
+                     "(layer %d has %s %.2f > %.2f) [SPEC 5]", k - 1, mname, layer_erank[k - 1], cc->linear_threshold);
         r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;
         r->steps = steps;
     }
@@ -285,13 +286,14 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             if (!r) continue;
             if (pass == 0) {
                 snprintf(r->name, sizeof r->name, "cut_m%g", m);
-                snprintf(r->reason, sizeof r->reason, "cascade-allocated head dims d_l = clamp(round_up(%g * erank_l, %d), "
-                         "%d, %d) = [%s] from erank [%s] [SPEC 5]", m, cc->head_dim_step, cc->head_dim_min, d, dims, er);
+                snprintf(r->reason, sizeof r->reason, "cascade-allocated head dims d_l = clamp(round_up(%g * %s_l, %d), "
+                         "%d, %d) = [%s] from %s [%s] [SPEC 5]", m, mname, cc->head_dim_step, cc->head_dim_min, d, dims,
+                         mname, er);
             } else {
                 snprintf(r->name, sizeof r->name, "lin%d_cut_m%g", Kc, m);
-                snprintf(r->reason, sizeof r->reason, "linear prefix of %d layers (erank <= %.2f) combined with "
+                snprintf(r->reason, sizeof r->reason, "linear prefix of %d layers (%s <= %.2f) combined with "
                          "cascade-allocated head dims (m = %g) on the S-D layers: d = [%s] [SPEC 5]",
-                         Kc, cc->linear_threshold, m, dims);
+                         Kc, mname, cc->linear_threshold, m, dims);
             }
             snprintf(r->role, sizeof r->role, "candidate");
             r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;

@@ -344,3 +344,28 @@ TEST(search_continuation_schedule_starts_where_the_probe_ended)
              campaign_json);
     CHECK(load(t_, &cc, bad, err) == -1 && strstr(err, "search.inherit_lr_frac: expected a number in (0, 1], got 0"));
 }
+
+/* search.measure chooses the layer value the rules read; its name is in every reason. */
+TEST(search_measure_is_a_config_choice)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX], text[4096];
+    const char *end = strrchr(campaign_json, '}');
+    snprintf(text, sizeof text, "%.*s, \"measure\": \"k90\"}}", (int)(end - campaign_json - 1), campaign_json);
+    REQUIRE_MSG(load(t_, &cc, text, err) == 0, "%s", err);
+    CHECK(cc.measure == MEASURE_K90 && strcmp(campaign_measure_name(cc.measure), "k90") == 0);
+    double v[6] = { 2.0, 2.0, 9, 9, 9, 9 };
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    const struct run_spec *r = named(p, n, "lin2");
+    CHECK(r && strstr(r->reason, "mean routing k90 <= 2.50"));
+    free(p);
+    campaign_config_free(&cc);
+    snprintf(text, sizeof text, "%.*s, \"measure\": \"rank\"}}", (int)(end - campaign_json - 1), campaign_json);
+    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\" or \"planes\""));
+    /* the default is erank */
+    REQUIRE(load(t_, &cc, campaign_json, err) == 0);
+    CHECK(cc.measure == MEASURE_ERANK);
+    campaign_config_free(&cc);
+}
