@@ -201,7 +201,7 @@ fuzz-regress: fuzz-build
 	       -rss_limit_mb=$(FUZZ_RSS_MB) $$f > $$log 2>&1; then \
 	    echo "fuzz-regress $$f: ok"; \
 	  else \
-	    grep -m 3 -E 'ERROR|SUMMARY' $$log; echo "fuzz-regress $$f: FAILED (log $$log)"; failed=$$((failed + 1)); \
+	    grep -m 3 -E 'fuzz harness|ERROR|SUMMARY' $$log; echo "fuzz-regress $$f: FAILED (log $$log)"; failed=$$((failed + 1)); \
 	  fi; \
 	done; \
 	if [ $$failed -gt 0 ]; then echo "make fuzz-regress: $$failed failed"; exit 1; fi
