@@ -7,9 +7,20 @@
 #   make deps       install the Debian packages (as root, non-interactive)
 #   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (README)
 #   make deps-mpi   install Open MPI (openmpi-bin libopenmpi-dev) for MPI=1
+#   make fuzz       build the libFuzzer harnesses of tests/fuzz/ (clang-14, ASan + UBSan) into
+#                   build/fuzz/ and run each FUZZ_SECONDS (default 60) on a copy of its seeds
+#                   (tests/fuzz/corpus/NAME/ -> build/fuzz/corpus-NAME/); fails on any crash,
+#                   leak or timeout, whose reproducer is left in build/fuzz/artifacts-NAME/
+#   make fuzz-build the same harnesses, built only
+#   make fuzz-regress  replay the saved reproducers of tests/fuzz/regress/NAME/ once each
+#   make deps-fuzz  install clang-14, its libFuzzer runtime and OpenMP (libclang-rt-14-dev,
+#                   libomp-14-dev) for the fuzz targets
 #
 # Every module is one folder; each .c in it is compiled. search/main.c holds main();
 # tests/*.c are linked with every module except search/main.c into ./cascade_test.
+# tests/fuzz/fuzz_NAME.c are libFuzzer harnesses (README "Fuzzing"), each linked with the
+# same modules rebuilt by clang-14 into build/fuzz/fuzz_NAME; seeds in tests/fuzz/corpus/,
+# dictionaries in tests/fuzz/dict/, saved reproducers in tests/fuzz/regress/.
 
 CC      ?= cc
 # OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (see README).
@@ -42,7 +53,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/cascade,$(if $(filter 1,$(MPI)),cascade-mpi,cascade))
 TESTBIN  := $(BUILD)/cascade_test
 
-.PHONY: all test bench data deps deps-mpi clean
+.PHONY: all test bench data deps deps-mpi deps-fuzz fuzz fuzz-build fuzz-regress clean
 all: $(BIN)
 
 $(BIN): $(LIB_OBJ) $(BUILD)/search/main.o
@@ -113,6 +124,96 @@ deps:
 deps-mpi:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev
+
+deps-fuzz:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev libomp-14-dev
+
+# Fuzzing (README "Fuzzing"). Every module source but search/main.c is compiled again with
+# clang-14 under libFuzzer's coverage instrumentation, AddressSanitizer and
+# UndefinedBehaviorSanitizer into build/fuzz/libcascade.a; each tests/fuzz/fuzz_NAME.c is
+# linked with it into build/fuzz/fuzz_NAME. A run fuzzes a fresh copy of the seeds, so the
+# committed corpus never grows; -rss_limit_mb (also the malloc limit) and -timeout make an
+# out-of-memory input or a slow unit a finding like a crash or a leak.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_RSS_MB  ?= 2048
+FUZZ_TIMEOUT ?= 10
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link -std=c11 \
+                -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-pass-failed \
+                -fopenmp -I. -I$(BUILD) -MMD -MP
+FUZZ_NAMES   := safetensors checkpoint trainer_config campaign_config data_load brown
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+# -max_len of each harness: room for its largest seed (checkpoints of the seed models are
+# ~30 KB) and some growth.
+FUZZ_LEN_safetensors     := 65536
+FUZZ_LEN_checkpoint      := 65536
+FUZZ_LEN_trainer_config  := 4096
+FUZZ_LEN_campaign_config := 4096
+FUZZ_LEN_data_load       := 8192
+FUZZ_LEN_brown           := 4096
+# Temporary files of the harnesses (inputs, the brown harness' corpus directories) go to
+# /dev/shm where there is one: data_prepare_brown fsyncs, 15x slower on a disk.
+FUZZ_TMPDIR  ?= $(if $(wildcard /dev/shm/.),/dev/shm,/tmp)
+# FUZZ_ONE_LINE_ERRORS=1: error messages must also be one line of text (tests/fuzz/fuzz_util.h;
+# off until the reports in tests/fuzz/regress/README.md are fixed; make fuzz-regress sets it).
+FUZZ_ONE_LINE_ERRORS ?= 0
+FUZZ_ENV     := OMP_NUM_THREADS=1 TMPDIR=$(FUZZ_TMPDIR) UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+                CASCADE_FUZZ_ONE_LINE_ERRORS=$(FUZZ_ONE_LINE_ERRORS)
+# The harness objects are kept (make would delete them as intermediates and rebuild).
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o)
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(VERSION_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libcascade.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libcascade.a
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each harness in turn, with its dictionary (tests/fuzz/dict/NAME.dict) where it has one;
+# all run even when one finds something. A finding prints the end
+# of its log (the sanitizer's report); the log and reproducer stay in build/fuzz/.
+fuzz: fuzz-build
+	@failed=; for h in $(FUZZ_NAMES); do \
+	  rm -rf $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
+	  mkdir -p $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
+	  cp tests/fuzz/corpus/$$h/* $(FUZZ_DIR)/corpus-$$h/; \
+	  log=$(FUZZ_DIR)/fuzz_$$h.log; dict=; \
+	  if [ -f tests/fuzz/dict/$$h.dict ]; then dict=-dict=tests/fuzz/dict/$$h.dict; fi; \
+	  if $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+	       -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$(FUZZ_LEN_$$h) -print_final_stats=1 $$dict \
+	       -artifact_prefix=$(FUZZ_DIR)/artifacts-$$h/ $(FUZZ_DIR)/corpus-$$h > $$log 2>&1; then \
+	    echo "fuzz $$h: ok, $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log), $$(grep -o 'exec/s: [0-9]*' $$log | tail -n 1), corpus $$(ls $(FUZZ_DIR)/corpus-$$h | wc -l) inputs"; \
+	  else \
+	    tail -n 40 $$log; echo "fuzz $$h: FAILED (log $$log, reproducer in $(FUZZ_DIR)/artifacts-$$h/)"; \
+	    failed="$$failed $$h"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: findings in:$$failed"; exit 1; fi; \
+	echo "make fuzz: $(words $(FUZZ_NAMES)) harnesses, $(FUZZ_SECONDS) s each, no findings"
+
+# The saved reproducers (tests/fuzz/regress/NAME/*), each run once by its harness: passes
+# once the bugs they found are fixed.
+fuzz-regress: fuzz-build
+	@failed=0; for f in $$(ls -d tests/fuzz/regress/*/* 2>/dev/null); do \
+	  h=$$(basename $$(dirname $$f)); log=$(FUZZ_DIR)/regress_$${h}_$$(basename $$f).log; \
+	  if $(FUZZ_ENV) CASCADE_FUZZ_ONE_LINE_ERRORS=1 $(FUZZ_DIR)/fuzz_$$h -timeout=$(FUZZ_TIMEOUT) \
+	       -rss_limit_mb=$(FUZZ_RSS_MB) $$f > $$log 2>&1; then \
+	    echo "fuzz-regress $$f: ok"; \
+	  else \
+	    grep -m 3 -E 'fuzz harness|ERROR|SUMMARY' $$log; echo "fuzz-regress $$f: FAILED (log $$log)"; failed=$$((failed + 1)); \
+	  fi; \
+	done; \
+	if [ $$failed -gt 0 ]; then echo "make fuzz-regress: $$failed failed"; exit 1; fi
 
 clean:
 	rm -rf build cascade cascade-mpi
