@@ -158,9 +158,10 @@ FUZZ_LEN_brown           := 4096
 # Temporary files of the harnesses (inputs, the brown harness' corpus directories) go to
 # /dev/shm where there is one: data_prepare_brown fsyncs, 15x slower on a disk.
 FUZZ_TMPDIR  ?= $(if $(wildcard /dev/shm/.),/dev/shm,/tmp)
-# FUZZ_ONE_LINE_ERRORS=1: error messages must also be one line of text (tests/fuzz/fuzz_util.h;
-# off until the reports in tests/fuzz/regress/README.md are fixed; make fuzz-regress sets it).
-FUZZ_ONE_LINE_ERRORS ?= 0
+# FUZZ_ONE_LINE_ERRORS=1 (default): error messages must also be one line of text
+# (tests/fuzz/fuzz_util.h); the reports in tests/fuzz/regress/ were fixed and are replayed
+# by make fuzz-regress.
+FUZZ_ONE_LINE_ERRORS ?= 1
 FUZZ_ENV     := OMP_NUM_THREADS=1 TMPDIR=$(FUZZ_TMPDIR) UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
                 CASCADE_FUZZ_ONE_LINE_ERRORS=$(FUZZ_ONE_LINE_ERRORS)
 # The harness objects are kept (make would delete them as intermediates and rebuild).
