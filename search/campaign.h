@@ -54,6 +54,9 @@ struct campaign_config {
 /* Loads and validates a campaign config. Errors name the file and the key path. */
 int campaign_config_load(struct campaign_config *cc, const char *path, char *err);
 void campaign_config_free(struct campaign_config *cc);
+/* The resolved search section, every key with its value (a cJSON object, or NULL when out
+ * of memory), for the campaign's recorded setup. */
+void *campaign_search_to_json(const struct campaign_config *cc);
 
 /* One run of a campaign: what to train and why. */
 enum run_source { SOURCE_NONE = 0, SOURCE_PROBE = 1, SOURCE_STANDARD = 2 };

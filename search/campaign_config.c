@@ -182,3 +182,27 @@ void campaign_config_free(struct campaign_config *cc)
     cc->json = NULL;
 }
 
+
+void *campaign_search_to_json(const struct campaign_config *cc)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    for (size_t i = 0; i < N_CAMPAIGN_KEYS; i++) {
+        const struct config_key *k = &campaign_keys[i];
+        if (strcmp(k->section, "search") != 0) continue;
+        const char *src = (const char *)cc + k->offset;
+        switch (k->type) {
+        case CONFIG_INT:   cJSON_AddNumberToObject(o, k->key, *(const int *)src); break;
+        case CONFIG_BOOL:  cJSON_AddBoolToObject(o, k->key, *(const int *)src != 0); break;
+        case CONFIG_NUM:   cJSON_AddNumberToObject(o, k->key, *(const double *)src); break;
+        case CONFIG_FLOAT: cJSON_AddNumberToObject(o, k->key, *(const float *)src); break;
+        case CONFIG_SEED:  cJSON_AddNumberToObject(o, k->key, (double)*(const uint64_t *)src); break;
+        case CONFIG_STR:   cJSON_AddStringToObject(o, k->key, src); break;
+        }
+    }
+    cJSON *m = cJSON_AddArrayToObject(o, "multipliers");
+    for (int i = 0; m && i < cc->n_multipliers; i++) cJSON_AddItemToArray(m, cJSON_CreateNumber(cc->multipliers[i]));
+    cJSON_AddStringToObject(o, "retrain", cc->retrain == RETRAIN_INHERIT ? "inherit" : "scratch");
+    cJSON_AddStringToObject(o, "measure", campaign_measure_name(cc->measure));
+    return o;
+}

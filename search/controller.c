@@ -528,6 +528,13 @@ static int record_setup(struct controller *c, char *err)
     cJSON_AddNumberToObject(o, "val_tokens", (double)(c->ds.n_tokens - c->ds.n_train));
     cJSON_AddNumberToObject(o, "val_fraction", c->cc.base.val_fraction);
     cJSON_AddBoolToObject(o, "is_bytes", c->ds.is_bytes);
+    /* the resolved configs, every key written, so that reports need not know the
+     * trainer's or the search's defaults */
+    char *tj = trainer_config_to_json(&c->cc.base);
+    cJSON *train = tj ? cJSON_Parse(tj) : NULL;
+    free(tj);
+    if (train) cJSON_AddItemToObject(o, "train_config", train);
+    cJSON_AddItemToObject(o, "search", campaign_search_to_json(&c->cc));
     char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     int rc = json ? db_campaign_set_setup(c->db, c->campaign_id, json, err) : -1;
