@@ -260,6 +260,18 @@ TEST(bad_campaign_config_is_read_like_a_training_config)
     }
 }
 
+/* `bytes` bytes of a repeated English sentence at path; 0 on success. */
+static int write_text_corpus(const char *path, size_t bytes)
+{
+    static const char line[] = "the jury said the county election was\n";
+    char *text = malloc(bytes);
+    if (!text) return -1;
+    for (size_t i = 0; i < bytes; i++) text[i] = line[i % (sizeof line - 1)];
+    int rc = test_write_file(path, text, bytes);
+    free(text);
+    return rc;
+}
+
 /* A small training config over `data` (seq_len T), written to `path`. */
 static void write_train_config(const char *path, const char *data, int T, int steps, int log_every)
 {
@@ -285,10 +297,7 @@ TEST(bad_input_train_exits_2)
     free(out);
     /* a truncated checkpoint given to --resume */
     test_tmppath(data, sizeof data, "long.txt");
-    char text[4096];
-    for (int i = 0; i < 4095; i++) text[i] = "the jury said the county election was\n"[i % 38];
-    text[4095] = 0;
-    REQUIRE(test_write_text(data, text) == 0);
+    REQUIRE(write_text_corpus(data, 4096) == 0);
     test_tmppath(cfg, sizeof cfg, "long.json");
     write_train_config(cfg, data, 16, 2, 1);
     test_tmppath(ck, sizeof ck, "long.safetensors");
@@ -306,10 +315,7 @@ TEST(train_ctrl_c_stops_after_the_current_step)
 {
     char data[512], cfg[512], ck[512], cmd[2048], *out = NULL;
     test_tmppath(data, sizeof data, "ctrlc.txt");
-    char text[8192];
-    for (int i = 0; i < 8191; i++) text[i] = "the jury said the county election was\n"[i % 38];
-    text[8191] = 0;
-    REQUIRE(test_write_text(data, text) == 0);
+    REQUIRE(write_text_corpus(data, 8192) == 0);
     test_tmppath(cfg, sizeof cfg, "ctrlc.json");
     write_train_config(cfg, data, 16, 100000000, 1000000);
     test_tmppath(ck, sizeof ck, "ctrlc.safetensors");
