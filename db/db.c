@@ -117,6 +117,7 @@ int db_run_exists(struct db *db, int64_t run_id, char *err)
 }
 
 const char *db_path(const struct db *db) { return db->path; }
+int db_schema_version(const struct db *db) { return db->version; }
 
 /* ---- the names of states (db/db.h, "states") ------------------------------------------ */
 
@@ -297,7 +298,38 @@ static int check_foreign_keys(sqlite3 *h, const char *path, const char *what, ch
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int migrate_step(sqlite3 *h, const char *path, const char *sql, int to, char *err)
+/* The views that `schema` creates (each CREATE VIEW statement starting a line): drops
+ * them all (create = 0; a view may read another, so all go before any is made again) or
+ * creates them in order (create = 1). Views the schema does not name (a user's own) are
+ * left alone. */
+static int schema_views(sqlite3 *h, const char *path, const char *schema, int create, const char *what, char *err)
+{
+    static const char key[] = "\nCREATE VIEW ";
+    for (const char *p = strstr(schema, key); p; p = strstr(p + 1, key)) {
+        const char *name = p + sizeof key - 1;
+        char view[128], *drop = NULL;
+        snprintf(view, sizeof view, "%.*s", (int)strcspn(name, " ("), name);
+        if (!create && !(drop = sqlite3_mprintf("DROP VIEW IF EXISTS \"%w\"", view))) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: %s: out of memory", path, what);
+            return -1;
+        }
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(h, create ? p + 1 : drop, -1, &st, NULL);   /* the first statement only */
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
+        sqlite3_free(drop);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: %s: view %s: %s", path, what, view, sqlite3_errmsg(h));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* views: NULL, or the schema whose views replace the file's (db_migrate). */
+static int migrate_step(sqlite3 *h, const char *path, const char *sql, int to, const char *views, char *err)
 {
     char what[96], pragma[64];
     snprintf(what, sizeof what, "migrating schema version %d to %d", to - 1, to);
@@ -309,7 +341,9 @@ static int migrate_step(sqlite3 *h, const char *path, const char *sql, int to, c
         return -1;
     }
     snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", to);
-    if ((sql && exec_or_fail(h, path, sql, what, err) != 0) ||
+    if ((views && schema_views(h, path, views, 0, what, err) != 0) ||
+        (sql && exec_or_fail(h, path, sql, what, err) != 0) ||
+        (views && schema_views(h, path, views, 1, what, err) != 0) ||
         exec_or_fail(h, path, pragma, what, err) != 0 ||
         check_foreign_keys(h, path, what, err) != 0 ||
         exec_or_fail(h, path, "COMMIT", what, err) != 0) {
@@ -319,12 +353,13 @@ static int migrate_step(sqlite3 *h, const char *path, const char *sql, int to, c
     return 0;
 }
 
-int db_migrate(sqlite3 *h, const char *path, const char *const *steps, int from, int to, char *err)
+int db_migrate(sqlite3 *h, const char *path, const char *const *steps, int from, int to, const char *views,
+               char *err)
 {
     assert(from >= 0 && from <= to);
     sqlite3_exec(h, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
     int rc = 0;
-    for (int v = from + 1; v <= to && rc == 0; v++) rc = migrate_step(h, path, steps[v], v, err);
+    for (int v = from + 1; v <= to && rc == 0; v++) rc = migrate_step(h, path, steps[v], v, v == to ? views : NULL, err);
     sqlite3_exec(h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     return rc;
 }
@@ -421,7 +456,7 @@ static int db_setup(struct db *db, char *err)
     rc = 0;
     if (is_new) rc = db_create_schema(db, err);
     else if (version < DB_SCHEMA_VERSION)
-        rc = db_migrate(db->h, db->path, db_migrations, version, DB_SCHEMA_VERSION, err);
+        rc = db_migrate(db->h, db->path, db_migrations, version, DB_SCHEMA_VERSION, db_schema_sql, err);
     if (rc != 0) return -1;
     return exec_or_fail(db->h, db->path, "PRAGMA foreign_keys = ON", "setting up", err);
 }

@@ -19,7 +19,7 @@
 #define CASCADE_ERR_MAX 512
 #endif
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path */
 
@@ -32,6 +32,12 @@ enum db_mode { DB_READ_ONLY = 0, DB_WRITE = 1 };
 int db_open(struct db **out, const char *path, enum db_mode mode, char *err);
 void db_close(struct db *db);
 const char *db_path(const struct db *db);
+/* The schema version of the open file: DB_SCHEMA_VERSION for a writer (migrated), the
+ * file's own for a reader, which reads older files as they are. What a version lacks
+ * reads as absent: a version-2 file has no control_of, replicate_of or reference_run
+ * (read as "") and no v_noise or v_controls (db_query_named refuses "noise" and
+ * "controls" on it). */
+int db_schema_version(const struct db *db);
 
 /* ---- states ----------------------------------------------------------------------------
  * A campaign's status, a run's status and a run's role are enums here and their names in
@@ -57,8 +63,11 @@ const char *db_path(const struct db *db);
  * So a campaign resumes its queued and running runs, never its done or failed ones.
  * Roles: the probe (the S–D model the candidates are measured from and compared with),
  * a baseline (the standard softmax model; in inherit mode also the continued probe and
- * standard model), a candidate (proposed from the probe's measurements), a control (a
- * candidate's change made to the standard model).
+ * standard model; and the replicates of a reference, the same run with another seed:
+ * probe_r2, probe_cont_r2, ...), a candidate (proposed from the probe's measurements), a
+ * control (compared with one candidate, named by its control_of: a blind control of equal
+ * size that ignores the measurement, uniform_m1 or reversed_m1 for cut_m1, linlast1 for
+ * lin1; or the candidate's change made to the standard model, std_lin1 for lin1).
  */
 enum db_status { DB_QUEUED = 0, DB_RUNNING = 1, DB_DONE = 2, DB_FAILED = 3 };   /* of a run */
 enum db_campaign_status { DB_CAMPAIGN_RUNNING = 0, DB_CAMPAIGN_DONE = 1, DB_CAMPAIGN_FAILED = 2,
@@ -99,7 +108,18 @@ int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_
  *   "threads"      threads the run used           "blas_core"    text, e.g. "Haswell (AVX2)"
  *   "version"      tool version (git describe)    "corpus_path"  the data file as given
  *   "tokens"       tokens in the corpus           "train_tokens", "val_tokens": its split
- *   "val_fraction" the held-out fraction          "is_bytes"     true for byte-level data */
+ *   "val_fraction" the held-out fraction          "is_bytes"     true for byte-level data
+ *   "train_config" the resolved training config, an object in the trainer's config schema
+ *                  with every key written (trainer_config_to_json): {"data": {...},
+ *                  "model": {...}, "train": {...}}; reports read the budget, model shape
+ *                  and seed from it instead of resolving the config's defaults themselves
+ *   "search"       the resolved search section, an object of every search.* key with its
+ *                  value: linear_threshold, max_prefix, multipliers (array), head_dim_step,
+ *                  head_dim_min, control, combine, retrain ("scratch" | "inherit"),
+ *                  inherit_steps, inherit_lr_frac, analysis_tokens, runs_dir,
+ *                  probe_embed_scale, replicates
+ * Without "train_config" or "search" (a campaign recorded before they existed), reports
+ * use what the raw config_json gives and say "not recorded" for the rest. */
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err);
 /* Loads a campaign by name (NULL name: the most recent one). Caller frees with
  * db_campaign_free (config_json, setup_json). */
@@ -124,6 +144,13 @@ struct db_run {
     char host[128];
     char error[512];        /* failure reason when failed */
     int attempts;           /* times set running (> 1: resumed); read only, ignored by db_run_add */
+    char control_of[64];    /* a control: the name of the candidate it is compared with
+                             * ("cut_m1" for uniform_m1 and reversed_m1, "lin1" for linlast1
+                             * and std_lin1); "" (NULL) for any other run */
+    char replicate_of[64];  /* a replicate: the name of the run it repeats with another seed
+                             * ("probe" for probe_r2, "probe_cont" for probe_cont_r2); "" (NULL)
+                             * otherwise. v_noise takes a reference's noise floor over it and
+                             * its done replicates */
 };
 /* Adds a run (status queued) unless one with this name exists in the campaign, in which
  * case *run_id is the existing one and *created = 0. Strings are copied. */
@@ -133,7 +160,8 @@ int db_run_set_status(struct db *db, int64_t run_id, enum db_status status,
 /* The host a run trained on (an MPI worker's, which db_run_add cannot know). */
 int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err);
 /* All runs of a campaign in seq order; caller frees with db_runs_free. arch_json and
- * reason are never NULL ("" when absent); arch longer than the field is cut. */
+ * reason are never NULL ("" when absent); arch longer than the field is cut; control_of
+ * and replicate_of are "" in a file older than version 3. */
 int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err);
 void db_runs_free(struct db_run *runs, int n);
 
@@ -186,13 +214,17 @@ struct db_result {
     int64_t params_total, params_attention;
     double params_saved_pct, attention_saved_pct;   /* vs the probe, in % */
     double val_loss, perplexity, bits_per_byte;     /* bits_per_byte NAN for non-byte data */
-    double delta_ppl_pct;                           /* vs the reference, in %: the probe; for a run
-                                                     * warm-started in inherit mode (candidates, controls,
-                                                     * standard_cont) "probe_cont", the probe continued
-                                                     * for the same inherit_steps (search/cmd_search.c,
-                                                     * reference_of) */
+    double delta_ppl_pct;                           /* vs reference_run, in % */
     double tokens_per_s, flops_per_token, wall_s;
     int64_t steps, tokens_trained;
+    char reference_run[64];                         /* the name of the run delta_ppl_pct is measured
+                                                     * against, as the controller chose it: the probe;
+                                                     * for a run warm-started in inherit mode
+                                                     * (candidates, controls, standard_cont)
+                                                     * "probe_cont", the probe continued for the same
+                                                     * inherit_steps (search/controller.c,
+                                                     * reference_of). "" (NULL): not recorded, as in
+                                                     * every file older than version 3 */
 };
 /* Records (or replaces) the run's result and marks it done, in one transaction. */
 int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, char *err);
@@ -216,7 +248,10 @@ struct db_row {
 };
 typedef int (*db_rows_fn)(void *user, const struct db_row *row);
 /* Named queries for `cascade query` and reports: "campaigns", "runs", "results",
- * "pareto", "cascade" (per-layer measurements of the probe and the standard baseline).
+ * "pareto", "cascade" (per-layer measurements of the probe and the standard baseline),
+ * "noise" (v_noise: each reference's spread over its replicates and the noise floor) and
+ * "controls" (v_controls: each candidate beside its controls, with the verdict); the last
+ * two need a file of version 3 or later ("FILE: query 'noise' needs schema version 3 ...").
  * campaign: a name, or NULL for all (campaigns) / the most recent one (others). Unknown
  * query or campaign names are errors. */
 int db_query_named(struct db *db, const char *query, const char *campaign, db_rows_fn fn,
@@ -225,7 +260,8 @@ int db_query_named(struct db *db, const char *query, const char *campaign, db_ro
  * (sqlite3_stmt_readonly, and no ATTACH, transaction control or pragma that changes a
  * setting); anything else is refused. */
 int db_query_sql(struct db *db, const char *sql, db_rows_fn fn, void *user, char *err);
-/* "campaigns, runs, results, pareto, cascade": the names db_query_named knows. */
+/* "campaigns, runs, results, pareto, cascade, noise, controls": the names db_query_named
+ * knows. */
 const char *db_query_names(void);
 
 #endif

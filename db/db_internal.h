@@ -33,8 +33,12 @@ extern const char *const db_migrations[DB_SCHEMA_VERSION + 1];
 /* Applies steps[from + 1 .. to] in order, each in its own transaction that also sets
  * PRAGMA user_version to the step's version and checks foreign keys; a failing step is
  * rolled back and leaves the file at the previous version. Foreign keys are off while
- * migrating (table rebuilds) and on afterwards. */
-int db_migrate(sqlite3 *h, const char *path, const char *const *steps, int from, int to, char *err);
+ * migrating (table rebuilds) and on afterwards. views (NULL: views are left alone): a
+ * schema text whose CREATE VIEW statements (each at the start of a line) replace the
+ * views of those names in the last step's transaction: dropped before its SQL, created
+ * after it. */
+int db_migrate(sqlite3 *h, const char *path, const char *const *steps, int from, int to, const char *views,
+               char *err);
 
 /* Reading a file whose directory cannot be written (db/db.c, "Reading"). db_immutable_uri
  * writes the URI that opens path (shorter than DB_PATH_MAX) as immutable,

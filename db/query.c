@@ -1,5 +1,6 @@
 /* db/query.c — reading the database for `cascade query` and reports: the named queries
- * (campaigns, runs, results, pareto, cascade: SELECTs over the views of db/schema.sql)
+ * (campaigns, runs, results, pareto, cascade, noise, controls: SELECTs over the views of
+ * db/schema.sql)
  * and arbitrary read-only SQL. Rows go to a callback as text (and types); nothing here
  * formats tables. */
 #include "db/db_internal.h"
@@ -15,6 +16,7 @@ static const struct {
     const char *name;
     int all_campaigns;   /* without a campaign name: every campaign (else the most recent) */
     const char *sql;
+    int since;           /* the schema version that added its view (0: every version has it) */
 } named_queries[] = {
     { "campaigns", 1,
       "SELECT campaign, status, runs, done, failed, started_utc, finished_utc, code_version, host "
@@ -35,10 +37,17 @@ static const struct {
       "routing_fraction_mean, filtering_erank_mean, cascade_spearman "
       "FROM v_cascade WHERE campaign_id = ?1 AND role IN ('probe', 'baseline') "
       "ORDER BY seq, run_id, level = 'realised', layer" },
+    { "noise", 0,
+      "SELECT reference, n, ppl_mean, ppl_sd, ppl_min, ppl_max, noise_pct "
+      "FROM v_noise WHERE campaign_id = ?1 ORDER BY seq, run_id", 3 },
+    { "controls", 0,
+      "SELECT candidate, control, control_kind, candidate_params_attention, control_params_attention, "
+      "size_diff_pct, candidate_ppl, control_ppl, gap_pct, noise_pct, verdict "
+      "FROM v_controls WHERE campaign_id = ?1 ORDER BY candidate_seq, candidate_run_id, control_seq, control_run_id", 3 },
 };
 #define N_NAMED (int)(sizeof named_queries / sizeof named_queries[0])
 
-const char *db_query_names(void) { return "campaigns, runs, results, pareto, cascade"; }
+const char *db_query_names(void) { return "campaigns, runs, results, pareto, cascade, noise, controls"; }
 
 /* ---- rows to text ---------------------------------------------------------------------- */
 
@@ -160,6 +169,11 @@ int db_query_named(struct db *db, const char *query, const char *campaign, db_ro
     while (q < N_NAMED && (!query || strcmp(query, named_queries[q].name) != 0)) q++;
     if (q == N_NAMED) {
         snprintf(err, CASCADE_ERR_MAX, "unknown query '%s' (%s)", query ? query : "(null)", db_query_names());
+        return -1;
+    }
+    if (db->version < named_queries[q].since) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: query '%s' needs schema version %d; the file is version %d (a campaign "
+                 "resumed on it migrates it)", db->path, query, named_queries[q].since, db->version);
         return -1;
     }
     int64_t id = 0;

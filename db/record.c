@@ -315,8 +315,8 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
         goto fail;
     }
     if (db_prepare(db, &st, "INSERT INTO runs (campaign_id, name, role, status, seq, arch, arch_json, reason, "
-                   "retrain, seed, checkpoint, host) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                   err) != 0)
+                   "retrain, seed, checkpoint, host, control_of, replicate_of) "
+                   "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", err) != 0)
         goto fail;
     sqlite3_bind_int64(st, 1, run->campaign_id);
     sqlite3_bind_text(st, 2, run->name, -1, SQLITE_TRANSIENT);
@@ -329,6 +329,8 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
     sqlite3_bind_int64(st, 9, run->seed);
     db_bind_text(st, 10, run->checkpoint);
     db_bind_text(st, 11, run->host);
+    db_bind_text(st, 12, run->control_of);
+    db_bind_text(st, 13, run->replicate_of);
     if (step_done(db, st, "adding the run", err) != 0) goto fail;
     *run_id = sqlite3_last_insert_rowid(db->h);
     if (db_commit(db, err) != 0) return -1;
@@ -377,14 +379,14 @@ int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
 enum run_col {
     RUN_ID, RUN_CAMPAIGN_ID, RUN_NAME, RUN_ROLE, RUN_STATUS, RUN_SEQ, RUN_ARCH, RUN_ARCH_JSON, RUN_REASON,
     RUN_RETRAIN, RUN_SEED, RUN_CHECKPOINT, RUN_ATTEMPTS, RUN_STARTED_AT, RUN_FINISHED_AT, RUN_HOST, RUN_ERROR,
-    RUN_NCOLS
+    RUN_CONTROL_OF, RUN_REPLICATE_OF, RUN_NCOLS
 };
 static const char *const run_cols[RUN_NCOLS] = {
     [RUN_ID] = "id", [RUN_CAMPAIGN_ID] = "campaign_id", [RUN_NAME] = "name", [RUN_ROLE] = "role",
     [RUN_STATUS] = "status", [RUN_SEQ] = "seq", [RUN_ARCH] = "arch", [RUN_ARCH_JSON] = "arch_json",
     [RUN_REASON] = "reason", [RUN_RETRAIN] = "retrain", [RUN_SEED] = "seed", [RUN_CHECKPOINT] = "checkpoint",
     [RUN_ATTEMPTS] = "attempts", [RUN_STARTED_AT] = "started_at", [RUN_FINISHED_AT] = "finished_at",
-    [RUN_HOST] = "host", [RUN_ERROR] = "error",
+    [RUN_HOST] = "host", [RUN_ERROR] = "error", [RUN_CONTROL_OF] = "control_of", [RUN_REPLICATE_OF] = "replicate_of",
 };
 
 static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
@@ -407,6 +409,8 @@ static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
     r->finished_at = sqlite3_column_double(st, RUN_FINISHED_AT);
     column_copy(st, RUN_HOST, r->host, sizeof r->host);
     column_copy(st, RUN_ERROR, r->error, sizeof r->error);
+    column_copy(st, RUN_CONTROL_OF, r->control_of, sizeof r->control_of);
+    column_copy(st, RUN_REPLICATE_OF, r->replicate_of, sizeof r->replicate_of);
     return r->arch_json && r->reason ? 0 : -1;
 }
 
@@ -422,7 +426,10 @@ int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *
     *runs = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    if (prepare_select(db, &st, run_cols, RUN_NCOLS, "FROM runs WHERE campaign_id = ?1 ORDER BY seq, id", err) != 0)
+    const char *cols[RUN_NCOLS];
+    memcpy(cols, run_cols, sizeof cols);
+    if (db->version < 3) cols[RUN_CONTROL_OF] = cols[RUN_REPLICATE_OF] = "NULL";   /* an older file, read as it is */
+    if (prepare_select(db, &st, cols, RUN_NCOLS, "FROM runs WHERE campaign_id = ?1 ORDER BY seq, id", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, campaign_id);
     void *rows;
@@ -736,8 +743,8 @@ int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, c
     if (need_run(db, run_id, err) != 0 ||
         db_prepare(db, &st, "INSERT OR REPLACE INTO results (run_id, params_total, params_attention, "
                    "params_saved_pct, attention_saved_pct, val_loss, perplexity, bits_per_byte, delta_ppl_pct, "
-                   "tokens_per_s, flops_per_token, wall_s, steps, tokens_trained, recorded_at) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err) != 0)
+                   "tokens_per_s, flops_per_token, wall_s, steps, tokens_trained, recorded_at, reference_run) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", err) != 0)
         goto fail;
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_int64(st, 2, r->params_total);
@@ -749,6 +756,7 @@ int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, c
     sqlite3_bind_int64(st, 14, r->tokens_trained);
     double now = db_now();
     sqlite3_bind_double(st, 15, now);
+    db_bind_text(st, 16, r->reference_run);
     if (step_done(db, st, "recording the result", err) != 0) goto fail;
     if (db_prepare(db, &st, "UPDATE runs SET status = 'done', error = NULL, finished_at = ?2 WHERE id = ?1", err) != 0)
         goto fail;
@@ -764,7 +772,7 @@ fail:
 enum result_col {
     RESULT_PARAMS_TOTAL, RESULT_PARAMS_ATTENTION, RESULT_PARAMS_SAVED_PCT, RESULT_ATTENTION_SAVED_PCT,
     RESULT_VAL_LOSS, RESULT_PERPLEXITY, RESULT_BITS_PER_BYTE, RESULT_DELTA_PPL_PCT, RESULT_TOKENS_PER_S,
-    RESULT_FLOPS_PER_TOKEN, RESULT_WALL_S, RESULT_STEPS, RESULT_TOKENS_TRAINED, RESULT_NCOLS
+    RESULT_FLOPS_PER_TOKEN, RESULT_WALL_S, RESULT_STEPS, RESULT_TOKENS_TRAINED, RESULT_REFERENCE_RUN, RESULT_NCOLS
 };
 static const char *const result_cols[RESULT_NCOLS] = {
     [RESULT_PARAMS_TOTAL] = "params_total", [RESULT_PARAMS_ATTENTION] = "params_attention",
@@ -772,7 +780,7 @@ static const char *const result_cols[RESULT_NCOLS] = {
     [RESULT_VAL_LOSS] = "val_loss", [RESULT_PERPLEXITY] = "perplexity", [RESULT_BITS_PER_BYTE] = "bits_per_byte",
     [RESULT_DELTA_PPL_PCT] = "delta_ppl_pct", [RESULT_TOKENS_PER_S] = "tokens_per_s",
     [RESULT_FLOPS_PER_TOKEN] = "flops_per_token", [RESULT_WALL_S] = "wall_s", [RESULT_STEPS] = "steps",
-    [RESULT_TOKENS_TRAINED] = "tokens_trained",
+    [RESULT_TOKENS_TRAINED] = "tokens_trained", [RESULT_REFERENCE_RUN] = "reference_run",
 };
 
 int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *found, char *err)
@@ -780,7 +788,10 @@ int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *fou
     memset(out, 0, sizeof *out);
     *found = 0;
     sqlite3_stmt *st;
-    if (prepare_select(db, &st, result_cols, RESULT_NCOLS, "FROM results WHERE run_id = ?1", err) != 0) return -1;
+    const char *cols[RESULT_NCOLS];
+    memcpy(cols, result_cols, sizeof cols);
+    if (db->version < 3) cols[RESULT_REFERENCE_RUN] = "NULL";   /* an older file, read as it is */
+    if (prepare_select(db, &st, cols, RESULT_NCOLS, "FROM results WHERE run_id = ?1", err) != 0) return -1;
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -797,6 +808,7 @@ int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *fou
         out->wall_s = column_real(st, RESULT_WALL_S);
         out->steps = sqlite3_column_int64(st, RESULT_STEPS);
         out->tokens_trained = sqlite3_column_int64(st, RESULT_TOKENS_TRAINED);
+        column_copy(st, RESULT_REFERENCE_RUN, out->reference_run, sizeof out->reference_run);
         *found = 1;
     }
     sqlite3_finalize(st);

@@ -8,10 +8,15 @@
  *
  * Changing the layout: raise DB_SCHEMA_VERSION in db/db.h, edit db/schema.sql (the whole
  * new layout, ending with PRAGMA user_version = the new version), and add
- * db_migrations[new version]: the SQL that turns a file of the previous version into the
- * new layout (ALTER TABLE ... ADD COLUMN, or CREATE new / INSERT SELECT / DROP old /
- * ALTER TABLE RENAME for a rebuild). db_open runs the missing steps in order, each in a
- * transaction with foreign keys off; db_migrate sets user_version.
+ * db_migrations[new version]: the SQL that turns the tables of a file of the previous
+ * version into the new layout (ALTER TABLE ... ADD COLUMN, or CREATE new / INSERT SELECT /
+ * DROP old / ALTER TABLE RENAME for a rebuild). db_open runs the missing steps in order,
+ * each in a transaction with foreign keys off; db_migrate sets user_version. Views need
+ * nothing here: they hold no data, so the last step drops db/schema.sql's views before
+ * its SQL and creates them again after it (db_migrate's `views`), and a migrated file has
+ * exactly a new file's views (test db_v3_migrates_a_v2_file_keeping_its_rows). A view the
+ * schema no longer has, and a view a step that is not the last breaks by rebuilding a
+ * table, the step drops itself.
  */
 #include "db/db_internal.h"
 
@@ -26,4 +31,10 @@ const char *const db_migrations[DB_SCHEMA_VERSION + 1] = {
     [1] = NULL,   /* version 1 is the first layout: a version-0 file is new and gets db_schema_sql */
     /* 2: the campaign's setup (machine, BLAS core, tool version, corpus and its split) */
     [2] = "ALTER TABLE campaigns ADD COLUMN setup_json TEXT;",
+    /* 3: blind controls and seed replicates (SPEC 5): which candidate a control is compared
+     * with, which run a replicate repeats, and which run each Δ is against; the views
+     * v_noise and v_controls come with db/schema.sql's views */
+    [3] = "ALTER TABLE runs ADD COLUMN control_of TEXT;"
+          "ALTER TABLE runs ADD COLUMN replicate_of TEXT;"
+          "ALTER TABLE results ADD COLUMN reference_run TEXT;",
 };

@@ -1,4 +1,4 @@
--- db/schema.sql — the results database of cascade, schema version 2.
+-- db/schema.sql — the results database of cascade, schema version 3.
 --
 -- One SQLite file holds campaigns (one architecture search each), their runs (the probe,
 -- the baselines, the candidates and their controls), per-step training metrics, per-head
@@ -8,12 +8,15 @@
 -- and runs it on a new database; a file of an older version is migrated forward step by
 -- step (db/schema.c, db_migrations).
 -- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').
--- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup).
+-- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup);
+-- 3 adds runs.control_of and runs.replicate_of (blind controls and seed replicates, SPEC 5),
+-- results.reference_run, and the views v_noise (the noise floor) and v_controls.
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
 -- are in nats per token; percentages are in %, savings against the campaign's probe and
--- Δ perplexity against the probe or, for warm-started runs, its continuation (results);
--- NULL means unknown or not applicable. Comments inside each CREATE statement are kept by
+-- Δ perplexity against the run named in results.reference_run (the probe or, for
+-- warm-started runs, its continuation); NULL means unknown or not applicable. v_noise needs
+-- SQLite's math functions (sqrt; 3.35 or later built with them, as Debian's is). Comments inside each CREATE statement are kept by
 -- SQLite, so `.schema runs` in the sqlite3 shell shows them. To read a database:
 --   sqlite3 -header -column runs/demo.db 'SELECT * FROM v_results'
 --   sqlite3 -header -column runs/demo.db 'SELECT * FROM v_pareto'
@@ -50,6 +53,8 @@ CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, 
     finished_at   REAL,                     -- unix seconds, when it became done or failed; NULL before
     host          TEXT,                     -- host name of the machine that ran it
     error         TEXT,                     -- why it failed, e.g. training diverged at step 412; NULL unless failed
+    control_of    TEXT,                     -- a control: the name of the candidate it is compared with (uniform_m1 -> cut_m1, linlast1 and std_lin1 -> lin1); NULL otherwise (added in version 3)
+    replicate_of  TEXT,                     -- a replicate: the name of the run it repeats with another seed (probe_r2 -> probe); NULL otherwise (added in version 3)
     UNIQUE (campaign_id, name)
 );
 CREATE INDEX runs_by_seq ON runs (campaign_id, seq);
@@ -113,13 +118,14 @@ CREATE TABLE results (  -- the evaluation of a finished run, one row per done ru
     val_loss             REAL,              -- validation loss, nats/token
     perplexity           REAL,              -- exp(val_loss)
     bits_per_byte        REAL,              -- val_loss / ln 2 for byte-level data; NULL otherwise
-    delta_ppl_pct        REAL,              -- 100 (perplexity / the reference's - 1), %; positive = worse. The reference is the probe; for the runs an inherit-mode campaign warm-starts (candidates, controls, standard_cont) it is probe_cont, the probe continued for the same inherit_steps
+    delta_ppl_pct        REAL,              -- 100 (perplexity / the reference's - 1), %; positive = worse. The reference is reference_run: the probe; for the runs an inherit-mode campaign warm-starts (candidates, controls, standard_cont) probe_cont, the probe continued for the same inherit_steps
     tokens_per_s         REAL,              -- training throughput, tokens/s
     flops_per_token      REAL,              -- training FLOPs per token (README, FLOP formula)
     wall_s               REAL,              -- wall time of the run, seconds
     steps                INTEGER,           -- optimiser steps trained
     tokens_trained       INTEGER,           -- training tokens seen
-    recorded_at          REAL NOT NULL      -- unix seconds
+    recorded_at          REAL NOT NULL,     -- unix seconds
+    reference_run        TEXT               -- the name of the run delta_ppl_pct is measured against, chosen by the controller; NULL when not recorded (before version 3)
 );
 
 CREATE VIEW v_campaigns AS  -- one row per campaign with its run counts
@@ -136,7 +142,7 @@ CREATE VIEW v_runs AS  -- one row per run, in execution order
 SELECT c.name AS campaign, r.seq, r.name AS run, r.role, r.status, r.arch, r.retrain, r.seed,
        r.attempts, datetime(r.started_at, 'unixepoch') AS started_utc,
        datetime(r.finished_at, 'unixepoch') AS finished_utc, r.host, r.checkpoint,
-       r.error, r.reason, c.id AS campaign_id, r.id AS run_id
+       r.error, r.reason, r.control_of, r.replicate_of, c.id AS campaign_id, r.id AS run_id
 FROM runs r JOIN campaigns c ON c.id = r.campaign_id;
 
 CREATE VIEW v_pareto AS  -- the Pareto front of attention parameters vs perplexity among each campaign's done runs
@@ -150,14 +156,78 @@ WHERE r.status = 'done' AND x.perplexity IS NOT NULL
         AND y.params_attention <= x.params_attention AND y.perplexity <= x.perplexity
         AND (y.params_attention < x.params_attention OR y.perplexity < x.perplexity));
 
+CREATE VIEW v_noise AS  -- the noise floor (SPEC 5): per reference run with replicates, the spread of its perplexity over seeds
+WITH member AS (  -- a run that has replicates, and each of them: those done, with their perplexity
+    SELECT g.id AS ref_id, x.perplexity AS ppl
+    FROM runs g JOIN runs m ON m.campaign_id = g.campaign_id AND (m.id = g.id OR m.replicate_of = g.name)
+    JOIN results x ON x.run_id = m.id
+    WHERE m.status = 'done' AND x.perplexity IS NOT NULL
+      AND EXISTS (SELECT 1 FROM runs k WHERE k.campaign_id = g.campaign_id AND k.replicate_of = g.name)
+), spread AS (
+    SELECT ref_id, count(*) AS n, avg(ppl) AS ppl_mean, min(ppl) AS ppl_min, max(ppl) AS ppl_max
+    FROM member GROUP BY ref_id
+), sd AS (  -- the sample standard deviation, from the deviations (not from sums of squares, which cancel)
+    SELECT s.*, CASE WHEN s.n >= 2 THEN sqrt((SELECT sum((m.ppl - s.ppl_mean) * (m.ppl - s.ppl_mean))
+                                             FROM member m WHERE m.ref_id = s.ref_id) / (s.n - 1)) END AS ppl_sd
+    FROM spread s
+)
+SELECT c.name AS campaign, g.name AS reference,
+       d.n,                                              -- the reference and its replicates that are done
+       d.ppl_mean, d.ppl_sd, d.ppl_min, d.ppl_max,       -- their perplexities: mean, sample sd (NULL when n < 2), range
+       100.0 * 2 * d.ppl_sd / d.ppl_mean AS noise_pct,   -- the noise floor, %: twice the spread; a smaller Δ is noise
+       c.id AS campaign_id, g.id AS run_id, g.seq
+FROM sd d JOIN runs g ON g.id = d.ref_id JOIN campaigns c ON c.id = g.campaign_id;
+
 CREATE VIEW v_results AS  -- the results table: one row per run (metrics NULL until it is done)
 SELECT c.name AS campaign, r.seq, r.name AS run, r.role, r.status, r.arch,
        x.params_total, x.params_attention, x.params_saved_pct, x.attention_saved_pct,
        x.val_loss, x.perplexity, x.bits_per_byte, x.delta_ppl_pct, x.tokens_per_s,
        x.flops_per_token, x.wall_s, r.seed,
        EXISTS (SELECT 1 FROM v_pareto p WHERE p.run_id = r.id) AS pareto,  -- 1: on the Pareto front
-       r.error, r.reason, c.id AS campaign_id, r.id AS run_id
-FROM runs r JOIN campaigns c ON c.id = r.campaign_id LEFT JOIN results x ON x.run_id = r.id;
+       r.error, r.reason, r.control_of, r.replicate_of, x.reference_run,
+       nz.noise_pct,                                     -- the noise floor of reference_run (v_noise), %; NULL without replicates
+       CASE WHEN x.delta_ppl_pct IS NULL OR nz.noise_pct IS NULL THEN NULL
+            WHEN abs(x.delta_ppl_pct) > nz.noise_pct THEN 1 ELSE 0 END AS beyond_noise,  -- 1: |Δ| exceeds the noise floor
+       c.id AS campaign_id, r.id AS run_id
+FROM runs r JOIN campaigns c ON c.id = r.campaign_id LEFT JOIN results x ON x.run_id = r.id
+LEFT JOIN v_noise nz ON nz.campaign_id = r.campaign_id AND nz.reference = x.reference_run;
+
+CREATE VIEW v_controls AS  -- each candidate beside each of its controls (runs.control_of): does the measured choice beat a blind one?
+WITH pair AS (
+    SELECT c.name AS campaign, a.name AS candidate, a.arch AS candidate_arch,
+           xa.params_attention AS candidate_params_attention, xa.perplexity AS candidate_ppl,
+           xa.delta_ppl_pct AS candidate_delta_ppl_pct,
+           b.name AS control,
+           CASE WHEN json_valid(a.arch_json) AND json_valid(b.arch_json)
+                     AND json_extract(a.arch_json, '$.layernorm') IS NOT json_extract(b.arch_json, '$.layernorm')
+                THEN 'standard model' ELSE 'blind' END AS control_kind,
+           b.arch AS control_arch, xb.params_attention AS control_params_attention,
+           100.0 * (CAST(xb.params_attention AS REAL) / xa.params_attention - 1) AS size_diff_pct,
+           xb.perplexity AS control_ppl, xb.delta_ppl_pct AS control_delta_ppl_pct,
+           100.0 * (xa.perplexity / xb.perplexity - 1) AS gap_pct,
+           nz.noise_pct, c.id AS campaign_id, a.id AS candidate_run_id, b.id AS control_run_id,
+           a.seq AS candidate_seq, b.seq AS control_seq
+    FROM runs b JOIN runs a ON a.campaign_id = b.campaign_id AND a.name = b.control_of
+    JOIN campaigns c ON c.id = b.campaign_id
+    LEFT JOIN results xa ON xa.run_id = a.id AND a.status = 'done'
+    LEFT JOIN results xb ON xb.run_id = b.id AND b.status = 'done'
+    LEFT JOIN v_noise nz ON nz.campaign_id = a.campaign_id AND nz.reference = coalesce(xa.reference_run, xb.reference_run)
+)
+SELECT campaign, candidate, candidate_arch, candidate_params_attention, candidate_ppl, candidate_delta_ppl_pct,
+       control,
+       control_kind,             -- blind: the candidate's own model, equal size, choices that ignore the measurement (uniform_m, reversed_m, linlast); standard model: its change made to the standard model (std_lin; other LayerNorm)
+       control_arch, control_params_attention,
+       size_diff_pct,            -- 100 (control's attention parameters / the candidate's - 1), %
+       control_ppl, control_delta_ppl_pct,
+       gap_pct,                  -- 100 (candidate's perplexity / the control's - 1), %; negative: the candidate is better
+       noise_pct,                -- the noise floor of the candidate's reference (v_noise), %
+       CASE WHEN gap_pct IS NULL THEN NULL                -- one of the two is not done
+            WHEN noise_pct IS NULL THEN 'no noise floor'  -- the reference has no replicates
+            WHEN gap_pct < -noise_pct THEN 'measured better'
+            WHEN gap_pct > noise_pct THEN 'blind better'
+            ELSE 'within noise' END AS verdict,
+       campaign_id, candidate_run_id, control_run_id, candidate_seq, control_seq
+FROM pair;
 
 CREATE VIEW v_cascade AS  -- the cascade profile: per-layer measures of every measured run
 SELECT c.name AS campaign, r.name AS run, r.role, m.level, m.layer, m.routing_erank_mean,
@@ -167,4 +237,4 @@ FROM layer_measures m JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = 
 LEFT JOIN analysis_summary a ON a.run_id = m.run_id AND a.level = m.level;
 
 PRAGMA application_id = 1667330915;
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -1,6 +1,6 @@
 /* search/cmd_query.c — `cascade query`: reads a results database (db/schema.sql) and
- * prints a named query (campaigns, runs, results, pareto, cascade) or the rows of one
- * read-only SQL statement, as an aligned table, CSV or JSON.
+ * prints a named query (campaigns, runs, results, pareto, cascade, noise, controls) or the
+ * rows of one read-only SQL statement, as an aligned table, CSV or JSON.
  *
  * Output formats:
  *   table  a header, a rule of dashes, one line per row; columns two spaces apart, numbers
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUERY_USAGE "query --db FILE (campaigns|runs|results|pareto|cascade) [--campaign NAME] " \
+#define QUERY_USAGE "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls) [--campaign NAME] " \
                     "[--format table|csv|json] | query --db FILE --sql \"SELECT ...\" [--format ...]"
 
 /* The rows of a query, kept to size the table's columns. */
@@ -213,8 +213,8 @@ static int print_json(const struct rows *r)
 
 static int is_named_query(const char *s)
 {
-    static const char *const names[] = { "campaigns", "runs", "results", "pareto", "cascade" };
-    for (int i = 0; i < 5; i++)
+    static const char *const names[] = { "campaigns", "runs", "results", "pareto", "cascade", "noise", "controls" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(s, names[i]) == 0) return 1;
     return 0;
 }
@@ -256,15 +256,15 @@ int cmd_query(int argc, char **argv)
         if (argv[i][0] == '-') return cli_unknown(cmd, argv[i]);
         if (query) { fprintf(stderr, "cascade query: give one query name (got '%s' and '%s')\n", query, argv[i]); return 2; }
         if (!is_named_query(argv[i])) {
-            fprintf(stderr, "cascade query: unknown query '%s' (campaigns, runs, results, pareto, cascade)\n", argv[i]);
+            fprintf(stderr, "cascade query: unknown query '%s' (%s)\n", argv[i], db_query_names());
             return 2;
         }
         query = argv[i];
     }
     if (!path) { fprintf(stderr, "cascade query: --db FILE is required\n"); return 2; }
     if (!query == !sql) {
-        fprintf(stderr, "cascade query: %s\n", sql ? "give either a query name or --sql, not both"
-                                                   : "name a query (campaigns, runs, results, pareto, cascade) or give --sql");
+        if (sql) fprintf(stderr, "cascade query: give either a query name or --sql, not both\n");
+        else fprintf(stderr, "cascade query: name a query (%s) or give --sql\n", db_query_names());
         return 2;
     }
     if (sql && campaign) { fprintf(stderr, "cascade query: --campaign applies to named queries, not --sql\n"); return 2; }

@@ -151,7 +151,7 @@ TEST(db_create_sets_version_and_settings)
     CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "7") == 0);
     CHECK(strcmp(cell(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                           "WHERE type = 'view' ORDER BY name)", &f),
-                 "v_campaigns v_cascade v_pareto v_results v_runs") == 0);
+                 "v_campaigns v_cascade v_controls v_noise v_pareto v_results v_runs") == 0);
     /* settings db_query_sql refuses to touch: check them on the handle */
     sqlite3_stmt *st;
     REQUIRE(sqlite3_prepare_v2(db->h, "PRAGMA busy_timeout", -1, &st, NULL) == SQLITE_OK);
@@ -236,7 +236,7 @@ TEST(db_migrate_runs_steps_in_order_each_in_a_transaction)
     };
     sqlite3 *h;
     REQUIRE(sqlite3_open(path, &h) == SQLITE_OK);
-    CHECK(db_migrate(h, path, steps, 1, 4, err) != 0);
+    CHECK(db_migrate(h, path, steps, 1, 4, NULL, err) != 0);
     CHECK_MSG(strstr(err, path) && strstr(err, "migrating schema version 3 to 4") && strstr(err, "nowhere"), "%s", err);
     sqlite3_close(h);
     CHECK(raw_int(path, "PRAGMA user_version") == 3);
@@ -248,7 +248,7 @@ TEST(db_migrate_runs_steps_in_order_each_in_a_transaction)
         "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (p INTEGER REFERENCES p (id)); "
         "INSERT INTO c VALUES (5)" };
     REQUIRE(sqlite3_open(path, &h) == SQLITE_OK);
-    CHECK(db_migrate(h, path, fk_steps, 3, 4, err) != 0);
+    CHECK(db_migrate(h, path, fk_steps, 3, 4, NULL, err) != 0);
     CHECK_MSG(strstr(err, "refers to a missing row"), "%s", err);
     sqlite3_close(h);
     CHECK(raw_int(path, "PRAGMA user_version") == 3);
@@ -809,6 +809,118 @@ TEST(db_pareto_view_marks_the_front)
     db_close(db);
 }
 
+/* One run of the noise and controls fixture: perplexity 0 = not done, < 0 = failed. */
+struct ctl_row {
+    const char *name, *role, *control_of, *replicate_of;
+    int layernorm;
+    int64_t attn;
+    double ppl;
+};
+
+/* The probe with two done replicates and a failed one, the standard model without any;
+ * cut_m1 with a blind control of 2% more attention parameters (uniform_m1) and one of the
+ * same size (reversed_m1); lin1 with a blind control (linlast1) and the standard-model
+ * one (std_lin1, LayerNorm); lin2 with a control not run yet. Every Δ is against the
+ * probe. Noise floor of the probe: perplexities 10.0, 10.2, 9.9: mean 10.0333..., sample
+ * sd sqrt(((-1/30)^2 + (1/6)^2 + (-2/15)^2) / 2) = 0.152752523..., floor 200 sd / mean =
+ * 3.04490079...%. */
+static const struct ctl_row ctl_rows[] = {
+    { "probe", "probe", NULL, NULL, 0, 16640, 10.0 },
+    { "probe_r2", "baseline", NULL, "probe", 0, 16640, 10.2 },
+    { "probe_r3", "baseline", NULL, "probe", 0, 16640, 9.9 },
+    { "probe_r4", "baseline", NULL, "probe", 0, 16640, -1 },
+    { "standard", "baseline", NULL, NULL, 1, 16384, 9.5 },
+    { "cut_m1", "candidate", NULL, NULL, 0, 10000, 9.0 },
+    { "uniform_m1", "control", "cut_m1", NULL, 0, 10200, 9.6 },     /* gap -6.25%: measured better */
+    { "reversed_m1", "control", "cut_m1", NULL, 0, 10000, 9.05 },   /* gap -0.55%: within noise */
+    { "lin1", "candidate", NULL, NULL, 0, 16512, 10.1 },
+    { "linlast1", "control", "lin1", NULL, 0, 16512, 9.5 },         /* gap +6.32%: blind better */
+    { "std_lin1", "control", "lin1", NULL, 1, 16384, 10.5 },        /* gap -3.81%: measured better */
+    { "lin2", "candidate", NULL, NULL, 0, 16384, 10.3 },
+    { "linlast2", "control", "lin2", NULL, 0, 16384, 0 },           /* queued: no verdict */
+};
+#define N_CTL (int)(sizeof ctl_rows / sizeof ctl_rows[0])
+
+static int64_t seed_controls(struct test_ctx *t_, struct db *db, const char *name, int replicates)
+{
+    char err[CASCADE_ERR_MAX];
+    int64_t cid = -1, rid;
+    int created;
+    if (db_campaign_begin(db, name, "{}", "v", "h", &cid, err) != 0) { test_fail(t_, __FILE__, __LINE__, "%s", err); return -1; }
+    for (int i = 0; i < N_CTL; i++) {
+        const struct ctl_row *f = &ctl_rows[i];
+        if (!replicates && f->replicate_of) continue;
+        struct db_run r = make_run(cid, f->name, f->role, i);
+        r.arch_json = f->layernorm ? "{\"n_layer\": 4, \"layernorm\": true}" : "{\"n_layer\": 4, \"layernorm\": false}";
+        snprintf(r.control_of, sizeof r.control_of, "%s", f->control_of ? f->control_of : "");
+        snprintf(r.replicate_of, sizeof r.replicate_of, "%s", f->replicate_of ? f->replicate_of : "");
+        if (db_run_add(db, &r, &rid, &created, err) != 0) { test_fail(t_, __FILE__, __LINE__, "%s", err); return -1; }
+        if (f->ppl < 0 && db_run_set_status(db, rid, DB_FAILED, "diverged", err) != 0) {
+            test_fail(t_, __FILE__, __LINE__, "%s", err);
+            return -1;
+        }
+        if (f->ppl <= 0) continue;
+        struct db_result res = make_result(f->attn, f->ppl);
+        res.delta_ppl_pct = 100.0 * (f->ppl / 10.0 - 1.0);
+        snprintf(res.reference_run, sizeof res.reference_run, "%s", strcmp(f->name, "standard") == 0 ? "" : "probe");
+        if (db_record_result(db, rid, &res, err) != 0) { test_fail(t_, __FILE__, __LINE__, "%s", err); return -1; }
+    }
+    return cid;
+}
+
+TEST(db_noise_and_controls_views)
+{
+    char path[512], err[CASCADE_ERR_MAX];
+    db_fixture_fresh_path(path, sizeof path, "controls.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    REQUIRE(seed_controls(t_, db, "ctl", 1) > 0);
+    REQUIRE(seed_controls(t_, db, "bare", 0) > 0);   /* the same without replicates */
+    db_close(db);
+    REQUIRE_MSG(db_open(&db, path, DB_READ_ONLY, err) == 0, "%s", err);
+    struct collected c = { "", 0 };
+
+    /* v_noise: the probe over itself and its two done replicates, computed by hand above */
+    REQUIRE_MSG(db_query_sql(db, "SELECT campaign, reference, n, printf('%.9f', ppl_mean), printf('%.9f', ppl_sd), "
+                             "ppl_min, ppl_max, printf('%.8f', noise_pct) FROM v_noise ORDER BY campaign_id, seq",
+                             collect_text, &c, err) == 0, "%s", err);
+    CHECK_MSG(strcmp(c.text, "ctl,probe,3,10.033333333,0.152752523,9.9,10.2,3.04490079;") == 0, "%s", c.text);
+    memset(&c, 0, sizeof c);
+    REQUIRE(db_query_named(db, "noise", "ctl", collect_text, &c, err) == 0);
+    CHECK_MSG(c.rows == 1 && strncmp(c.text, "probe,3,10.0333333333333", 24) == 0, "%s", c.text);
+    memset(&c, 0, sizeof c);
+    REQUIRE(db_query_named(db, "noise", "bare", collect_text, &c, err) == 0);
+    CHECK(c.rows == 0);
+
+    /* v_results: the floor of each run's reference, and whether |Δ| is beyond it */
+    memset(&c, 0, sizeof c);
+    REQUIRE(db_query_sql(db, "SELECT run, coalesce(reference_run, '-'), iif(noise_pct IS NULL, '-', printf('%.4f', noise_pct)), "
+                         "coalesce(beyond_noise, '-'), coalesce(replicate_of, '-'), coalesce(control_of, '-') "
+                         "FROM v_results WHERE campaign = 'ctl' AND run IN ('probe_r2', 'standard', 'cut_m1', "
+                         "'reversed_m1', 'lin1', 'linlast2') ORDER BY seq", collect_text, &c, err) == 0);
+    CHECK_MSG(strcmp(c.text, "probe_r2,probe,3.0449,0,probe,-;standard,-,-,-,-,-;cut_m1,probe,3.0449,1,-,-;"
+                             "reversed_m1,probe,3.0449,1,-,cut_m1;lin1,probe,3.0449,0,-,-;linlast2,-,-,-,-,lin2;") == 0,
+              "%s", c.text);
+
+    /* v_controls: one row per pair, sizes, gaps and verdicts */
+    memset(&c, 0, sizeof c);
+    REQUIRE(db_query_sql(db, "SELECT candidate, control, control_kind, candidate_params_attention, "
+                         "coalesce(control_params_attention, '-'), iif(size_diff_pct IS NULL, '-', printf('%.4f', size_diff_pct)), "
+                         "iif(gap_pct IS NULL, '-', printf('%.4f', gap_pct)), printf('%.4f', noise_pct), coalesce(verdict, '-') "
+                         "FROM v_controls WHERE campaign = 'ctl' ORDER BY candidate_seq, control_seq",
+                         collect_text, &c, err) == 0);
+    CHECK_MSG(strcmp(c.text, "cut_m1,uniform_m1,blind,10000,10200,2.0000,-6.2500,3.0449,measured better;"
+                             "cut_m1,reversed_m1,blind,10000,10000,0.0000,-0.5525,3.0449,within noise;"
+                             "lin1,linlast1,blind,16512,16512,0.0000,6.3158,3.0449,blind better;"
+                             "lin1,std_lin1,standard model,16512,16384,-0.7752,-3.8095,3.0449,measured better;"
+                             "lin2,linlast2,blind,16384,-,-,-,3.0449,-;") == 0, "%s", c.text);
+    memset(&c, 0, sizeof c);
+    REQUIRE(db_query_named(db, "controls", "bare", collect_text, &c, err) == 0);
+    CHECK_MSG(c.rows == 5 && strstr(c.text, "cut_m1,uniform_m1,blind,10000,10200,2.0000000000000018,9.0,9.6,-6.25,NULL,no noise floor;") &&
+              strstr(c.text, ";lin2,linlast2,blind,16384,NULL,NULL,10.3,NULL,NULL,NULL,NULL;"), "%s", c.text);
+    db_close(db);
+}
+
 TEST(db_named_queries)
 {
     char path[512], err[CASCADE_ERR_MAX];
@@ -873,7 +985,7 @@ TEST(db_query_sql_refuses_writes)
         CHECK(c.rows == 0);
         struct first_cell f;
         CHECK(strcmp(cell(db, "SELECT count(*) FROM results", &f), "1") == 0);
-        CHECK(strcmp(cell(db, "SELECT count(*) FROM pragma_table_info('runs')", &f), "17") == 0);
+        CHECK(strcmp(cell(db, "SELECT count(*) FROM pragma_table_info('runs')", &f), "19") == 0);
         CHECK(strcmp(cell(db, "PRAGMA table_info(runs)", &f), "0") == 0);
         CHECK(strcmp(cell(db, "  SELECT 2 ; -- a comment\n", &f), "2") == 0);
         CHECK(strcmp(cell(db, "PRAGMA foreign_keys", &f), "1") == 0);
