@@ -226,6 +226,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     r.wall_s = o->wall_s;
     r.steps = o->steps;
     r.tokens_trained = o->steps * (int64_t)c->cc.base.batch_size * spec->arch.seq_len;
+    snprintf(r.reference_run, sizeof r.reference_run, "%s", reference_of(spec) ? CAMPAIGN_PROBE_CONT : "probe");
     if (db_record_result(c->db, run_id, &r, err) != 0) return -1;
     char arch[256];
     campaign_arch_string(arch, sizeof arch, &spec->arch);
@@ -438,6 +439,8 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     snprintf(r.retrain, sizeof r.retrain, "%s", s->inherit_from != SOURCE_NONE ? "inherit" : "scratch");
     r.seed = (int64_t)(s->seed ? s->seed : c->cc.base.seed);
     r.seq = seq;
+    snprintf(r.control_of, sizeof r.control_of, "%s", s->control_of);
+    snprintf(r.replicate_of, sizeof r.replicate_of, "%s", s->replicate_of);
     ckpt_path(c, s->name, r.checkpoint, sizeof r.checkpoint);
     snprintf(r.host, sizeof r.host, "%s", c->host);
     int created;

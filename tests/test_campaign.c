@@ -97,6 +97,12 @@ TEST(campaign_end_to_end)
     out = query(db, "SELECT seed FROM runs WHERE name = 'probe_r3'");
     CHECK_MSG(strstr(out, "\n1339") != NULL, "%s", out);
     free(out);
+    /* who controls what, what replicates what, and each Δ's reference are recorded */
+    out = query(db, "SELECT r.name, r.control_of, r.replicate_of, x.reference_run FROM runs r JOIN results x "
+                    "ON x.run_id = r.id WHERE r.name IN ('linlast2', 'std_lin1', 'probe_r2', 'cut_m0.5') ORDER BY r.name");
+    CHECK_MSG(strstr(out, "cut_m0.5,,,probe") && strstr(out, "linlast2,lin2,,probe") &&
+              strstr(out, "probe_r2,,probe,probe") && strstr(out, "std_lin1,lin1,,probe"), "%s", out);
+    free(out);
     out = query(db, "SELECT delta_ppl_pct, attention_saved_pct FROM v_results WHERE run = 'probe'");
     CHECK_MSG(strstr(out, "\n0.0,0.0") != NULL, "%s", out);
     free(out);
@@ -263,6 +269,19 @@ TEST(campaign_inherit_mode_compares_equal_budgets)
     free(out);
     out = query(db, "SELECT count(*) FROM v_results WHERE role IN ('candidate', 'control')");
     CHECK_MSG(strstr(out, "\n0") == NULL, "no candidates: %s", out);
+    free(out);
+    /* the recorded reference is probe_cont for every inherited run but probe_cont itself
+     * (against the probe: what the continuation did); the replicates repeat probe_cont
+     * with other seeds; a noise floor exists */
+    out = query(db, "SELECT count(*) FROM runs r JOIN results x ON x.run_id = r.id WHERE "
+                    "(r.retrain = 'inherit' AND r.name != 'probe_cont') != (x.reference_run = 'probe_cont')");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT group_concat(name), group_concat(seed) FROM runs WHERE replicate_of = 'probe_cont'");
+    CHECK_MSG(strstr(out, "probe_cont_r2,probe_cont_r3") && strstr(out, "1338,1339"), "%s", out);
+    free(out);
+    out = query(db, "SELECT n, noise_pct > 0 FROM v_noise WHERE reference = 'probe_cont'");
+    CHECK_MSG(strstr(out, "\n3,1") != NULL, "%s", out);
     free(out);
 }
 
