@@ -95,7 +95,9 @@ int cmd_bench(int argc, char **argv)
     cli_set_threads(threads);
     char core[256];
     blas_core_describe(core, sizeof core);
-    printf("cascade bench: %d threads, BLAS core %s\n", omp_get_max_threads(), core);
+    char cpu[256];
+    cli_cpu_model(cpu, sizeof cpu);
+    printf("cascade bench: %s, %d threads, BLAS core %s\n", cpu, omp_get_max_threads(), core);
     double peak = sgemm_peak_gflops(quick);
     printf("sgemm peak (best square n=512..%d): %.1f GFLOP/s\n\n", quick ? 1024 : 2048, peak);
 
