@@ -163,6 +163,8 @@ struct analysis_options {
     int n_head;            /* > 0 overrides the file / config.json */
     const char *data_path; /* realised level on this data (cascade checkpoints), or NULL */
     int tokens;            /* N of the realised window; 0 = the model's context length */
+    int minus_init;        /* 1: S–D layers' S - S_0, S_0 regenerated from the checkpoint's
+                            * seed (SPEC §2; weight level only: no realised window) */
 };
 
 /* Reads a checkpoint of any supported format and analyses every head. */

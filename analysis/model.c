@@ -599,6 +599,14 @@ static int load_cascade(struct analysis_model *am, const char *path,
         snprintf(err, CASCADE_ERR_MAX, "%s: --n-head %d: the checkpoint has %d heads", path, opt->n_head, m.cfg.n_head);
         rc = -1;
     }
+    if (rc == 0 && opt && opt->minus_init) {
+        if (opt->data_path) {
+            snprintf(err, CASCADE_ERR_MAX, "%s: --minus-init measures weights only; drop --data", path);
+            rc = -1;
+        } else {
+            rc = model_sd_subtract_init(&m, tc.seed, err);
+        }
+    }
     if (rc == 0 && opt && opt->data_path) {
         N = opt->tokens > 0 ? opt->tokens : m.cfg.seq_len;
         if (N > m.cfg.seq_len) {

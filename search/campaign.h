@@ -19,10 +19,14 @@ enum retrain_mode { RETRAIN_SCRATCH = 0, RETRAIN_INHERIT = 1 };
 
 /* The layer value the proposal rules read: the mean over the probe's heads (weight level)
  * of the routing spectrum's effective rank, participation ratio, k90, or 2 x planes (the
- * rank of the dominant rotation planes). erank weighs every singular value by sigma, so the
- * tail left by the random init lifts it; PR, k90 and planes see the dominant planes. */
-enum campaign_measure { MEASURE_ERANK = 0, MEASURE_PR = 1, MEASURE_K90 = 2, MEASURE_PLANES = 3 };
-const char *campaign_measure_name(enum campaign_measure m);   /* "erank", "pr", "k90", "planes" */
+ * rank of the dominant rotation planes), or the erank of S - S_0 (the init subtracted).
+ * erank weighs every singular value by sigma, so the tail left by the random init lifts
+ * it; PR, k90 and planes see the dominant planes; S - S_0 removes the init itself. */
+enum campaign_measure { MEASURE_ERANK = 0, MEASURE_PR = 1, MEASURE_K90 = 2, MEASURE_PLANES = 3,
+                        MEASURE_ERANK_MINUS_INIT = 4 /* erank of S - S_0 (SPEC §2) */ };
+#define CAMPAIGN_N_MEASURES 5
+/* "erank", "pr", "k90", "planes", "erank_minus_init" */
+const char *campaign_measure_name(enum campaign_measure m);
 
 struct campaign_config {
     char name[128];              /* campaign name, unique in the database */

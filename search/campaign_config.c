@@ -13,7 +13,8 @@
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
- *               "measure": "erank" | "pr" | "k90" | "planes" (what the rules read),
+ *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init"
+ *                          (what the rules read),
  *               "analysis_tokens": seq_len, "runs_dir": "runs",
  *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
@@ -49,11 +50,11 @@ static const struct config_key campaign_keys[] = {
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
 static const char *const search_extra[] = { "multipliers", "retrain", "measure", NULL };
-static const char *const measure_names[] = { "erank", "pr", "k90", "planes" };
+static const char *const measure_names[CAMPAIGN_N_MEASURES] = { "erank", "pr", "k90", "planes", "erank_minus_init" };
 
 const char *campaign_measure_name(enum campaign_measure m)
 {
-    return (int)m >= 0 && (int)m < 4 ? measure_names[m] : "unknown";
+    return (int)m >= 0 && (int)m < CAMPAIGN_N_MEASURES ? measure_names[m] : "unknown";
 }
 
 static void campaign_defaults(struct campaign_config *cc)
@@ -107,8 +108,10 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(s, "measure");
     if (ms) {
         int k = 0;
-        while (k < 4 && !(cJSON_IsString(ms) && strcmp(ms->valuestring, measure_names[k]) == 0)) k++;
-        if (k == 4) return config_fail(err, file, "search.measure", "expected \"erank\", \"pr\", \"k90\" or \"planes\"");
+        while (k < CAMPAIGN_N_MEASURES && !(cJSON_IsString(ms) && strcmp(ms->valuestring, measure_names[k]) == 0)) k++;
+        if (k == CAMPAIGN_N_MEASURES)
+            return config_fail(err, file, "search.measure", "expected \"erank\", \"pr\", \"k90\", \"planes\" or "
+                               "\"erank_minus_init\"");
         cc->measure = (enum campaign_measure)k;
     }
     if (cc->max_prefix > mc->n_layer)

@@ -19,11 +19,13 @@
 #define BAR_WIDTH 40
 
 static const char *usage =
-    "usage: cascade analyze CKPT [--data FILE [--tokens N]] [--json] [--heads] [--n-head N]\n"
+    "usage: cascade analyze CKPT [--data FILE [--tokens N]] [--minus-init] [--json] [--heads] [--n-head N]\n"
     "  CKPT      cascade checkpoint, Hugging Face GPT-2/BERT .safetensors, or llm.c GPT-2 .bin\n"
     "  --data    also measure the realised logits on the first validation window of FILE\n"
     "            (cascade checkpoints only)\n"
     "  --tokens  window length N (default: the model's context length)\n"
+    "  --minus-init  S-D layers measured as S - S_0, S_0 regenerated from the run's seed:\n"
+    "            what training changed, without the random init (cascade checkpoints)\n"
     "  --json    print JSON (every head, weight level and realised) instead of tables\n"
     "  --heads   also print one row per head\n"
     "  --n-head  number of heads (default: the checkpoint, or config.json beside it)\n";
@@ -145,13 +147,14 @@ static void print_report(const struct analysis_model *m, const char *data, int h
 int cmd_analyze(int argc, char **argv)
 {
     const char *ckpt = NULL, *v;
-    struct analysis_options opt = { 0, NULL, 0 };
+    struct analysis_options opt = { 0, NULL, 0, 0 };
     int json = 0, heads = 0, r;
     long n;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--heads") == 0) heads = 1;
+        else if (strcmp(a, "--minus-init") == 0) opt.minus_init = 1;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { fputs(usage, stdout); return 0; }
         else if ((r = cli_opt(argc, argv, &i, "analyze", "--data", &opt.data_path)) != 0) {
             if (r < 0) return 2;

@@ -116,6 +116,22 @@ static int to_db_head(struct db_head_measure *h, const struct analysis_head *a, 
     return 0;
 }
 
+/* The layer means of the weight-level routing erank of S - S_0 (SPEC §2): the checkpoint
+ * with its init subtracted (S_0 regenerated from the campaign's seed, the probe's). */
+static int minus_init_erank(struct controller *c, const char *path, double *out, char *err)
+{
+    struct model m;
+    if (checkpoint_load(path, &m, NULL, NULL, err) != 0) return -1;
+    struct analysis_model am;
+    int rc = model_sd_subtract_init(&m, c->cc.base.seed, err);
+    if (rc == 0) rc = analysis_model_trainer(&am, &m, NULL, 0, path, err);
+    model_free(&m);
+    if (rc != 0) return -1;
+    for (int l = 0; l < am.n_layer; l++) out[l] = am.layers[l].mean.routing_erank;
+    analysis_model_free(&am);
+    return 0;
+}
+
 /* Analyses a finished run's checkpoint and stores both levels; returns the layer means of
  * the weight-level routing measure the rules read (search.measure) in erank_out (n_layer)
  * when it is not NULL. */
@@ -172,7 +188,9 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
                                     level ? am.cascade_realised : am.cascade, err);
         for (int i = 0; svs && i < 2 * n; i++) { free(svs[i]); svs[i] = NULL; }
     }
-    if (rc == 0 && erank_out) {
+    if (rc == 0 && erank_out && c->cc.measure == MEASURE_ERANK_MINUS_INIT) {
+        rc = minus_init_erank(c, path, erank_out, err);
+    } else if (rc == 0 && erank_out) {
         for (int l = 0; l < am.n_layer; l++) {
             const struct analysis_measures *mean = &am.layers[l].mean;
             erank_out[l] = c->cc.measure == MEASURE_PR ? mean->routing_pr

@@ -21,7 +21,7 @@ static const struct {
     { "report", cmd_report, "report --db FILE [--campaign NAME]... --out DIR/NAME.md" },
     { "train", cmd_train, "train --config FILE [--steps N] [--out CKPT] [--seed S] [--threads N] [--resume]" },
     { "eval", cmd_eval, "eval --checkpoint CKPT [--data FILE] [--batches N] [--threads N]" },
-    { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--json] [--heads] [--n-head N]" },
+    { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--minus-init] [--json] [--heads] [--n-head N]" },
     { "prepare-brown", cmd_prepare_brown, "prepare-brown CORPUS_DIR OUT.txt" },
     { "bench", cmd_bench, "bench [--quick] [--threads N]" },
     { "info", cmd_info, "info" },

@@ -345,3 +345,16 @@ TEST(campaign_environment_failure_stays_retryable)
     CHECK_MSG(strstr(out, "12,12") != NULL, "%s", out);
     free(out);
 }
+
+/* The rules can read the erank of S - S_0 (search.measure "erank_minus_init"). */
+TEST(campaign_measure_minus_init)
+{
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "mi", ", \"measure\": \"erank_minus_init\", \"replicates\": 1", cfg, db, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "measured cascade (probe, mean routing erank_minus_init by layer):"), "exit %d: %s",
+              rc, out);
+    free(out);
+    out = query(db, "SELECT reason FROM runs WHERE name = 'cut_m0.5'");
+    CHECK_MSG(strstr(out, "from erank_minus_init [") != NULL, "%s", out);
+    free(out);
+}

@@ -560,3 +560,31 @@ TEST(config_sd_s_init_std_sets_the_init_of_s)
     CHECK(model_config_from_json_string(&back, "{\"sd_s_init_std\": -1}", "t", err) == -1 &&
           strstr(err, "model.sd_s_init_std"));
 }
+
+/* S - S_0 (SPEC §2): subtracting the init of the same seed leaves zero; of another seed,
+ * not; only the S–D layers' s changes. */
+TEST(model_sd_subtract_init_removes_the_init)
+{
+    struct model_config mc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE(model_config_from_json_string(&mc, "{\"n_layer\": 2, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 8, "
+                                          "\"attention\": [\"sd\", \"softmax\"], \"layernorm\": false}", "t", err) == 0);
+    struct model m, before;
+    REQUIRE(model_init(&m, &mc, 11, err) == 0 && model_init(&before, &mc, 11, err) == 0);
+    REQUIRE(model_sd_subtract_init(&m, 11, err) == 0);
+    const struct param_tensor *ts = model_find_tensor(&m, "h.0.attn.s");
+    REQUIRE(ts);
+    for (size_t i = 0; i < ts->numel; i++) CHECK(m.params[ts->offset + i] == 0.0f);
+    for (int t = 0; t < m.n_tensors; t++)
+        if (t != (int)(ts - m.tensors))
+            CHECK_MSG(memcmp(m.params + m.tensors[t].offset, before.params + m.tensors[t].offset,
+                             4 * m.tensors[t].numel) == 0, "%s changed", m.tensors[t].name);
+    model_free(&m);
+    REQUIRE(model_init(&m, &mc, 11, err) == 0);
+    REQUIRE(model_sd_subtract_init(&m, 12, err) == 0);
+    double sq = 0;
+    for (size_t i = 0; i < ts->numel; i++) sq += (double)m.params[ts->offset + i] * m.params[ts->offset + i];
+    CHECK(sq > 0);
+    model_free(&m);
+    model_free(&before);
+}

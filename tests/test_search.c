@@ -363,7 +363,7 @@ TEST(search_measure_is_a_config_choice)
     free(p);
     campaign_config_free(&cc);
     snprintf(text, sizeof text, "%.*s, \"measure\": \"rank\"}}", (int)(end - campaign_json - 1), campaign_json);
-    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\" or \"planes\""));
+    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\" or \"erank_minus_init\""));
     /* the default is erank */
     REQUIRE(load(t_, &cc, campaign_json, err) == 0);
     CHECK(cc.measure == MEASURE_ERANK);

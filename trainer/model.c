@@ -612,3 +612,21 @@ float model_clip_and_step(struct model *m, const struct train_config *tc, float 
     }
     return norm;
 }
+
+int model_sd_subtract_init(struct model *m, uint64_t seed, char *err)
+{
+    struct model m0;
+    if (model_init(&m0, &m->cfg, seed, err) != 0) return -1;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        if (m->cfg.layers[l].kind != ATTN_SD) continue;
+        char name[64];
+        snprintf(name, sizeof name, "h.%d.attn.s", l);
+        const struct param_tensor *t = model_find_tensor(m, name);
+        const float *s0 = model_param(&m0, name);
+        assert(t && s0);   /* every S-D layer has its s (trainer/layout.h) */
+        float *s = m->params + t->offset;
+        for (size_t i = 0; i < t->numel; i++) s[i] -= s0[i];
+    }
+    model_free(&m0);
+    return 0;
+}

@@ -300,6 +300,11 @@ int model_attention_logits(const struct model *m, int l, int h, int b, float *ou
  * is not an S–D layer. */
 int model_sd_matrix(const struct model *m, int l, int h, float *out);
 
+/* S - S_0 (SPEC §2): subtracts from every S–D layer's s the values model_init gives it for
+ * `seed` (the run's training seed), so that what remains is what training changed. Used
+ * to measure the learned part of a routing spectrum without the random init's tail. */
+int model_sd_subtract_init(struct model *m, uint64_t seed, char *err);
+
 /* Global-norm clipping then one AdamW step at learning rate lr; returns the norm before
  * clipping. */
 float model_clip_and_step(struct model *m, const struct train_config *tc, float lr);
