@@ -16,6 +16,7 @@ int cmd_prepare_brown(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Prints the rows of a read-only statement on db_path as `cascade query` does (format
  * "table", "csv" or "json"); -1 with err on error. */

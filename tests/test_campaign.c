@@ -358,3 +358,35 @@ TEST(campaign_measure_minus_init)
     CHECK_MSG(strstr(out, "from erank_minus_init [") != NULL, "%s", out);
     free(out);
 }
+
+/* cascade export writes a run's architecture as a training config that `cascade train`
+ * reads and trains: per-layer kinds and dims, no LayerNorm where the probe had none. */
+TEST(campaign_export_trains)
+{
+    char cfg[512], db[512], out_json[512], cmd[2048], *out = NULL;
+    int rc = run_campaign(t_, "exp", ", \"replicates\": 1", cfg, db, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    test_tmppath(out_json, sizeof out_json, "exported/lin2_cut.json");
+    snprintf(cmd, sizeof cmd, "%s export --db %s --run lin2_cut_m0.5 --out %s", test_cascade_bin(), db, out_json);
+    rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "wrote"), "exit %d: %s", rc, out);
+    free(out);
+    struct train_config tc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(trainer_config_load(&tc, out_json, err) == 0, "%s", err);
+    CHECK(tc.model.n_layer == 3 && tc.model.layers[0].kind == ATTN_LINEAR && tc.model.layers[1].kind == ATTN_LINEAR &&
+          tc.model.layers[2].kind == ATTN_SD && tc.model.layers[2].head_dim == 4 && !tc.model.layernorm);
+    CHECK(tc.steps == 40 && tc.batch_size == 4 && tc.model.embed_scale == TRAINER_NO_LN_EMBED_SCALE);
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s.safetensors", out_json);
+    snprintf(cmd, sizeof cmd, "%s train --config %s --steps 2 --out %s", test_cascade_bin(), out_json, ck);
+    rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "attention L L S (d=8,8,4)"), "exit %d: %s", rc, out);
+    free(out);
+    /* errors: an unknown run, a missing flag */
+    snprintf(cmd, sizeof cmd, "%s export --db %s --run nope --out %s 2>&1", test_cascade_bin(), db, out_json);
+    rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 2 && strstr(out, "has no run named 'nope'"), "exit %d: %s", rc, out);
+    free(out);
+}
