@@ -19,7 +19,7 @@
 #define CASCADE_ERR_MAX 512
 #endif
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path */
 
@@ -151,6 +151,9 @@ struct db_run {
                              * ("probe" for probe_r2, "probe_cont" for probe_cont_r2); "" (NULL)
                              * otherwise. v_noise takes a reference's noise floor over it and
                              * its done replicates */
+    int round;              /* the search round that proposed it (0: the first; 0 in files older
+                             * than version 4) */
+    char parent[64];        /* the run whose weights it inherited; "" when from scratch */
 };
 /* Adds a run (status queued) unless one with this name exists in the campaign, in which
  * case *run_id is the existing one and *created = 0. Strings are copied. */
@@ -164,6 +167,13 @@ int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err);
  * and replicate_of are "" in a file older than version 3. */
 int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *n, char *err);
 void db_runs_free(struct db_run *runs, int n);
+
+/* ---- rounds (budget-driven search) ------------------------------------------------------ */
+
+/* Records (or replaces) round r's incumbent: the run it starts from; final = 1 marks the
+ * search's answer. */
+int db_round_set(struct db *db, int64_t campaign_id, int round, const char *incumbent, const char *objective,
+                 double value, double delta_ppl_pct, int final, char *err);
 
 /* ---- metrics and measurements --------------------------------------------------------- */
 

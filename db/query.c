@@ -44,10 +44,13 @@ static const struct {
       "SELECT candidate, control, control_kind, candidate_params_attention, control_params_attention, "
       "size_diff_pct, candidate_ppl, control_ppl, gap_pct, noise_pct, verdict "
       "FROM v_controls WHERE campaign_id = ?1 ORDER BY candidate_seq, candidate_run_id, control_seq, control_run_id", 3 },
+    { "rounds", 0,
+      "SELECT round, incumbent, arch, objective, value, params_attention, attention_saved_pct, perplexity, "
+      "delta_ppl_pct, final FROM v_rounds WHERE campaign_id = ?1 ORDER BY round", 4 },
 };
 #define N_NAMED (int)(sizeof named_queries / sizeof named_queries[0])
 
-const char *db_query_names(void) { return "campaigns, runs, results, pareto, cascade, noise, controls"; }
+const char *db_query_names(void) { return "campaigns, runs, results, pareto, cascade, noise, controls, rounds"; }
 
 /* ---- rows to text ---------------------------------------------------------------------- */
 

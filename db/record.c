@@ -315,8 +315,8 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
         goto fail;
     }
     if (db_prepare(db, &st, "INSERT INTO runs (campaign_id, name, role, status, seq, arch, arch_json, reason, "
-                   "retrain, seed, checkpoint, host, control_of, replicate_of) "
-                   "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", err) != 0)
+                   "retrain, seed, checkpoint, host, control_of, replicate_of, round, parent) "
+                   "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err) != 0)
         goto fail;
     sqlite3_bind_int64(st, 1, run->campaign_id);
     sqlite3_bind_text(st, 2, run->name, -1, SQLITE_TRANSIENT);
@@ -331,6 +331,8 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
     db_bind_text(st, 11, run->host);
     db_bind_text(st, 12, run->control_of);
     db_bind_text(st, 13, run->replicate_of);
+    sqlite3_bind_int(st, 14, run->round);
+    db_bind_text(st, 15, run->parent);
     if (step_done(db, st, "adding the run", err) != 0) goto fail;
     *run_id = sqlite3_last_insert_rowid(db->h);
     if (db_commit(db, err) != 0) return -1;
@@ -379,7 +381,7 @@ int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
 enum run_col {
     RUN_ID, RUN_CAMPAIGN_ID, RUN_NAME, RUN_ROLE, RUN_STATUS, RUN_SEQ, RUN_ARCH, RUN_ARCH_JSON, RUN_REASON,
     RUN_RETRAIN, RUN_SEED, RUN_CHECKPOINT, RUN_ATTEMPTS, RUN_STARTED_AT, RUN_FINISHED_AT, RUN_HOST, RUN_ERROR,
-    RUN_CONTROL_OF, RUN_REPLICATE_OF, RUN_NCOLS
+    RUN_CONTROL_OF, RUN_REPLICATE_OF, RUN_ROUND, RUN_PARENT, RUN_NCOLS
 };
 static const char *const run_cols[RUN_NCOLS] = {
     [RUN_ID] = "id", [RUN_CAMPAIGN_ID] = "campaign_id", [RUN_NAME] = "name", [RUN_ROLE] = "role",
@@ -387,6 +389,7 @@ static const char *const run_cols[RUN_NCOLS] = {
     [RUN_REASON] = "reason", [RUN_RETRAIN] = "retrain", [RUN_SEED] = "seed", [RUN_CHECKPOINT] = "checkpoint",
     [RUN_ATTEMPTS] = "attempts", [RUN_STARTED_AT] = "started_at", [RUN_FINISHED_AT] = "finished_at",
     [RUN_HOST] = "host", [RUN_ERROR] = "error", [RUN_CONTROL_OF] = "control_of", [RUN_REPLICATE_OF] = "replicate_of",
+    [RUN_ROUND] = "round", [RUN_PARENT] = "parent",
 };
 
 static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
@@ -411,6 +414,8 @@ static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
     column_copy(st, RUN_ERROR, r->error, sizeof r->error);
     column_copy(st, RUN_CONTROL_OF, r->control_of, sizeof r->control_of);
     column_copy(st, RUN_REPLICATE_OF, r->replicate_of, sizeof r->replicate_of);
+    r->round = sqlite3_column_int(st, RUN_ROUND);
+    column_copy(st, RUN_PARENT, r->parent, sizeof r->parent);
     return r->arch_json && r->reason ? 0 : -1;
 }
 
@@ -429,6 +434,7 @@ int db_runs_list(struct db *db, int64_t campaign_id, struct db_run **runs, int *
     const char *cols[RUN_NCOLS];
     memcpy(cols, run_cols, sizeof cols);
     if (db->version < 3) cols[RUN_CONTROL_OF] = cols[RUN_REPLICATE_OF] = "NULL";   /* an older file, read as it is */
+    if (db->version < 4) cols[RUN_ROUND] = cols[RUN_PARENT] = "NULL";
     if (prepare_select(db, &st, cols, RUN_NCOLS, "FROM runs WHERE campaign_id = ?1 ORDER BY seq, id", err) != 0)
         return -1;
     sqlite3_bind_int64(st, 1, campaign_id);
@@ -813,4 +819,26 @@ int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *fou
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, "reading the result", err);
+}
+
+int db_round_set(struct db *db, int64_t campaign_id, int round, const char *incumbent, const char *objective,
+                 double value, double delta_ppl_pct, int final, char *err)
+{
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "INSERT OR REPLACE INTO rounds (campaign_id, round, incumbent, objective, value, "
+                   "delta_ppl_pct, final) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err) != 0)
+        goto fail;
+    sqlite3_bind_int64(st, 1, campaign_id);
+    sqlite3_bind_int(st, 2, round);
+    db_bind_text(st, 3, incumbent);
+    db_bind_text(st, 4, objective);
+    db_bind_real(st, 5, value);
+    db_bind_real(st, 6, delta_ppl_pct);
+    sqlite3_bind_int(st, 7, final);
+    if (step_done(db, st, "recording the round", err) != 0) goto fail;
+    return db_commit(db, err);
+fail:
+    db_rollback(db);
+    return -1;
 }

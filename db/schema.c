@@ -37,4 +37,11 @@ const char *const db_migrations[DB_SCHEMA_VERSION + 1] = {
     [3] = "ALTER TABLE runs ADD COLUMN control_of TEXT;"
           "ALTER TABLE runs ADD COLUMN replicate_of TEXT;"
           "ALTER TABLE results ADD COLUMN reference_run TEXT;",
+    /* 4: budget-driven rounds: each run's round and parent, each round's incumbent */
+    [4] = "ALTER TABLE runs ADD COLUMN round INTEGER;"
+          "ALTER TABLE runs ADD COLUMN parent TEXT;"
+          "CREATE TABLE rounds ("
+          "campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE, round INTEGER NOT NULL, "
+          "incumbent TEXT NOT NULL, objective TEXT NOT NULL, value REAL, delta_ppl_pct REAL, "
+          "final INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, round));",
 };

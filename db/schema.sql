@@ -10,7 +10,8 @@
 -- PRAGMA user_version is the schema version; PRAGMA application_id is 0x63617363 ('casc').
 -- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup);
 -- 3 adds runs.control_of and runs.replicate_of (blind controls and seed replicates, SPEC 5),
--- results.reference_run, and the views v_noise (the noise floor) and v_controls.
+-- results.reference_run, and the views v_noise (the noise floor) and v_controls; 4 adds
+-- runs.round and runs.parent (budget-driven rounds, SPEC 5) and the table rounds.
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
 -- are in nats per token; percentages are in %, savings against the campaign's probe and
@@ -55,6 +56,8 @@ CREATE TABLE runs (  -- one model trained in a campaign: the probe, a baseline, 
     error         TEXT,                     -- why it failed, e.g. training diverged at step 412; NULL unless failed
     control_of    TEXT,                     -- a control: the name of the candidate it is compared with (uniform_m1 -> cut_m1, linlast1 and std_lin1 -> lin1); NULL otherwise (added in version 3)
     replicate_of  TEXT,                     -- a replicate: the name of the run it repeats with another seed (probe_r2 -> probe); NULL otherwise (added in version 3)
+    round         INTEGER,                  -- the search round that proposed it: 0 the first (probe, references, candidates), 1.. budget-driven rounds; NULL in files older than version 4
+    parent        TEXT,                     -- the run whose weights it inherited (probe, standard, a round's incumbent); NULL when trained from scratch (added in version 4)
     UNIQUE (campaign_id, name)
 );
 CREATE INDEX runs_by_seq ON runs (campaign_id, seq);
@@ -126,6 +129,17 @@ CREATE TABLE results (  -- the evaluation of a finished run, one row per done ru
     tokens_trained       INTEGER,           -- training tokens seen
     recorded_at          REAL NOT NULL,     -- unix seconds
     reference_run        TEXT               -- the name of the run delta_ppl_pct is measured against, chosen by the controller; NULL when not recorded (before version 3)
+);
+
+CREATE TABLE rounds (  -- a budget-driven search (search.budget_ppl_pct): the incumbent each round started from (added in version 4)
+    campaign_id   INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    round         INTEGER NOT NULL,         -- the incumbent after round r (0: after the first round, the one-round campaign); round r+1 starts from it
+    incumbent     TEXT NOT NULL,            -- the run: the best by the objective among the runs within budget so far
+    objective     TEXT NOT NULL,            -- attention_params | flops_per_token | tokens_per_s
+    value         REAL,                     -- the incumbent's objective value
+    delta_ppl_pct REAL,                     -- the incumbent's Δ perplexity against its reference, in %
+    final         INTEGER NOT NULL DEFAULT 0,  -- 1 on the last row: the search's answer (no round improved on it, or max_rounds)
+    PRIMARY KEY (campaign_id, round)
 );
 
 CREATE VIEW v_campaigns AS  -- one row per campaign with its run counts
@@ -237,4 +251,12 @@ FROM layer_measures m JOIN runs r ON r.id = m.run_id JOIN campaigns c ON c.id = 
 LEFT JOIN analysis_summary a ON a.run_id = m.run_id AND a.level = m.level;
 
 PRAGMA application_id = 1667330915;
-PRAGMA user_version = 3;
+CREATE VIEW v_rounds AS  -- the path of a budget-driven search: each round's incumbent with its architecture and result
+SELECT c.name AS campaign, g.round, g.incumbent, r.arch, g.objective, g.value, x.params_attention,
+       x.attention_saved_pct, x.perplexity, g.delta_ppl_pct, x.tokens_per_s, x.flops_per_token, g.final,
+       c.id AS campaign_id
+    FROM rounds g JOIN campaigns c ON c.id = g.campaign_id
+    LEFT JOIN runs r ON r.campaign_id = g.campaign_id AND r.name = g.incumbent
+    LEFT JOIN results x ON x.run_id = r.id;
+
+PRAGMA user_version = 4;

@@ -17,6 +17,11 @@
 
 enum retrain_mode { RETRAIN_SCRATCH = 0, RETRAIN_INHERIT = 1 };
 
+/* What a budget-driven search minimises (tokens_per_s: maximises, the measured training
+ * speed of the run). */
+enum campaign_objective { OBJECTIVE_ATTENTION_PARAMS = 0, OBJECTIVE_FLOPS_PER_TOKEN = 1, OBJECTIVE_TOKENS_PER_S = 2 };
+const char *campaign_objective_name(enum campaign_objective o);   /* "attention_params", ... */
+
 /* The layer value the proposal rules read: the mean over the probe's heads (weight level)
  * of the routing spectrum's effective rank, participation ratio, k90, or 2 x planes (the
  * rank of the dominant rotation planes), or the erank of S - S_0 (the init subtracted).
@@ -44,6 +49,12 @@ struct campaign_config {
     int combine;                 /* 1: linear prefix + cut head dims */
     enum retrain_mode retrain;
     int inherit_steps;           /* step budget of inherited candidates */
+    /* budget-driven rounds [ours, SPEC 5]: off while budget_ppl_pct is 0 */
+    double budget_ppl_pct;       /* Δ perplexity allowed against the equal-budget reference, % */
+    enum campaign_objective objective; /* what "cheapest" means */
+    int max_rounds;              /* rounds after the first */
+    int per_round;               /* proposals per round (1..4: lin, its blind control, cut,
+                                  * its blind control) */
     int replicates;              /* the Δ reference trained this many times (seeds seed, seed+1,
                                   * ...): 1 = no noise floor */
     double inherit_lr_frac;      /* [ours] peak lr of an inherited run, as a fraction of
@@ -74,6 +85,11 @@ struct run_spec {
     enum run_source inherit_from;/* warm start source in inherit mode, else SOURCE_NONE */
     int steps;                   /* step budget */
     uint64_t seed;               /* training seed; 0: the campaign's train.seed */
+    int round;                   /* the search round that proposes it (0: the first) */
+    char parent[64];             /* warm start from this run's checkpoint ("": the source
+                                  * inherit_from names: the probe or the standard model) */
+    char reference[64];          /* the run its Δ is against ("": the probe, or probe_cont
+                                  * for inherited runs) */
     char replicate_of[64];       /* replicates: the reference they repeat with another seed */
 };
 
@@ -99,6 +115,24 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * seeds train.seed + 1, ... *out is malloc'ed; -1 when out of memory. */
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n);
+
+/* Round `round` >= 1 of a budget-driven search [ours, SPEC 5], from the incumbent (its
+ * name and architecture) and its re-measured per-layer values (search.measure; only its
+ * S–D layers' entries are read), one layer's change at a time:
+ *   probe_round{r}        the equal-budget reference: the previous round's reference
+ *                         (probe_cont for round 1) continued inherit_steps more
+ *   r{r}_lin{l}           the S–D layer the measurement ranks lowest made linear
+ *   r{r}_linblind{l'}     its blind control: another S–D layer, drawn from the seed
+ *   r{r}_cut              every S–D layer's head dim cut to clamp(round_up(m v_l, step),
+ *                         head_dim_min, d_l), m the first multiplier
+ *   r{r}_cutblind         its blind control: one head dim on every S–D layer, the size
+ *                         nearest the cut's
+ * (the first per_round of these that differ from the incumbent). Each inherits the
+ * incumbent's weights and is measured against probe_round{r}. *out is malloc'ed; -1 when
+ * out of memory. */
+int campaign_propose_round(const struct campaign_config *cc, int round, const char *incumbent,
+                           const struct model_config *arch, const double *value,
+                           struct run_spec **out, int *n);
 
 /* "L L S S | d 32,32,16,8" */
 void campaign_arch_string(char *out, int n, const struct model_config *mc);

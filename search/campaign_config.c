@@ -15,6 +15,9 @@
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
  *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init"
  *                          (what the rules read),
+ *               "budget_ppl_pct": 0 (off) | "objective": "attention_params" |
+ *               "flops_per_token" | "tokens_per_s", "max_rounds": 3, "per_round": 4
+ *                          (budget-driven rounds, needs retrain "inherit"),
  *               "analysis_tokens": seq_len, "runs_dir": "runs",
  *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
@@ -42,6 +45,9 @@ static const struct config_key campaign_keys[] = {
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
     { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
     { "search", "replicates",       CONFIG_INT,   1,    16,    0, 0, NULL, OFF_C(replicates) },
+    { "search", "budget_ppl_pct",   CONFIG_NUM,   0,    1000,  0, 0, NULL, OFF_C(budget_ppl_pct) },
+    { "search", "max_rounds",       CONFIG_INT,   1,    100,   0, 0, NULL, OFF_C(max_rounds) },
+    { "search", "per_round",        CONFIG_INT,   1,    4,     0, 0, NULL, OFF_C(per_round) },
     { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
@@ -49,7 +55,13 @@ static const struct config_key campaign_keys[] = {
 };
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
-static const char *const search_extra[] = { "multipliers", "retrain", "measure", NULL };
+static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", NULL };
+static const char *const objective_names[] = { "attention_params", "flops_per_token", "tokens_per_s" };
+
+const char *campaign_objective_name(enum campaign_objective o)
+{
+    return (int)o >= 0 && (int)o < 3 ? objective_names[o] : "unknown";
+}
 static const char *const measure_names[CAMPAIGN_N_MEASURES] = { "erank", "pr", "k90", "planes", "erank_minus_init" };
 
 const char *campaign_measure_name(enum campaign_measure m)
@@ -73,6 +85,10 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
     cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
     cc->replicates = 3;
+    cc->budget_ppl_pct = 0.0;
+    cc->objective = OBJECTIVE_ATTENTION_PARAMS;
+    cc->max_rounds = 3;
+    cc->per_round = 4;
     cc->analysis_tokens = mc->seq_len;
     cc->probe_embed_scale = model_default_embed_scale(0);
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -114,6 +130,18 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
                                "\"erank_minus_init\"");
         cc->measure = (enum campaign_measure)k;
     }
+    const cJSON *ob = cJSON_GetObjectItemCaseSensitive(s, "objective");
+    if (ob) {
+        int k = 0;
+        while (k < 3 && !(cJSON_IsString(ob) && strcmp(ob->valuestring, objective_names[k]) == 0)) k++;
+        if (k == 3)
+            return config_fail(err, file, "search.objective", "expected \"attention_params\", \"flops_per_token\" or "
+                               "\"tokens_per_s\"");
+        cc->objective = (enum campaign_objective)k;
+    }
+    if (cc->budget_ppl_pct > 0 && cc->retrain != RETRAIN_INHERIT)
+        return config_fail(err, file, "search.budget_ppl_pct", "rounds inherit each incumbent's weights: set "
+                           "search.retrain to \"inherit\"");
     if (cc->max_prefix > mc->n_layer)
         return config_fail(err, file, "search.max_prefix", "expected an integer in 0..%d (model.n_layer), got %d",
                            mc->n_layer, cc->max_prefix);
@@ -207,5 +235,6 @@ void *campaign_search_to_json(const struct campaign_config *cc)
     for (int i = 0; m && i < cc->n_multipliers; i++) cJSON_AddItemToArray(m, cJSON_CreateNumber(cc->multipliers[i]));
     cJSON_AddStringToObject(o, "retrain", cc->retrain == RETRAIN_INHERIT ? "inherit" : "scratch");
     cJSON_AddStringToObject(o, "measure", campaign_measure_name(cc->measure));
+    cJSON_AddStringToObject(o, "objective", campaign_objective_name(cc->objective));
     return o;
 }

@@ -1,5 +1,5 @@
 /* search/cmd_query.c — `cascade query`: reads a results database (db/schema.sql) and
- * prints a named query (campaigns, runs, results, pareto, cascade, noise, controls) or the
+ * prints a named query (db_query_names(): campaigns, runs, results, ..., rounds) or the
  * rows of one read-only SQL statement, as an aligned table, CSV or JSON.
  *
  * Output formats:
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUERY_USAGE "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls) [--campaign NAME] " \
+#define QUERY_USAGE "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls|rounds) [--campaign NAME] " \
                     "[--format table|csv|json] | query --db FILE --sql \"SELECT ...\" [--format ...]"
 
 /* The rows of a query, kept to size the table's columns. */
@@ -211,11 +211,13 @@ static int print_json(const struct rows *r)
 
 /* ---- the command --------------------------------------------------------------------- */
 
+/* One of db_query_names(), the database module's list ("campaigns, runs, ..."). */
 static int is_named_query(const char *s)
 {
-    static const char *const names[] = { "campaigns", "runs", "results", "pareto", "cascade", "noise", "controls" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strcmp(s, names[i]) == 0) return 1;
+    const char *names = db_query_names();
+    size_t n = strlen(s);
+    for (const char *p = strstr(names, s); n && p; p = strstr(p + 1, s))
+        if ((p == names || p[-1] == ' ') && (p[n] == ',' || p[n] == 0)) return 1;
     return 0;
 }
 

@@ -35,10 +35,10 @@ struct controller {
     struct executor ex;               /* where runs train (local, or MPI workers) */
     struct campaign_events ev;        /* the caller's callbacks */
     int stop;                         /* 1 once the caller asked to stop */
-    /* The perplexity references of Δ: [0] the probe; [1] in inherit mode, the probe
-     * continued for inherit_steps (run "probe_cont"), the reference of every inherited
-     * run, so that Δ compares equal training budgets. NAN until recorded. */
-    double ref_ppl[2];
+    /* Perplexities of finished runs by name, the references of Δ (the probe, probe_cont,
+     * a round's probe_round{r}); filled from the database and as runs finish. */
+    struct { char name[64]; double ppl; } done[256];
+    int n_done;
     struct param_counts probe_params; /* the reference of every saving */
 };
 
@@ -206,19 +206,31 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
     return rc;
 }
 
-/* Which Δ reference a run is (0 the probe, 1 the continued probe), or -1. */
-static int reference_index(const struct run_spec *spec)
+/* The run a run's Δ is measured against: the one its spec names (a round's reference);
+ * else inherited runs (but the continued probe itself) against the continued probe, so
+ * that Δ compares equal training budgets, and everything else against the probe. */
+static const char *reference_of(const struct run_spec *spec)
 {
-    if (strcmp(spec->name, "probe") == 0) return 0;
-    if (strcmp(spec->name, CAMPAIGN_PROBE_CONT) == 0) return 1;
-    return -1;
+    if (spec->reference[0]) return spec->reference;
+    return spec->inherit_from != SOURCE_NONE && strcmp(spec->name, CAMPAIGN_PROBE_CONT) != 0 ? CAMPAIGN_PROBE_CONT
+                                                                                           : "probe";
 }
 
-/* Which reference a run's Δ is measured against: inherited runs (but the continued probe
- * itself) against the continued probe, everything else against the probe. */
-static int reference_of(const struct run_spec *spec)
+/* A finished run's perplexity, NAN while it has none. */
+static double done_ppl(const struct controller *c, const char *name)
 {
-    return spec->inherit_from != SOURCE_NONE && reference_index(spec) != 1 ? 1 : 0;
+    for (int i = 0; i < c->n_done; i++)
+        if (strcmp(c->done[i].name, name) == 0) return c->done[i].ppl;
+    return NAN;
+}
+
+static void remember_done(struct controller *c, const char *name, double ppl)
+{
+    for (int i = 0; i < c->n_done; i++)
+        if (strcmp(c->done[i].name, name) == 0) { c->done[i].ppl = ppl; return; }
+    if (c->n_done == (int)(sizeof c->done / sizeof c->done[0])) return;   /* a reference is among the first */
+    snprintf(c->done[c->n_done].name, sizeof c->done[0].name, "%s", name);
+    c->done[c->n_done++].ppl = ppl;
 }
 
 static int record_outcome(struct controller *c, const struct run_job *job, const struct run_outcome *o, char *err)
@@ -227,9 +239,8 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     int64_t run_id = job->run_id;
     struct param_counts pc = model_config_param_counts(&spec->arch);
     if (strcmp(spec->role, "probe") == 0) c->probe_params = pc;
-    int is_ref = reference_index(spec);
-    if (is_ref >= 0) c->ref_ppl[is_ref] = o->val.perplexity;
-    double ref = c->ref_ppl[reference_of(spec)];
+    remember_done(c, spec->name, o->val.perplexity);
+    double ref = done_ppl(c, reference_of(spec));
     struct db_result r = { 0 };
     r.params_total = (int64_t)pc.total;
     r.params_attention = (int64_t)pc.attention;
@@ -244,7 +255,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     r.wall_s = o->wall_s;
     r.steps = o->steps;
     r.tokens_trained = o->steps * (int64_t)c->cc.base.batch_size * spec->arch.seq_len;
-    snprintf(r.reference_run, sizeof r.reference_run, "%s", reference_of(spec) ? CAMPAIGN_PROBE_CONT : "probe");
+    snprintf(r.reference_run, sizeof r.reference_run, "%s", reference_of(spec));
     if (db_record_result(c->db, run_id, &r, err) != 0) return -1;
     char arch[256];
     campaign_arch_string(arch, sizeof arch, &spec->arch);
@@ -253,23 +264,19 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     return 0;
 }
 
-/* The Δ references (probe, continued probe) when they finished in an earlier process. */
-static int load_references(struct controller *c, const struct run_spec *probe, char *err)
+/* The runs that finished in an earlier process (the references of Δ among them). */
+static int load_done(struct controller *c, const struct run_spec *probe, char *err)
 {
-    static const char *const names[2] = { "probe", CAMPAIGN_PROBE_CONT };
     struct db_run *rows;
     int n;
     if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
     int rc = 0;
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        c->ref_ppl[k] = NAN;
-        for (int i = 0; i < n && rc == 0; i++) {
-            if (strcmp(rows[i].name, names[k]) != 0) continue;
-            struct db_result r;
-            int found = 0;
-            rc = db_result_get(c->db, rows[i].id, &r, &found, err);
-            if (found) c->ref_ppl[k] = r.perplexity;
-        }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (rows[i].status != DB_DONE) continue;
+        struct db_result r;
+        int found = 0;
+        rc = db_result_get(c->db, rows[i].id, &r, &found, err);
+        if (found) remember_done(c, rows[i].name, r.perplexity);
     }
     db_runs_free(rows, n);
     c->probe_params = model_config_param_counts(&probe->arch);
@@ -331,8 +338,8 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
                 const struct run_job *job = NULL;
                 for (int j = 0; j < n; j++) if (jobs[j].run_id == waiting[i].run_id) job = &jobs[j];
                 assert(job);
-                int ref = reference_of(&job->spec);
-                if (isnan(c->ref_ppl[ref]) && reference_index(&job->spec) != ref && waiting[i].rc == 0 &&
+                const char *ref = reference_of(&job->spec);
+                if (isnan(done_ppl(c, ref)) && strcmp(job->spec.name, ref) != 0 && waiting[i].rc == 0 &&
                     waiting[i].outcome.status == 0)
                     continue;   /* its reference has not reported yet */
                 int r = record_report(c, job, &waiting[i], err);
@@ -410,8 +417,9 @@ static int make_jobs(struct controller *c, const struct run_spec *specs, int n_s
         j->run_id = row->id;
         j->spec = specs[i];
         ckpt_path(c, specs[i].name, j->ckpt, sizeof j->ckpt);
-        if (specs[i].inherit_from == SOURCE_PROBE) ckpt_path(c, "probe", j->source, sizeof j->source);
-        if (specs[i].inherit_from == SOURCE_STANDARD) ckpt_path(c, "standard", j->source, sizeof j->source);
+        if (specs[i].parent[0]) ckpt_path(c, specs[i].parent, j->source, sizeof j->source);
+        else if (specs[i].inherit_from == SOURCE_PROBE) ckpt_path(c, "probe", j->source, sizeof j->source);
+        else if (specs[i].inherit_from == SOURCE_STANDARD) ckpt_path(c, "standard", j->source, sizeof j->source);
         j->index = i + 1;
         j->total = n_specs;
     }
@@ -459,6 +467,9 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     r.seq = seq;
     snprintf(r.control_of, sizeof r.control_of, "%s", s->control_of);
     snprintf(r.replicate_of, sizeof r.replicate_of, "%s", s->replicate_of);
+    r.round = s->round;
+    snprintf(r.parent, sizeof r.parent, "%s", s->parent[0] ? s->parent : s->inherit_from == SOURCE_PROBE ? "probe"
+             : s->inherit_from == SOURCE_STANDARD ? "standard" : "");
     ckpt_path(c, s->name, r.checkpoint, sizeof r.checkpoint);
     snprintf(r.host, sizeof r.host, "%s", c->host);
     int created;
@@ -473,6 +484,8 @@ static enum campaign_end end_of(int rc)
     return rc == 1 ? CAMPAIGN_STOPPED : rc == 3 ? CAMPAIGN_INTERRUPTED : CAMPAIGN_FAILED;
 }
 
+static enum campaign_end run_rounds(struct controller *c, char *err);
+
 static enum campaign_end run_stages(struct controller *c, char *err)
 {
     struct run_spec base[2];
@@ -480,7 +493,7 @@ static enum campaign_end run_stages(struct controller *c, char *err)
     int64_t ids[2];
     for (int i = 0; i < 2; i++)
         if (add_run(c, &base[i], i, &ids[i], err) != 0) return CAMPAIGN_FAILED;
-    if (load_references(c, &base[0], err) != 0) return CAMPAIGN_FAILED;
+    if (load_done(c, &base[0], err) != 0) return CAMPAIGN_FAILED;
 
     /* 1. references, then their measurements */
     note(c, "stage 1/3: baselines (probe: S-D without LayerNorm; standard: softmax with LayerNorm), %d steps each",
@@ -528,7 +541,8 @@ static enum campaign_end run_stages(struct controller *c, char *err)
     note(c, "stage 3/3: training candidates and controls");
     rc = run_specs(c, props, np, err);
     free(props);
-    return rc == 0 ? CAMPAIGN_FINISHED : end_of(rc);
+    if (rc != 0) return end_of(rc);
+    return c->cc.budget_ppl_pct > 0 ? run_rounds(c, err) : CAMPAIGN_FINISHED;
 }
 
 /* The machine and corpus of this (segment of the) campaign, for reports. */
@@ -562,6 +576,106 @@ static int record_setup(struct controller *c, char *err)
     if (!json) snprintf(err, CASCADE_ERR_MAX, "out of memory");
     free(json);
     return rc;
+}
+
+/* ---- budget-driven rounds -------------------------------------------------------------- */
+
+struct incumbent {
+    char name[64];
+    int64_t id;
+    struct model_config arch;
+    double value;                     /* the objective */
+    double ppl, delta;                /* perplexity, Δ % against its reference */
+};
+
+/* The objective of a result: smaller is better (tokens/s is negated). */
+static double objective_of(const struct controller *c, const struct db_result *r)
+{
+    switch (c->cc.objective) {
+    case OBJECTIVE_FLOPS_PER_TOKEN: return r->flops_per_token;
+    case OBJECTIVE_TOKENS_PER_S: return -r->tokens_per_s;
+    case OBJECTIVE_ATTENTION_PARAMS: break;
+    }
+    return (double)r->params_attention;
+}
+
+/* The best run by the objective among those of rounds <= round that are within budget:
+ * the probe's family (no LayerNorm), measured candidates and blind controls alike, not
+ * references or replicates. Ties: the lower perplexity, then the earlier run. */
+static int choose_incumbent(struct controller *c, int round, struct incumbent *best, char *err)
+{
+    struct db_run *rows;
+    int n, found_any = 0;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const struct db_run *row = &rows[i];
+        int eligible = row->role == DB_ROLE_PROBE || row->role == DB_ROLE_CANDIDATE || row->role == DB_ROLE_CONTROL;
+        if (!eligible || row->status != DB_DONE || row->round > round || row->replicate_of[0]) continue;
+        struct model_config arch;
+        char why[CASCADE_ERR_MAX];
+        if (model_config_from_json_string(&arch, row->arch_json, "recorded", why) != 0 || arch.layernorm) continue;
+        struct db_result r;
+        int found = 0;
+        if ((rc = db_result_get(c->db, row->id, &r, &found, err)) != 0 || !found) continue;
+        if (!(r.delta_ppl_pct <= c->cc.budget_ppl_pct)) continue;
+        double v = objective_of(c, &r);
+        if (found_any && !(v < best->value || (v == best->value && r.perplexity < best->ppl))) continue;
+        found_any = 1;
+        snprintf(best->name, sizeof best->name, "%s", row->name);
+        best->id = row->id;
+        best->arch = arch;
+        best->value = v;
+        best->ppl = r.perplexity;
+        best->delta = r.delta_ppl_pct;
+    }
+    db_runs_free(rows, n);
+    if (rc == 0 && !found_any) {
+        snprintf(err, CASCADE_ERR_MAX, "no run is within the budget of %+.2f%% (not even the probe)", c->cc.budget_ppl_pct);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Rounds after the first [SPEC 5]: from the incumbent, re-measured, one layer's change at a
+ * time, until no proposal stays within budget or max_rounds. Row r of `rounds` is the
+ * incumbent after round r (0: after the first round); round r+1 starts from it. */
+static enum campaign_end run_rounds(struct controller *c, char *err)
+{
+    const char *obj = campaign_objective_name(c->cc.objective);
+    char prev[64] = "";
+    for (int r = 0;; r++) {
+        struct incumbent inc;
+        if (choose_incumbent(c, r, &inc, err) != 0) return CAMPAIGN_FAILED;
+        int last = r == c->cc.max_rounds || (r > 0 && strcmp(inc.name, prev) == 0);
+        double shown = c->cc.objective == OBJECTIVE_TOKENS_PER_S ? -inc.value : inc.value;
+        if (db_round_set(c->db, c->campaign_id, r, inc.name, obj, shown, inc.delta, last, err) != 0)
+            return CAMPAIGN_FAILED;
+        char arch[256];
+        campaign_arch_string(arch, sizeof arch, &inc.arch);
+        note(c, "round %d: incumbent %s (%s) | %s %.6g | ppl %.3f (%+.2f%%, budget %+.2f%%)%s", r, inc.name, arch, obj,
+             shown, inc.ppl, inc.delta, c->cc.budget_ppl_pct, last ? " | final" : "");
+        if (last) return CAMPAIGN_FINISHED;
+        snprintf(prev, sizeof prev, "%s", inc.name);
+        double value[TRAINER_MAX_LAYERS];
+        if (analyse_run(c, inc.id, inc.name, value, err) != 0) return CAMPAIGN_FAILED;
+        struct run_spec *props;
+        int np;
+        if (campaign_propose_round(&c->cc, r + 1, inc.name, &inc.arch, value, &props, &np) != 0) {
+            snprintf(err, CASCADE_ERR_MAX, "out of memory proposing round %d", r + 1);
+            return CAMPAIGN_FAILED;
+        }
+        for (int i = 0; i < np; i++) {
+            int64_t id;
+            if (add_run(c, &props[i], 1000 * (r + 1) + i, &id, err) != 0) { free(props); return CAMPAIGN_FAILED; }
+        }
+        note(c, "round %d: %d proposals from %s (and the round's reference)", r + 1, np - 1, inc.name);
+        int rc = np > 1 ? run_specs(c, props, np, err) : 0;
+        free(props);
+        if (rc != 0) return end_of(rc);
+        /* with nothing to try (np 1: the reference alone) the next pass finds the same
+         * incumbent and ends the search */
+    }
 }
 
 /* Loads everything a campaign needs; CAMPAIGN_REFUSED (bad input) with err otherwise. */

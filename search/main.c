@@ -17,7 +17,7 @@ static const struct {
     const char *usage;
 } commands[] = {
     { "search", cmd_search, "search --config FILE --db FILE [--threads N]" },
-    { "query", cmd_query, "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls) [--campaign NAME] [--format table|csv|json] | --sql \"SELECT ...\"" },
+    { "query", cmd_query, "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls|rounds) [--campaign NAME] [--format table|csv|json] | --sql \"SELECT ...\"" },
     { "report", cmd_report, "report --db FILE [--campaign NAME]... --out DIR/NAME.md" },
     { "export", cmd_export, "export --db FILE [--campaign NAME] --run NAME --out FILE.json" },
     { "train", cmd_train, "train --config FILE [--steps N] [--out CKPT] [--seed S] [--threads N] [--resume]" },

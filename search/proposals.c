@@ -314,3 +314,139 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     return 0;
 }
 
+
+/* ------------------------------------------------------------------------------------ */
+/* Budget-driven rounds                                                                   */
+
+/* The name of round r's equal-budget reference (round 0's is probe_cont). */
+static void round_reference(char *out, size_t n, int round)
+{
+    if (round <= 0) snprintf(out, n, "%s", CAMPAIGN_PROBE_CONT);
+    else snprintf(out, n, "probe_round%d", round);
+}
+
+/* A round proposal: inherits `parent`, trained inherit_steps, Δ against `reference`. */
+static struct run_spec *round_spec(struct proposals *p, const struct campaign_config *cc, int round,
+                                   const struct model_config *arch, const struct model_config *from,
+                                   const char *parent, const char *reference)
+{
+    struct run_spec *r = propose(p, arch, from);
+    if (!r) return NULL;
+    r->round = round;
+    r->inherit_from = SOURCE_PROBE;   /* inherits (from parent, which names the run) */
+    snprintf(r->parent, sizeof r->parent, "%s", parent);
+    snprintf(r->reference, sizeof r->reference, "%s", reference);
+    snprintf(r->role, sizeof r->role, "candidate");
+    r->steps = cc->inherit_steps;
+    return r;
+}
+
+int campaign_propose_round(const struct campaign_config *cc, int round, const char *incumbent,
+                           const struct model_config *arch, const double *value,
+                           struct run_spec **out, int *n)
+{
+    struct proposals p = { 0 };
+    const int L = arch->n_layer;
+    const char *mname = campaign_measure_name(cc->measure);
+    char ref[64], prev_ref[64], er[256];
+    round_reference(ref, sizeof ref, round);
+    round_reference(prev_ref, sizeof prev_ref, round - 1);
+    int k = 0;
+    er[0] = 0;
+    for (int l = 0; l < L && k < (int)sizeof er; l++)
+        k += arch->layers[l].kind == ATTN_SD ? snprintf(er + k, sizeof er - k, "%s%.2f", l ? ", " : "", value[l])
+                                             : snprintf(er + k, sizeof er - k, "%s-", l ? ", " : "");
+
+    /* the equal-budget reference of this round: the probe, continued once more */
+    struct run_spec probe, standard;
+    campaign_baselines(cc, &probe, &standard);
+    struct run_spec *r = append(&p);
+    if (r) {
+        *r = probe;
+        snprintf(r->name, sizeof r->name, "%s", ref);
+        snprintf(r->role, sizeof r->role, "baseline");
+        snprintf(r->reason, sizeof r->reason, "equal-budget reference of round %d: %s continued %d steps more, as "
+                 "long as this round's proposals have trained in all", round, prev_ref, cc->inherit_steps);
+        r->round = round;
+        r->inherit_from = SOURCE_PROBE;
+        snprintf(r->parent, sizeof r->parent, "%s", prev_ref);
+        r->steps = cc->inherit_steps;
+    }
+
+    int sd[TRAINER_MAX_LAYERS], n_sd = 0;
+    for (int l = 0; l < L; l++) if (arch->layers[l].kind == ATTN_SD) sd[n_sd++] = l;
+    int made = 0;
+    /* 1. linearise the S–D layer the measurement ranks lowest, and a blind other one */
+    if (n_sd >= 2 && made < cc->per_round) {
+        int lo = sd[0];
+        for (int i = 1; i < n_sd; i++) if (value[sd[i]] < value[lo]) lo = sd[i];
+        struct model_config a = *arch;
+        a.layers[lo].kind = ATTN_LINEAR;
+        char name[64];
+        snprintf(name, sizeof name, "r%d_lin%d", round, lo);
+        if ((r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
+            snprintf(r->name, sizeof r->name, "%s", name);
+            snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the lowest %s "
+                     "(%.2f; by layer: %s), made linear [SPEC 5]", round, incumbent, lo, mname, value[lo], er);
+            made++;
+        }
+        uint64_t rng = cc->base.seed * 7919u + (uint64_t)round;
+        int other = lo;
+        while (other == lo) other = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
+        a = *arch;
+        a.layers[other].kind = ATTN_LINEAR;
+        if (made < cc->per_round && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
+            snprintf(r->name, sizeof r->name, "r%d_linblind%d", round, other);
+            snprintf(r->role, sizeof r->role, "control");
+            snprintf(r->control_of, sizeof r->control_of, "%s", name);
+            snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without the "
+                     "measurement, made linear [SPEC 5]", name, other);
+            made++;
+        }
+    }
+    /* 2. cut every S–D layer to its measured rank, and a blind cut of the same size */
+    if (n_sd >= 1 && made < cc->per_round) {
+        struct model_config a = *arch;
+        double m = cc->multipliers[0];
+        int changed = 0;
+        for (int i = 0; i < n_sd; i++) {
+            int l = sd[i], d = arch->layers[l].head_dim;
+            a.layers[l].head_dim = allocated_dim(cc, m, value[l], d);
+            changed |= a.layers[l].head_dim != d;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "r%d_cut", round);
+        if (changed && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
+            snprintf(r->name, sizeof r->name, "%s", name);
+            snprintf(r->reason, sizeof r->reason, "round %d from %s: S-D head dims d_l = clamp(round_up(%g * %s_l, %d), "
+                     "%d, d_l) from %s [%s] [SPEC 5]", round, incumbent, m, mname, cc->head_dim_step,
+                     cc->head_dim_min, mname, er);
+            made++;
+            /* its blind control: one dim on every S–D layer, nearest in attention params */
+            size_t target = model_config_param_counts(&a).attention, best_diff = (size_t)-1, got = 0;
+            struct model_config u = *arch, best = *arch;
+            int d_max = arch->layers[sd[0]].head_dim;   /* a warm start can only cut a head */
+            for (int i = 1; i < n_sd; i++)
+                if (arch->layers[sd[i]].head_dim < d_max) d_max = arch->layers[sd[i]].head_dim;
+            for (int d = 1; d <= d_max; d++) {
+                for (int i = 0; i < n_sd; i++) u.layers[sd[i]].head_dim = d;
+                size_t c = model_config_param_counts(&u).attention;
+                size_t diff = c > target ? c - target : target - c;
+                if (diff < best_diff) { best_diff = diff; best = u; got = c; }
+            }
+            if (made < cc->per_round && (r = round_spec(&p, cc, round, &best, arch, incumbent, ref))) {
+                snprintf(r->name, sizeof r->name, "r%d_cutblind", round);
+                snprintf(r->role, sizeof r->role, "control");
+                snprintf(r->control_of, sizeof r->control_of, "%s", name);
+                snprintf(r->reason, sizeof r->reason, "blind control of %s: head dim %d on every S-D layer, %zu "
+                         "attention parameters against its %zu [SPEC 5]", name, best.layers[sd[0]].head_dim, got,
+                         target);
+                made++;
+            }
+        }
+    }
+    if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
+    *out = p.v;
+    *n = p.n;
+    return 0;
+}

@@ -390,3 +390,74 @@ TEST(campaign_export_trains)
     CHECK_MSG(rc == 2 && strstr(out, "has no run named 'nope'"), "exit %d: %s", rc, out);
     free(out);
 }
+
+#define ROUNDS_EXTRA ", \"retrain\": \"inherit\", \"inherit_steps\": 10, \"budget_ppl_pct\": 50, \"max_rounds\": 3, " \
+                     "\"replicates\": 1, \"head_dim_step\": 1, \"head_dim_min\": 1"
+#define ROUNDS_SQL "SELECT round, incumbent, objective, value, delta_ppl_pct, final FROM rounds ORDER BY round"
+
+/* A budget-driven search: rounds after the first, each from the best run within budget,
+ * re-measured, one layer's change at a time; each run records its round and parent, each
+ * round its incumbent; the answer is cheaper than the probe and within budget. */
+TEST(campaign_rounds_search_to_a_budget)
+{
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "rnd", ROUNDS_EXTRA, cfg, db, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_MSG(strstr(out, "round 0: incumbent") && strstr(out, "round 1: ") && strstr(out, "| final"), "%s", out);
+    free(out);
+    out = query(db, "SELECT sum(final), max(round) >= 2, count(DISTINCT incumbent) >= 2 FROM rounds");
+    CHECK_MSG(strstr(out, "\n1,1,1") != NULL, "%s", out);
+    free(out);
+    /* every round's proposals inherit from the previous row's incumbent and are measured
+     * against that round's reference */
+    out = query(db, "SELECT count(*) FROM runs r JOIN rounds g ON g.round = r.round - 1 JOIN results x ON x.run_id = r.id "
+                    "WHERE r.round >= 1 AND r.name NOT LIKE 'probe_round%' AND (r.parent != g.incumbent OR "
+                    "x.reference_run != 'probe_round' || r.round)");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+    /* the answer: within budget, no more attention parameters than the probe */
+    out = query(db, "SELECT g.delta_ppl_pct <= 50, g.value <= (SELECT params_attention FROM v_results WHERE run = 'probe') "
+                    "FROM rounds g WHERE final = 1");
+    CHECK_MSG(strstr(out, "\n1,1") != NULL, "%s", out);
+    free(out);
+    /* the rounds view and query */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s query --db %s rounds --format csv", test_cascade_bin(), db);
+    rc = test_run(cmd, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "round,incumbent,arch,objective") && strstr(out, "attention_params"), "%s", out);
+    free(out);
+}
+
+/* kill -9 in round 2, then the same command: the same answer, the same numbers. */
+TEST(campaign_rounds_kill9_in_round_2_resumes_to_the_same_answer)
+{
+    char cfg_a[512], cfg_b[512], db_a[512], db_b[512], runs_a[512], runs_b[512], *out = NULL;
+    test_tmppath(runs_a, sizeof runs_a, "runs_ra");
+    test_tmppath(runs_b, sizeof runs_b, "runs_rb");
+    test_tmppath(db_a, sizeof db_a, "ra.db");
+    test_tmppath(db_b, sizeof db_b, "rb.db");
+    write_config(t_, "rk9", runs_a, ROUNDS_EXTRA, cfg_a, sizeof cfg_a);
+    REQUIRE(search(cfg_a, db_a, &out) == 0);
+    free(out);
+    write_config(t_, "rk9", runs_b, ROUNDS_EXTRA, cfg_b, sizeof cfg_b);
+    char cmd[4096];
+    /* killed as soon as a run of round 2 is training (polled through sqlite3) */
+    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; i=0; "
+             "while [ $i -lt 2000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
+             "2>/dev/null | grep -q 1; do i=$((i+1)); sleep 0.01; done; kill -9 $p; wait $p; "
+             "sqlite3 %s \"SELECT count(*) FROM runs WHERE round = 2 AND status = 'running'\"",
+             test_cascade_bin(), cfg_b, db_b, db_b, db_b);
+    int rc = test_run(cmd, &out);
+    CHECK_MSG(strstr(out, "1") != NULL, "not killed in round 2: %s", out);
+    free(out);
+    rc = search(cfg_b, db_b, &out);
+    REQUIRE_MSG(rc == 0, "resume exit %d: %s", rc, out);
+    free(out);
+    char *ra = query(db_a, RESULTS_SQL), *rb = query(db_b, RESULTS_SQL);
+    CHECK_MSG(strcmp(ra, rb) == 0, "results differ:\n%s\nvs\n%s", ra, rb);
+    free(ra); free(rb);
+    ra = query(db_a, ROUNDS_SQL);
+    rb = query(db_b, ROUNDS_SQL);
+    CHECK_MSG(strcmp(ra, rb) == 0 && strstr(ra, ",1\r\n"), "rounds differ:\n%s\nvs\n%s", ra, rb);
+    free(ra); free(rb);
+}

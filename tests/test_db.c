@@ -148,10 +148,10 @@ TEST(db_create_sets_version_and_settings)
     CHECK(atoi(cell(db, "PRAGMA user_version", &f)) == DB_SCHEMA_VERSION);
     CHECK(atoll(cell(db, "PRAGMA application_id", &f)) == DB_APPLICATION_ID);
     CHECK(strcmp(cell(db, "PRAGMA foreign_keys", &f), "1") == 0);
-    CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "7") == 0);
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "8") == 0);
     CHECK(strcmp(cell(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                           "WHERE type = 'view' ORDER BY name)", &f),
-                 "v_campaigns v_cascade v_controls v_noise v_pareto v_results v_runs") == 0);
+                 "v_campaigns v_cascade v_controls v_noise v_pareto v_results v_rounds v_runs") == 0);
     /* settings db_query_sql refuses to touch: check them on the handle */
     sqlite3_stmt *st;
     REQUIRE(sqlite3_prepare_v2(db->h, "PRAGMA busy_timeout", -1, &st, NULL) == SQLITE_OK);
@@ -985,7 +985,7 @@ TEST(db_query_sql_refuses_writes)
         CHECK(c.rows == 0);
         struct first_cell f;
         CHECK(strcmp(cell(db, "SELECT count(*) FROM results", &f), "1") == 0);
-        CHECK(strcmp(cell(db, "SELECT count(*) FROM pragma_table_info('runs')", &f), "19") == 0);
+        CHECK(strcmp(cell(db, "SELECT count(*) FROM pragma_table_info('runs')", &f), "21") == 0);
         CHECK(strcmp(cell(db, "PRAGMA table_info(runs)", &f), "0") == 0);
         CHECK(strcmp(cell(db, "  SELECT 2 ; -- a comment\n", &f), "2") == 0);
         CHECK(strcmp(cell(db, "PRAGMA foreign_keys", &f), "1") == 0);

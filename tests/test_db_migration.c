@@ -313,7 +313,7 @@ TEST(db_migrates_a_v1_file_keeping_its_rows)
 {
     char path[512], err[CASCADE_ERR_MAX], a[4096];
     db_fixture_fresh_path(path, sizeof path, "v1.db");
-    REQUIRE(DB_SCHEMA_VERSION == 3 && db_migrations[2] != NULL && db_migrations[3] != NULL);
+    REQUIRE(DB_SCHEMA_VERSION == 4 && db_migrations[2] != NULL && db_migrations[3] != NULL && db_migrations[4] != NULL);
     REQUIRE(db_fixture_exec(path, schema_v1_sql) == 0);
     REQUIRE(db_fixture_exec(path, v1_rows_sql) == 0);
     raw_text(path, "PRAGMA user_version", a, sizeof a);
@@ -337,7 +337,7 @@ TEST(db_migrates_a_v1_file_keeping_its_rows)
     CHECK(strcmp(c.setup_json, "{\"cpu_model\": \"Test CPU\", \"cores\": 2}") == 0);
     db_campaign_free(&c);
     db_close(db);
-    check_raw(t_, path, "PRAGMA user_version", "3");
+    check_raw(t_, path, "PRAGMA user_version", "4");
     check_raw(t_, path, "SELECT json_extract(setup_json, '$.cpu_model') FROM campaigns", "Test CPU");
     check_raw(t_, path, "PRAGMA foreign_key_check", "");
     check_raw(t_, path, "PRAGMA integrity_check", "ok");
@@ -411,7 +411,7 @@ TEST(db_v3_migrates_a_v2_file_keeping_its_rows)
     REQUIRE_MSG(db_result_get(db, 10, &r, &found, err) == 0, "%s", err);
     CHECK(found && strcmp(r.reference_run, "") == 0 && r.perplexity == 7.38905609893065);
     db_close(db);
-    check_raw(t_, path, "PRAGMA user_version", "3");
+    check_raw(t_, path, "PRAGMA user_version", "4");
     check_raw(t_, path, "SELECT count(*) FROM runs WHERE control_of IS NULL AND replicate_of IS NULL", "2");
     check_raw(t_, path, "SELECT count(*) FROM results WHERE reference_run IS NULL", "1");
     check_raw(t_, path, "SELECT json_extract(setup_json, '$.cores') FROM campaigns", "4");
@@ -455,6 +455,18 @@ TEST(db_v3_migrates_a_v2_file_keeping_its_rows)
     CHECK(found && strcmp(r.reference_run, "probe") == 0 && r.perplexity == 7.5);
     db_close(db);
     check_raw(t_, path, "SELECT reference || ' ' || n FROM v_noise", "probe 2");
+
+    /* version 4: rounds; the migrated runs read round 0 and no parent */
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    REQUIRE_MSG(db_runs_list(db, 1, &runs, &n, err) == 0, "%s", err);
+    for (int i = 0; i < n; i++) CHECK(runs[i].round == 0 && runs[i].parent[0] == 0);
+    db_runs_free(runs, n);
+    REQUIRE_MSG(db_round_set(db, 1, 0, "cut_m1", "attention_params", 1000, -0.5, 0, err) == 0, "%s", err);
+    REQUIRE_MSG(db_round_set(db, 1, 1, "uniform_m1", "attention_params", 800, 1.5, 1, err) == 0, "%s", err);
+    REQUIRE_MSG(db_round_set(db, 1, 1, "uniform_m1", "attention_params", 800, 1.25, 1, err) == 0, "%s", err);
+    db_close(db);
+    check_raw(t_, path, "SELECT group_concat(round || ':' || incumbent || ':' || delta_ppl_pct || ':' || final) FROM "
+              "v_rounds", "0:cut_m1:-0.5:0,1:uniform_m1:1.25:1");
 }
 
 TEST(db_v2_campaign_setup_set_replace_clear_refuse)
