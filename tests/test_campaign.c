@@ -299,8 +299,10 @@ TEST(campaign_ctrl_c_stops_cleanly_and_resumes)
     free(text);
     REQUIRE(test_write_text(cfg, longer) == 0);
     /* SIGINT mid-campaign: the run in flight stops after its step with a checkpoint */
-    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; sleep 0.5; kill -INT $p; wait $p",
-             test_cascade_bin(), cfg, db);
+    /* SIGINT once a run is training (an MPI build starts MPI first, which can take a while) */
+    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; i=0; "
+             "while [ $i -lt 3000 ] && ! sqlite3 %s \"SELECT 1 FROM steps LIMIT 1\" 2>/dev/null | grep -q 1; do "
+             "i=$((i+1)); sleep 0.01; done; kill -INT $p; wait $p", test_cascade_bin(), cfg, db, db);
     int rc = test_run(cmd, NULL);
     CHECK_MSG(rc == 130, "exit %d after SIGINT", rc);
     out = query(db, "SELECT status FROM campaigns");
