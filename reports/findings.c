@@ -81,12 +81,10 @@ static const struct report_run *sweep_run(const struct report_campaign *rc, int 
     return NULL;
 }
 
-/* The run a recorded Δ ppl % is measured against: inherited runs against the continued
- * probe (equal budgets) when the campaign has one, everything else against the probe. */
-static const struct report_run *delta_ref(const struct report_campaign *rc, const struct report_run *r)
+/* The name of the run a recorded Δ ppl % is measured against (reports/load.c, delta_refs). */
+static const char *delta_ref(const struct report_campaign *rc, const struct report_run *r)
 {
-    int inherited = strcmp(r->run->retrain, "inherit") == 0 && r != run_at(rc, rc->sweep_ref[0]);
-    return run_at(rc, inherited && rc->sweep_ref[0] >= 0 ? rc->sweep_ref[0] : rc->probe);
+    return r->ref >= 0 ? rc->runs[r->ref].run->name : r->res.reference_run[0] ? r->res.reference_run : "probe";
 }
 
 static void sweep(const struct report_campaign *rc, struct report_buf *md)
@@ -149,9 +147,8 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
                          : cut ? "Cascade allocation" : "Candidate";
         char save[96];
         saving_phrase(save, sizeof save, r->res.attention_saved_pct);
-        const struct report_run *ref = delta_ref(rc, r);
         report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`).\n", what, r->run->name,
-                          r->run->arch, save, r->res.delta_ppl_pct, ref ? ref->run->name : "the probe");
+                          r->run->arch, save, r->res.delta_ppl_pct, delta_ref(rc, r));
     }
 }
 
@@ -173,7 +170,7 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
         char save[96];
         saving_phrase(save, sizeof save, c->res.attention_saved_pct);
         report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`)",
-                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c)->run->name);
+                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c));
     }
     report_buf_puts(md, ".\n");
 }

@@ -135,6 +135,33 @@ static int fx_analysis(struct db *db, int64_t run_id, int standard, char *err)
     return 0;
 }
 
+/* The arch_json the controller records for an arch string of the fixtures ("L S S S | d
+ * 32,32,32,32 | LN"): the trainer's model object (trainer/config.c, model_config_to_json)
+ * with its per-layer lists; the probe also its embedding multiplier, the other runs none
+ * (as recorded before it existed). Reports read the architecture from this, never from
+ * the string. */
+static void fx_arch_json(char *out, size_t n, const char *arch, int probe)
+{
+    static const char *const kinds[3] = { "\"linear\"", "\"sd\"", "\"softmax\"" };
+    char att[400] = "", dims[400] = "";
+    int layers = 0;
+    const char *p = arch;
+    for (; *p == 'L' || *p == 'S' || *p == 'A'; p += p[1] ? 2 : 1, layers++) {
+        size_t k = strlen(att);
+        snprintf(att + k, sizeof att - k, "%s%s", layers ? "," : "", kinds[*p == 'L' ? 0 : *p == 'S' ? 1 : 2]);
+    }
+    p = strstr(arch, "| d ");
+    for (p = p ? p + 4 : ""; *p >= '0' && *p <= '9'; p += *p == ',') {
+        char *end;
+        long d = strtol(p, &end, 10);
+        size_t k = strlen(dims);
+        snprintf(dims + k, sizeof dims - k, "%s%ld", dims[0] ? "," : "", d);
+        p = end;
+    }
+    snprintf(out, n, "{\"n_layer\":%d,\"layernorm\":%s%s,\"attention\":[%s],\"head_dim\":[%s]}", layers,
+             strstr(arch, "| LN") ? "true" : "false", probe ? ",\"embed_scale\":32" : "", att, dims);
+}
+
 /* Adds campaign `name` with its runs; measures the probe and the standard run when done. */
 static int fx_campaign(struct db *db, const char *name, const char *config, const char *setup, const char *status,
                        const struct fx_run *runs, int n, char *err)
@@ -152,8 +179,9 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         r.role = (enum db_role)db_role_from_name(f->role);
         snprintf(r.arch, sizeof r.arch, "%s", f->arch);
         r.reason = (char *)f->reason;
-        /* the probe records its embedding multiplier; the others, as before it existed, none */
-        r.arch_json = strcmp(f->role, "probe") == 0 ? "{\"layernorm\":false,\"embed_scale\":32}" : NULL;
+        char arch_json[1000];
+        fx_arch_json(arch_json, sizeof arch_json, f->arch, strcmp(f->role, "probe") == 0);
+        r.arch_json = arch_json;
         snprintf(r.retrain, sizeof r.retrain, "%s", strcmp(f->role, "candidate") == 0 || strcmp(f->role, "control") == 0
                  ? "scratch" : "");
         r.seed = 1337;
@@ -698,16 +726,28 @@ TEST(report_number_formats)
     report_md_cell(&b, "a|b\nc <d> <= 2 </e>");
     CHECK(b.s && strcmp(b.s, "a\\|b c &lt;d> <= 2 &lt;/e>") == 0);
     report_buf_free(&b);
+    /* the architecture comes from arch_json (the string is only shown) */
     struct report_arch a, ref;
-    report_arch_parse("L L S S | d 32,32,16,8 | LN", &a);
+    report_arch_from_json("{\"n_layer\":4,\"layernorm\":true,\"embed_scale\":2.5,\"attention\":[\"linear\",\"linear\","
+                          "\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}", &a);
     CHECK(a.ok && a.n_layer == 4 && a.layernorm && a.kind[1] == 'L' && a.kind[2] == 'S' && a.dim[3] == 8);
-    report_arch_parse("S S S S | d 32,32,16,8 | LN", &ref);
+    CHECK(a.embed_scale == 2.5);
+    report_arch_from_json("{\"layernorm\":true,\"attention\":[\"sd\",\"sd\",\"sd\",\"softmax\"],"
+                          "\"head_dim\":[32,32,16,8]}", &ref);
+    CHECK(ref.ok && ref.kind[3] == 'A' && ref.embed_scale == 1.0);   /* n_layer and embed_scale may be missing */
+    CHECK(report_prefix_k(&a, &ref) == -1);   /* another kind past the prefix */
+    report_arch_from_json("{\"layernorm\":true,\"attention\":[\"sd\",\"sd\",\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}",
+                          &ref);
     CHECK(report_prefix_k(&a, &ref) == 2);
-    report_arch_parse("S S S S | d 32,32,32,32", &ref);
-    CHECK(report_prefix_k(&a, &ref) == -1);   /* other dims and LayerNorm */
-    const char *bad[] = { "", "L L | d 32", "L X | d 32,32", "L L | d 32,32 | XX", "LL | d 32", "L L | d 32,-1" };
+    report_arch_from_json("{\"layernorm\":false,\"attention\":[\"sd\",\"sd\",\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}",
+                          &ref);
+    CHECK(report_prefix_k(&a, &ref) == -1);   /* other LayerNorm */
+    const char *bad[] = { "", "L L S S | d 32,32,16,8 | LN", "{}", "{\"layernorm\":false,\"embed_scale\":32}",
+                          "{\"attention\":[\"sd\"],\"head_dim\":[32,32]}", "{\"attention\":[\"sd\",\"x\"],\"head_dim\":[32,32]}",
+                          "{\"attention\":[\"sd\"],\"head_dim\":[-1]}", "{\"attention\":[\"sd\"],\"head_dim\":[1.5]}",
+                          "{\"n_layer\":2,\"attention\":[\"sd\"],\"head_dim\":[8]}", "{\"attention\":\"sd\",\"head_dim\":8}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        report_arch_parse(bad[i], &a);
-        CHECK_MSG(!a.ok, "'%s' parsed", bad[i]);
+        report_arch_from_json(bad[i], &a);
+        CHECK_MSG(!a.ok && a.n_layer == 0, "'%s' read", bad[i]);
     }
 }
