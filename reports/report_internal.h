@@ -164,8 +164,10 @@ void report_fmt_spearman(char *out, size_t n, double rho);
 void report_section_setup(struct report_buf *md, const struct report_campaign *rc, int h);
 /* The string at key of a JSON object, or NULL. */
 const char *report_json_str(const cJSON *obj, const char *key);
-/* The config's "search" object, or NULL. */
-const cJSON *report_search_section(const struct report_campaign *rc);
+/* How candidates were retrained, "scratch" or "inherit": the resolved search section of
+ * the setup, else the config's, else what the candidates and controls recorded; NULL when
+ * none says. */
+const char *report_retrain_mode(const struct report_campaign *rc);
 
 /* ---- reports/compare.c ------------------------------------------------------------------------ */
 

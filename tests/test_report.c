@@ -68,7 +68,20 @@ static const char alpha_config[] =
 static const char alpha_setup[] =
     "{\"cpu_model\": \"Test CPU 9000\", \"cores\": 2, \"threads\": 2, \"blas_core\": \"Haswell\", "
     "\"version\": \"v9-test\", \"corpus_path\": \"data/brown.txt\", \"tokens\": 1000000, \"train_tokens\": 950000, "
-    "\"val_tokens\": 50000, \"val_fraction\": 0.05, \"is_bytes\": true, \"compiler\": \"gcc 12\"}";
+    "\"val_tokens\": 50000, \"val_fraction\": 0.05, \"is_bytes\": true, \"compiler\": \"gcc 12\", "
+    /* as the controller resolves them: every key, so min_lr_frac (0.1) that the config does
+     * not give is known without the trainer's defaults */
+    "\"train_config\": {\"data\": {\"path\": \"data/brown.txt\", \"val_fraction\": 0.05}, "
+    "\"model\": {\"vocab_size\": 256, \"n_layer\": 4, \"n_embd\": 64, \"n_head\": 2, \"seq_len\": 64, "
+    "\"layernorm\": false, \"residual_scale_init\": true, \"embed_scale\": 1, \"sd_s_init_std\": 0.02, "
+    "\"attention\": [\"sd\", \"sd\", \"sd\", \"sd\"], \"head_dim\": [32, 32, 32, 32]}, "
+    "\"train\": {\"batch_size\": 4, \"steps\": 100, \"lr\": 0.002, \"warmup_steps\": 10, \"min_lr_frac\": 0.1, "
+    "\"weight_decay\": 0.1, \"beta1\": 0.9, \"beta2\": 0.95, \"adam_eps\": 1e-08, \"grad_clip\": 1, \"seed\": 1337, "
+    "\"eval_every\": 0, \"eval_batches\": 8, \"log_every\": 10, \"checkpoint_every\": 0, \"threads\": 0, \"out\": \"\"}}, "
+    "\"search\": {\"linear_threshold\": 2.5, \"max_prefix\": 4, \"head_dim_step\": 4, \"head_dim_min\": 4, "
+    "\"control\": true, \"combine\": true, \"inherit_steps\": 25, \"replicates\": 1, \"inherit_lr_frac\": 0.25, "
+    "\"analysis_tokens\": 64, \"runs_dir\": \"runs\", \"probe_embed_scale\": 32, \"multipliers\": [1, 2], "
+    "\"retrain\": \"scratch\", \"measure\": \"erank\"}}";
 
 #define N_LAYER 4
 #define N_HEAD 2
@@ -235,6 +248,13 @@ static int count_of(const char *hay, const char *needle)
     return n;
 }
 
+/* Whether needle occurs in [from, to) (to NULL: to the end). */
+static int found_in(const char *from, const char *to, const char *needle)
+{
+    const char *p = from ? strstr(from, needle) : NULL;
+    return p && (!to || p < to);
+}
+
 /* 1234567 -> "1,234,567" */
 static void grouped(char *out, size_t n, long long v)
 {
@@ -393,6 +413,46 @@ TEST(report_setup_and_cascade_tables)
     CHECK(strstr(md, "![Attention parameters vs perplexity](alpha-setup-tradeoff.svg)") != NULL);
     CHECK(strstr(md, "![Linearisation sweep](alpha-setup-sweep.svg)") != NULL);
     free(md);
+}
+
+/* The setup comes from the database alone: alpha's setup holds the resolved training
+ * config and search section (its min_lr_frac, 0.1, is in no config it was given); beta,
+ * recorded before them, shows its config's values where it gives them and says "not
+ * recorded" for the rest, resolving no defaults. */
+TEST(report_setup_read_from_setup_json_without_the_trainer)
+{
+    const char *c[] = { "alpha", "beta" };
+    char *md = make_report(t_, c, 2, "setup-json.md");
+    REQUIRE(md != NULL);
+    const char *a = strstr(md, "## Campaign `alpha`"), *b = strstr(md, "## Campaign `beta`");
+    REQUIRE(a && b && a < b);
+    CHECK(found_in(a, b, "| Budget | 100 steps of batch 4 × 64 tokens (25,600 tokens per run); learning rate 0.002, "
+                         "warmup 10 steps, cosine decay to 0.1× |"));
+    CHECK(found_in(a, b, "| Proposal rules | `{\"linear_threshold\":2.5,\"max_prefix\":4,"));
+    CHECK(found_in(a, b, "\"replicates\":1,") && found_in(a, b, "(every key as the campaign resolved it) |"));
+    CHECK(strstr(md, "Setup: train_config") == NULL && strstr(md, "Setup: search") == NULL);
+    CHECK(strstr(b, "| Corpus | path not recorded: size not recorded; validation fraction not recorded (config) |"));
+    CHECK(strstr(b, "| Model | model.n_layer 4, model.n_embd 64, model.n_head 2, model.seq_len 64, model.vocab_size not "
+                    "recorded (the config as given: the campaign predates the recorded training config) |"));
+    CHECK(strstr(b, "| Budget | train.steps 100, train.batch_size not recorded, model.seq_len 64, train.lr not recorded, "
+                    "train.warmup_steps 10, train.min_lr_frac not recorded (the config as given:"));
+    CHECK(strstr(b, "| Proposal rules | `{\"retrain\":\"inherit\",\"inherit_steps\":25}` (as the config gives it; the "
+                    "keys it does not give are not recorded) |"));
+    free(md);
+}
+
+/* reports/ reads the database only: it includes db/db.h and its own headers, nothing of
+ * the trainer (whose defaults a report would otherwise resolve for itself). */
+TEST(report_module_includes_only_db_and_itself)
+{
+    char *out = NULL;
+    int rc = test_run("grep -n '#include \"' reports/*.c reports/*.h | grep -v '#include \"reports/' "
+                      "| grep -v '#include \"db/db.h\"' | grep -v '#include \"cascade_version.h\"'", &out);
+    CHECK_MSG(rc != 0 && out && out[0] == 0, "includes outside db/db.h and reports/: %s", out ? out : "");
+    free(out);
+    rc = test_run("grep -c '#include \"reports/report_internal.h\"' reports/load.c", &out);
+    CHECK_MSG(rc == 0, "the check above reads the wrong directory: %s", out ? out : "");   /* it can fail */
+    free(out);
 }
 
 TEST(report_sweep_and_findings_from_the_rows)
