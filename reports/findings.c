@@ -1,9 +1,12 @@
 /* reports/findings.c — the report's findings: sentences computed from the campaign's rows,
  * each stating its numbers (formats of reports/report.h) and naming the runs they come
  * from. Nothing is concluded that the rows do not show: a finding whose runs are not all
- * done is left out. Output: a Markdown bullet list ("- ..." lines).
+ * done is left out. Output: the opening sentence as a paragraph, then a Markdown bullet
+ * list ("- ..." lines).
  *
- * The findings, in order: the probe against the standard baseline; the shape of the
+ * The findings open with one sentence, did measuring help? (reports/controls.c: each
+ * measured candidate against its blind controls of equal size, with the noise floor).
+ * Then, in order: the probe against the standard baseline; the shape of the
  * measured cascade; the linearisation sweep per k (S–D, and the standard control at the
  * same k) and how often the S–D model pays less; cascade-allocated head dims; linear
  * prefixes combined with them; any other candidate; the Pareto front and its cheapest
@@ -193,6 +196,7 @@ static void failures(const struct report_campaign *rc, struct report_buf *md)
 
 void report_findings(const struct report_campaign *rc, struct report_buf *md)
 {
+    report_did_measuring_help(rc, md);
     if (rc->n_runs == 0) {
         report_buf_puts(md, "No findings: the campaign has no runs yet.\n");
         return;

@@ -183,6 +183,21 @@ int report_section_compare(struct report_buf *md, const struct report_campaign *
 int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out, char *why);
 int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why);
 int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why);
+
+/* ---- reports/controls.c: the noise floor and the controls ----------------------------------- */
+
+/* The Noise floor section: each reference's replicates, mean ± sd, range, the floor. */
+void report_section_noise(struct report_buf *md, const struct report_campaign *rc, int h);
+/* The Measured vs blind at equal size section: the pairs' table and the plot (svg_name,
+ * or NULL and why). */
+void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                             const char *svg_why);
+/* The findings' opening sentence, a paragraph: did measuring help? */
+void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md);
+/* Run i's Δ ppl % as the candidates table shows it: "+1.23", "+0.31 (noise)" when it is
+ * within the noise floor of its reference (v_results.beyond_noise = 0), "–" when none. */
+void report_fmt_delta(char *out, size_t n, const struct report_campaign *rc, int i);
 
 /* ---- reports/findings.c ------------------------------------------------------------------ */
 
