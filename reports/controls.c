@@ -31,26 +31,29 @@ static void fmt_floor(char *out, size_t n, double pct)
     else snprintf(out, n, "–");
 }
 
-/* Why a campaign has no rows of v_noise or v_controls: the database predates them. */
-static int predates(struct report_buf *md, const struct report_campaign *rc, const char *what)
+/* A section on rows of a version-3 view: its heading, and when it has no rows to show, why
+ * (the database predates the view, or the campaign has none: the text `none`). Returns
+ * whether the section goes on. */
+static int section_begin(struct report_buf *md, const struct report_campaign *rc, int h, const char *title,
+                         const char *what, int n, const char *none)
 {
-    if (rc->schema_version >= 3) return 0;
-    report_buf_printf(md, "Not recorded: this database is of schema version %d, older than %s (version 3).\n",
-                      rc->schema_version, what);
-    return 1;
+    report_heading(md, h, title);
+    if (rc->schema_version < 3)
+        report_buf_printf(md, "Not recorded: this database is of schema version %d, older than %s (version 3).\n",
+                          rc->schema_version, what);
+    else if (n == 0)
+        report_buf_puts(md, none);
+    return rc->schema_version >= 3 && n > 0;
 }
 
 /* ---- the noise floor ------------------------------------------------------------------------ */
 
 void report_section_noise(struct report_buf *md, const struct report_campaign *rc, int h)
 {
-    report_heading(md, h, "Noise floor");
-    if (predates(md, rc, "replicates")) return;
-    if (rc->n_noise == 0) {
-        report_buf_puts(md, "No run has replicates (the same run trained with other seeds), so there is no noise floor: "
-                        "no Δ or gap below can be told apart from the spread between seeds.\n");
+    if (!section_begin(md, rc, h, "Noise floor", "replicates", rc->n_noise,
+                       "No run has replicates (the same run trained with other seeds), so there is no noise floor: no Δ "
+                       "or gap below can be told apart from the spread between seeds.\n"))
         return;
-    }
     report_buf_puts(md, "Each reference run with its replicates (the same run with other seeds): the done ones, their "
                     "perplexity as mean ± sample sd and range, and the noise floor, 2 sd / mean. A Δ or a gap within "
                     "the floor of its reference cannot be told apart from the spread between seeds.\n\n"
@@ -81,13 +84,10 @@ void report_section_noise(struct report_buf *md, const struct report_campaign *r
 void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
                              const char *svg_why)
 {
-    report_heading(md, h, "Measured vs blind at equal size");
-    if (predates(md, rc, "blind controls")) return;
-    if (rc->n_pairs == 0) {
-        report_buf_puts(md, "No run of this campaign is a control of a candidate (runs.control_of), so nothing tells "
-                        "whether the measured choices beat blind ones.\n");
+    if (!section_begin(md, rc, h, "Measured vs blind at equal size", "blind controls", rc->n_pairs,
+                       "No run of this campaign is a control of a candidate (runs.control_of), so nothing tells whether "
+                       "the measured choices beat blind ones.\n"))
         return;
-    }
     report_buf_puts(md, "Each candidate beside each of its controls: blind controls of the same size on the candidate's "
                     "own model that ignore the measurement (uniform or reversed head dims for a cascade allocation, the "
                     "last layers made linear instead of the first), and the candidate's change made to the standard "

@@ -45,6 +45,25 @@ static void figure_title(struct report_buf *b, double w, const char *text)
     svg_text(b, w / 2, 24, 15, "middle", "font-weight=\"bold\"", text);
 }
 
+/* A figure of one plot area pw × ph with its legend to the right: the document, its title,
+ * and the panel (axes for the caller to fit and draw); figure_end adds the legend. */
+static struct svg_panel figure_begin(struct report_buf *b, const struct svg_legend_item *items, int ni, double pw,
+                                     double ph, const char *title, const char *desc)
+{
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    double w = LEFT + pw + 24 + lw + 16;
+    svg_begin(b, w, TOP + ph + BOTTOM, title, desc);
+    figure_title(b, w, title);
+    return (struct svg_panel){ LEFT, TOP, pw, ph, { 0 }, { 0 } };
+}
+
+static void figure_end(struct report_buf *b, const struct svg_panel *p, const struct svg_legend_item *items, int ni)
+{
+    svg_legend(b, p->x + p->w + 24, p->y, items, ni, 12);
+    svg_end(b);
+}
+
 /* ---- cascade -------------------------------------------------------------------------------- */
 
 struct cascade_series {
@@ -244,16 +263,11 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
                                                   c % 2 ? "6 3" : NULL, 2 },
                                                 0, 1 };
     }
-    double lw, lh;
-    svg_legend_size(items, ni, 12, &lw, &lh);
-    const double pw = 520, ph = 340;
-    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
     char title[300];
     if (by_campaign) snprintf(title, sizeof title, "Attention parameters vs perplexity, %d campaigns", n);
     else snprintf(title, sizeof title, "Attention parameters vs perplexity, campaign %s", rcs[0]->c.name);
-    svg_begin(out, w, h, title, "Every done run; lower left is better. The line joins the Pareto-optimal runs.");
-    figure_title(out, w, title);
-    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    struct svg_panel p = figure_begin(out, items, ni, 520, 340, title,
+                                      "Every done run; lower left is better. The line joins the Pareto-optimal runs.");
     svg_axis_fit(&p.ax, 0, xmax / xdiv, 6, 0);
     p.ax.lo = 0;
     p.ax.title = xdiv > 1 ? "attention parameters (thousands)" : "attention parameters";
@@ -298,8 +312,7 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
         }
     svg_boxes_free(&boxes);
     for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) free(orders[c]);
-    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
-    svg_end(out);
+    figure_end(out, &p, items, ni);
     return 0;
 }
 
@@ -349,16 +362,11 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
     int ni = 0;
     for (int s = 0; s < 2; s++)
         if (np[s] > 0) items[ni++] = (struct svg_legend_item){ labels[s], styles[s], 1, 1 };
-    double lw, lh;
-    svg_legend_size(items, ni, 12, &lw, &lh);
-    const double pw = 460, ph = 320;
-    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
     char title[300];
     snprintf(title, sizeof title, "Linearisation sweep, campaign %s", rc->c.name);
-    svg_begin(out, w, h, title, "Perplexity change when the first k layers are made linear: the S–D model against the "
-              "standard softmax model with LayerNorm, each relative to its own k = 0 model.");
-    figure_title(out, w, title);
-    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    struct svg_panel p = figure_begin(out, items, ni, 460, 320, title, "Perplexity change when the first k layers are made "
+                                      "linear: the S–D model against the standard softmax model with LayerNorm, each "
+                                      "relative to its own k = 0 model.");
     p.ax = (struct svg_axis){ -0.4, kmax + 0.4, integer_step(kmax + 1), 0, "linearised leading layers k" };
     svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
     p.ay.title = "Δ perplexity (%)";
@@ -389,8 +397,7 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
                       label);
         }
     svg_boxes_free(&boxes);
-    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
-    svg_end(out);
+    figure_end(out, &p, items, ni);
     return 0;
 }
 
@@ -449,16 +456,11 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
     if (blind) items[ni++] = (struct svg_legend_item){ "blind control of equal size", blind_st, 1, 1 };
     if (standard) items[ni++] = (struct svg_legend_item){ "its change on the standard model", std_st, 1, 1 };
     if (floors) items[ni++] = (struct svg_legend_item){ "noise floor around the candidate", noise_st, 0, 1 };
-    double lw, lh;
-    svg_legend_size(items, ni, 12, &lw, &lh);
-    const double pw = 460, ph = 340;
-    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
     char title[300];
     snprintf(title, sizeof title, "Measured vs blind at equal size, campaign %s", rc->c.name);
-    svg_begin(out, w, h, title, "Each candidate joined to its controls: attention parameters against validation "
-              "perplexity; a control inside the candidate's noise bar cannot be told apart from it.");
-    figure_title(out, w, title);
-    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    struct svg_panel p = figure_begin(out, items, ni, 460, 340, title, "Each candidate joined to its controls: attention "
+                                      "parameters against validation perplexity; a control inside the candidate's noise "
+                                      "bar cannot be told apart from it.");
     svg_axis_fit(&p.ax, xlo / xdiv, xhi / xdiv, 6, 0);
     p.ax.title = xdiv > 1 ? "attention parameters (thousands)" : "attention parameters";
     svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
@@ -513,7 +515,6 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
         }
     }
     svg_boxes_free(&boxes);
-    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
-    svg_end(out);
+    figure_end(out, &p, items, ni);
     return 0;
 }
