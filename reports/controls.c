@@ -152,7 +152,10 @@ static void candidate_answer(struct report_buf *md, const struct report_campaign
     const char *word = t.n == 0 ? "not yet" : t.nofloor ? "cannot tell" : t.worse ? "no" : t.better == t.n ? "yes"
                      : t.better ? "partly" : "no";
     report_buf_printf(md, "%s `%s` %s (", first ? "For" : "; for", rc->runs[cand].run->name, word);
-    if (t.n == 0) { report_buf_puts(md, "its blind controls are not done)"); return; }
+    if (t.n == 0) {
+        report_buf_puts(md, rc->runs[cand].has_result ? "its blind controls are not done)" : "it is not done)");
+        return;
+    }
     int m = 0;
     for (int k = 0; k < rc->n_pairs; k++) {
         const struct report_pair *p = &rc->pairs[k];

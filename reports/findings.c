@@ -84,6 +84,12 @@ static const struct report_run *sweep_run(const struct report_campaign *rc, int 
     return NULL;
 }
 
+/* ", within its noise floor" when the Δ is within its reference's (v_results.beyond_noise = 0). */
+static const char *noise_note(const struct report_run *r)
+{
+    return r->beyond_noise == 0 ? ", within its noise floor" : "";
+}
+
 /* The name of the run a recorded Δ ppl % is measured against (reports/load.c, delta_refs). */
 static const char *delta_ref(const struct report_campaign *rc, const struct report_run *r)
 {
@@ -150,8 +156,8 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
                          : cut ? "Cascade allocation" : "Candidate";
         char save[96];
         saving_phrase(save, sizeof save, r->res.attention_saved_pct);
-        report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`).\n", what, r->run->name,
-                          r->run->arch, save, r->res.delta_ppl_pct, delta_ref(rc, r));
+        report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`%s).\n", what, r->run->name,
+                          r->run->arch, save, r->res.delta_ppl_pct, delta_ref(rc, r), noise_note(r));
     }
 }
 
@@ -172,8 +178,8 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
     if (cheapest != rc->probe && rc->probe >= 0 && isfinite(c->res.attention_saved_pct)) {
         char save[96];
         saving_phrase(save, sizeof save, c->res.attention_saved_pct);
-        report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`)",
-                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c));
+        report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`%s)",
+                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c), noise_note(c));
     }
     report_buf_puts(md, ".\n");
 }
