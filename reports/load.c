@@ -104,7 +104,8 @@ static int add_noise(void *user, const struct db_row *row)
     int i = report_run_index(rc, row_value(row, "reference"));
     if (i < 0 || rc->n_noise >= rc->n_runs) return 0;
     struct report_noise *z = &rc->noise[rc->n_noise++];
-    *z = (struct report_noise){ i, (int)row_real(row, "n"), row_real(row, "ppl_mean"), row_real(row, "ppl_sd"),
+    const char *n = row_value(row, "n");
+    *z = (struct report_noise){ i, n ? (int)strtol(n, NULL, 10) : 0, row_real(row, "ppl_mean"), row_real(row, "ppl_sd"),
                                 row_real(row, "ppl_min"), row_real(row, "ppl_max"), row_real(row, "noise_pct") };
     return 0;
 }
@@ -125,14 +126,13 @@ static int add_pair(void *user, const struct db_row *row)
     return 0;
 }
 
-/* A row of v_results: the noise floor of the run's reference and whether its Δ is beyond it. */
+/* A row of v_results: whether the run's Δ is beyond the noise floor of its reference. */
 static int add_noise_mark(void *user, const struct db_row *row)
 {
     struct report_campaign *rc = user;
     int i = report_run_index(rc, row_value(row, "run"));
     if (i < 0) return 0;
     const char *beyond = row_value(row, "beyond_noise");
-    rc->runs[i].noise_pct = row_real(row, "noise_pct");
     rc->runs[i].beyond_noise = beyond ? (int)strtol(beyond, NULL, 10) != 0 : -1;
     return 0;
 }
@@ -149,7 +149,7 @@ static int load_controls(struct db *db, struct report_campaign *rc, char *err)
     }
     if (rc->schema_version < 3) return 0;
     char sql[200];
-    snprintf(sql, sizeof sql, "SELECT run, noise_pct, beyond_noise FROM v_results WHERE campaign_id = %lld",
+    snprintf(sql, sizeof sql, "SELECT run, beyond_noise FROM v_results WHERE campaign_id = %lld",
              (long long)rc->c.id);
     if (db_query_named(db, "noise", rc->c.name, add_noise, rc, err) != 0 ||
         db_query_named(db, "controls", rc->c.name, add_pair, rc, err) != 0)
@@ -252,7 +252,6 @@ static int load_runs(struct db *db, struct report_campaign *rc, char *err)
     for (int i = 0; i < rc->n_runs; i++) {
         struct report_run *r = &rc->runs[i];
         r->run = &rc->db_runs[i];
-        r->noise_pct = NAN;
         r->beyond_noise = -1;
         report_arch_from_json(r->run->arch_json, &r->arch);
         if (db_result_get(db, r->run->id, &r->res, &r->has_result, err) != 0) return -1;

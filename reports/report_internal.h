@@ -70,10 +70,9 @@ struct report_run {
     int ref;                       /* the run its res.delta_ppl_pct is against: res.reference_run, or in a
                                     * database without it the campaign's rule (inherited runs against
                                     * probe_cont, the rest against the probe); -1 if none */
-    double noise_pct;              /* the noise floor of its recorded reference (v_results), %; NAN when
-                                    * that has no replicates or the database predates them */
-    int beyond_noise;              /* v_results.beyond_noise: 1 |Δ| beyond the noise floor, 0 within it
-                                    * (noise, SPEC 5), -1 unknown */
+    int beyond_noise;              /* v_results.beyond_noise: 1 |Δ| beyond the noise floor of its recorded
+                                    * reference, 0 within it (noise, SPEC 5), -1 unknown (no replicates,
+                                    * no recorded reference, or a database older than version 3) */
 };
 
 /* A reference run with replicates (a row of v_noise). */

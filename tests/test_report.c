@@ -683,6 +683,58 @@ TEST(report_reads_a_version_2_database)
     free(md);
 }
 
+/* The opening sentence's other answers, from v_controls rows as loaded: partly (one blind
+ * control beaten beyond the noise, one within it), cannot tell (no noise floor), no (every
+ * blind control better), not yet (the candidate is not done); a standard-model control
+ * has no say. */
+TEST(report_did_measuring_help_words_each_verdict)
+{
+    static const char *const names[] = { "a", "a_u", "a_r", "c", "c_u", "e", "e_u", "e_r", "f", "f_u", "a_std" };
+    enum { N = sizeof names / sizeof names[0] };
+    struct db_run dbr[N];
+    struct report_run runs[N];
+    memset(dbr, 0, sizeof dbr);
+    memset(runs, 0, sizeof runs);
+    for (int i = 0; i < N; i++) {
+        snprintf(dbr[i].name, sizeof dbr[i].name, "%s", names[i]);
+        runs[i].run = &dbr[i];
+        runs[i].has_result = i != 8;   /* f is not done */
+    }
+    const struct report_pair pairs[] = {
+        { 0, 1, 1, 100, 100, 0, 5.0, 5.1, -1.96, 1.0, "measured better" },
+        { 0, 2, 1, 100, 100, 0, 5.0, 5.01, -0.2, 1.0, "within noise" },
+        { 0, 10, 0, 100, 90, -10, 5.0, 6.0, -16.7, 1.0, "measured better" },   /* not blind: no say */
+        { 3, 4, 1, 100, 100, 0, 5.0, 5.2, -3.85, NAN, "no noise floor" },
+        { 5, 6, 1, 100, 100, 0, 5.0, 4.8, 4.17, 1.0, "blind better" },
+        { 5, 7, 1, 100, 100, 0, 5.0, 4.9, 2.04, 1.0, "blind better" },
+        { 8, 9, 1, 100, 100, 0, NAN, 5.0, NAN, 1.0, "" },
+    };
+    struct report_campaign rc;
+    memset(&rc, 0, sizeof rc);
+    rc.schema_version = 3;
+    rc.runs = runs;
+    rc.n_runs = N;
+    rc.pairs = (struct report_pair *)pairs;
+    rc.n_pairs = (int)(sizeof pairs / sizeof pairs[0]);
+    struct report_buf b = { 0 };
+    report_did_measuring_help(&rc, &b);
+    const char *want = "**Did measuring help?** For `a` partly (5.000 vs `a_u` 5.100, `a_r` 5.010; noise floor ±1.00%, "
+                       "beyond which it beats 1 of its 2 blind controls); for `c` cannot tell (5.000 vs `c_u` 5.200; no "
+                       "noise floor: its reference has no replicates); for `e` no (5.000 vs `e_u` 4.800, `e_r` 4.900; "
+                       "noise floor ±1.00%, beyond which the blind controls are better); for `f` not yet (it is not "
+                       "done).\n\n";
+    CHECK_MSG(b.s && strcmp(b.s, want) == 0, "got %s", b.s ? b.s : "(nothing)");
+    report_buf_free(&b);
+    /* only the standard-model control: no blind control to answer with */
+    rc.pairs = (struct report_pair *)&pairs[2];
+    rc.n_pairs = 1;
+    rc.n_noise = 1;
+    report_did_measuring_help(&rc, &b);
+    CHECK_MSG(b.s && strcmp(b.s, "**Did measuring help?** The report cannot say: this campaign has no blind controls (runs "
+                                 "of the candidates' size that ignore the measurement).\n\n") == 0, "got %s", b.s);
+    report_buf_free(&b);
+}
+
 TEST(report_svgs_parse_with_one_point_per_run_and_head)
 {
     const char *c[] = { "alpha" };
