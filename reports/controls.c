@@ -114,9 +114,10 @@ void report_section_controls(struct report_buf *md, const struct report_campaign
     }
     if (svg_name)
         report_buf_printf(md, "\n![Measured vs blind at equal size](%s)\n\n*Attention parameters (x) against validation "
-                          "perplexity (y): each candidate (filled circle) joined by a line to its blind controls (open "
-                          "triangles) and to its change on the standard model (open squares, dashed line); the bar "
-                          "through a candidate spans the noise floor of its reference.*\n", svg_name);
+                          "perplexity (y): each candidate (filled circle) joined by a line to its blind controls of equal "
+                          "size (open triangles), one colour a candidate; the bar through a candidate spans the noise "
+                          "floor of its reference, so a control inside it cannot be told apart. The changes on the "
+                          "standard model are in the table above and in the sweep.*\n", svg_name);
     else
         report_buf_printf(md, "\nNo plot of the controls: %s.\n", svg_why);
 }

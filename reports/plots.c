@@ -10,11 +10,10 @@
  *             the probe) and the standard series (Δ vs the standard baseline), a point
  *             (class "pt") per done run of each, a dashed line at 0
  *   controls  attention parameters (x) vs validation perplexity (y) of each candidate
- *             (filled circle) and its done controls (open triangles: blind, of equal size;
- *             open squares: its change on the standard model), a point (class "pt") per
- *             run, a line (class "pair") from the candidate to each control, and a bar
- *             (class "noise") through the candidate spanning the perplexities within its
- *             reference's noise floor; one colour per candidate
+ *             (filled circle) and its done blind controls of equal size (open triangles),
+ *             a point (class "pt") per run, a line (class "pair") from the candidate to
+ *             each control, and a bar (class "noise") through the candidate spanning the
+ *             perplexities within its reference's noise floor; one colour per candidate
  * Sizes are pixels; fonts 12-15 px. */
 #include "reports/svg.h"
 
@@ -403,10 +402,13 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
 
 /* ---- controls ------------------------------------------------------------------------------- */
 
-/* A pair of v_controls with both runs done, so both are points of the plot. */
+/* A blind pair of v_controls with both runs done, so both are points of the plot. The
+ * candidates' changes on the standard model are left to the table and the sweep plot: of
+ * another size and perplexity range, they would squash the comparison at equal size. */
 static int pair_plottable(const struct report_pair *p)
 {
-    return isfinite(p->cand_params) && isfinite(p->ctl_params) && isfinite(p->cand_ppl) && isfinite(p->ctl_ppl);
+    return p->blind && isfinite(p->cand_params) && isfinite(p->ctl_params) && isfinite(p->cand_ppl) &&
+           isfinite(p->ctl_ppl);
 }
 
 /* The perplexities a control may have and be within the candidate's noise floor f (%):
@@ -429,13 +431,11 @@ static int first_plotted(const struct report_campaign *rc, int k)
 int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why)
 {
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    int n = 0, blind = 0, standard = 0, floors = 0;
+    int n = 0, floors = 0;
     for (int k = 0; k < rc->n_pairs; k++) {
         const struct report_pair *p = &rc->pairs[k];
         if (!pair_plottable(p)) continue;
         n++;
-        blind += p->blind;
-        standard += !p->blind;
         double ys[4] = { p->cand_ppl, p->ctl_ppl, p->cand_ppl, p->cand_ppl };
         if (isfinite(p->noise_pct) && p->noise_pct >= 0) { noise_band(p->cand_ppl, p->noise_pct, &ys[2], &ys[3]); floors++; }
         for (int j = 0; j < 4; j++) { ylo = fmin(ylo, ys[j]); yhi = fmax(yhi, ys[j]); }
@@ -444,17 +444,16 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
     }
     if (n == 0) {
         snprintf(why, 256, "%s", rc->schema_version < 3 ? "the database predates controls (schema version 3)"
-                 : rc->n_pairs == 0 ? "the campaign has no controls" : "no candidate is done with a done control");
+                 : rc->n_pairs == 0 ? "the campaign has no controls" : "no candidate is done with a done blind control");
         return 1;
     }
     const double xdiv = xhi >= 10000 ? 1000 : 1;
     const struct svg_style cand_st = { SVG_BLACK, SVG_CIRCLE, 0, NULL, 0 }, blind_st = { SVG_BLACK, SVG_TRIANGLE, 1, NULL, 1.5 },
-                           std_st = { SVG_BLACK, SVG_SQUARE, 1, "5 3", 1.5 }, noise_st = { SVG_GREY, SVG_CIRCLE, 0, NULL, 1.5 };
-    struct svg_legend_item items[4];
+                           noise_st = { SVG_GREY, SVG_CIRCLE, 0, NULL, 1.5 };
+    struct svg_legend_item items[3];
     int ni = 0;
     items[ni++] = (struct svg_legend_item){ "candidate (the measured choice)", cand_st, 1, 0 };
-    if (blind) items[ni++] = (struct svg_legend_item){ "blind control of equal size", blind_st, 1, 1 };
-    if (standard) items[ni++] = (struct svg_legend_item){ "its change on the standard model", std_st, 1, 1 };
+    items[ni++] = (struct svg_legend_item){ "blind control of equal size", blind_st, 1, 1 };
     if (floors) items[ni++] = (struct svg_legend_item){ "noise floor around the candidate", noise_st, 0, 1 };
     char title[300];
     snprintf(title, sizeof title, "Measured vs blind at equal size, campaign %s", rc->c.name);
@@ -479,7 +478,7 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
             const char *colour = campaign_colours[(group < 0 ? 0 : group) % 8];
             double cx = svg_px(&p, q->cand_params / xdiv), cy = svg_py(&p, q->cand_ppl);
             double bx = svg_px(&p, q->ctl_params / xdiv), by = svg_py(&p, q->ctl_ppl);
-            struct svg_style ctl = q->blind ? blind_st : std_st;
+            struct svg_style ctl = blind_st;
             ctl.colour = colour;
             const struct report_run *a = &rc->runs[q->cand], *b = &rc->runs[q->ctl];
             if (pass == 0) {
@@ -494,12 +493,8 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
                     svg_polyline(out, nx, ny, 6, &noise_st, "noise");
                 }
             } else if (pass == 1) {
+                /* the candidate first: a hollow control drawn over it leaves it visible */
                 char tip[300];
-                snprintf(tip, sizeof tip, "%s (control of %s, %s): %lld attention parameters, perplexity %.3f; gap %+.2f%%, "
-                         "%s", b->run->name, a->run->name, q->blind ? "blind" : "standard model",
-                         (long long)llround(q->ctl_params), q->ctl_ppl, q->gap_pct, q->verdict);
-                svg_marker(out, bx, by, 5, &ctl, "pt", tip);
-                svg_boxes_add(&boxes, bx - MARK_BOX * 5, by - MARK_BOX * 5, bx + MARK_BOX * 5, by + MARK_BOX * 5);
                 if (first) {
                     struct svg_style st = cand_st;
                     st.colour = colour;
@@ -508,6 +503,11 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
                     svg_marker(out, cx, cy, 5, &st, "pt", tip);
                     svg_boxes_add(&boxes, cx - MARK_BOX * 5, cy - MARK_BOX * 5, cx + MARK_BOX * 5, cy + MARK_BOX * 5);
                 }
+                snprintf(tip, sizeof tip, "%s (blind control of %s): %lld attention parameters, perplexity %.3f; gap %+.2f%%, "
+                         "%s", b->run->name, a->run->name, (long long)llround(q->ctl_params), q->ctl_ppl, q->gap_pct,
+                         q->verdict);
+                svg_marker(out, bx, by, 5, &ctl, "pt", tip);
+                svg_boxes_add(&boxes, bx - MARK_BOX * 5, by - MARK_BOX * 5, bx + MARK_BOX * 5, by + MARK_BOX * 5);
             } else {
                 if (first) svg_label(out, &boxes, &p, cx, cy, MARK_BOX * 5, 11, a->run->name);
                 svg_label(out, &boxes, &p, bx, by, MARK_BOX * 5, 11, b->run->name);

@@ -11,11 +11,11 @@
  *                          Pareto front as a line
  *   DIR/NAME-sweep.svg     Δ perplexity % vs linearised leading layers, S–D vs standard
  *   DIR/NAME-controls.svg  attention parameters vs perplexity of each candidate joined to
- *                          its controls, with the noise floor of its reference as a bar
+ *                          its blind controls, with the noise floor of its reference as a bar
  * With two or more campaigns the per-campaign plots are NAME-C-cascade.svg etc. (C the
  * campaign's name, characters other than letters, digits, '.', '_', '-' as '_') and
  * NAME-compare.svg overlays the campaigns' tradeoffs. A plot without data (no measured
- * probe, no done run, no sweep, no done control) is not written and the report says why.
+ * probe, no done run, no sweep, no done blind control) is not written and the report says why.
  * Links are relative (the file names alone). Every point of a plot is one element of
  * class "pt".
  *
