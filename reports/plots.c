@@ -243,7 +243,7 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
     int ni = 0;
     static const enum db_role roles[4] = { DB_ROLE_PROBE, DB_ROLE_BASELINE, DB_ROLE_CANDIDATE, DB_ROLE_CONTROL };
     static const char *const role_labels[4] = { "probe (S–D, no LayerNorm)", "standard baseline (softmax, LayerNorm)",
-                                                "candidates", "controls (linear prefix, standard model)" };
+                                                "candidates", "controls (blind; prefix on the standard model)" };
     for (int k = 0; k < 4; k++) {
         int present = 0;
         for (int c = 0; c < n; c++)

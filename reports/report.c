@@ -273,8 +273,9 @@ static void section_tradeoff(struct report_buf *md, int h, const char *svg_name,
     if (!svg_name) { report_buf_printf(md, "No tradeoff plot: %s.\n", svg_why); return; }
     report_buf_printf(md, "![Attention parameters vs perplexity](%s)\n\n*Attention parameters (x) against validation "
                       "perplexity (y) of every done run; lower left is better. Star: the probe; square: the standard "
-                      "baseline; circles: candidates; open triangles: controls (linear prefixes on the standard model). "
-                      "The line joins the Pareto-optimal runs in order of attention parameters.*\n", svg_name);
+                      "baseline; circles: candidates; open triangles: controls (blind controls of a candidate's size, "
+                      "and linear prefixes on the standard model). The line joins the Pareto-optimal runs in order of "
+                      "attention parameters.*\n", svg_name);
 }
 
 /* ---- sweep ------------------------------------------------------------------------------------ */

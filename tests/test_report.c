@@ -768,7 +768,7 @@ TEST(report_svgs_parse_with_one_point_per_run_and_head)
     REQUIRE(svg != NULL);
     CHECK(strstr(svg, "attention parameters (thousands)") && strstr(svg, "validation perplexity (per token)"));
     CHECK(count_of(svg, "class=\"front\"") == 1);
-    CHECK(strstr(svg, "Pareto front") != NULL && strstr(svg, "controls (linear prefix, standard model)") != NULL);
+    CHECK(strstr(svg, "Pareto front") != NULL && strstr(svg, "controls (blind; prefix on the standard model)") != NULL);
     free(svg);
 }
 
