@@ -37,8 +37,8 @@ static void cell_runs(char *v, size_t n, const struct report_campaign *rc)
 }
 static void cell_retrain(char *v, size_t n, const struct report_campaign *rc)
 {
-    const cJSON *s = report_search_section(rc);
-    snprintf(v, n, "%s", s && report_json_str(s, "retrain") ? report_json_str(s, "retrain") : "scratch");
+    const char *mode = report_retrain_mode(rc);
+    snprintf(v, n, "%s", mode ? mode : "not recorded");
 }
 static void cell_ppl(char *v, size_t n, const struct report_campaign *rc, int idx)
 {

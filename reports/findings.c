@@ -1,9 +1,12 @@
 /* reports/findings.c — the report's findings: sentences computed from the campaign's rows,
  * each stating its numbers (formats of reports/report.h) and naming the runs they come
  * from. Nothing is concluded that the rows do not show: a finding whose runs are not all
- * done is left out. Output: a Markdown bullet list ("- ..." lines).
+ * done is left out. Output: the opening sentence as a paragraph, then a Markdown bullet
+ * list ("- ..." lines).
  *
- * The findings, in order: the probe against the standard baseline; the shape of the
+ * The findings open with one sentence, did measuring help? (reports/controls.c: each
+ * measured candidate against its blind controls of equal size, with the noise floor).
+ * Then, in order: the probe against the standard baseline; the shape of the
  * measured cascade; the linearisation sweep per k (S–D, and the standard control at the
  * same k) and how often the S–D model pays less; cascade-allocated head dims; linear
  * prefixes combined with them; any other candidate; the Pareto front and its cheapest
@@ -81,12 +84,16 @@ static const struct report_run *sweep_run(const struct report_campaign *rc, int 
     return NULL;
 }
 
-/* The run a recorded Δ ppl % is measured against: inherited runs against the continued
- * probe (equal budgets) when the campaign has one, everything else against the probe. */
-static const struct report_run *delta_ref(const struct report_campaign *rc, const struct report_run *r)
+/* ", within its noise floor" when the Δ is within its reference's (v_results.beyond_noise = 0). */
+static const char *noise_note(const struct report_run *r)
 {
-    int inherited = strcmp(r->run->retrain, "inherit") == 0 && r != run_at(rc, rc->sweep_ref[0]);
-    return run_at(rc, inherited && rc->sweep_ref[0] >= 0 ? rc->sweep_ref[0] : rc->probe);
+    return r->beyond_noise == 0 ? ", within its noise floor" : "";
+}
+
+/* The name of the run a recorded Δ ppl % is measured against (reports/load.c, delta_refs). */
+static const char *delta_ref(const struct report_campaign *rc, const struct report_run *r)
+{
+    return r->ref >= 0 ? rc->runs[r->ref].run->name : r->res.reference_run[0] ? r->res.reference_run : "probe";
 }
 
 static void sweep(const struct report_campaign *rc, struct report_buf *md)
@@ -149,9 +156,8 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
                          : cut ? "Cascade allocation" : "Candidate";
         char save[96];
         saving_phrase(save, sizeof save, r->res.attention_saved_pct);
-        const struct report_run *ref = delta_ref(rc, r);
-        report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`).\n", what, r->run->name,
-                          r->run->arch, save, r->res.delta_ppl_pct, ref ? ref->run->name : "the probe");
+        report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`%s).\n", what, r->run->name,
+                          r->run->arch, save, r->res.delta_ppl_pct, delta_ref(rc, r), noise_note(r));
     }
 }
 
@@ -172,8 +178,8 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
     if (cheapest != rc->probe && rc->probe >= 0 && isfinite(c->res.attention_saved_pct)) {
         char save[96];
         saving_phrase(save, sizeof save, c->res.attention_saved_pct);
-        report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`)",
-                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c)->run->name);
+        report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`%s)",
+                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c), noise_note(c));
     }
     report_buf_puts(md, ".\n");
 }
@@ -196,6 +202,7 @@ static void failures(const struct report_campaign *rc, struct report_buf *md)
 
 void report_findings(const struct report_campaign *rc, struct report_buf *md)
 {
+    report_did_measuring_help(rc, md);
     if (rc->n_runs == 0) {
         report_buf_puts(md, "No findings: the campaign has no runs yet.\n");
         return;

@@ -1,9 +1,10 @@
 /* reports/load.c — a campaign as the report needs it, read through db/db.h: the campaign
  * row with its config and setup (JSON), its runs with their results and Pareto marks,
  * the probe's and the standard baseline's per-layer and per-head measurements at both
- * levels, and what follows from the architecture strings ("L L S S | d 32,32,16,8 | LN":
- * per-layer kind L linear, S S–D, A softmax; head dims; LayerNorm): which runs belong
- * to the linearisation sweep and at which k. */
+ * levels, the noise floor of each replicated reference (v_noise) and each candidate's
+ * controls (v_controls), and what follows from the runs' architectures (arch_json: the
+ * per-layer attention kinds and head dims, LayerNorm): which runs belong to the
+ * linearisation sweep and at which k, and the run each Δ is against. */
 #include "reports/report_internal.h"
 
 #include <assert.h>
@@ -14,41 +15,42 @@
 
 static const char *const level_names[2] = { "weight", "realised" };
 
-/* ---- architecture strings ------------------------------------------------------------------ */
+/* ---- architectures -------------------------------------------------------------------------- */
 
-void report_arch_parse(const char *s, struct report_arch *a)
+/* The letter of an attention kind as the trainer names it ("linear", "sd", "softmax"), or 0. */
+static char kind_letter(const char *name)
+{
+    static const char *const names[3] = { "linear", "sd", "softmax" };
+    for (int k = 0; name && k < 3; k++)
+        if (strcmp(name, names[k]) == 0) return "LSA"[k];
+    return 0;
+}
+
+void report_arch_from_json(const char *json, struct report_arch *a)
 {
     memset(a, 0, sizeof *a);
-    const char *p = s;
-    int n = 0;
-    while (*p == ' ') p++;
-    while (*p == 'L' || *p == 'S' || *p == 'A') {
-        if (n == REPORT_MAX_LAYERS || (p[1] != ' ' && p[1] != 0)) return;
-        a->kind[n++] = *p++;
-        while (*p == ' ') p++;
+    cJSON *j = json && json[0] ? cJSON_Parse(json) : NULL;
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(j, "attention"), *hd = cJSON_GetObjectItemCaseSensitive(j, "head_dim");
+    const cJSON *nl = cJSON_GetObjectItemCaseSensitive(j, "n_layer"), *es = cJSON_GetObjectItemCaseSensitive(j, "embed_scale");
+    int n = cJSON_GetArraySize(att);
+    int ok = cJSON_IsArray(att) && cJSON_IsArray(hd) && n >= 1 && n <= REPORT_MAX_LAYERS && cJSON_GetArraySize(hd) == n &&
+             (!nl || (cJSON_IsNumber(nl) && nl->valuedouble == n));
+    for (int l = 0; ok && l < n; l++) {
+        const cJSON *k = cJSON_GetArrayItem(att, l), *d = cJSON_GetArrayItem(hd, l);
+        a->kind[l] = kind_letter(cJSON_GetStringValue(k));
+        ok = a->kind[l] && cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble <= 1 << 20 &&
+             d->valuedouble == (int)d->valuedouble;
+        if (ok) a->dim[l] = (int)d->valuedouble;
     }
-    if (n == 0 || strncmp(p, "| d ", 4) != 0) return;
-    p += 4;
-    for (int l = 0; l < n; l++) {
-        char *end;
-        long d = strtol(p, &end, 10);
-        if (end == p || d <= 0 || d > 1 << 20) return;
-        a->dim[l] = (int)d;
-        p = end;
-        if (l < n - 1) {
-            if (*p != ',') return;
-            p++;
-        }
+    if (ok) {
+        a->n_layer = n;
+        a->layernorm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "layernorm"));
+        a->ok = 1;
+    } else {
+        memset(a, 0, sizeof *a);
     }
-    while (*p == ' ') p++;
-    if (strncmp(p, "| LN", 4) == 0) {
-        a->layernorm = 1;
-        p += 4;
-        while (*p == ' ') p++;
-    }
-    if (*p != 0) return;
-    a->n_layer = n;
-    a->ok = 1;
+    a->embed_scale = cJSON_IsNumber(es) ? es->valuedouble : 1.0;
+    cJSON_Delete(j);
 }
 
 int report_prefix_k(const struct report_arch *a, const struct report_arch *ref)
@@ -65,17 +67,108 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref)
 
 /* ---- loading ----------------------------------------------------------------------------------- */
 
-struct pareto_ctx { struct report_campaign *rc; };
+int report_run_index(const struct report_campaign *rc, const char *name)
+{
+    for (int i = 0; name && i < rc->n_runs; i++)
+        if (strcmp(rc->runs[i].run->name, name) == 0) return i;
+    return -1;
+}
+
+/* A named query's column in a row (not the header), NULL for SQL NULL or no such column. */
+static const char *row_value(const struct db_row *row, const char *col)
+{
+    for (int c = 0; row->values && c < row->ncols; c++)
+        if (strcmp(row->names[c], col) == 0) return row->values[c];
+    return NULL;
+}
+
+/* A real column, NAN for NULL. */
+static double row_real(const struct db_row *row, const char *col)
+{
+    const char *v = row_value(row, col);
+    return v ? strtod(v, NULL) : NAN;
+}
 
 static int mark_pareto(void *user, const struct db_row *row)
 {
-    struct report_campaign *rc = ((struct pareto_ctx *)user)->rc;
-    for (int c = 0; row->values && c < row->ncols; c++) {
-        if (strcmp(row->names[c], "run") != 0 || !row->values[c]) continue;
-        for (int i = 0; i < rc->n_runs; i++)
-            if (strcmp(rc->runs[i].run->name, row->values[c]) == 0) rc->runs[i].pareto = 1;
-    }
+    struct report_campaign *rc = user;
+    int i = report_run_index(rc, row_value(row, "run"));
+    if (i >= 0) rc->runs[i].pareto = 1;
     return 0;
+}
+
+/* A row of the "noise" query (v_noise); rows of runs not listed are passed over. */
+static int add_noise(void *user, const struct db_row *row)
+{
+    struct report_campaign *rc = user;
+    int i = report_run_index(rc, row_value(row, "reference"));
+    if (i < 0 || rc->n_noise >= rc->n_runs) return 0;
+    struct report_noise *z = &rc->noise[rc->n_noise++];
+    const char *n = row_value(row, "n");
+    *z = (struct report_noise){ i, n ? (int)strtol(n, NULL, 10) : 0, row_real(row, "ppl_mean"), row_real(row, "ppl_sd"),
+                                row_real(row, "ppl_min"), row_real(row, "ppl_max"), row_real(row, "noise_pct") };
+    return 0;
+}
+
+/* A row of the "controls" query (v_controls). */
+static int add_pair(void *user, const struct db_row *row)
+{
+    struct report_campaign *rc = user;
+    int a = report_run_index(rc, row_value(row, "candidate")), b = report_run_index(rc, row_value(row, "control"));
+    if (a < 0 || b < 0 || rc->n_pairs >= rc->n_runs) return 0;
+    const char *kind = row_value(row, "control_kind"), *verdict = row_value(row, "verdict");
+    struct report_pair *p = &rc->pairs[rc->n_pairs++];
+    *p = (struct report_pair){ a, b, !kind || strcmp(kind, "blind") == 0,
+                               row_real(row, "candidate_params_attention"), row_real(row, "control_params_attention"),
+                               row_real(row, "size_diff_pct"), row_real(row, "candidate_ppl"),
+                               row_real(row, "control_ppl"), row_real(row, "gap_pct"), row_real(row, "noise_pct"), "" };
+    snprintf(p->verdict, sizeof p->verdict, "%s", verdict ? verdict : "");
+    return 0;
+}
+
+/* A row of v_results: whether the run's Δ is beyond the noise floor of its reference. */
+static int add_noise_mark(void *user, const struct db_row *row)
+{
+    struct report_campaign *rc = user;
+    int i = report_run_index(rc, row_value(row, "run"));
+    if (i < 0) return 0;
+    const char *beyond = row_value(row, "beyond_noise");
+    rc->runs[i].beyond_noise = beyond ? (int)strtol(beyond, NULL, 10) != 0 : -1;
+    return 0;
+}
+
+/* The noise floors, the controls and each Δ's place against its noise floor, from a
+ * database that has them (version 3; an older one has none of them). */
+static int load_controls(struct db *db, struct report_campaign *rc, char *err)
+{
+    rc->noise = calloc((size_t)rc->n_runs + 1, sizeof *rc->noise);
+    rc->pairs = calloc((size_t)rc->n_runs + 1, sizeof *rc->pairs);
+    if (!rc->noise || !rc->pairs) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db_path(db));
+        return -1;
+    }
+    if (rc->schema_version < 3) return 0;
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT run, beyond_noise FROM v_results WHERE campaign_id = %lld",
+             (long long)rc->c.id);
+    if (db_query_named(db, "noise", rc->c.name, add_noise, rc, err) != 0 ||
+        db_query_named(db, "controls", rc->c.name, add_pair, rc, err) != 0)
+        return -1;
+    return db_query_sql(db, sql, add_noise_mark, rc, err);
+}
+
+/* The run each Δ is against: results.reference_run as the controller recorded it. A
+ * database older than that column (version 3), or a result without it: the campaign's
+ * rule, inherited runs against the continued probe (equal budgets) when there is one and
+ * everything else against the probe. */
+static void delta_refs(struct report_campaign *rc)
+{
+    for (int i = 0; i < rc->n_runs; i++) {
+        struct report_run *r = &rc->runs[i];
+        int inherited = strcmp(r->run->retrain, "inherit") == 0 && i != rc->sweep_ref[0];
+        r->ref = r->res.reference_run[0] ? report_run_index(rc, r->res.reference_run)
+               : inherited && rc->sweep_ref[0] >= 0 ? rc->sweep_ref[0] : rc->probe;
+    }
 }
 
 static int load_level(struct db *db, int64_t run_id, int level, struct report_level *lv, char *err)
@@ -159,7 +252,8 @@ static int load_runs(struct db *db, struct report_campaign *rc, char *err)
     for (int i = 0; i < rc->n_runs; i++) {
         struct report_run *r = &rc->runs[i];
         r->run = &rc->db_runs[i];
-        report_arch_parse(r->run->arch, &r->arch);
+        r->beyond_noise = -1;
+        report_arch_from_json(r->run->arch_json, &r->arch);
         if (db_result_get(db, r->run->id, &r->res, &r->has_result, err) != 0) return -1;
         r->has_result = r->has_result && r->run->status == DB_DONE;
         switch (r->run->status) {
@@ -183,9 +277,9 @@ int report_campaign_load(struct db *db, const char *name, struct report_campaign
         rc->setup = cJSON_Parse(rc->c.setup_json);
         if (!cJSON_IsObject(rc->setup)) { cJSON_Delete(rc->setup); rc->setup = NULL; }
     }
-    if (load_runs(db, rc, err) != 0) goto fail;
-    struct pareto_ctx pc = { rc };
-    if (db_query_named(db, "pareto", rc->c.name, mark_pareto, &pc, err) != 0) goto fail;
+    rc->schema_version = db_schema_version(db);
+    if (load_runs(db, rc, err) != 0 || load_controls(db, rc, err) != 0) goto fail;
+    if (db_query_named(db, "pareto", rc->c.name, mark_pareto, rc, err) != 0) goto fail;
     rc->probe = find_role(rc, DB_ROLE_PROBE, "probe");
     rc->standard = find_role(rc, DB_ROLE_BASELINE, "standard");
     for (int l = 0; l < 2; l++) {
@@ -194,6 +288,7 @@ int report_campaign_load(struct db *db, const char *name, struct report_campaign
             goto fail;
     }
     classify_sweep(rc);
+    delta_refs(rc);
     return 0;
 fail:
     report_campaign_free(rc);
@@ -207,6 +302,8 @@ void report_campaign_free(struct report_campaign *rc)
         free_level(&rc->standard_lv[l]);
     }
     free(rc->runs);
+    free(rc->noise);
+    free(rc->pairs);
     db_runs_free(rc->db_runs, rc->n_runs);
     cJSON_Delete(rc->config);
     cJSON_Delete(rc->setup);

@@ -1,4 +1,4 @@
-/* reports/plots.c — the report's three plots, drawn with reports/svg.c:
+/* reports/plots.c — the report's four plots, drawn with reports/svg.c:
  *   cascade   routing effective rank by layer; every head a point (class "pt"), the layer
  *             means a line; the S–D probe and the standard model side by side (x offset
  *             -0.12 / +0.12 of a layer); one panel per level measured (weight, realised)
@@ -9,6 +9,11 @@
  *   sweep     Δ perplexity % (y) vs linearised leading layers k (x): the S–D series (Δ vs
  *             the probe) and the standard series (Δ vs the standard baseline), a point
  *             (class "pt") per done run of each, a dashed line at 0
+ *   controls  attention parameters (x) vs validation perplexity (y) of each candidate
+ *             (filled circle) and its done blind controls of equal size (open triangles),
+ *             a point (class "pt") per run, a line (class "pair") from the candidate to
+ *             each control, and a bar (class "noise") through the candidate spanning the
+ *             perplexities within its reference's noise floor; one colour per candidate
  * Sizes are pixels; fonts 12-15 px. */
 #include "reports/svg.h"
 
@@ -37,6 +42,25 @@ static double integer_step(int n)
 static void figure_title(struct report_buf *b, double w, const char *text)
 {
     svg_text(b, w / 2, 24, 15, "middle", "font-weight=\"bold\"", text);
+}
+
+/* A figure of one plot area pw × ph with its legend to the right: the document, its title,
+ * and the panel (axes for the caller to fit and draw); figure_end adds the legend. */
+static struct svg_panel figure_begin(struct report_buf *b, const struct svg_legend_item *items, int ni, double pw,
+                                     double ph, const char *title, const char *desc)
+{
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    double w = LEFT + pw + 24 + lw + 16;
+    svg_begin(b, w, TOP + ph + BOTTOM, title, desc);
+    figure_title(b, w, title);
+    return (struct svg_panel){ LEFT, TOP, pw, ph, { 0 }, { 0 } };
+}
+
+static void figure_end(struct report_buf *b, const struct svg_panel *p, const struct svg_legend_item *items, int ni)
+{
+    svg_legend(b, p->x + p->w + 24, p->y, items, ni, 12);
+    svg_end(b);
 }
 
 /* ---- cascade -------------------------------------------------------------------------------- */
@@ -219,7 +243,7 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
     int ni = 0;
     static const enum db_role roles[4] = { DB_ROLE_PROBE, DB_ROLE_BASELINE, DB_ROLE_CANDIDATE, DB_ROLE_CONTROL };
     static const char *const role_labels[4] = { "probe (S–D, no LayerNorm)", "standard baseline (softmax, LayerNorm)",
-                                                "candidates", "controls (linear prefix, standard model)" };
+                                                "candidates", "controls (blind; prefix on the standard model)" };
     for (int k = 0; k < 4; k++) {
         int present = 0;
         for (int c = 0; c < n; c++)
@@ -238,16 +262,11 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
                                                   c % 2 ? "6 3" : NULL, 2 },
                                                 0, 1 };
     }
-    double lw, lh;
-    svg_legend_size(items, ni, 12, &lw, &lh);
-    const double pw = 520, ph = 340;
-    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
     char title[300];
     if (by_campaign) snprintf(title, sizeof title, "Attention parameters vs perplexity, %d campaigns", n);
     else snprintf(title, sizeof title, "Attention parameters vs perplexity, campaign %s", rcs[0]->c.name);
-    svg_begin(out, w, h, title, "Every done run; lower left is better. The line joins the Pareto-optimal runs.");
-    figure_title(out, w, title);
-    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    struct svg_panel p = figure_begin(out, items, ni, 520, 340, title,
+                                      "Every done run; lower left is better. The line joins the Pareto-optimal runs.");
     svg_axis_fit(&p.ax, 0, xmax / xdiv, 6, 0);
     p.ax.lo = 0;
     p.ax.title = xdiv > 1 ? "attention parameters (thousands)" : "attention parameters";
@@ -292,8 +311,7 @@ int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct
         }
     svg_boxes_free(&boxes);
     for (int c = 0; c < n && c < REPORT_MAX_CAMPAIGNS; c++) free(orders[c]);
-    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
-    svg_end(out);
+    figure_end(out, &p, items, ni);
     return 0;
 }
 
@@ -343,16 +361,11 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
     int ni = 0;
     for (int s = 0; s < 2; s++)
         if (np[s] > 0) items[ni++] = (struct svg_legend_item){ labels[s], styles[s], 1, 1 };
-    double lw, lh;
-    svg_legend_size(items, ni, 12, &lw, &lh);
-    const double pw = 460, ph = 320;
-    double w = LEFT + pw + 24 + lw + 16, h = TOP + ph + BOTTOM;
     char title[300];
     snprintf(title, sizeof title, "Linearisation sweep, campaign %s", rc->c.name);
-    svg_begin(out, w, h, title, "Perplexity change when the first k layers are made linear: the S–D model against the "
-              "standard softmax model with LayerNorm, each relative to its own k = 0 model.");
-    figure_title(out, w, title);
-    struct svg_panel p = { LEFT, TOP, pw, ph, { 0 }, { 0 } };
+    struct svg_panel p = figure_begin(out, items, ni, 460, 320, title, "Perplexity change when the first k layers are made "
+                                      "linear: the S–D model against the standard softmax model with LayerNorm, each "
+                                      "relative to its own k = 0 model.");
     p.ax = (struct svg_axis){ -0.4, kmax + 0.4, integer_step(kmax + 1), 0, "linearised leading layers k" };
     svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
     p.ay.title = "Δ perplexity (%)";
@@ -383,7 +396,125 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
                       label);
         }
     svg_boxes_free(&boxes);
-    svg_legend(out, LEFT + pw + 24, TOP, items, ni, 12);
-    svg_end(out);
+    figure_end(out, &p, items, ni);
+    return 0;
+}
+
+/* ---- controls ------------------------------------------------------------------------------- */
+
+/* A blind pair of v_controls with both runs done, so both are points of the plot. The
+ * candidates' changes on the standard model are left to the table and the sweep plot: of
+ * another size and perplexity range, they would squash the comparison at equal size. */
+static int pair_plottable(const struct report_pair *p)
+{
+    return p->blind && isfinite(p->cand_params) && isfinite(p->ctl_params) && isfinite(p->cand_ppl) &&
+           isfinite(p->ctl_ppl);
+}
+
+/* The perplexities a control may have and be within the candidate's noise floor f (%):
+ * |cand / ctl - 1| <= f/100 (v_controls' verdict), so the bar drawn through the candidate
+ * holds exactly the controls it cannot be told apart from. */
+static void noise_band(double ppl, double f, double *lo, double *hi)
+{
+    *lo = ppl / (1 + f / 100);
+    *hi = f < 100 ? ppl / (1 - f / 100) : ppl * 2;
+}
+
+/* Whether pair k is its candidate's first one on the plot (the candidate is drawn there). */
+static int first_plotted(const struct report_campaign *rc, int k)
+{
+    for (int j = 0; j < k; j++)
+        if (rc->pairs[j].cand == rc->pairs[k].cand && pair_plottable(&rc->pairs[j])) return 0;
+    return 1;
+}
+
+int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why)
+{
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    int n = 0, floors = 0;
+    for (int k = 0; k < rc->n_pairs; k++) {
+        const struct report_pair *p = &rc->pairs[k];
+        if (!pair_plottable(p)) continue;
+        n++;
+        double ys[4] = { p->cand_ppl, p->ctl_ppl, p->cand_ppl, p->cand_ppl };
+        if (isfinite(p->noise_pct) && p->noise_pct >= 0) { noise_band(p->cand_ppl, p->noise_pct, &ys[2], &ys[3]); floors++; }
+        for (int j = 0; j < 4; j++) { ylo = fmin(ylo, ys[j]); yhi = fmax(yhi, ys[j]); }
+        xlo = fmin(xlo, fmin(p->cand_params, p->ctl_params));
+        xhi = fmax(xhi, fmax(p->cand_params, p->ctl_params));
+    }
+    if (n == 0) {
+        snprintf(why, 256, "%s", rc->schema_version < 3 ? "the database predates controls (schema version 3)"
+                 : rc->n_pairs == 0 ? "the campaign has no controls" : "no candidate is done with a done blind control");
+        return 1;
+    }
+    const double xdiv = xhi >= 10000 ? 1000 : 1;
+    const struct svg_style cand_st = { SVG_BLACK, SVG_CIRCLE, 0, NULL, 0 }, blind_st = { SVG_BLACK, SVG_TRIANGLE, 1, NULL, 1.5 },
+                           noise_st = { SVG_GREY, SVG_CIRCLE, 0, NULL, 1.5 };
+    struct svg_legend_item items[3];
+    int ni = 0;
+    items[ni++] = (struct svg_legend_item){ "candidate (the measured choice)", cand_st, 1, 0 };
+    items[ni++] = (struct svg_legend_item){ "blind control of equal size", blind_st, 1, 1 };
+    if (floors) items[ni++] = (struct svg_legend_item){ "noise floor around the candidate", noise_st, 0, 1 };
+    char title[300];
+    snprintf(title, sizeof title, "Measured vs blind at equal size, campaign %s", rc->c.name);
+    struct svg_panel p = figure_begin(out, items, ni, 460, 340, title, "Each candidate joined to its controls: attention "
+                                      "parameters against validation perplexity; a control inside the candidate's noise "
+                                      "bar cannot be told apart from it.");
+    svg_axis_fit(&p.ax, xlo / xdiv, xhi / xdiv, 6, 0);
+    p.ax.title = xdiv > 1 ? "attention parameters (thousands)" : "attention parameters";
+    svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
+    p.ay.title = "validation perplexity (per token)";
+    svg_panel_draw(out, &p, NULL);
+    struct svg_boxes boxes = { 0 };
+    /* lines and noise bars below the markers, markers below the labels; a candidate's
+     * group (its controls) in one colour */
+    for (int pass = 0; pass < 3; pass++) {
+        int group = -1;
+        for (int k = 0; k < rc->n_pairs; k++) {
+            const struct report_pair *q = &rc->pairs[k];
+            if (!pair_plottable(q)) continue;
+            int first = first_plotted(rc, k);
+            group += first;
+            const char *colour = campaign_colours[(group < 0 ? 0 : group) % 8];
+            double cx = svg_px(&p, q->cand_params / xdiv), cy = svg_py(&p, q->cand_ppl);
+            double bx = svg_px(&p, q->ctl_params / xdiv), by = svg_py(&p, q->ctl_ppl);
+            struct svg_style ctl = blind_st;
+            ctl.colour = colour;
+            const struct report_run *a = &rc->runs[q->cand], *b = &rc->runs[q->ctl];
+            if (pass == 0) {
+                double px[2] = { cx, bx }, py[2] = { cy, by };
+                svg_polyline(out, px, py, 2, &ctl, "pair");
+                if (first && isfinite(q->noise_pct) && q->noise_pct >= 0) {
+                    double lo, hi;
+                    noise_band(q->cand_ppl, q->noise_pct, &lo, &hi);
+                    double nx[6] = { cx - 5, cx + 5, cx, cx, cx - 5, cx + 5 };
+                    double ny[6] = { svg_py(&p, lo), svg_py(&p, lo), svg_py(&p, lo), svg_py(&p, hi), svg_py(&p, hi),
+                                     svg_py(&p, hi) };
+                    svg_polyline(out, nx, ny, 6, &noise_st, "noise");
+                }
+            } else if (pass == 1) {
+                /* the candidate first: a hollow control drawn over it leaves it visible */
+                char tip[300];
+                if (first) {
+                    struct svg_style st = cand_st;
+                    st.colour = colour;
+                    snprintf(tip, sizeof tip, "%s (candidate): %lld attention parameters, perplexity %.3f", a->run->name,
+                             (long long)llround(q->cand_params), q->cand_ppl);
+                    svg_marker(out, cx, cy, 5, &st, "pt", tip);
+                    svg_boxes_add(&boxes, cx - MARK_BOX * 5, cy - MARK_BOX * 5, cx + MARK_BOX * 5, cy + MARK_BOX * 5);
+                }
+                snprintf(tip, sizeof tip, "%s (blind control of %s): %lld attention parameters, perplexity %.3f; gap %+.2f%%, "
+                         "%s", b->run->name, a->run->name, (long long)llround(q->ctl_params), q->ctl_ppl, q->gap_pct,
+                         q->verdict);
+                svg_marker(out, bx, by, 5, &ctl, "pt", tip);
+                svg_boxes_add(&boxes, bx - MARK_BOX * 5, by - MARK_BOX * 5, bx + MARK_BOX * 5, by + MARK_BOX * 5);
+            } else {
+                if (first) svg_label(out, &boxes, &p, cx, cy, MARK_BOX * 5, 11, a->run->name);
+                svg_label(out, &boxes, &p, bx, by, MARK_BOX * 5, 11, b->run->name);
+            }
+        }
+    }
+    svg_boxes_free(&boxes);
+    figure_end(out, &p, items, ni);
     return 0;
 }

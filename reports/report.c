@@ -205,15 +205,15 @@ static void section_cascade(struct report_buf *md, const struct report_campaign 
 
 /* ---- candidates -------------------------------------------------------------------------------- */
 
-static void candidate_row(struct report_buf *md, const struct report_run *r)
+static void candidate_row(struct report_buf *md, const struct report_campaign *rc, int i)
 {
-    char total[48], attn[48], saved[32], ppl[32], delta[32], bpb[32], tps[48];
+    const struct report_run *r = &rc->runs[i];
+    char total[48], attn[48], saved[32], ppl[32], delta[48], bpb[32], tps[48];
     report_fmt_int(total, sizeof total, r->res.params_total);
     report_fmt_int(attn, sizeof attn, r->res.params_attention);
     report_fmt_fixed(saved, sizeof saved, r->res.attention_saved_pct, 1);
     report_fmt_fixed(ppl, sizeof ppl, r->res.perplexity, 3);
-    if (isfinite(r->res.delta_ppl_pct)) snprintf(delta, sizeof delta, "%+.2f", r->res.delta_ppl_pct);
-    else snprintf(delta, sizeof delta, "–");
+    report_fmt_delta(delta, sizeof delta, rc, i);
     report_fmt_fixed(bpb, sizeof bpb, r->res.bits_per_byte, 4);
     report_fmt_fixed(tps, sizeof tps, r->res.tokens_per_s, 0);
     report_buf_printf(md, "| `%s` | %s | `", r->run->name, db_role_name(r->run->role));
@@ -233,18 +233,24 @@ static void section_candidates(struct report_buf *md, const struct report_campai
     if (nd == 0) {
         report_buf_puts(md, "No run is done yet.\n");
     } else {
+        int other_ref = -1;   /* a run some Δ is against other than the probe (inherit mode: probe_cont) */
+        for (int i = 0; i < rc->n_runs; i++)
+            if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe) other_ref = rc->runs[i].ref;
         report_buf_printf(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
-                          "relative to the probe%s%s%s%s; ✓ marks the Pareto front of attention parameters vs perplexity. "
-                          "Architecture: each layer's attention (L linear, S S–D, A softmax), then `d` and each layer's "
-                          "head dim, then `LN` when LayerNorm is on.\n\n", rc->probe >= 0 ? " `" : "",
+                          "relative to the probe%s%s%s%s%s%s; ✓ marks the Pareto front of attention parameters vs "
+                          "perplexity.%s Architecture: each layer's attention (L linear, S S–D, A softmax), then `d` and "
+                          "each layer's head dim, then `LN` when LayerNorm is on.\n\n", rc->probe >= 0 ? " `" : "",
                           rc->probe >= 0 ? rc->runs[rc->probe].run->name : "", rc->probe >= 0 ? "`" : "",
-                          rc->sweep_ref[0] >= 0 && rc->sweep_ref[0] != rc->probe
-                              ? " (Δ of inherited runs: relative to `probe_cont`, the probe trained for the same extra "
-                                "steps, so it compares equal budgets)" : "");
+                          other_ref >= 0 ? " (Δ of inherited runs: relative to `" : "",
+                          other_ref >= 0 ? rc->runs[other_ref].run->name : "",
+                          other_ref >= 0 ? "`, the probe trained for the same extra steps, so it compares equal budgets)"
+                                         : "",
+                          rc->n_noise ? " \"(noise)\" after a Δ: within the noise floor of the run it is against (see "
+                                        "Noise floor)." : "");
         report_buf_puts(md, "| run | role | architecture | params | attention params | attention saved % | perplexity | "
                         "Δ ppl % | bits/byte | tokens/s | Pareto | reason |\n"
                         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---|\n");
-        for (int j = 0; j < nd; j++) candidate_row(md, &rc->runs[order[j]]);
+        for (int j = 0; j < nd; j++) candidate_row(md, rc, order[j]);
     }
     free(order);
     if (rc->n_failed > 0) {
@@ -267,8 +273,9 @@ static void section_tradeoff(struct report_buf *md, int h, const char *svg_name,
     if (!svg_name) { report_buf_printf(md, "No tradeoff plot: %s.\n", svg_why); return; }
     report_buf_printf(md, "![Attention parameters vs perplexity](%s)\n\n*Attention parameters (x) against validation "
                       "perplexity (y) of every done run; lower left is better. Star: the probe; square: the standard "
-                      "baseline; circles: candidates; open triangles: controls (linear prefixes on the standard model). "
-                      "The line joins the Pareto-optimal runs in order of attention parameters.*\n", svg_name);
+                      "baseline; circles: candidates; open triangles: controls (blind controls of a candidate's size, "
+                      "and linear prefixes on the standard model). The line joins the Pareto-optimal runs in order of "
+                      "attention parameters.*\n", svg_name);
 }
 
 /* ---- sweep ------------------------------------------------------------------------------------ */
@@ -331,15 +338,16 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
         report_heading(md, 2, title);
     }
     status_line(md, rc);
-    struct report_plot pf[3];
+    struct report_plot pf[4];
     memset(pf, 0, sizeof pf);
-    const char *kinds[3] = { "cascade", "tradeoff", "sweep" };
-    for (int k = 0; k < 3; k++) report_plot_path(&pf[k], o, multi ? rc->c.name : NULL, kinds[k]);
+    const char *kinds[4] = { "cascade", "tradeoff", "sweep", "controls" };
+    for (int k = 0; k < 4; k++) report_plot_path(&pf[k], o, multi ? rc->c.name : NULL, kinds[k]);
     pf[0].made = report_plot_cascade(rc, &pf[0].svg, pf[0].why) == 0;
     pf[1].made = report_plot_tradeoff(&rc, 1, &pf[1].svg, pf[1].why) == 0;
     pf[2].made = report_plot_sweep(rc, &pf[2].svg, pf[2].why) == 0;
+    pf[3].made = report_plot_controls(rc, &pf[3].svg, pf[3].why) == 0;
     int rc_ = 0;
-    for (int k = 0; k < 3 && rc_ == 0; k++) rc_ = report_plot_save(&pf[k], err);
+    for (int k = 0; k < 4 && rc_ == 0; k++) rc_ = report_plot_save(&pf[k], err);
     if (rc_ == 0) {
         report_section_setup(md, rc, h);
         section_status(md, rc, h);
@@ -347,10 +355,12 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
         section_candidates(md, rc, h);
         section_tradeoff(md, h, pf[1].made ? pf[1].name : NULL, pf[1].why);
         section_sweep(md, rc, h, pf[2].made ? pf[2].name : NULL, pf[2].why);
+        report_section_noise(md, rc, h);
+        report_section_controls(md, rc, h, pf[3].made ? pf[3].name : NULL, pf[3].why);
         report_heading(md, h, "Findings");
         report_findings(rc, md);
     }
-    for (int k = 0; k < 3; k++) report_buf_free(&pf[k].svg);
+    for (int k = 0; k < 4; k++) report_buf_free(&pf[k].svg);
     return rc_;
 }
 

@@ -10,31 +10,47 @@
  *   DIR/NAME-tradeoff.svg  attention parameters vs perplexity of every done run, the
  *                          Pareto front as a line
  *   DIR/NAME-sweep.svg     Δ perplexity % vs linearised leading layers, S–D vs standard
+ *   DIR/NAME-controls.svg  attention parameters vs perplexity of each candidate joined to
+ *                          its blind controls, with the noise floor of its reference as a bar
  * With two or more campaigns the per-campaign plots are NAME-C-cascade.svg etc. (C the
  * campaign's name, characters other than letters, digits, '.', '_', '-' as '_') and
  * NAME-compare.svg overlays the campaigns' tradeoffs. A plot without data (no measured
- * probe, no done run, no sweep) is not written and the report says why. Links are
- * relative (the file names alone). Every point of a plot is one element of class "pt".
+ * probe, no done run, no sweep, no done blind control) is not written and the report says why.
+ * Links are relative (the file names alone). Every point of a plot is one element of
+ * class "pt".
  *
  * The report (single campaign; with several, a comparison section first and then one
  * section per campaign holding the same subsections one level down):
  *   # title, status line
  *   ## Setup          corpus, model, budget, seeds, retraining, rules, machine, version,
- *                     wall time (missing facts say "not recorded")
+ *                     wall time: from the setup JSON (its resolved "train_config" and
+ *                     "search"), else the config as given; missing facts say "not recorded"
  *   ## Status         only when a run is not done: queued / running / failed runs by name
  *   ## The measured cascade   per-layer table of the probe, profile table, Spearman
  *                     values, the cascade plot
  *   ## Candidates     table of done runs sorted by attention parameters, failed runs
  *   ## Tradeoff       the tradeoff plot
  *   ## Linearisation sweep    table and plot
- *   ## Findings       numbers computed from the rows above, each naming its runs
+ *   ## Noise floor    each reference run with replicates (v_noise): n, perplexity mean ±
+ *                     sd and range, the noise floor 2 sd / mean
+ *   ## Measured vs blind at equal size   each candidate beside each control (v_controls):
+ *                     sizes and size difference, perplexities, gap, noise floor, verdict;
+ *                     the controls plot
+ *   ## Findings       opens with one sentence, "Did measuring help?": each candidate with
+ *                     blind controls, its perplexity against theirs, the noise floor and
+ *                     the answer (or why the campaign cannot tell); then numbers computed
+ *                     from the rows above, each naming its runs
  *   ## Reproduce      the command that made the report
  * Number formats (tables and findings): integers with ',' thousands separators
  * (1,234,567); perplexity %.3f; Δ perplexity % %+.2f; savings % %.1f; bits per byte %.4f;
  * tokens/s %.0f with separators; effective ranks %.2f, a layer as "mean [min, max]";
  * routing fraction %.3f; Spearman %.3f ("undefined" for NULL); a missing value "–".
  * Table cells escape '|' as "\|"; the Pareto column holds "✓" for runs on the front (the
- * database's v_pareto view).
+ * database's v_pareto view); a Δ within the noise floor of its reference (v_results.
+ * beyond_noise = 0) is followed by " (noise)"; noise floors "±%.2f", gaps and size
+ * differences %+.2f. Each Δ is against results.reference_run (in a database older than
+ * version 3: the probe, or probe_cont for inherited runs). A database older than version
+ * 3 is read as it is; the sections it has no rows for say so.
  *
  * Errors: one line in err (CASCADE_ERR_MAX bytes) naming the file or campaign, and
  * REPORT_ERR_DB when the database could not be read (a campaign not in it, a corrupt

@@ -35,13 +35,17 @@ void report_md_cell(struct report_buf *b, const char *s);
 
 #define REPORT_MAX_LAYERS 64
 
-/* An architecture string "L L S S | d 32,32,16,8 | LN" taken apart. */
+/* A run's architecture, read from its arch_json (the model config it trained, as the
+ * trainer writes it: "attention" and "head_dim" per layer, "layernorm", "embed_scale").
+ * The arch string ("L L S S | d 32,32,16,8 | LN") is only shown, never parsed. */
 struct report_arch {
-    int ok;                        /* parsed */
+    int ok;                        /* read: the per-layer lists are there and agree */
     int n_layer;
     char kind[REPORT_MAX_LAYERS];  /* 'L' linear, 'S' S–D, 'A' softmax */
     int dim[REPORT_MAX_LAYERS];    /* head dim of each layer */
     int layernorm;
+    double embed_scale;            /* the embedding multiplier [ours]; 1 when not recorded (runs
+                                    * recorded before it existed had 1) */
 };
 
 /* One level ("weight", "realised") of a run's analysis. */
@@ -63,6 +67,34 @@ struct report_run {
     int sweep_k;                   /* linearised leading layers of a pure prefix run, else -1 */
     int sweep_series;              /* 0 S–D (vs probe), 1 standard (vs the standard baseline), -1 none */
     double sweep_delta;            /* Δ perplexity % vs its series' reference, NAN if not done */
+    int ref;                       /* the run its res.delta_ppl_pct is against: res.reference_run, or in a
+                                    * database without it the campaign's rule (inherited runs against
+                                    * probe_cont, the rest against the probe); -1 if none */
+    int beyond_noise;              /* v_results.beyond_noise: 1 |Δ| beyond the noise floor of its recorded
+                                    * reference, 0 within it (noise, SPEC 5), -1 unknown (no replicates,
+                                    * no recorded reference, or a database older than version 3) */
+};
+
+/* A reference run with replicates (a row of v_noise). */
+struct report_noise {
+    int ref;                       /* the reference run */
+    int n;                         /* it and its replicates that are done */
+    double mean, sd, min, max;     /* of their perplexities; sd NAN when n < 2 */
+    double pct;                    /* the noise floor, 100 * 2 sd / mean, %; NAN when n < 2 */
+};
+
+/* A candidate and one of its controls (a row of v_controls). */
+struct report_pair {
+    int cand, ctl;                 /* run indices */
+    int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: the
+                                    * candidate's change made to the standard model (std_lin) */
+    double cand_params, ctl_params; /* attention parameters; NAN unless done */
+    double size_diff_pct;          /* 100 (control's attention parameters / the candidate's - 1); NAN */
+    double cand_ppl, ctl_ppl;      /* perplexities; NAN unless done */
+    double gap_pct;                /* 100 (candidate's perplexity / the control's - 1); NAN unless both done */
+    double noise_pct;              /* the noise floor of the candidate's reference; NAN */
+    char verdict[24];              /* "measured better", "blind better", "within noise", "no noise floor",
+                                    * "" unless both are done */
 };
 
 struct report_campaign {
@@ -78,13 +110,20 @@ struct report_campaign {
     cJSON *setup;                  /* the setup JSON object, NULL if not recorded */
     int n_done, n_failed, n_queued, n_running;
     double runs_wall_s;            /* sum of done runs' wall_s */
+    int schema_version;            /* the database's: before 3 no controls, replicates or references */
+    struct report_noise *noise;    /* (n_noise) in seq order of the references */
+    int n_noise;
+    struct report_pair *pairs;     /* (n_pairs) by candidate, then control, in seq order */
+    int n_pairs;
 };
 
 /* Loads campaign `name` (NULL: the most recent). -1 and err ("no campaign named 'x'"). */
 int report_campaign_load(struct db *db, const char *name, struct report_campaign *rc, char *err);
 void report_campaign_free(struct report_campaign *rc);
-/* Parses an architecture string; a->ok = 0 when it is not in that form. */
-void report_arch_parse(const char *s, struct report_arch *a);
+/* Reads an architecture from a run's arch_json; a->ok = 0 when it does not hold one. */
+void report_arch_from_json(const char *json, struct report_arch *a);
+/* The index of the run named `name`, or -1. */
+int report_run_index(const struct report_campaign *rc, const char *name);
 /* k when `a` is `ref` with its first k >= 0 layers made linear (same head dims and
  * LayerNorm), else -1. */
 int report_prefix_k(const struct report_arch *a, const struct report_arch *ref);
@@ -124,8 +163,10 @@ void report_fmt_spearman(char *out, size_t n, double rho);
 void report_section_setup(struct report_buf *md, const struct report_campaign *rc, int h);
 /* The string at key of a JSON object, or NULL. */
 const char *report_json_str(const cJSON *obj, const char *key);
-/* The config's "search" object, or NULL. */
-const cJSON *report_search_section(const struct report_campaign *rc);
+/* How candidates were retrained, "scratch" or "inherit": the resolved search section of
+ * the setup, else the config's, else what the candidates and controls recorded; NULL when
+ * none says. */
+const char *report_retrain_mode(const struct report_campaign *rc);
 
 /* ---- reports/compare.c ------------------------------------------------------------------------ */
 
@@ -141,6 +182,21 @@ int report_section_compare(struct report_buf *md, const struct report_campaign *
 int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out, char *why);
 int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why);
 int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why);
+
+/* ---- reports/controls.c: the noise floor and the controls ----------------------------------- */
+
+/* The Noise floor section: each reference's replicates, mean ± sd, range, the floor. */
+void report_section_noise(struct report_buf *md, const struct report_campaign *rc, int h);
+/* The Measured vs blind at equal size section: the pairs' table and the plot (svg_name,
+ * or NULL and why). */
+void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                             const char *svg_why);
+/* The findings' opening sentence, a paragraph: did measuring help? */
+void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md);
+/* Run i's Δ ppl % as the candidates table shows it: "+1.23", "+0.31 (noise)" when it is
+ * within the noise floor of its reference (v_results.beyond_noise = 0), "–" when none. */
+void report_fmt_delta(char *out, size_t n, const struct report_campaign *rc, int i);
 
 /* ---- reports/findings.c ------------------------------------------------------------------ */
 

@@ -1,11 +1,13 @@
 /* reports/setup.c — the report's Setup table: corpus and split, model shape, the probe's
  * and the standard baseline's architectures, budget, seeds, retraining, proposal rules,
- * machine, host, tool version, dates and wall time. Read from the campaign's config JSON
- * (data, model and train resolved with the trainer's defaults, as the campaign did) and its
- * setup JSON (keys: db/db.h, db_campaign_set_setup); a fact neither holds is "not
- * recorded". */
+ * machine, host, tool version, dates and wall time. Read from the database only: the
+ * campaign's setup JSON (keys: db/db.h, db_campaign_set_setup), whose "train_config" and
+ * "search" are the training config and search section as the campaign resolved them,
+ * every key written. A campaign recorded before those keys existed has only its config
+ * JSON as given: its values are shown where it gives them and the rest is "not recorded"
+ * (resolving the defaults here would be the trainer's code, and could differ from what
+ * the campaign's version of it used). */
 #include "reports/report_internal.h"
-#include "trainer/trainer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,32 +35,73 @@ static void fmt_num_or(char *out, size_t n, const cJSON *obj, const char *key, c
     else snprintf(out, n, "%s", missing);
 }
 
-/* The campaign's training config (data, model, train of its config JSON) with the
- * trainer's defaults; -1 and why when it does not read. */
-static int campaign_train_config(const struct report_campaign *rc, struct train_config *tc, char *why)
+/* ---- the training config and the search section ------------------------------------------------ */
+
+/* The resolved training config the setup recorded, or NULL (a campaign from before it). */
+static const cJSON *train_config(const struct report_campaign *rc)
 {
-    trainer_config_defaults(tc);
-    if (!cJSON_IsObject(rc->config)) {
-        snprintf(why, CASCADE_ERR_MAX, "the campaign's config is not a JSON object");
-        return -1;
-    }
-    cJSON *part = cJSON_CreateObject();
-    static const char *const sections[] = { "data", "model", "train" };
-    for (int k = 0; part && k < 3; k++) {
-        cJSON *sec = cJSON_GetObjectItemCaseSensitive(rc->config, sections[k]);
-        if (sec) cJSON_AddItemReferenceToObject(part, sections[k], sec);
-    }
-    int rc_ = part ? trainer_config_from_json(tc, part, "config", "", why) : -1;
-    if (!part) snprintf(why, CASCADE_ERR_MAX, "out of memory");
-    cJSON_Delete(part);
-    if (rc_ != 0) trainer_config_defaults(tc);
-    return rc_;
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(rc->setup, "train_config");
+    return cJSON_IsObject(tc) ? tc : NULL;
 }
 
-const cJSON *report_search_section(const struct report_campaign *rc)
+/* section.key of the training config ("data", "model", "train"): the resolved one, else
+ * the config's as given; NULL when neither has it. */
+static const cJSON *train_value(const struct report_campaign *rc, const char *section, const char *key)
 {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rc->config, "search");
+    const cJSON *root = train_config(rc) ? train_config(rc) : rc->config;
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, section), key);
+}
+
+/* The search section: the resolved one of the setup, else the config's as given; NULL
+ * when neither has one. *resolved says which. */
+static const cJSON *search_section(const struct report_campaign *rc, int *resolved)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rc->setup, "search");
+    *resolved = cJSON_IsObject(s);
+    if (!*resolved) s = cJSON_GetObjectItemCaseSensitive(rc->config, "search");
     return cJSON_IsObject(s) ? s : NULL;
+}
+
+const char *report_retrain_mode(const struct report_campaign *rc)
+{
+    int resolved;
+    const char *mode = report_json_str(search_section(rc, &resolved), "retrain");
+    if (mode) return mode;
+    /* what the candidates and controls recorded (a config that left it to the default) */
+    for (int i = 0; i < rc->n_runs; i++) {
+        const struct db_run *r = rc->runs[i].run;
+        if ((r->role == DB_ROLE_CANDIDATE || r->role == DB_ROLE_CONTROL) && r->retrain[0])
+            mode = strcmp(r->retrain, "inherit") == 0 ? "inherit" : mode ? mode : "scratch";
+    }
+    return mode;
+}
+
+/* One value of the training config as text: a whole number with separators (integer), else
+ * "%g"; "not recorded" when missing. Returns whether it was there. */
+static int fmt_train(char *out, size_t n, const struct report_campaign *rc, const char *section, const char *key,
+                     int integer)
+{
+    const cJSON *v = train_value(rc, section, key);
+    if (!cJSON_IsNumber(v)) { snprintf(out, n, "not recorded"); return 0; }
+    if (integer) report_fmt_int(out, n, (long long)llround(v->valuedouble));
+    else snprintf(out, n, "%g", v->valuedouble);
+    return 1;
+}
+
+/* A fact made of several config values: each "key value" in a list, for a campaign whose
+ * config does not give them all (the sentence form needs every one). */
+struct train_key { const char *section, *key; int integer; };
+static void list_train(char *out, size_t n, const struct report_campaign *rc, const struct train_key *keys, int nk)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < nk && len + 1 < n; i++) {
+        char v[64];
+        fmt_train(v, sizeof v, rc, keys[i].section, keys[i].key, keys[i].integer);
+        len += (size_t)snprintf(out + len, n - len, "%s%s.%s %s", i ? ", " : "", keys[i].section, keys[i].key, v);
+    }
+    if (len + 1 < n)
+        snprintf(out + len, n - len, " (the config as given: the campaign predates the recorded training config)");
 }
 
 /* ---- the rows ---------------------------------------------------------------------------------- */
@@ -70,67 +113,73 @@ static void setup_row(struct report_buf *md, const char *what, const char *value
     report_buf_puts(md, " |\n");
 }
 
-static void setup_corpus(struct report_buf *md, const struct report_campaign *rc, const struct train_config *tc)
+static void setup_corpus(struct report_buf *md, const struct report_campaign *rc)
 {
-    const cJSON *su = rc->setup;
-    const char *path = su && report_json_str(su, "corpus_path") ? report_json_str(su, "corpus_path") : tc->data_path;
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    char v[1400], tokens[48], tr[48], va[48];
-    double frac = tc->val_fraction;
-    if (su) json_num(su, "val_fraction", &frac);
-    const cJSON *bytes = su ? cJSON_GetObjectItemCaseSensitive(su, "is_bytes") : NULL;
-    const char *unit = cJSON_IsTrue(bytes) ? "byte tokens" : "tokens";
-    if (su && json_num(su, "tokens", &(double){ 0 })) {
+    const cJSON *su = rc->setup, *given = train_value(rc, "data", "path");
+    const char *path = report_json_str(su, "corpus_path") ? report_json_str(su, "corpus_path")
+                     : cJSON_IsString(given) ? given->valuestring : NULL;
+    char v[1400], where[1100], frac[64], tokens[48], tr[48], va[48];
+    if (path) snprintf(where, sizeof where, "`%s` (`%s`)", strrchr(path, '/') ? strrchr(path, '/') + 1 : path, path);
+    else snprintf(where, sizeof where, "path not recorded");
+    double f;
+    if (json_num(su, "val_fraction", &f)) snprintf(frac, sizeof frac, "%g", f);
+    else fmt_train(frac, sizeof frac, rc, "data", "val_fraction", 0);
+    const char *unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(su, "is_bytes")) ? "byte tokens" : "tokens";
+    if (json_num(su, "tokens", &f)) {
         fmt_num_or(tokens, sizeof tokens, su, "tokens", "");
         fmt_num_or(tr, sizeof tr, su, "train_tokens", "not recorded");
         fmt_num_or(va, sizeof va, su, "val_tokens", "not recorded");
-        snprintf(v, sizeof v, "`%s` (`%s`): %s %s, split %s train / %s validation (validation fraction %g)", base, path,
-                 tokens, unit, tr, va, frac);
+        snprintf(v, sizeof v, "%s: %s %s, split %s train / %s validation (validation fraction %s)", where, tokens, unit,
+                 tr, va, frac);
     } else {
-        snprintf(v, sizeof v, "`%s` (`%s`): size not recorded; validation fraction %g (config)", base, path, frac);
+        snprintf(v, sizeof v, "%s: size not recorded; validation fraction %s (config)", where, frac);
     }
     setup_row(md, "Corpus", v);
 }
 
-static void setup_model(struct report_buf *md, const struct report_campaign *rc, const struct train_config *tc,
-                        int config_ok, const char *why)
+static void setup_model(struct report_buf *md, const struct report_campaign *rc)
 {
-    char v[1400];
-    const struct model_config *m = &tc->model;
-    if (config_ok)
-        snprintf(v, sizeof v, "%d layers, width %d, %d heads per layer (head dim %d), context %d tokens, vocabulary %d%s",
-                 m->n_layer, m->n_embd, m->n_head, m->n_head > 0 ? m->n_embd / m->n_head : 0, m->seq_len, m->vocab_size,
-                 cJSON_GetObjectItemCaseSensitive(rc->config, "model") ? "" : " (trainer defaults: the config gives no model)");
+    static const struct train_key keys[5] = { { "model", "n_layer", 1 }, { "model", "n_embd", 1 },
+                                              { "model", "n_head", 1 }, { "model", "seq_len", 1 },
+                                              { "model", "vocab_size", 1 } };
+    char v[1400], x[5][64];
+    int have = 0;
+    for (int k = 0; k < 5; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, 1);
+    const cJSON *embd = train_value(rc, "model", "n_embd"), *heads = train_value(rc, "model", "n_head");
+    if (have == 5 && heads->valuedouble >= 1)
+        snprintf(v, sizeof v, "%s layers, width %s, %s heads per layer (head dim %d), context %s tokens, vocabulary %s",
+                 x[0], x[1], x[2], (int)(embd->valuedouble / heads->valuedouble), x[3], x[4]);
     else
-        snprintf(v, sizeof v, "not readable from the config (%s)", why);
+        list_train(v, sizeof v, rc, keys, 5);
     setup_row(md, "Model", v);
     const int refs[2] = { rc->probe, rc->standard };
     const char *what[2] = { "Probe", "Standard baseline" };
     const char *desc[2] = { "S–D attention, no LayerNorm", "softmax attention, LayerNorm" };
     for (int k = 0; k < 2; k++) {
         if (refs[k] < 0) { setup_row(md, what[k], "not recorded"); continue; }
-        const struct db_run *r = rc->runs[refs[k]].run;
-        /* the embedding multiplier [ours]; runs recorded before it existed had 1 */
-        double scale = 1.0;
-        cJSON *arch = cJSON_Parse(r->arch_json);
-        if (arch) json_num(arch, "embed_scale", &scale);
-        cJSON_Delete(arch);
-        snprintf(v, sizeof v, "`%s`: `%s` (%s, embeddings ×%g)", r->name, r->arch, desc[k], scale);
+        const struct report_run *r = &rc->runs[refs[k]];
+        snprintf(v, sizeof v, "`%s`: `%s` (%s, embeddings ×%g)", r->run->name, r->run->arch, desc[k], r->arch.embed_scale);
         setup_row(md, what[k], v);
     }
 }
 
-static void setup_budget(struct report_buf *md, const struct report_campaign *rc, const struct train_config *tc,
-                         int config_ok)
+static void setup_budget(struct report_buf *md, const struct report_campaign *rc)
 {
-    char v[1400], steps[48], tok[48];
-    if (!config_ok) { setup_row(md, "Budget", "not readable from the config"); return; }
-    report_fmt_int(steps, sizeof steps, tc->steps);
-    report_fmt_int(tok, sizeof tok, (long long)tc->steps * tc->batch_size * tc->model.seq_len);
-    snprintf(v, sizeof v, "%s steps of batch %d × %d tokens (%s tokens per run); learning rate %g, warmup %d steps, "
-             "cosine decay to %g×%s", steps, tc->batch_size, tc->model.seq_len, tok, tc->lr, tc->warmup_steps,
-             tc->min_lr_frac,
-             cJSON_GetObjectItemCaseSensitive(rc->config, "train") ? "" : " (trainer defaults: the config gives no train section)");
+    static const struct train_key keys[6] = { { "train", "steps", 1 }, { "train", "batch_size", 1 },
+                                              { "model", "seq_len", 1 }, { "train", "lr", 0 },
+                                              { "train", "warmup_steps", 1 }, { "train", "min_lr_frac", 0 } };
+    char v[1400], x[6][64], tok[48];
+    int have = 0;
+    for (int k = 0; k < 6; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, keys[k].integer);
+    if (have == 6) {
+        report_fmt_int(tok, sizeof tok, llround(train_value(rc, "train", "steps")->valuedouble *
+                                                train_value(rc, "train", "batch_size")->valuedouble *
+                                                train_value(rc, "model", "seq_len")->valuedouble));
+        snprintf(v, sizeof v, "%s steps of batch %s × %s tokens (%s tokens per run); learning rate %s, warmup %s steps, "
+                 "cosine decay to %s×", x[0], x[1], x[2], tok, x[3], x[4], x[5]);
+    } else {
+        list_train(v, sizeof v, rc, keys, 6);
+    }
     setup_row(md, "Budget", v);
     /* seeds: the distinct seeds of the runs */
     int n = 0, k = 0;
@@ -142,17 +191,22 @@ static void setup_budget(struct report_buf *md, const struct report_campaign *rc
         if (j == n && n < 16) { seeds[n] = rc->runs[i].run->seed; counts[n++] = 0; }
         if (j < n) counts[j]++;
     }
-    if (n == 0) snprintf(v, sizeof v, "%llu (config; no run yet)", (unsigned long long)tc->seed);
+    if (n == 0) {
+        char seed[64];
+        fmt_train(seed, sizeof seed, rc, "train", "seed", 0);
+        snprintf(v, sizeof v, "%s (config; no run yet)", seed);
+    }
     for (int j = 0; j < n; j++)
         k += snprintf(v + k, sizeof v - k > (size_t)k ? sizeof v - k : 0, "%s%lld (%s)", j ? ", " : "",
                       (long long)seeds[j], n == 1 ? "every run" : counts[j] == 1 ? "1 run" : "runs");
     setup_row(md, "Seeds", v);
 }
 
-static void setup_retrain(struct report_buf *md, const struct report_campaign *rc, const struct train_config *tc)
+static void setup_retrain(struct report_buf *md, const struct report_campaign *rc)
 {
-    const cJSON *s = report_search_section(rc);
-    const char *mode = s && report_json_str(s, "retrain") ? report_json_str(s, "retrain") : "scratch";
+    int resolved;
+    const cJSON *s = search_section(rc, &resolved);
+    const char *mode = report_retrain_mode(rc);
     int scratch = 0, inherit = 0;
     for (int i = 0; i < rc->n_runs; i++) {
         const struct db_run *r = rc->runs[i].run;
@@ -160,20 +214,26 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
         scratch += strcmp(r->retrain, "scratch") == 0;
         inherit += strcmp(r->retrain, "inherit") == 0;
     }
-    char v[1400], steps[48] = "";
+    char v[1400], steps[64] = "a number of steps not recorded", num[48];
     double st;
-    if (s && json_num(s, "inherit_steps", &st)) report_fmt_int(steps, sizeof steps, (long long)st);
-    else report_fmt_int(steps, sizeof steps, tc->steps / 4 > 0 ? tc->steps / 4 : 1);
-    if (strcmp(mode, "inherit") == 0)
-        snprintf(v, sizeof v, "inherit: candidates warm-started from the probe, controls from the standard model, %s steps "
+    if (json_num(s, "inherit_steps", &st)) {
+        report_fmt_int(num, sizeof num, llround(st));
+        snprintf(steps, sizeof steps, "%s steps", num);
+    }
+    if (!mode)
+        snprintf(v, sizeof v, "not recorded (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
+    else if (strcmp(mode, "inherit") == 0)
+        snprintf(v, sizeof v, "inherit: candidates warm-started from the probe, controls from the standard model, %s "
                  "each (candidates and controls: %d inherit, %d scratch)", steps, inherit, scratch);
     else
         snprintf(v, sizeof v, "scratch: every candidate and control trained from scratch with the same seed, data order "
                  "and steps (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
     setup_row(md, "Retraining", v);
     char *rules = s ? cJSON_PrintUnformatted(s) : NULL;
-    if (rules) snprintf(v, sizeof v, "`%s` (keys not given take their defaults)", rules);
-    else snprintf(v, sizeof v, "defaults (the config has no \"search\" section)");
+    if (rules && resolved) snprintf(v, sizeof v, "`%s` (every key as the campaign resolved it)", rules);
+    else if (rules) snprintf(v, sizeof v, "`%s` (as the config gives it; the keys it does not give are not recorded)", rules);
+    else snprintf(v, sizeof v, "not recorded (the config has no \"search\" section, and the campaign predates the "
+                  "recorded one)");
     free(rules);
     setup_row(md, "Proposal rules", v);
 }
@@ -181,7 +241,8 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
 static int known_setup_key(const char *k)
 {
     static const char *const keys[] = { "cpu_model", "cores", "threads", "blas_core", "version", "corpus_path",
-                                        "tokens", "train_tokens", "val_tokens", "val_fraction", "is_bytes" };
+                                        "tokens", "train_tokens", "val_tokens", "val_fraction", "is_bytes",
+                                        "train_config", "search" };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;
@@ -241,14 +302,11 @@ static void setup_time(struct report_buf *md, const struct report_campaign *rc)
 void report_section_setup(struct report_buf *md, const struct report_campaign *rc, int h)
 {
     report_heading(md, h, "Setup");
-    struct train_config tc;
-    char why[CASCADE_ERR_MAX];
-    int config_ok = campaign_train_config(rc, &tc, why) == 0;
     report_buf_puts(md, "| setting | value |\n|---|---|\n");
-    setup_corpus(md, rc, &tc);
-    setup_model(md, rc, &tc, config_ok, why);
-    setup_budget(md, rc, &tc, config_ok);
-    setup_retrain(md, rc, &tc);
+    setup_corpus(md, rc);
+    setup_model(md, rc);
+    setup_budget(md, rc);
+    setup_retrain(md, rc);
     setup_machine(md, rc);
     setup_time(md, rc);
 }

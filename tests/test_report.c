@@ -25,6 +25,10 @@ struct fx_run {
     int64_t total, attn;
     double ppl, tps;
     const char *reason, *error;
+    /* schema version 3 (NULL: none): the candidate a control is of, the run a replicate
+     * repeats, the run its Δ is against (its delta_ppl_pct is computed against that one,
+     * else the probe); retrain (NULL: scratch for candidates and controls) */
+    const char *control_of, *replicate_of, *reference_run, *retrain;
 };
 
 #define PROBE_ATTN 16640
@@ -60,6 +64,41 @@ static const struct fx_run wip_runs[] = {
 };
 #define N_WIP (int)(sizeof wip_runs / sizeof wip_runs[0])
 
+/* Blind controls and replicates: the probe and two replicates (perplexity 6.00, 6.02, 5.98:
+ * sd 0.02, noise floor 200 * 0.02 / 6 = 0.67%); lin1 within the noise of its blind control
+ * linlast1 (+0.25%) and better than its standard-model control; cut_m1 better than both
+ * blind controls beyond the noise (-1.80%, -0.99%); cut_m2 worse than uniform_m2 beyond
+ * it (+1.18%); cut_m4's control not done (the campaign was stopped). */
+static const struct fx_run gamma_runs[] = {
+    { "probe", "probe", "S S S S | d 32,32,32,32", "done", 120000, PROBE_ATTN, 6.00, 5000, "reference", NULL, NULL, NULL, "probe" },
+    { "probe_r2", "baseline", "S S S S | d 32,32,32,32", "done", 120000, PROBE_ATTN, 6.02, 5000, "replicate", NULL, NULL, "probe", "probe" },
+    { "probe_r3", "baseline", "S S S S | d 32,32,32,32", "done", 120000, PROBE_ATTN, 5.98, 5000, "replicate", NULL, NULL, "probe", "probe" },
+    { "standard", "baseline", "A A A A | d 32,32,32,32 | LN", "done", 119900, 16384, 5.90, 6000, "reference", NULL, NULL, NULL, "probe" },
+    { "lin1", "candidate", "L S S S | d 32,32,32,32", "done", 119872, 16512, 5.97, 5200, "linear prefix", NULL, NULL, NULL, "probe" },
+    { "linlast1", "control", "S S S L | d 32,32,32,32", "done", 119872, 16512, 5.955, 5200, "blind: last layer linear", NULL, "lin1", NULL, "probe" },
+    { "std_lin1", "control", "L A A A | d 32,32,32,32 | LN", "done", 119772, 16384, 6.05, 6000, "standard model", NULL, "lin1", NULL, "probe" },
+    { "cut_m1", "candidate", "S S S S | d 8,16,24,32", "done", 113360, 10000, 5.99, 5600, "allocation m = 1", NULL, NULL, NULL, "probe" },
+    { "uniform_m1", "control", "S S S S | d 20,20,20,20", "done", 113360, 10000, 6.10, 5600, "blind: uniform", NULL, "cut_m1", NULL, "probe" },
+    { "reversed_m1", "control", "S S S S | d 32,24,16,8", "done", 113360, 10000, 6.05, 5600, "blind: reversed", NULL, "cut_m1", NULL, "probe" },
+    { "cut_m2", "candidate", "S S S S | d 16,32,32,32", "done", 117360, 14000, 6.02, 5300, "allocation m = 2", NULL, NULL, NULL, "probe" },
+    { "uniform_m2", "control", "S S S S | d 28,28,28,28", "done", 117360, 14000, 5.95, 5300, "blind: uniform", NULL, "cut_m2", NULL, "probe" },
+    { "cut_m4", "candidate", "S S S S | d 4,8,8,16", "done", 100000, 6000, 6.50, 5900, "allocation m = 4", NULL, NULL, NULL, "probe" },
+    { "uniform_m4", "control", "S S S S | d 9,9,9,9", "queued", 0, 0, 0, 0, "blind: uniform", NULL, "cut_m4", NULL, "probe" },
+};
+#define N_GAMMA (int)(sizeof gamma_runs / sizeof gamma_runs[0])
+
+/* An inherit-mode campaign whose Δ references are recorded: cut_m1 against the probe (which
+ * the rule of a database without reference_run would not choose: inherited runs against
+ * probe_cont), cut_m2 without one (so against probe_cont by that rule). No controls and no
+ * replicates. */
+static const struct fx_run refs_runs[] = {
+    { "probe", "probe", "S S S S | d 32,32,32,32", "done", 120000, PROBE_ATTN, 6.00, 5000, "reference", NULL, NULL, NULL, "probe" },
+    { "probe_cont", "baseline", "S S S S | d 32,32,32,32", "done", 120000, PROBE_ATTN, 5.80, 5000, "continued", NULL, NULL, NULL, "probe", "inherit" },
+    { "cut_m1", "candidate", "S S S S | d 8,16,24,32", "done", 113360, 10000, 5.90, 5600, "allocation m = 1", NULL, NULL, NULL, "probe", "inherit" },
+    { "cut_m2", "candidate", "S S S S | d 16,32,32,32", "done", 117360, 14000, 5.85, 5300, "allocation m = 2", NULL, NULL, NULL, NULL, "inherit" },
+};
+#define N_REFS (int)(sizeof refs_runs / sizeof refs_runs[0])
+
 static const char alpha_config[] =
     "{\"name\": \"alpha\", \"data\": {\"path\": \"data/brown.txt\", \"val_fraction\": 0.05}, "
     "\"model\": {\"vocab_size\": 256, \"n_layer\": 4, \"n_embd\": 64, \"n_head\": 2, \"seq_len\": 64}, "
@@ -68,7 +107,20 @@ static const char alpha_config[] =
 static const char alpha_setup[] =
     "{\"cpu_model\": \"Test CPU 9000\", \"cores\": 2, \"threads\": 2, \"blas_core\": \"Haswell\", "
     "\"version\": \"v9-test\", \"corpus_path\": \"data/brown.txt\", \"tokens\": 1000000, \"train_tokens\": 950000, "
-    "\"val_tokens\": 50000, \"val_fraction\": 0.05, \"is_bytes\": true, \"compiler\": \"gcc 12\"}";
+    "\"val_tokens\": 50000, \"val_fraction\": 0.05, \"is_bytes\": true, \"compiler\": \"gcc 12\", "
+    /* as the controller resolves them: every key, so min_lr_frac (0.1) that the config does
+     * not give is known without the trainer's defaults */
+    "\"train_config\": {\"data\": {\"path\": \"data/brown.txt\", \"val_fraction\": 0.05}, "
+    "\"model\": {\"vocab_size\": 256, \"n_layer\": 4, \"n_embd\": 64, \"n_head\": 2, \"seq_len\": 64, "
+    "\"layernorm\": false, \"residual_scale_init\": true, \"embed_scale\": 1, \"sd_s_init_std\": 0.02, "
+    "\"attention\": [\"sd\", \"sd\", \"sd\", \"sd\"], \"head_dim\": [32, 32, 32, 32]}, "
+    "\"train\": {\"batch_size\": 4, \"steps\": 100, \"lr\": 0.002, \"warmup_steps\": 10, \"min_lr_frac\": 0.1, "
+    "\"weight_decay\": 0.1, \"beta1\": 0.9, \"beta2\": 0.95, \"adam_eps\": 1e-08, \"grad_clip\": 1, \"seed\": 1337, "
+    "\"eval_every\": 0, \"eval_batches\": 8, \"log_every\": 10, \"checkpoint_every\": 0, \"threads\": 0, \"out\": \"\"}}, "
+    "\"search\": {\"linear_threshold\": 2.5, \"max_prefix\": 4, \"head_dim_step\": 4, \"head_dim_min\": 4, "
+    "\"control\": true, \"combine\": true, \"inherit_steps\": 25, \"replicates\": 1, \"inherit_lr_frac\": 0.25, "
+    "\"analysis_tokens\": 64, \"runs_dir\": \"runs\", \"probe_embed_scale\": 32, \"multipliers\": [1, 2], "
+    "\"retrain\": \"scratch\", \"measure\": \"erank\"}}";
 
 #define N_LAYER 4
 #define N_HEAD 2
@@ -82,9 +134,18 @@ static double fx_erank(int standard, int level, int l, int h)
 static double fx_fraction(int l, int h) { return 0.1 + 0.05 * l + 0.01 * h; }
 static double fx_filtering(int l, int h) { return 10.0 + l + 0.5 * h; }
 
-static double probe_ppl_of(const struct fx_run *runs) { return runs[0].ppl; }
+/* The perplexity f's Δ is against, as the controller chose it: its reference_run's; not
+ * recorded, probe_cont's for an inherited run, else the probe's (runs[0]). */
+static double ref_ppl_of(const struct fx_run *f, const struct fx_run *runs, int n)
+{
+    const char *ref = f->reference_run ? f->reference_run : f->retrain && strcmp(f->retrain, "inherit") == 0
+                    ? "probe_cont" : "probe";
+    for (int i = 0; i < n; i++)
+        if (strcmp(runs[i].name, ref) == 0) return runs[i].ppl;
+    return runs[0].ppl;
+}
 
-static void fx_result(struct db_result *r, const struct fx_run *f, const struct fx_run *probe)
+static void fx_result(struct db_result *r, const struct fx_run *f, const struct fx_run *probe, double ref_ppl)
 {
     memset(r, 0, sizeof *r);
     r->params_total = f->total;
@@ -94,12 +155,13 @@ static void fx_result(struct db_result *r, const struct fx_run *f, const struct 
     r->val_loss = log(f->ppl);
     r->perplexity = f->ppl;
     r->bits_per_byte = log(f->ppl) / log(2.0);
-    r->delta_ppl_pct = 100.0 * (f->ppl / probe_ppl_of(probe) - 1.0);
+    r->delta_ppl_pct = 100.0 * (f->ppl / ref_ppl - 1.0);
     r->tokens_per_s = f->tps;
     r->flops_per_token = 1e6;
     r->wall_s = 60.0 + f->attn / 1000.0;
     r->steps = 100;
     r->tokens_trained = 100 * 4 * 64;
+    snprintf(r->reference_run, sizeof r->reference_run, "%s", f->reference_run ? f->reference_run : "");
 }
 
 static int fx_analysis(struct db *db, int64_t run_id, int standard, char *err)
@@ -135,6 +197,33 @@ static int fx_analysis(struct db *db, int64_t run_id, int standard, char *err)
     return 0;
 }
 
+/* The arch_json the controller records for an arch string of the fixtures ("L S S S | d
+ * 32,32,32,32 | LN"): the trainer's model object (trainer/config.c, model_config_to_json)
+ * with its per-layer lists; the probe also its embedding multiplier, the other runs none
+ * (as recorded before it existed). Reports read the architecture from this, never from
+ * the string. */
+static void fx_arch_json(char *out, size_t n, const char *arch, int probe)
+{
+    static const char *const kinds[3] = { "\"linear\"", "\"sd\"", "\"softmax\"" };
+    char att[400] = "", dims[400] = "";
+    int layers = 0;
+    const char *p = arch;
+    for (; *p == 'L' || *p == 'S' || *p == 'A'; p += p[1] ? 2 : 1, layers++) {
+        size_t k = strlen(att);
+        snprintf(att + k, sizeof att - k, "%s%s", layers ? "," : "", kinds[*p == 'L' ? 0 : *p == 'S' ? 1 : 2]);
+    }
+    p = strstr(arch, "| d ");
+    for (p = p ? p + 4 : ""; *p >= '0' && *p <= '9'; p += *p == ',') {
+        char *end;
+        long d = strtol(p, &end, 10);
+        size_t k = strlen(dims);
+        snprintf(dims + k, sizeof dims - k, "%s%ld", dims[0] ? "," : "", d);
+        p = end;
+    }
+    snprintf(out, n, "{\"n_layer\":%d,\"layernorm\":%s%s,\"attention\":[%s],\"head_dim\":[%s]}", layers,
+             strstr(arch, "| LN") ? "true" : "false", probe ? ",\"embed_scale\":32" : "", att, dims);
+}
+
 /* Adds campaign `name` with its runs; measures the probe and the standard run when done. */
 static int fx_campaign(struct db *db, const char *name, const char *config, const char *setup, const char *status,
                        const struct fx_run *runs, int n, char *err)
@@ -152,10 +241,13 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         r.role = (enum db_role)db_role_from_name(f->role);
         snprintf(r.arch, sizeof r.arch, "%s", f->arch);
         r.reason = (char *)f->reason;
-        /* the probe records its embedding multiplier; the others, as before it existed, none */
-        r.arch_json = strcmp(f->role, "probe") == 0 ? "{\"layernorm\":false,\"embed_scale\":32}" : NULL;
-        snprintf(r.retrain, sizeof r.retrain, "%s", strcmp(f->role, "candidate") == 0 || strcmp(f->role, "control") == 0
-                 ? "scratch" : "");
+        char arch_json[1000];
+        fx_arch_json(arch_json, sizeof arch_json, f->arch, strcmp(f->role, "probe") == 0);
+        r.arch_json = arch_json;
+        snprintf(r.retrain, sizeof r.retrain, "%s", f->retrain ? f->retrain : strcmp(f->role, "candidate") == 0 ||
+                 strcmp(f->role, "control") == 0 ? "scratch" : "");
+        snprintf(r.control_of, sizeof r.control_of, "%s", f->control_of ? f->control_of : "");
+        snprintf(r.replicate_of, sizeof r.replicate_of, "%s", f->replicate_of ? f->replicate_of : "");
         r.seed = 1337;
         r.seq = i;
         if (db_run_add(db, &r, &rid, &created, err) != 0) return -1;
@@ -164,7 +256,7 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         if (strcmp(f->status, "failed") == 0 && db_run_set_status(db, rid, DB_FAILED, f->error, err) != 0) return -1;
         if (strcmp(f->status, "done") == 0) {
             struct db_result res;
-            fx_result(&res, f, &runs[0]);
+            fx_result(&res, f, &runs[0], ref_ppl_of(f, runs, n));
             if (db_record_result(db, rid, &res, err) != 0) return -1;
             if ((strcmp(f->role, "probe") == 0 || strcmp(f->role, "baseline") == 0) &&
                 fx_analysis(db, rid, strcmp(f->role, "baseline") == 0, err) != 0)
@@ -175,7 +267,8 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
     return st > DB_CAMPAIGN_RUNNING ? db_campaign_set_status(db, cid, (enum db_campaign_status)st, err) : 0;
 }
 
-/* A fresh database with campaigns alpha (done), beta (done, inherit, no setup), wip
+/* A fresh database with campaigns alpha (done), beta (done, inherit, no setup), gamma
+ * (done, with controls and replicates), refs (done, inherit, recorded references), wip
  * (running), empty (no runs), in that order of age. */
 static int fx_database(struct test_ctx *t_, char *path, size_t n)
 {
@@ -191,6 +284,9 @@ static int fx_database(struct test_ctx *t_, char *path, size_t n)
                               "\"search\": {\"retrain\": \"inherit\", \"inherit_steps\": 25}}";
     int rc = fx_campaign(db, "alpha", alpha_config, alpha_setup, "done", alpha_runs, N_ALPHA, err);
     if (rc == 0) rc = fx_campaign(db, "beta", beta_config, NULL, "done", beta_runs, N_BETA, err);
+    if (rc == 0) rc = fx_campaign(db, "gamma", "{\"name\": \"gamma\"}", NULL, "stopped", gamma_runs, N_GAMMA, err);
+    if (rc == 0) rc = fx_campaign(db, "refs", "{\"name\": \"refs\", \"search\": {\"retrain\": \"inherit\"}}", NULL, "done",
+                                  refs_runs, N_REFS, err);
     if (rc == 0) rc = fx_campaign(db, "wip", "{\"name\": \"wip\"}", NULL, "running", wip_runs, N_WIP, err);
     if (rc == 0) rc = fx_campaign(db, "empty", "{\"name\": \"empty\"}", NULL, "running", NULL, 0, err);
     db_close(db);
@@ -205,6 +301,13 @@ static int count_of(const char *hay, const char *needle)
     int n = 0;
     for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle)) n++;
     return n;
+}
+
+/* Whether needle occurs in [from, to) (to NULL: to the end). */
+static int found_in(const char *from, const char *to, const char *needle)
+{
+    const char *p = from ? strstr(from, needle) : NULL;
+    return p && (!to || p < to);
 }
 
 /* 1234567 -> "1,234,567" */
@@ -367,6 +470,46 @@ TEST(report_setup_and_cascade_tables)
     free(md);
 }
 
+/* The setup comes from the database alone: alpha's setup holds the resolved training
+ * config and search section (its min_lr_frac, 0.1, is in no config it was given); beta,
+ * recorded before them, shows its config's values where it gives them and says "not
+ * recorded" for the rest, resolving no defaults. */
+TEST(report_setup_read_from_setup_json_without_the_trainer)
+{
+    const char *c[] = { "alpha", "beta" };
+    char *md = make_report(t_, c, 2, "setup-json.md");
+    REQUIRE(md != NULL);
+    const char *a = strstr(md, "## Campaign `alpha`"), *b = strstr(md, "## Campaign `beta`");
+    REQUIRE(a && b && a < b);
+    CHECK(found_in(a, b, "| Budget | 100 steps of batch 4 × 64 tokens (25,600 tokens per run); learning rate 0.002, "
+                         "warmup 10 steps, cosine decay to 0.1× |"));
+    CHECK(found_in(a, b, "| Proposal rules | `{\"linear_threshold\":2.5,\"max_prefix\":4,"));
+    CHECK(found_in(a, b, "\"replicates\":1,") && found_in(a, b, "(every key as the campaign resolved it) |"));
+    CHECK(strstr(md, "Setup: train_config") == NULL && strstr(md, "Setup: search") == NULL);
+    CHECK(strstr(b, "| Corpus | path not recorded: size not recorded; validation fraction not recorded (config) |"));
+    CHECK(strstr(b, "| Model | model.n_layer 4, model.n_embd 64, model.n_head 2, model.seq_len 64, model.vocab_size not "
+                    "recorded (the config as given: the campaign predates the recorded training config) |"));
+    CHECK(strstr(b, "| Budget | train.steps 100, train.batch_size not recorded, model.seq_len 64, train.lr not recorded, "
+                    "train.warmup_steps 10, train.min_lr_frac not recorded (the config as given:"));
+    CHECK(strstr(b, "| Proposal rules | `{\"retrain\":\"inherit\",\"inherit_steps\":25}` (as the config gives it; the "
+                    "keys it does not give are not recorded) |"));
+    free(md);
+}
+
+/* reports/ reads the database only: it includes db/db.h and its own headers, nothing of
+ * the trainer (whose defaults a report would otherwise resolve for itself). */
+TEST(report_module_includes_only_db_and_itself)
+{
+    char *out = NULL;
+    int rc = test_run("grep -n '#include \"' reports/*.c reports/*.h | grep -v '#include \"reports/' "
+                      "| grep -v '#include \"db/db.h\"' | grep -v '#include \"cascade_version.h\"'", &out);
+    CHECK_MSG(rc != 0 && out && out[0] == 0, "includes outside db/db.h and reports/: %s", out ? out : "");
+    free(out);
+    rc = test_run("grep -c '#include \"reports/report_internal.h\"' reports/load.c", &out);
+    CHECK_MSG(rc == 0, "the check above reads the wrong directory: %s", out ? out : "");   /* it can fail */
+    free(out);
+}
+
 TEST(report_sweep_and_findings_from_the_rows)
 {
     const char *c[] = { "alpha" };
@@ -398,6 +541,199 @@ TEST(report_sweep_and_findings_from_the_rows)
                      "+5.00% perplexity (vs `probe`).") != NULL);
     CHECK(strstr(md, "- 1 of 10 runs failed: `lin3` (training diverged at step 7 (loss nan)).") != NULL);
     free(md);
+}
+
+/* gamma: the Noise floor and Measured vs blind sections hold v_noise's and v_controls'
+ * rows, the candidates table marks each Δ within the noise, and the findings open with
+ * the answer, each candidate against its blind controls with the noise floor. */
+TEST(report_controls_noise_floor_and_did_measuring_help)
+{
+    const char *c[] = { "gamma" };
+    char *md = make_report(t_, c, 1, "gamma.md");
+    REQUIRE(md != NULL);
+    const char *noise = strstr(md, "## Noise floor"), *ctl = strstr(md, "## Measured vs blind at equal size"),
+               *fnd = strstr(md, "## Findings");
+    REQUIRE(noise && ctl && fnd && noise < ctl && ctl < fnd);
+    /* sd of 6.00, 6.02, 5.98 is 0.02: the floor 200 * 0.02 / 6 */
+    char floor_[32];
+    snprintf(floor_, sizeof floor_, "±%.2f", 200 * 0.02 / 6);
+    CHECK(strcmp(floor_, "±0.67") == 0);
+    CHECK(found_in(noise, ctl, "| `probe` | `probe_r2`, `probe_r3` | 3 | 6.000 ± 0.020 | 5.980 – 6.020 | ±0.67 |\n"));
+    /* each pair with the view's numbers and verdict, standard-model controls included */
+    const char *rows[] = {
+        "| `lin1` | `linlast1` | blind | 16,512 | 16,512 | +0.00 | 5.970 | 5.955 | +0.25 | ±0.67 | within noise |",
+        "| `lin1` | `std_lin1` | standard model | 16,512 | 16,384 | -0.78 | 5.970 | 6.050 | -1.32 | ±0.67 | measured better |",
+        "| `cut_m1` | `uniform_m1` | blind | 10,000 | 10,000 | +0.00 | 5.990 | 6.100 | -1.80 | ±0.67 | measured better |",
+        "| `cut_m1` | `reversed_m1` | blind | 10,000 | 10,000 | +0.00 | 5.990 | 6.050 | -0.99 | ±0.67 | measured better |",
+        "| `cut_m2` | `uniform_m2` | blind | 14,000 | 14,000 | +0.00 | 6.020 | 5.950 | +1.18 | ±0.67 | blind better |",
+        "| `cut_m4` | `uniform_m4` | blind | 6,000 | – | – | 6.500 | – | – | ±0.67 | not done |",
+    };
+    const char *prev = ctl;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *at = strstr(ctl, rows[i]);
+        CHECK_MSG(at && at < fnd && at > prev, "missing or out of order: %s", rows[i]);
+        if (at) prev = at;
+    }
+    CHECK(found_in(ctl, fnd, "![Measured vs blind at equal size](gamma-controls.svg)"));
+    /* Δ within the floor of its reference marked, beyond it not, the reference itself not */
+    CHECK(strstr(md, "| +0.33 (noise) | ") && strstr(md, "| -0.33 (noise) | "));   /* the replicates */
+    CHECK(strstr(md, "| -0.17 (noise) | ") && strstr(md, "| -0.50 (noise) | "));   /* cut_m1, lin1 */
+    CHECK(strstr(md, "| -0.75 | ") && strstr(md, "| +1.67 | "));                   /* linlast1, uniform_m1 */
+    CHECK(strstr(md, "| +0.00 | ") && !strstr(md, "+0.00 (noise)"));              /* the probe */
+    CHECK(strstr(md, "- Cascade allocation `cut_m1` (`S S S S | d 8,16,24,32`) saves 39.9% of the attention parameters at "
+                     "-0.17% perplexity (vs `probe`, within its noise floor).\n"));
+    CHECK(strstr(md, "- Cascade allocation `cut_m4` (`S S S S | d 4,8,8,16`) saves 63.9% of the attention parameters at "
+                     "+8.33% perplexity (vs `probe`).\n"));   /* beyond it */
+    /* the findings open with the answer */
+    const char *want = "## Findings\n\n**Did measuring help?** For `lin1` no (5.970 vs `linlast1` 5.955, within the noise; "
+                       "noise floor ±0.67%); for `cut_m1` yes (5.990 vs `uniform_m1` 6.100, `reversed_m1` 6.050; noise "
+                       "floor ±0.67%); for `cut_m2` no (6.020 vs `uniform_m2` 5.950; noise floor ±0.67%, beyond which the "
+                       "blind control is better); for `cut_m4` not yet (its blind controls are not done).\n\n- ";
+    CHECK_MSG(strstr(md, want) == fnd, "findings open with: %.400s", fnd);
+    free(md);
+    /* the plot: a point per candidate and per done blind control, a line per blind pair, a
+     * noise bar per candidate; the standard-model control std_lin1 only in the table */
+    char path[600];
+    test_tmppath(path, sizeof path, "gamma-controls.svg");
+    char *svg = test_read_file(path, NULL);
+    REQUIRE(svg != NULL);
+    CHECK(xmllint_ok(t_, path));
+    CHECK_MSG(count_of(svg, "class=\"pt\"") == 3 + 4, "%d points", count_of(svg, "class=\"pt\""));
+    CHECK(count_of(svg, "class=\"pair\"") == 4 && count_of(svg, "class=\"noise\"") == 3);
+    CHECK(count_of(svg, "<polygon class=\"pt\"") == 4 && count_of(svg, "<circle class=\"pt\"") == 3);
+    CHECK(strstr(svg, "std_lin1") == NULL);
+    CHECK(strstr(svg, "blind control of equal size") && strstr(svg, "noise floor around the candidate"));
+    free(svg);
+}
+
+/* Campaigns without controls or replicates say so, in the sections and the opening. */
+TEST(report_without_controls_or_replicates_says_so)
+{
+    const char *c[] = { "alpha" };
+    char *md = make_report(t_, c, 1, "no-controls.md");
+    REQUIRE(md != NULL);
+    CHECK(strstr(md, "## Noise floor\n\nNo run has replicates") != NULL);
+    CHECK(strstr(md, "## Measured vs blind at equal size\n\nNo run of this campaign is a control of a candidate") != NULL);
+    CHECK(strstr(md, "## Findings\n\n**Did measuring help?** The report cannot say: this campaign has no blind controls "
+                     "(runs of the candidates' size that ignore the measurement), and no replicates of its reference, so "
+                     "no noise floor either.\n\n- ") != NULL);
+    CHECK(strstr(md, "(noise)") == NULL);
+    char path[600];
+    test_tmppath(path, sizeof path, "no-controls-controls.svg");
+    CHECK(access(path, F_OK) != 0);
+    free(md);
+}
+
+/* Each Δ is against the run results.reference_run names, not the one a rule would pick. */
+TEST(report_delta_against_the_recorded_reference)
+{
+    const char *c[] = { "refs" };
+    char *md = make_report(t_, c, 1, "refs.md");
+    REQUIRE(md != NULL);
+    char want[300];
+    snprintf(want, sizeof want, "- Cascade allocation `cut_m1` (`S S S S | d 8,16,24,32`) saves %.1f%% of the attention "
+             "parameters at %+.2f%% perplexity (vs `probe`).", 100 * (1 - 10000.0 / PROBE_ATTN), 100 * (5.90 / 6.00 - 1));
+    CHECK_MSG(strstr(md, want), "missing %s", want);
+    /* no reference recorded: the rule, inherited runs against probe_cont */
+    snprintf(want, sizeof want, "`cut_m2` (`S S S S | d 16,32,32,32`) saves %.1f%% of the attention parameters at %+.2f%% "
+             "perplexity (vs `probe_cont`).", 100 * (1 - 14000.0 / PROBE_ATTN), 100 * (5.85 / 5.80 - 1));
+    CHECK_MSG(strstr(md, want), "missing %s", want);
+    free(md);
+}
+
+/* A database of schema version 2 (before controls, replicates and recorded references)
+ * still reports: the new sections say it predates them, and each Δ is against the run the
+ * campaign's rule gives. */
+TEST(report_reads_a_version_2_database)
+{
+    char path[600], old[600], out[600], err[CASCADE_ERR_MAX];
+    REQUIRE(fx_database(t_, path, sizeof path) == 0);
+    db_fixture_fresh_path(old, sizeof old, "report-v2.db");
+    size_t n;
+    char *bytes = test_read_file(path, &n);
+    REQUIRE(bytes && test_write_file(old, bytes, n) == 0);
+    free(bytes);
+    REQUIRE(db_fixture_make_v2(old) == 0);
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, old, DB_READ_ONLY, err) == 0, "%s", err);
+    REQUIRE(db_schema_version(db) == 2);
+    test_tmppath(out, sizeof out, "v2.md");
+    const char *c[] = { "gamma", "refs" };
+    int rc = report_write(db, c, 2, out, err);
+    db_close(db);
+    REQUIRE_MSG(rc == 0, "%s", err);
+    char *md = test_read_file(out, NULL);
+    REQUIRE(md != NULL);
+    const char *g = strstr(md, "## Campaign `gamma`"), *r = strstr(md, "## Campaign `refs`");
+    REQUIRE(g && r && g < r);
+    CHECK(found_in(g, r, "### Noise floor\n\nNot recorded: this database is of schema version 2, older than replicates "
+                         "(version 3).\n"));
+    CHECK(found_in(g, r, "### Measured vs blind at equal size\n\nNot recorded: this database is of schema version 2, "
+                         "older than blind controls (version 3).\n"));
+    CHECK(found_in(g, r, "### Findings\n\n**Did measuring help?** Not recorded: this database (schema version 2) predates "
+                         "blind controls and replicates, so the report cannot say.\n\n- "));
+    CHECK(found_in(g, r, "| `cut_m1` | candidate | `S S S S \\| d 8,16,24,32` |"));   /* the rows are all there */
+    CHECK(strstr(md, "(noise)") == NULL);
+    /* no reference_run: cut_m1, inherited, against probe_cont by the rule */
+    CHECK(found_in(r, NULL, "- Cascade allocation `cut_m1` (`S S S S | d 8,16,24,32`)") &&
+          found_in(r, NULL, "perplexity (vs `probe_cont`).\n- Cascade allocation `cut_m2`"));
+    test_tmppath(out, sizeof out, "v2-gamma-controls.svg");
+    CHECK(access(out, F_OK) != 0);
+    test_tmppath(out, sizeof out, "v2-gamma-tradeoff.svg");
+    CHECK(xmllint_ok(t_, out));
+    free(md);
+}
+
+/* The opening sentence's other answers, from v_controls rows as loaded: partly (one blind
+ * control beaten beyond the noise, one within it), cannot tell (no noise floor), no (every
+ * blind control better), not yet (the candidate is not done); a standard-model control
+ * has no say. */
+TEST(report_did_measuring_help_words_each_verdict)
+{
+    static const char *const names[] = { "a", "a_u", "a_r", "c", "c_u", "e", "e_u", "e_r", "f", "f_u", "a_std" };
+    enum { N = sizeof names / sizeof names[0] };
+    struct db_run dbr[N];
+    struct report_run runs[N];
+    memset(dbr, 0, sizeof dbr);
+    memset(runs, 0, sizeof runs);
+    for (int i = 0; i < N; i++) {
+        snprintf(dbr[i].name, sizeof dbr[i].name, "%s", names[i]);
+        runs[i].run = &dbr[i];
+        runs[i].has_result = i != 8;   /* f is not done */
+    }
+    const struct report_pair pairs[] = {
+        { 0, 1, 1, 100, 100, 0, 5.0, 5.1, -1.96, 1.0, "measured better" },
+        { 0, 2, 1, 100, 100, 0, 5.0, 5.01, -0.2, 1.0, "within noise" },
+        { 0, 10, 0, 100, 90, -10, 5.0, 6.0, -16.7, 1.0, "measured better" },   /* not blind: no say */
+        { 3, 4, 1, 100, 100, 0, 5.0, 5.2, -3.85, NAN, "no noise floor" },
+        { 5, 6, 1, 100, 100, 0, 5.0, 4.8, 4.17, 1.0, "blind better" },
+        { 5, 7, 1, 100, 100, 0, 5.0, 4.9, 2.04, 1.0, "blind better" },
+        { 8, 9, 1, 100, 100, 0, NAN, 5.0, NAN, 1.0, "" },
+    };
+    struct report_campaign rc;
+    memset(&rc, 0, sizeof rc);
+    rc.schema_version = 3;
+    rc.runs = runs;
+    rc.n_runs = N;
+    rc.pairs = (struct report_pair *)pairs;
+    rc.n_pairs = (int)(sizeof pairs / sizeof pairs[0]);
+    struct report_buf b = { 0 };
+    report_did_measuring_help(&rc, &b);
+    const char *want = "**Did measuring help?** For `a` partly (5.000 vs `a_u` 5.100, `a_r` 5.010; noise floor ±1.00%, "
+                       "beyond which it beats 1 of its 2 blind controls); for `c` cannot tell (5.000 vs `c_u` 5.200; no "
+                       "noise floor: its reference has no replicates); for `e` no (5.000 vs `e_u` 4.800, `e_r` 4.900; "
+                       "noise floor ±1.00%, beyond which the blind controls are better); for `f` not yet (it is not "
+                       "done).\n\n";
+    CHECK_MSG(b.s && strcmp(b.s, want) == 0, "got %s", b.s ? b.s : "(nothing)");
+    report_buf_free(&b);
+    /* only the standard-model control: no blind control to answer with */
+    rc.pairs = (struct report_pair *)&pairs[2];
+    rc.n_pairs = 1;
+    rc.n_noise = 1;
+    report_did_measuring_help(&rc, &b);
+    CHECK_MSG(b.s && strcmp(b.s, "**Did measuring help?** The report cannot say: this campaign has no blind controls (runs "
+                                 "of the candidates' size that ignore the measurement).\n\n") == 0, "got %s", b.s);
+    report_buf_free(&b);
 }
 
 TEST(report_svgs_parse_with_one_point_per_run_and_head)
@@ -432,7 +768,7 @@ TEST(report_svgs_parse_with_one_point_per_run_and_head)
     REQUIRE(svg != NULL);
     CHECK(strstr(svg, "attention parameters (thousands)") && strstr(svg, "validation perplexity (per token)"));
     CHECK(count_of(svg, "class=\"front\"") == 1);
-    CHECK(strstr(svg, "Pareto front") != NULL && strstr(svg, "controls (linear prefix, standard model)") != NULL);
+    CHECK(strstr(svg, "Pareto front") != NULL && strstr(svg, "controls (blind; prefix on the standard model)") != NULL);
     free(svg);
 }
 
@@ -698,16 +1034,28 @@ TEST(report_number_formats)
     report_md_cell(&b, "a|b\nc <d> <= 2 </e>");
     CHECK(b.s && strcmp(b.s, "a\\|b c &lt;d> <= 2 &lt;/e>") == 0);
     report_buf_free(&b);
+    /* the architecture comes from arch_json (the string is only shown) */
     struct report_arch a, ref;
-    report_arch_parse("L L S S | d 32,32,16,8 | LN", &a);
+    report_arch_from_json("{\"n_layer\":4,\"layernorm\":true,\"embed_scale\":2.5,\"attention\":[\"linear\",\"linear\","
+                          "\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}", &a);
     CHECK(a.ok && a.n_layer == 4 && a.layernorm && a.kind[1] == 'L' && a.kind[2] == 'S' && a.dim[3] == 8);
-    report_arch_parse("S S S S | d 32,32,16,8 | LN", &ref);
+    CHECK(a.embed_scale == 2.5);
+    report_arch_from_json("{\"layernorm\":true,\"attention\":[\"sd\",\"sd\",\"sd\",\"softmax\"],"
+                          "\"head_dim\":[32,32,16,8]}", &ref);
+    CHECK(ref.ok && ref.kind[3] == 'A' && ref.embed_scale == 1.0);   /* n_layer and embed_scale may be missing */
+    CHECK(report_prefix_k(&a, &ref) == -1);   /* another kind past the prefix */
+    report_arch_from_json("{\"layernorm\":true,\"attention\":[\"sd\",\"sd\",\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}",
+                          &ref);
     CHECK(report_prefix_k(&a, &ref) == 2);
-    report_arch_parse("S S S S | d 32,32,32,32", &ref);
-    CHECK(report_prefix_k(&a, &ref) == -1);   /* other dims and LayerNorm */
-    const char *bad[] = { "", "L L | d 32", "L X | d 32,32", "L L | d 32,32 | XX", "LL | d 32", "L L | d 32,-1" };
+    report_arch_from_json("{\"layernorm\":false,\"attention\":[\"sd\",\"sd\",\"sd\",\"sd\"],\"head_dim\":[32,32,16,8]}",
+                          &ref);
+    CHECK(report_prefix_k(&a, &ref) == -1);   /* other LayerNorm */
+    const char *bad[] = { "", "L L S S | d 32,32,16,8 | LN", "{}", "{\"layernorm\":false,\"embed_scale\":32}",
+                          "{\"attention\":[\"sd\"],\"head_dim\":[32,32]}", "{\"attention\":[\"sd\",\"x\"],\"head_dim\":[32,32]}",
+                          "{\"attention\":[\"sd\"],\"head_dim\":[-1]}", "{\"attention\":[\"sd\"],\"head_dim\":[1.5]}",
+                          "{\"n_layer\":2,\"attention\":[\"sd\"],\"head_dim\":[8]}", "{\"attention\":\"sd\",\"head_dim\":8}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        report_arch_parse(bad[i], &a);
-        CHECK_MSG(!a.ok, "'%s' parsed", bad[i]);
+        report_arch_from_json(bad[i], &a);
+        CHECK_MSG(!a.ok && a.n_layer == 0, "'%s' read", bad[i]);
     }
 }

@@ -1,0 +1,202 @@
+/* reports/controls.c — did measuring help? The Noise floor section (v_noise: each
+ * reference run with replicates, the spread of their perplexities and the noise floor
+ * 2 sd / mean), the Measured vs blind at equal size section (v_controls: each candidate
+ * beside each of its controls, with the database's verdict), the mark of a Δ within its
+ * noise floor (v_results.beyond_noise) and the findings' opening sentence. Every number
+ * and verdict is a row of those views, as loaded by reports/load.c; this file only groups
+ * them by candidate and words them. A database older than version 3 has none of them, and
+ * the sections say so. */
+#include "reports/report_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- marks and cells ------------------------------------------------------------------------- */
+
+void report_fmt_delta(char *out, size_t n, const struct report_campaign *rc, int i)
+{
+    const struct report_run *r = &rc->runs[i];
+    if (!isfinite(r->res.delta_ppl_pct)) { snprintf(out, n, "–"); return; }
+    /* a reference is within its own noise by definition: no mark */
+    int noise = r->beyond_noise == 0 && r->ref != i;
+    snprintf(out, n, "%+.2f%s", r->res.delta_ppl_pct, noise ? " (noise)" : "");
+}
+
+/* "±0.67" or "–". */
+static void fmt_floor(char *out, size_t n, double pct)
+{
+    if (isfinite(pct)) snprintf(out, n, "±%.2f", pct);
+    else snprintf(out, n, "–");
+}
+
+/* A section on rows of a version-3 view: its heading, and when it has no rows to show, why
+ * (the database predates the view, or the campaign has none: the text `none`). Returns
+ * whether the section goes on. */
+static int section_begin(struct report_buf *md, const struct report_campaign *rc, int h, const char *title,
+                         const char *what, int n, const char *none)
+{
+    report_heading(md, h, title);
+    if (rc->schema_version < 3)
+        report_buf_printf(md, "Not recorded: this database is of schema version %d, older than %s (version 3).\n",
+                          rc->schema_version, what);
+    else if (n == 0)
+        report_buf_puts(md, none);
+    return rc->schema_version >= 3 && n > 0;
+}
+
+/* ---- the noise floor ------------------------------------------------------------------------ */
+
+void report_section_noise(struct report_buf *md, const struct report_campaign *rc, int h)
+{
+    if (!section_begin(md, rc, h, "Noise floor", "replicates", rc->n_noise,
+                       "No run has replicates (the same run trained with other seeds), so there is no noise floor: no Δ "
+                       "or gap below can be told apart from the spread between seeds.\n"))
+        return;
+    report_buf_puts(md, "Each reference run with its replicates (the same run with other seeds): the done ones, their "
+                    "perplexity as mean ± sample sd and range, and the noise floor, 2 sd / mean. A Δ or a gap within "
+                    "the floor of its reference cannot be told apart from the spread between seeds.\n\n"
+                    "| reference | replicates | done | perplexity mean ± sd | range | noise floor % |\n"
+                    "|---|---|---:|---:|---:|---:|\n");
+    for (int k = 0; k < rc->n_noise; k++) {
+        const struct report_noise *z = &rc->noise[k];
+        const char *ref = rc->runs[z->ref].run->name;
+        report_buf_printf(md, "| `%s` |", ref);
+        int m = 0;
+        for (int i = 0; i < rc->n_runs; i++)
+            if (strcmp(rc->runs[i].run->replicate_of, ref) == 0)
+                report_buf_printf(md, "%s `%s`", m++ ? "," : "", rc->runs[i].run->name);
+        char mean[32], sd[32], lo[32], hi[32], pct[32];
+        report_fmt_fixed(mean, sizeof mean, z->mean, 3);
+        report_fmt_fixed(sd, sizeof sd, z->sd, 3);
+        report_fmt_fixed(lo, sizeof lo, z->min, 3);
+        report_fmt_fixed(hi, sizeof hi, z->max, 3);
+        fmt_floor(pct, sizeof pct, z->pct);
+        report_buf_printf(md, " | %d | %s ± %s | %s – %s | %s |\n", z->n, mean, sd, lo, hi, pct);
+    }
+    report_buf_puts(md, "\nIn the candidates table, \"(noise)\" after a Δ marks one within the noise floor of the run it "
+                    "is measured against.\n");
+}
+
+/* ---- measured vs blind ---------------------------------------------------------------------- */
+
+void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                             const char *svg_why)
+{
+    if (!section_begin(md, rc, h, "Measured vs blind at equal size", "blind controls", rc->n_pairs,
+                       "No run of this campaign is a control of a candidate (runs.control_of), so nothing tells whether "
+                       "the measured choices beat blind ones.\n"))
+        return;
+    report_buf_puts(md, "Each candidate beside each of its controls: blind controls of the same size on the candidate's "
+                    "own model that ignore the measurement (uniform or reversed head dims for a cascade allocation, the "
+                    "last layers made linear instead of the first), and the candidate's change made to the standard "
+                    "model. Size difference: the control's attention parameters relative to the candidate's. Gap: the "
+                    "candidate's perplexity relative to the control's (negative: the measured choice is better). The "
+                    "verdict sets the gap against the noise floor of the candidate's reference.\n\n"
+                    "| candidate | control | kind | attention params (candidate) | attention params (control) | size "
+                    "diff % | perplexity (candidate) | perplexity (control) | gap % | noise floor % | verdict |\n"
+                    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (int k = 0; k < rc->n_pairs; k++) {
+        const struct report_pair *p = &rc->pairs[k];
+        char pa[48] = "–", pb[48] = "–", diff[32] = "–", ya[32], yb[32], gap[32] = "–", floor_[32];
+        if (isfinite(p->cand_params)) report_fmt_int(pa, sizeof pa, llround(p->cand_params));
+        if (isfinite(p->ctl_params)) report_fmt_int(pb, sizeof pb, llround(p->ctl_params));
+        if (isfinite(p->size_diff_pct)) snprintf(diff, sizeof diff, "%+.2f", p->size_diff_pct);
+        if (isfinite(p->gap_pct)) snprintf(gap, sizeof gap, "%+.2f", p->gap_pct);
+        report_fmt_fixed(ya, sizeof ya, p->cand_ppl, 3);
+        report_fmt_fixed(yb, sizeof yb, p->ctl_ppl, 3);
+        fmt_floor(floor_, sizeof floor_, p->noise_pct);
+        report_buf_printf(md, "| `%s` | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                          rc->runs[p->cand].run->name, rc->runs[p->ctl].run->name,
+                          p->blind ? "blind" : "standard model", pa, pb, diff, ya, yb, gap, floor_,
+                          p->verdict[0] ? p->verdict : "not done");
+    }
+    if (svg_name)
+        report_buf_printf(md, "\n![Measured vs blind at equal size](%s)\n\n*Attention parameters (x) against validation "
+                          "perplexity (y): each candidate (filled circle) joined by a line to its blind controls of equal "
+                          "size (open triangles), one colour a candidate; the bar through a candidate spans the noise "
+                          "floor of its reference, so a control inside it cannot be told apart. The changes on the "
+                          "standard model are in the table above and in the sweep.*\n", svg_name);
+    else
+        report_buf_printf(md, "\nNo plot of the controls: %s.\n", svg_why);
+}
+
+/* ---- did measuring help? ---------------------------------------------------------------------- */
+
+/* A candidate's done blind pairs, counted by the verdicts of v_controls. */
+struct tally { int n, better, worse, within, nofloor; double floor_; };
+
+static struct tally tally_of(const struct report_campaign *rc, int cand)
+{
+    struct tally t = { 0, 0, 0, 0, 0, NAN };
+    for (int k = 0; k < rc->n_pairs; k++) {
+        const struct report_pair *p = &rc->pairs[k];
+        if (p->cand != cand || !p->blind || !p->verdict[0]) continue;
+        t.n++;
+        t.better += strcmp(p->verdict, "measured better") == 0;
+        t.worse += strcmp(p->verdict, "blind better") == 0;
+        t.within += strcmp(p->verdict, "within noise") == 0;
+        t.nofloor += strcmp(p->verdict, "no noise floor") == 0;
+        t.floor_ = p->noise_pct;   /* the candidate's reference's: the same in each pair */
+    }
+    return t;
+}
+
+/* One candidate's answer, e.g. "for `cut_m1` yes (5.990 vs `uniform_m1` 6.100,
+ * `reversed_m1` 6.050; noise floor ±0.67%)": yes when it beats every blind control beyond
+ * the noise floor, no when one beats it beyond the floor or none is told apart from it,
+ * partly, or cannot tell (its reference has no replicates). */
+static void candidate_answer(struct report_buf *md, const struct report_campaign *rc, int cand, int first)
+{
+    struct tally t = tally_of(rc, cand);
+    const char *word = t.n == 0 ? "not yet" : t.nofloor ? "cannot tell" : t.worse ? "no" : t.better == t.n ? "yes"
+                     : t.better ? "partly" : "no";
+    report_buf_printf(md, "%s `%s` %s (", first ? "For" : "; for", rc->runs[cand].run->name, word);
+    if (t.n == 0) {
+        report_buf_puts(md, rc->runs[cand].has_result ? "its blind controls are not done)" : "it is not done)");
+        return;
+    }
+    int m = 0;
+    for (int k = 0; k < rc->n_pairs; k++) {
+        const struct report_pair *p = &rc->pairs[k];
+        if (p->cand != cand || !p->blind || !p->verdict[0]) continue;
+        if (m++ == 0) report_buf_printf(md, "%.3f vs", p->cand_ppl);
+        report_buf_printf(md, "%s `%s` %.3f", m > 1 ? "," : "", rc->runs[p->ctl].run->name, p->ctl_ppl);
+    }
+    char f[32];
+    fmt_floor(f, sizeof f, t.floor_);
+    if (t.nofloor)
+        report_buf_puts(md, "; no noise floor: its reference has no replicates)");
+    else if (t.worse)
+        report_buf_printf(md, "; noise floor %s%%, beyond which %s)", f, t.worse < t.n ? "a blind control is better"
+                          : t.n > 1 ? "the blind controls are better" : "the blind control is better");
+    else if (t.within == t.n)
+        report_buf_printf(md, ", within the noise; noise floor %s%%)", f);
+    else if (t.within)
+        report_buf_printf(md, "; noise floor %s%%, beyond which it beats %d of its %d blind controls)", f, t.better, t.n);
+    else
+        report_buf_printf(md, "; noise floor %s%%)", f);
+}
+
+void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md)
+{
+    report_buf_puts(md, "**Did measuring help?** ");
+    if (rc->schema_version < 3) {
+        report_buf_printf(md, "Not recorded: this database (schema version %d) predates blind controls and replicates, "
+                          "so the report cannot say.\n\n", rc->schema_version);
+        return;
+    }
+    int shown = 0;
+    for (int k = 0; k < rc->n_pairs; k++) {
+        int first = 1;   /* each candidate once, at its first blind pair */
+        for (int j = 0; j < k; j++) first &= !(rc->pairs[j].cand == rc->pairs[k].cand && rc->pairs[j].blind);
+        if (rc->pairs[k].blind && first) candidate_answer(md, rc, rc->pairs[k].cand, shown++ == 0);
+    }
+    if (shown)
+        report_buf_puts(md, ".\n\n");
+    else
+        report_buf_printf(md, "The report cannot say: this campaign has no blind controls (runs of the candidates' size "
+                          "that ignore the measurement)%s.\n\n", rc->n_noise ? ""
+                          : ", and no replicates of its reference, so no noise floor either");
+}
