@@ -157,6 +157,31 @@ static int load_controls(struct db *db, struct report_campaign *rc, char *err)
     return db_query_sql(db, sql, add_noise_mark, rc, err);
 }
 
+/* A row of the "rounds" query (v_rounds). */
+static int add_round(void *user, const struct db_row *row)
+{
+    struct report_campaign *rc = user;
+    if (row->index < 0 || rc->n_rounds >= rc->n_runs + 1) return 0;   /* the header, or more rounds than runs */
+    struct report_round *g = &rc->rounds[rc->n_rounds++];
+    const char *round = row_value(row, "round"), *obj = row_value(row, "objective"), *fin = row_value(row, "final");
+    g->round = round ? (int)strtol(round, NULL, 10) : 0;
+    g->run = report_run_index(rc, row_value(row, "incumbent"));
+    snprintf(g->objective, sizeof g->objective, "%s", obj ? obj : "");
+    g->value = row_real(row, "value");
+    g->delta_ppl_pct = row_real(row, "delta_ppl_pct");
+    g->final = fin && strcmp(fin, "1") == 0;
+    return 0;
+}
+
+/* A budget-driven search's rounds (version 4; none in an older file). */
+static int load_rounds(struct db *db, struct report_campaign *rc, char *err)
+{
+    rc->rounds = calloc((size_t)rc->n_runs + 2, sizeof *rc->rounds);
+    if (!rc->rounds) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db_path(db)); return -1; }
+    if (rc->schema_version < 4) return 0;
+    return db_query_named(db, "rounds", rc->c.name, add_round, rc, err);
+}
+
 /* The run each Δ is against: results.reference_run as the controller recorded it. A
  * database older than that column (version 3), or a result without it: the campaign's
  * rule, inherited runs against the continued probe (equal budgets) when there is one and
@@ -278,7 +303,7 @@ int report_campaign_load(struct db *db, const char *name, struct report_campaign
         if (!cJSON_IsObject(rc->setup)) { cJSON_Delete(rc->setup); rc->setup = NULL; }
     }
     rc->schema_version = db_schema_version(db);
-    if (load_runs(db, rc, err) != 0 || load_controls(db, rc, err) != 0) goto fail;
+    if (load_runs(db, rc, err) != 0 || load_controls(db, rc, err) != 0 || load_rounds(db, rc, err) != 0) goto fail;
     if (db_query_named(db, "pareto", rc->c.name, mark_pareto, rc, err) != 0) goto fail;
     rc->probe = find_role(rc, DB_ROLE_PROBE, "probe");
     rc->standard = find_role(rc, DB_ROLE_BASELINE, "standard");
@@ -304,6 +329,7 @@ void report_campaign_free(struct report_campaign *rc)
     free(rc->runs);
     free(rc->noise);
     free(rc->pairs);
+    free(rc->rounds);
     db_runs_free(rc->db_runs, rc->n_runs);
     cJSON_Delete(rc->config);
     cJSON_Delete(rc->setup);

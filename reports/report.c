@@ -357,6 +357,7 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
         section_sweep(md, rc, h, pf[2].made ? pf[2].name : NULL, pf[2].why);
         report_section_noise(md, rc, h);
         report_section_controls(md, rc, h, pf[3].made ? pf[3].name : NULL, pf[3].why);
+        report_section_rounds(md, rc, h);
         report_heading(md, h, "Findings");
         report_findings(rc, md);
     }

@@ -97,6 +97,15 @@ struct report_pair {
                                     * "" unless both are done */
 };
 
+/* A row of v_rounds: the incumbent after one round of a budget-driven search. */
+struct report_round {
+    int round;                     /* 0: after the first round */
+    int run;                       /* index of the incumbent in runs[], -1 if not listed */
+    char objective[32];            /* "attention_params", "flops_per_token", "tokens_per_s" */
+    double value, delta_ppl_pct;   /* its objective value, its Δ % against its reference */
+    int final;                     /* 1: the search's answer */
+};
+
 struct report_campaign {
     struct db_campaign c;
     struct db_run *db_runs;
@@ -115,6 +124,9 @@ struct report_campaign {
     int n_noise;
     struct report_pair *pairs;     /* (n_pairs) by candidate, then control, in seq order */
     int n_pairs;
+    struct report_round *rounds;   /* (n_rounds) a budget-driven search's path, by round (v_rounds;
+                                    * none before version 4 or in a one-round campaign) */
+    int n_rounds;
 };
 
 /* Loads campaign `name` (NULL: the most recent). -1 and err ("no campaign named 'x'"). */
@@ -188,6 +200,9 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
 
 /* The Noise floor section: each reference's replicates, mean ± sd, range, the floor. */
 void report_section_noise(struct report_buf *md, const struct report_campaign *rc, int h);
+/* The path of a budget-driven search (reports/rounds.c): each round's incumbent, and the
+ * answer with what it saves; nothing for a one-round campaign. */
+void report_section_rounds(struct report_buf *md, const struct report_campaign *rc, int h);
 /* The Measured vs blind at equal size section: the pairs' table and the plot (svg_name,
  * or NULL and why). */
 void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,

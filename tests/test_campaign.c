@@ -428,6 +428,16 @@ TEST(campaign_rounds_search_to_a_budget)
     rc = test_run(cmd, &out);
     CHECK_MSG(rc == 0 && strstr(out, "round,incumbent,arch,objective") && strstr(out, "attention_params"), "%s", out);
     free(out);
+    /* the report shows the path and states the answer */
+    char md[600];
+    snprintf(md, sizeof md, "%s.report/rnd.md", db);
+    snprintf(cmd, sizeof cmd, "%s report --db %s --out %s", test_cascade_bin(), db, md);
+    rc = test_run(cmd, &out);
+    free(out);
+    char *text = test_read_file(md, NULL);
+    CHECK_MSG(rc == 0 && text && strstr(text, "## Search rounds") && strstr(text, " (final) | `") &&
+              strstr(text, "The answer: `") && strstr(text, "cascade export --run "), "%s", text ? text : "(none)");
+    free(text);
 }
 
 /* kill -9 in round 2, then the same command: the same answer, the same numbers. */
