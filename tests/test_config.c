@@ -582,6 +582,8 @@ TEST(model_sd_subtract_init_removes_the_init)
     model_free(&m);
     REQUIRE(model_init(&m, &mc, 11, err) == 0);
     REQUIRE(model_sd_subtract_init(&m, 12, err) == 0);
+    ts = model_find_tensor(&m, "h.0.attn.s");   /* the old model's table is gone */
+    REQUIRE(ts);
     double sq = 0;
     for (size_t i = 0; i < ts->numel; i++) sq += (double)m.params[ts->offset + i] * m.params[ts->offset + i];
     CHECK(sq > 0);
