@@ -120,7 +120,9 @@ search_mpi 3 "$cfg" "$TMP/error.db" CASCADE_MPI_ERROR_RUN=cut_m0.5
 rc=$?
 status=$(query "$TMP/error.db" "SELECT status, error FROM runs WHERE name = 'cut_m0.5'")
 others=$(query "$TMP/error.db" "SELECT count(*) FROM runs WHERE name != 'cut_m0.5' AND status = 'done'")
-[ $rc = 0 ] && grep -q "^failed,rank [12] (.*CASCADE_MPI_ERROR_RUN" <<< "$status" && grep -qx 7 <<< "$(tail -1 <<< "$others")"
+# the other 11: probe, standard, lin1, lin2, std_lin1, std_lin2, lin2_cut_m0.5, the blind
+# controls linlast1, linlast2, and the replicates probe_r2, probe_r3
+[ $rc = 0 ] && grep -q "^failed,rank [12] (.*CASCADE_MPI_ERROR_RUN" <<< "$status" && grep -qx 11 <<< "$(tail -1 <<< "$others")"
 check worker_error_marks_the_run_failed $? "exit $rc; $status; $others; $(tail -5 "$TMP/out")"
 same="SELECT run, role, status, arch, params_attention, val_loss, perplexity FROM v_results WHERE run != 'cut_m0.5' ORDER BY seq"
 [ "$(query "$TMP/error.db" "$same")" = "$(query "$TMP/single.db" "$same")" ]
