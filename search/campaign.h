@@ -123,10 +123,10 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
  *                         (probe_cont for round 1) continued inherit_steps more
  *   r{r}_lin{l}           the S–D layer the measurement ranks lowest made linear
  *   r{r}_linblind{l'}     its blind control: another S–D layer, drawn from the seed
- *   r{r}_cut              every S–D layer's head dim cut to clamp(round_up(m v_l, step),
- *                         head_dim_min, d_l), m the first multiplier
- *   r{r}_cutblind         its blind control: one head dim on every S–D layer, the size
- *                         nearest the cut's
+ *   r{r}_cut{l}           the S–D layer with the most room cut to clamp(round_up(m v_l,
+ *                         step), head_dim_min, d_l), m the first multiplier
+ *   r{r}_cutblind{l'}     its blind control: another S–D layer, drawn from the seed, cut
+ *                         by as many dims (the same size)
  * (the first per_round of these that differ from the incumbent). Each inherits the
  * incumbent's weights and is measured against probe_round{r}. *out is malloc'ed; -1 when
  * out of memory. */

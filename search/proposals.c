@@ -404,43 +404,40 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
             made++;
         }
     }
-    /* 2. cut every S–D layer to its measured rank, and a blind cut of the same size */
+    /* 2. cut the S–D layer with the most slack to its measured rank, and as its blind
+     * control another S–D layer (drawn from the seed) cut by as many dims */
     if (n_sd >= 1 && made < cc->per_round) {
-        struct model_config a = *arch;
         double m = cc->multipliers[0];
-        int changed = 0;
+        int at = -1, cut = 0;
         for (int i = 0; i < n_sd; i++) {
-            int l = sd[i], d = arch->layers[l].head_dim;
-            a.layers[l].head_dim = allocated_dim(cc, m, value[l], d);
-            changed |= a.layers[l].head_dim != d;
+            int l = sd[i], slack = arch->layers[l].head_dim - allocated_dim(cc, m, value[l], arch->layers[l].head_dim);
+            if (slack > cut) { cut = slack; at = l; }
         }
         char name[64];
-        snprintf(name, sizeof name, "r%d_cut", round);
-        if (changed && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
+        snprintf(name, sizeof name, "r%d_cut%d", round, at);
+        struct model_config a = *arch;
+        if (at >= 0) a.layers[at].head_dim -= cut;
+        if (at >= 0 && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
             snprintf(r->name, sizeof r->name, "%s", name);
-            snprintf(r->reason, sizeof r->reason, "round %d from %s: S-D head dims d_l = clamp(round_up(%g * %s_l, %d), "
-                     "%d, d_l) from %s [%s] [SPEC 5]", round, incumbent, m, mname, cc->head_dim_step,
-                     cc->head_dim_min, mname, er);
+            snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the most room, cut "
+                     "from d %d to clamp(round_up(%g * %s, %d), %d, d) = %d (%s by layer: %s) [SPEC 5]", round,
+                     incumbent, at, arch->layers[at].head_dim, m, mname, cc->head_dim_step, cc->head_dim_min,
+                     a.layers[at].head_dim, mname, er);
             made++;
-            /* its blind control: one dim on every S–D layer, nearest in attention params */
-            size_t target = model_config_param_counts(&a).attention, best_diff = (size_t)-1, got = 0;
-            struct model_config u = *arch, best = *arch;
-            int d_max = arch->layers[sd[0]].head_dim;   /* a warm start can only cut a head */
-            for (int i = 1; i < n_sd; i++)
-                if (arch->layers[sd[i]].head_dim < d_max) d_max = arch->layers[sd[i]].head_dim;
-            for (int d = 1; d <= d_max; d++) {
-                for (int i = 0; i < n_sd; i++) u.layers[sd[i]].head_dim = d;
-                size_t c = model_config_param_counts(&u).attention;
-                size_t diff = c > target ? c - target : target - c;
-                if (diff < best_diff) { best_diff = diff; best = u; got = c; }
+            uint64_t rng = cc->base.seed * 104729u + (uint64_t)round;
+            int other = -1;
+            for (int tries = 0; tries < 64 && other < 0; tries++) {
+                int l = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
+                if (l != at && arch->layers[l].head_dim - cut >= cc->head_dim_min) other = l;
             }
-            if (made < cc->per_round && (r = round_spec(&p, cc, round, &best, arch, incumbent, ref))) {
-                snprintf(r->name, sizeof r->name, "r%d_cutblind", round);
+            a = *arch;
+            if (other >= 0) a.layers[other].head_dim -= cut;
+            if (other >= 0 && made < cc->per_round && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
+                snprintf(r->name, sizeof r->name, "r%d_cutblind%d", round, other);
                 snprintf(r->role, sizeof r->role, "control");
                 snprintf(r->control_of, sizeof r->control_of, "%s", name);
-                snprintf(r->reason, sizeof r->reason, "blind control of %s: head dim %d on every S-D layer, %zu "
-                         "attention parameters against its %zu [SPEC 5]", name, best.layers[sd[0]].head_dim, got,
-                         target);
+                snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without the "
+                         "measurement, cut by the same %d dims (same size) [SPEC 5]", name, other, cut);
                 made++;
             }
         }

@@ -369,3 +369,51 @@ TEST(search_measure_is_a_config_choice)
     CHECK(cc.measure == MEASURE_ERANK);
     campaign_config_free(&cc);
 }
+
+/* A round's proposals from an incumbent and its re-measured values: the reference first,
+ * the lowest-ranked S–D layer linear and a blind other one, the layer with the most room
+ * cut and a blind other one cut by as many dims; all inherit the incumbent. */
+TEST(search_round_proposals_one_layer_at_a_time)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    struct run_spec probe, standard;
+    campaign_baselines(&cc, &probe, &standard);
+    struct model_config arch = probe.arch;
+    arch.layers[5].kind = ATTN_LINEAR;               /* an incumbent with one linear layer */
+    double v[6] = { 9.0, 3.0, 12.0, 20.0, 7.0, 1.0 };  /* layer 5 is linear: its value is not read */
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose_round(&cc, 2, "r1_lin5", &arch, v, &p, &n) == 0);
+    REQUIRE_MSG(n == 5, "%d proposals", n);
+    CHECK(strcmp(p[0].name, "probe_round2") == 0 && strcmp(p[0].parent, "probe_round1") == 0 &&
+          strcmp(p[0].role, "baseline") == 0);
+    const struct run_spec *r = named(p, n, "r2_lin1");
+    REQUIRE(r != NULL);
+    CHECK(r->arch.layers[1].kind == ATTN_LINEAR && strcmp(r->parent, "r1_lin5") == 0 &&
+          strcmp(r->reference, "probe_round2") == 0 && r->round == 2 && r->steps == cc.inherit_steps);
+    /* d_l = clamp(round_up(1 * v_l, 4), 4, 32): room 20 at layer 0, 28 at 1, 16 at 2, 8 at
+     * 3, 24 at 4: layer 1 is cut to 4 */
+    r = named(p, n, "r2_cut1");
+    REQUIRE(r != NULL);
+    CHECK(r->arch.layers[1].head_dim == 4 && r->arch.layers[0].head_dim == 32 && r->arch.layers[4].head_dim == 32);
+    size_t size = model_config_param_counts(&r->arch).attention;
+    int blind = 0;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(p[i].name, "r2_linblind", 11) == 0) {
+            int l = atoi(p[i].name + 11);
+            CHECK(l != 1 && l != 5 && p[i].arch.layers[l].kind == ATTN_LINEAR && strcmp(p[i].control_of, "r2_lin1") == 0);
+            blind++;
+        }
+        if (strncmp(p[i].name, "r2_cutblind", 11) == 0) {
+            int l = atoi(p[i].name + 11);
+            CHECK(l != 1 && l != 5 && p[i].arch.layers[l].head_dim == 4 && strcmp(p[i].control_of, "r2_cut1") == 0);
+            CHECK(model_config_param_counts(&p[i].arch).attention == size);
+            blind++;
+        }
+    }
+    CHECK(blind == 2);
+    free(p);
+    campaign_config_free(&cc);
+}
