@@ -39,8 +39,8 @@ void report_section_rounds(struct report_buf *md, const struct report_campaign *
     char saved[32];
     report_fmt_fixed(saved, sizeof saved, ans->res.attention_saved_pct, 1);
     report_buf_printf(md, "\nThe answer: `%s` (%s), %s%% of the probe's attention parameters saved at %+.2f%% "
-                      "perplexity against its reference, after %d round%s (the search stops when a round finds "
-                      "nothing cheaper within the budget). `cascade export --run %s` writes it as a training "
+                      "perplexity against its reference, after %d round%s (the search stops after max_rounds, or "
+                      "sooner when a round finds nothing cheaper within the budget). `cascade export --run %s` writes it as a training "
                       "config.\n", ans->run->name, ans->run->arch, saved, last->delta_ppl_pct, last->round,
                       last->round == 1 ? "" : "s", ans->run->name);
 }
