@@ -33,22 +33,24 @@ static void uniform_arch(struct model_config *mc, const struct campaign_config *
     for (int l = 0; l < mc->n_layer; l++) mc->layers[l] = (struct layer_arch){ kind, d };
 }
 
+/* A reference run of the campaign's shape and budget, every layer `kind`. */
+static void baseline(struct run_spec *r, const struct campaign_config *cc, const char *name, const char *role,
+                     enum attn_kind kind, int ln, const char *reason)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->role, sizeof r->role, "%s", role);
+    uniform_arch(&r->arch, cc, kind, ln);
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    r->steps = cc->base.steps;
+}
+
 void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe, struct run_spec *standard)
 {
-    memset(probe, 0, sizeof *probe);
-    memset(standard, 0, sizeof *standard);
-    snprintf(probe->name, sizeof probe->name, "probe");
-    snprintf(probe->role, sizeof probe->role, "probe");
-    uniform_arch(&probe->arch, cc, ATTN_SD, 0);
-    snprintf(probe->reason, sizeof probe->reason,
+    baseline(probe, cc, "probe", "probe", ATTN_SD, 0,
              "reference: S-D attention without LayerNorm in every layer, whose routing cascade is measured");
-    probe->steps = cc->base.steps;
-    snprintf(standard->name, sizeof standard->name, "standard");
-    snprintf(standard->role, sizeof standard->role, "baseline");
-    uniform_arch(&standard->arch, cc, ATTN_SOFTMAX, 1);
-    snprintf(standard->reason, sizeof standard->reason,
+    baseline(standard, cc, "standard", "baseline", ATTN_SOFTMAX, 1,
              "conventional reference: softmax attention with LayerNorm, same shape and budget");
-    standard->steps = cc->base.steps;
 }
 
 static int same_arch(const struct model_config *a, const struct model_config *b)

@@ -13,6 +13,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* `bytes` bytes of a repeated English sentence at path; 0 on success. */
+static int write_text_corpus(const char *path, size_t bytes)
+{
+    static const char line[] = "the jury said the county election was\n";
+    char *text = malloc(bytes);
+    if (!text) return -1;
+    for (size_t i = 0; i < bytes; i++) text[i] = line[i % (sizeof line - 1)];
+    int rc = test_write_file(path, text, bytes);
+    free(text);
+    return rc;
+}
+
+/* A small training config over `data` (seq_len T, batch B), written to `path`. */
+static void write_train_config(const char *path, const char *data, int T, int B, int steps, int log_every)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\", \"val_fraction\": 0.1}, \"model\": {\"n_layer\": 1, "
+             "\"n_embd\": 8, \"n_head\": 2, \"seq_len\": %d}, \"train\": {\"steps\": %d, \"batch_size\": %d, "
+             "\"log_every\": %d, \"eval_every\": 0, \"eval_batches\": 1, \"checkpoint_every\": 0, \"threads\": 1}}",
+             data, T, steps, B, log_every);
+    test_write_text(path, text);
+}
+
 /* A small model with an S–D layer, saved as a checkpoint at `path`. */
 static int save_small(const char *path, char *err)
 {
@@ -215,10 +238,7 @@ TEST(bad_input_named_pipe_is_refused)
     /* a token file that is a pipe (through a config naming it) */
     char cfg[512];
     test_tmppath(cfg, sizeof cfg, "pipe_data.json");
-    char text[1024];
-    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\"}, \"model\": {\"n_layer\": 1, \"n_embd\": 8, "
-             "\"n_head\": 2, \"seq_len\": 8}, \"train\": {\"steps\": 1}}", fifo);
-    REQUIRE(test_write_text(cfg, text) == 0);
+    write_train_config(cfg, fifo, 8, 2, 1, 1);
     snprintf(cmd, sizeof cmd, "timeout 20 %s train --config %s 2>&1", test_cascade_bin(), cfg);
     int rc = test_run(cmd, &out);
     CHECK_MSG(rc == 2 && strstr(out, "not a regular file (a named pipe)"), "rc %d: %s", rc, out);
@@ -260,29 +280,6 @@ TEST(bad_campaign_config_is_read_like_a_training_config)
     }
 }
 
-/* `bytes` bytes of a repeated English sentence at path; 0 on success. */
-static int write_text_corpus(const char *path, size_t bytes)
-{
-    static const char line[] = "the jury said the county election was\n";
-    char *text = malloc(bytes);
-    if (!text) return -1;
-    for (size_t i = 0; i < bytes; i++) text[i] = line[i % (sizeof line - 1)];
-    int rc = test_write_file(path, text, bytes);
-    free(text);
-    return rc;
-}
-
-/* A small training config over `data` (seq_len T), written to `path`. */
-static void write_train_config(const char *path, const char *data, int T, int steps, int log_every)
-{
-    char text[1024];
-    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\", \"val_fraction\": 0.1}, \"model\": {\"n_layer\": 1, "
-             "\"n_embd\": 8, \"n_head\": 2, \"seq_len\": %d}, \"train\": {\"steps\": %d, \"batch_size\": 2, "
-             "\"log_every\": %d, \"eval_every\": 0, \"eval_batches\": 1, \"checkpoint_every\": 0, \"threads\": 1}}",
-             data, T, steps, log_every);
-    test_write_text(path, text);
-}
-
 /* Bad input to `train` exits 2 with one line (it exited 1, reading an uninitialised model). */
 TEST(bad_input_train_exits_2)
 {
@@ -290,7 +287,7 @@ TEST(bad_input_train_exits_2)
     test_tmppath(data, sizeof data, "short.txt");
     REQUIRE(test_write_text(data, "far too short for a window of 64 tokens") == 0);
     test_tmppath(cfg, sizeof cfg, "short.json");
-    write_train_config(cfg, data, 64, 2, 1);
+    write_train_config(cfg, data, 64, 2, 2, 1);
     snprintf(cmd, sizeof cmd, "%s train --config %s 2>&1 >/dev/null", test_cascade_bin(), cfg);
     int rc = test_run(cmd, &out);
     CHECK_MSG(rc == 2 && strstr(out, data) && strchr(out, '\n') == out + strlen(out) - 1, "rc %d: %s", rc, out);
@@ -299,7 +296,7 @@ TEST(bad_input_train_exits_2)
     test_tmppath(data, sizeof data, "long.txt");
     REQUIRE(write_text_corpus(data, 4096) == 0);
     test_tmppath(cfg, sizeof cfg, "long.json");
-    write_train_config(cfg, data, 16, 2, 1);
+    write_train_config(cfg, data, 16, 2, 2, 1);
     test_tmppath(ck, sizeof ck, "long.safetensors");
     snprintf(cmd, sizeof cmd, "%s train --config %s --out %s >/dev/null 2>&1 && head -c 500 %s > %s.t && mv %s.t %s && "
              "%s train --config %s --out %s --resume 2>&1 >/dev/null", test_cascade_bin(), cfg, ck, ck, ck, ck, ck,
@@ -317,7 +314,7 @@ TEST(train_ctrl_c_stops_after_the_current_step)
     test_tmppath(data, sizeof data, "ctrlc.txt");
     REQUIRE(write_text_corpus(data, 8192) == 0);
     test_tmppath(cfg, sizeof cfg, "ctrlc.json");
-    write_train_config(cfg, data, 16, 100000000, 1000000);
+    write_train_config(cfg, data, 16, 2, 100000000, 1000000);
     test_tmppath(ck, sizeof ck, "ctrlc.safetensors");
     /* SIGINT once training has begun (its banner printed; an MPI build starts MPI first) */
     snprintf(cmd, sizeof cmd, "%s train --config %s --out %s > %s.log 2>&1 & p=$!; i=0; "
@@ -343,10 +340,7 @@ TEST(bad_input_too_large_batch_is_refused_with_the_estimate)
     test_tmppath(data, sizeof data, "mem.txt");
     REQUIRE(test_write_text(data, "some text for the memory check, long enough to be a file\n") == 0);
     test_tmppath(cfg, sizeof cfg, "mem.json");
-    char text[1024];
-    snprintf(text, sizeof text, "{\"data\": {\"path\": \"%s\"}, \"model\": {\"n_layer\": 1, \"n_embd\": 8, "
-             "\"n_head\": 2, \"seq_len\": 65536}, \"train\": {\"steps\": 1, \"batch_size\": 64}}", data);
-    REQUIRE(test_write_text(cfg, text) == 0);
+    write_train_config(cfg, data, 65536, 64, 1, 1);
     snprintf(cmd, sizeof cmd, "%s train --config %s 2>&1 >/dev/null", test_cascade_bin(), cfg);
     int rc = test_run(cmd, &out);
     CHECK_MSG(rc == 2 && strstr(out, cfg) && strstr(out, "train.batch_size x model.seq_len = 64 x 65536 needs") &&
