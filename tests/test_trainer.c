@@ -593,3 +593,45 @@ TEST(checkpoint_round_trip_and_errors)
     CHECK_MSG(strstr(err, trunc) != NULL, "error does not name the file: %s", err);
     model_free(&m);
 }
+
+/* Weight decay reaches exactly the tensors the table says: with zero gradients an AdamW
+ * step multiplies a decayed tensor by (1 - lr wd) and leaves the others alone; S-D's s
+ * only with train.decay_s (issue 12's weight-decay arm). */
+TEST(train_weight_decay_reaches_s_only_with_decay_s)
+{
+    for (int decay_s = 0; decay_s <= 1; decay_s++) {
+        struct model_config mc;
+        mixed_config(&mc, 0);
+        struct model m;
+        char err[CASCADE_ERR_MAX];
+        REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
+        float *before = malloc(m.n_params * sizeof(float));
+        REQUIRE(before);
+        memcpy(before, m.params, m.n_params * sizeof(float));
+        memset(m.grads, 0, m.n_params * sizeof(float));
+        struct train_config tc;
+        trainer_config_defaults(&tc);
+        tc.weight_decay = 0.5;
+        tc.decay_s = decay_s;
+        model_clip_and_step(&m, &tc, 0.1f);
+        int saw_s = 0;
+        for (int i = 0; i < m.n_tensors; i++) {
+            const struct param_tensor *pt = &m.tensors[i];
+            int is_s = strstr(pt->name, ".attn.s") && !strstr(pt->name, ".attn.s.");
+            int is_2d_weight = pt->ndim == 2 && strncmp(pt->name, "w", 1) != 0 && !is_s &&
+                               !strstr(pt->name, ".attn.delta");
+            float want = (is_2d_weight || (is_s && decay_s)) ? 1.0f - 0.1f * 0.5f : 1.0f;
+            saw_s |= is_s;
+            for (size_t j = 0; j < pt->numel; j++) {
+                float b = before[pt->offset + j], a = m.params[pt->offset + j];
+                if (fabsf(a - want * b) > 1e-6f * fabsf(b) + 1e-12f) {
+                    CHECK_MSG(0, "decay_s %d: %s[%zu] %g -> %g, want x%g", decay_s, pt->name, j, b, a, want);
+                    break;
+                }
+            }
+        }
+        CHECK(saw_s);
+        free(before);
+        model_free(&m);
+    }
+}

@@ -32,6 +32,7 @@
  *               "warmup_steps": 100,        linear warmup, >= 0
  *               "min_lr_frac": 0.1,         cosine decay ends at lr * min_lr_frac, in [0, 1]
  *               "weight_decay": 0.0,        AdamW, on 2-D matmul weights only, >= 0
+ *               "decay_s": false,           also decay S-D's s toward 0 [ours, issue 12]
  *               "beta1": 0.9, "beta2": 0.95,  in [0, 1)
  *               "adam_eps": 1e-8,           > 0
  *               "grad_clip": 1.0,           global L2 norm, 0 disables, >= 0
@@ -291,6 +292,7 @@ static const struct config_key fields[] = {
     { "train", "warmup_steps",     CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(warmup_steps) },
     { "train", "min_lr_frac",      CONFIG_NUM,  0,   1,                0, 0, NULL, OFF_T(min_lr_frac) },
     { "train", "weight_decay",     CONFIG_NUM,  0,   INFINITY,         0, 0, NULL, OFF_T(weight_decay) },
+    { "train", "decay_s",          CONFIG_BOOL, 0,   1,                0, 0, NULL, OFF_T(decay_s) },
     { "train", "beta1",            CONFIG_NUM,  0,   1,                0, 1, NULL, OFF_T(beta1) },
     { "train", "beta2",            CONFIG_NUM,  0,   1,                0, 1, NULL, OFF_T(beta2) },
     { "train", "adam_eps",         CONFIG_NUM,  0,   INFINITY,         1, 0, NULL, OFF_T(adam_eps) },

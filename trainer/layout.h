@@ -21,8 +21,9 @@
  *          does a cols expression that evaluates to 0: attn.s of an S–D layer with d = 1
  *          has always been stored as (H) (unused floats; kept for checkpoint and
  *          initialisation compatibility).
- *   decay  1: AdamW weight decay applies (the 2-D matmul weights; never embeddings,
- *          biases, LayerNorm, s or delta)
+ *   decay  DECAY_ALWAYS: AdamW weight decay applies (the 2-D matmul weights; never
+ *          embeddings, biases, LayerNorm or delta); DECAY_IF_S: only when train.decay_s
+ *          (S-D's s, which weight decay pulls toward S = 0) [ours]
  *   init   enum param_init below
  *   when   which layers have it: the attention kinds that use it (KIND_SOFTMAX, KIND_SD,
  *          KIND_LINEAR, KINDS_ALL), | WITH_LN when it exists only with layernorm on.
@@ -50,7 +51,7 @@
     /* S–D (SPEC §2): [U] shared query/key projection, no bias; [s] upper triangle of S,  */ \
     /* row-major (i < j); [δ] D = diag(softplus(δ)); [W_V]                                 */ \
     L(u,        "attn.u",       C,      Hd,               1,    INIT_NORMAL,   KIND_SD)             \
-    L(s,        "attn.s",       H,      d * (d - 1) / 2,  0,    INIT_SD_S,     KIND_SD)             \
+    L(s,        "attn.s",       H,      d * (d - 1) / 2,  2,    INIT_SD_S,     KIND_SD)             \
     L(delta,    "attn.delta",   H,      d,                0,    INIT_SD_DELTA, KIND_SD)             \
     L(vw,       "attn.v.w",     C,      Hd,               1,    INIT_NORMAL,   KIND_SD)             \
     L(vb,       "attn.v.b",     Hd,     0,                0,    INIT_ZERO,     KIND_SD)             \

@@ -598,7 +598,8 @@ float model_clip_and_step(struct model *m, const struct train_config *tc, float 
     float c1 = 1.0f - powf(b1, (float)m->step), c2 = 1.0f - powf(b2, (float)m->step);
     for (int t = 0; t < m->n_tensors; t++) {
         const struct param_tensor *pt = &m->tensors[t];
-        float wd = pt->decay ? (float)tc->weight_decay : 0.0f;
+        int decays = pt->decay == DECAY_ALWAYS || (pt->decay == DECAY_IF_S && tc->decay_s);
+        float wd = decays ? (float)tc->weight_decay : 0.0f;
         float *p = m->params + pt->offset, *g = m->grads + pt->offset;
         float *mm = m->adam_m + pt->offset, *vv = m->adam_v + pt->offset;
         #pragma omp parallel for schedule(static)

@@ -76,6 +76,7 @@ struct train_config {
     int warmup_steps;      /* linear warmup from lr/warmup to lr */
     double min_lr_frac;    /* cosine decay ends at lr * min_lr_frac (1.0 = constant lr) */
     double weight_decay;   /* AdamW decoupled decay, applied to 2-D weight matrices only */
+    int decay_s;           /* 1: weight_decay also applies to S-D's s (S toward 0) [ours] */
     double beta1, beta2, adam_eps;
     double grad_clip;      /* global L2 norm clip; 0 disables */
     uint64_t seed;         /* initialisation and data order */
@@ -248,13 +249,16 @@ int st_write(const char *path, const struct st_write_tensor *tensors, int n_tens
 /* ------------------------------------------------------------------------------------ */
 /* Model                                                                                  */
 
+enum param_decay { DECAY_NEVER = 0, DECAY_ALWAYS = 1, DECAY_IF_S = 2 };
+
 struct param_tensor {
     char name[64];
     int ndim;
     int shape[2];          /* ndim 1 or 2 */
     size_t offset;         /* into model.params (and grads, adam_m, adam_v) */
     size_t numel;
-    int decay;             /* 1 if AdamW weight decay applies (2-D matmul weights, not wte/wpe) */
+    int decay;             /* 0 never, 1 (DECAY_ALWAYS) AdamW weight decay applies (2-D matmul
+                            * weights, not wte/wpe), 2 (DECAY_IF_S) only with train.decay_s */
 };
 
 struct model_acts;         /* activations, laid out once per (B, T); private */
