@@ -64,6 +64,10 @@ struct campaign_config {
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
     double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
                                   * (the probe and its candidates); runs with it use 1 */
+    int parallel;                /* runs training side by side in one process: 0 auto (a
+                                  * measurement decides, search/parallel.c), 1 one at a time
+                                  * with every thread, k >= 2 k at once, max(1, threads / k)
+                                  * threads each; results do not depend on it */
 };
 
 /* Loads and validates a campaign config. Errors name the file and the key path. */

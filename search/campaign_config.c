@@ -19,8 +19,11 @@
  *               "flops_per_token" | "tokens_per_s", "max_rounds": 3, "per_round": 4
  *                          (budget-driven rounds, needs retrain "inherit"),
  *               "analysis_tokens": seq_len, "runs_dir": "runs",
- *               "probe_embed_scale": 32}}   embedding multiplier of the runs without
+ *               "probe_embed_scale": 32,    embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
+ *               "parallel": 0}}             runs side by side in this process: 0 auto
+ *                                           (measured, search/parallel.c), 1 one at a
+ *                                           time, k k at once (threads / k each)
  */
 #include "search/campaign.h"
 
@@ -52,6 +55,8 @@ static const struct config_key campaign_keys[] = {
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
+    { "search", "parallel",         CONFIG_INT,   0,    1024,  0, 0, "0: auto, 1: one run at a time, k: k runs at once",
+      OFF_C(parallel) },
 };
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
@@ -91,6 +96,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->per_round = 4;
     cc->analysis_tokens = mc->seq_len;
     cc->probe_embed_scale = model_default_embed_scale(0);
+    cc->parallel = 0;   /* auto */
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
 }
 

@@ -70,6 +70,13 @@ static void print_run_ended(void *user, const struct run_job *job, const struct 
     fflush(stdout);
 }
 
+/* Several runs at once: their progress interleaves, one line each. */
+static void print_parallel(void *user, const struct parallel_choice *pc)
+{
+    struct printer *pr = user;
+    if (pc->layout.runs > 1) pr->in_place = 0;
+}
+
 static int should_stop(void *user)
 {
     (void)user;
@@ -115,7 +122,7 @@ int cmd_search(int argc, char **argv)
 #ifdef CASCADE_MPI
     if (search_mpi_workers() > 0) pr.in_place = 0;   /* several runs at once: one line each */
 #endif
-    struct campaign_events ev = { &pr, print_note, print_progress, print_run_ended, should_stop };
+    struct campaign_events ev = { &pr, print_note, print_progress, print_run_ended, should_stop, print_parallel };
     struct campaign_request rq = { config, dbpath, threads, "" };
     char err[CASCADE_ERR_MAX] = "";
     double t0 = cli_now();

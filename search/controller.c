@@ -545,8 +545,9 @@ static enum campaign_end run_stages(struct controller *c, char *err)
     return c->cc.budget_ppl_pct > 0 ? run_rounds(c, err) : CAMPAIGN_FINISHED;
 }
 
-/* The machine and corpus of this (segment of the) campaign, for reports. */
-static int record_setup(struct controller *c, char *err)
+/* The machine and corpus of this (segment of the) campaign, for reports; pc: how its
+ * runs shared the threads (NULL under MPI). */
+static int record_setup(struct controller *c, const struct parallel_choice *pc, char *err)
 {
     char cpu[256];
     cli_cpu_model(cpu, sizeof cpu);
@@ -570,6 +571,20 @@ static int record_setup(struct controller *c, char *err)
     free(tj);
     if (train) cJSON_AddItemToObject(o, "train_config", train);
     cJSON_AddItemToObject(o, "search", campaign_search_to_json(&c->cc));
+    if (pc) {
+        cJSON *p = cJSON_AddObjectToObject(o, "parallel");
+        cJSON_AddNumberToObject(p, "setting", pc->setting);
+        cJSON_AddNumberToObject(p, "runs", pc->layout.runs);
+        cJSON_AddNumberToObject(p, "threads_per_run", pc->layout.threads_per_run);
+        cJSON *m = pc->n_measured ? cJSON_AddArrayToObject(p, "measured") : NULL;
+        for (int i = 0; m && i < pc->n_measured; i++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "runs", pc->measured[i].runs);
+            cJSON_AddNumberToObject(x, "threads_per_run", pc->measured[i].threads_per_run);
+            cJSON_AddNumberToObject(x, "tokens_per_s", round(pc->tokens_per_s[i]));
+            cJSON_AddItemToArray(m, x);
+        }
+    }
     char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     int rc = json ? db_campaign_set_setup(c->db, c->campaign_id, json, err) : -1;
@@ -678,6 +693,31 @@ static enum campaign_end run_rounds(struct controller *c, char *err)
     }
 }
 
+/* Decides how this session's runs share the threads (search.parallel; auto measures)
+ * and says so. */
+static void decide_parallel(struct controller *c, struct parallel_choice *pc)
+{
+    char e[CASCADE_ERR_MAX], line[512];
+    if (parallel_resolve(&c->cc, omp_get_max_threads(), pc, e) != 0)
+        note(c, "warning: search.parallel auto could not measure (%s): one run at a time", e);
+    const struct run_layout *l = &pc->layout;
+    int k = 0;
+    if (pc->setting) k = snprintf(line, sizeof line, "parallel %d (search.parallel)", pc->setting);
+    else if (pc->n_measured) k = snprintf(line, sizeof line, "parallel auto (measured on the probe, total tokens/s:");
+    else k = snprintf(line, sizeof line, "parallel auto (%d thread%s)", pc->threads, pc->threads == 1 ? "" : "s");
+    for (int i = 0; i < pc->n_measured && k < (int)sizeof line; i++)
+        k += snprintf(line + k, sizeof line - k, "%s %d run%s x %d thread%s %.0f", i ? "," : "", pc->measured[i].runs,
+                      pc->measured[i].runs == 1 ? "" : "s", pc->measured[i].threads_per_run,
+                      pc->measured[i].threads_per_run == 1 ? "" : "s", pc->tokens_per_s[i]);
+    if (l->runs == 1)
+        note(c, "%s%s: one run at a time, %d thread%s", line, pc->n_measured ? ")" : "", l->threads_per_run,
+             l->threads_per_run == 1 ? "" : "s");
+    else
+        note(c, "%s%s: %d runs at once, %d thread%s each", line, pc->n_measured ? ")" : "", l->runs,
+             l->threads_per_run, l->threads_per_run == 1 ? "" : "s");
+    if (c->ev.parallel) c->ev.parallel(c->ev.user, pc);
+}
+
 /* Loads everything a campaign needs; CAMPAIGN_REFUSED (bad input) with err otherwise. */
 static enum campaign_end open_campaign(struct controller *c, const struct campaign_request *rq, char *err)
 {
@@ -705,7 +745,6 @@ static enum campaign_end open_campaign(struct controller *c, const struct campai
     }
     if (db_campaign_begin(c->db, c->cc.name, c->cc.json, CASCADE_VERSION, c->host, &c->campaign_id, err) != 0)
         return CAMPAIGN_REFUSED;
-    if (record_setup(c, err) != 0) return CAMPAIGN_REFUSED;
     return CAMPAIGN_FINISHED;
 }
 
@@ -728,13 +767,20 @@ enum campaign_end campaign_run(struct campaign_request *rq, const struct campaig
          c->cc.name, rq->config_path, c->cc.base.model.n_layer, c->cc.base.model.n_embd, c->cc.base.model.n_head,
          c->cc.base.model.seq_len, c->cc.base.batch_size, c->cc.base.steps, (unsigned long long)c->cc.base.seed,
          c->ds.path, rq->db_path, omp_get_max_threads(), core);
+    struct parallel_choice pc;
+    int local = 1;
+#ifdef CASCADE_MPI
+    local = search_mpi_workers() == 0;
+#endif
+    if (local) decide_parallel(c, &pc);
+    if (record_setup(c, local ? &pc : NULL, err) != 0) { end = CAMPAIGN_FAILED; goto out; }
     snprintf(err, CASCADE_ERR_MAX, "out of memory");
 #ifdef CASCADE_MPI
     /* under mpirun -np N > 1, ranks 1..N-1 train the runs (search/executor_mpi.c) */
-    int ex_rc = search_mpi_workers() > 0 ? executor_mpi_open(&c->ex, &c->cc, &c->ds, on_step, c, err)
-                                          : executor_local_open(&c->ex, &c->cc, &c->ds, on_step, c);
+    int ex_rc = !local ? executor_mpi_open(&c->ex, &c->cc, &c->ds, on_step, c, err)
+                       : executor_local_open(&c->ex, &c->cc, &c->ds, pc.layout, on_step, c);
 #else
-    int ex_rc = executor_local_open(&c->ex, &c->cc, &c->ds, on_step, c);
+    int ex_rc = executor_local_open(&c->ex, &c->cc, &c->ds, pc.layout, on_step, c);
 #endif
     if (ex_rc != 0) { end = CAMPAIGN_FAILED; goto out; }
     err[0] = 0;

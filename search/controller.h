@@ -51,6 +51,10 @@ struct campaign_events {
     void (*run_ended)(void *user, const struct run_job *job, const struct run_summary *s);
     /* Polled between runs and stages: non-zero stops the campaign (resumable). */
     int (*should_stop)(void *user);
+    /* How the runs of this session share the threads (search.parallel), once decided,
+     * before any run starts; pc->layout.runs > 1: progress of several runs interleaves.
+     * Not called under MPI with workers (one run per worker). A note says it too. */
+    void (*parallel)(void *user, const struct parallel_choice *pc);
 };
 
 struct campaign_request {
