@@ -4,8 +4,10 @@
 #include "test.h"
 #include "tests/db_fixture.h"
 #include "search/campaign.h"
+#include "search/executor.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -472,4 +474,133 @@ TEST(campaign_rounds_kill9_in_round_2_resumes_to_the_same_answer)
     rb = query(db_b, ROUNDS_SQL);
     CHECK_MSG(strcmp(ra, rb) == 0 && strstr(ra, ",1\r\n"), "rounds differ:\n%s\nvs\n%s", ra, rb);
     free(ra); free(rb);
+}
+
+/* ---- runs side by side (search.parallel) -------------------------------------------------- */
+
+#define PARALLEL_EXTRA ", \"retrain\": \"inherit\", \"inherit_steps\": 10, \"parallel\": "
+#define EXACT_RESULTS_SQL "SELECT run, role, status, arch, params_attention, printf('%.17g', val_loss), " \
+    "printf('%.17g', perplexity), printf('%.17g', delta_ppl_pct), pareto FROM v_results ORDER BY seq"
+#define EXACT_STEPS_SQL "SELECT r.name, s.step, printf('%.17g', s.loss), printf('%.17g', s.val_loss) FROM steps s " \
+    "JOIN runs r ON r.id = s.run_id ORDER BY r.name, s.step"
+
+/* Two runs at once record the numbers one at a time records, bit for bit (inherit mode:
+ * runs read the baselines' checkpoints side by side, and a Δ whose reference, probe_cont,
+ * is still training waits for it); a parallel campaign interrupted part-way (a run whose
+ * checkpoint cannot be written, the other one in flight finishing) and resumed ends the
+ * same; the layout is said and recorded. */
+TEST(campaign_parallel_runs_record_what_one_at_a_time_records)
+{
+    char cfg1[512], db1[512], cfg2[512], db2[512], cfg3[512], db3[512], runs3[512], block[600], cmd[1300], *out = NULL;
+    int rc = run_campaign(t_, "pone", PARALLEL_EXTRA "1", cfg1, db1, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_MSG(strstr(out, "parallel 1 (search.parallel): one run at a time, 1 thread\n"), "%s", out);
+    free(out);
+    rc = run_campaign(t_, "ptwo", PARALLEL_EXTRA "2", cfg2, db2, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_MSG(strstr(out, "parallel 2 (search.parallel): 2 runs at once, 1 thread each\n"), "%s", out);
+    free(out);
+    char *r1 = query(db1, EXACT_RESULTS_SQL), *r2 = query(db2, EXACT_RESULTS_SQL);
+    CHECK_MSG(strcmp(r1, r2) == 0 && strstr(r1, "probe_cont,"), "results differ:\n%s\nvs\n%s", r1, r2);
+    free(r2);
+    char *s1 = query(db1, EXACT_STEPS_SQL), *s2 = query(db2, EXACT_STEPS_SQL);
+    CHECK_MSG(strcmp(s1, s2) == 0, "recorded steps differ");
+    free(s2);
+    out = query(db2, "SELECT json_extract(setup_json, '$.parallel.setting'), json_extract(setup_json, '$.parallel.runs'), "
+                     "json_extract(setup_json, '$.parallel.threads_per_run'), json_extract(setup_json, '$.search.parallel') "
+                     "FROM campaigns");
+    CHECK_MSG(strstr(out, "\n2,2,1,2") != NULL, "%s", out);
+    free(out);
+
+    /* lin1 cannot write its checkpoint: interrupted, the run beside it finishes */
+    snprintf(runs3, sizeof runs3, "%s/runs_pthree", test_tmpdir());
+    test_tmppath(db3, sizeof db3, "pthree.db");
+    write_config(t_, "pthree", runs3, PARALLEL_EXTRA "2", cfg3, sizeof cfg3);
+    snprintf(block, sizeof block, "%s/pthree/lin1.safetensors.tmp", runs3);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", block);
+    REQUIRE(system(cmd) == 0);
+    rc = search(cfg3, db3, &out);
+    CHECK_MSG(rc == 1 && strstr(out, "INTERRUPTED"), "rc %d: %s", rc, out);
+    free(out);
+    out = query(db3, "SELECT status FROM runs WHERE name = 'lin1' UNION ALL SELECT status FROM campaigns");
+    CHECK_MSG(strstr(out, "queued") && strstr(out, "stopped"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rmdir %s", block);
+    REQUIRE(system(cmd) == 0);
+    rc = search(cfg3, db3, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "finished"), "rc %d: %s", rc, out);
+    free(out);
+    char *r3 = query(db3, EXACT_RESULTS_SQL), *s3 = query(db3, EXACT_STEPS_SQL);
+    CHECK_MSG(strcmp(r1, r3) == 0, "results differ after the resume:\n%s\nvs\n%s", r1, r3);
+    CHECK_MSG(strcmp(s1, s3) == 0, "recorded steps differ after the resume");
+    free(r1); free(r3); free(s1); free(s3);
+}
+
+/* The threaded executor in process: progress reaches on_step in the caller's thread only;
+ * a stop asked at a report stops that run after that very step (with its checkpoint) while
+ * the other trains on; resumed alone, it ends where an uninterrupted run ends. */
+struct exec_watch {
+    pthread_t caller;
+    int off_thread;                   /* on_step calls from another thread */
+    int64_t stop_run, stop_at;        /* ask run stop_run to stop at report step stop_at */
+    int reports[3];                   /* by run id */
+};
+
+static int exec_watch_step(void *user, const struct run_job *job, const struct train_progress *p)
+{
+    struct exec_watch *w = user;
+    if (!pthread_equal(pthread_self(), w->caller)) w->off_thread++;
+    if (p->is_report && job->run_id >= 0 && job->run_id < 3) w->reports[job->run_id]++;
+    return job->run_id == w->stop_run && p->is_report && p->step == w->stop_at;
+}
+
+TEST(campaign_parallel_executor_relays_stops_from_the_callers_thread)
+{
+    char cfg[512], runs[512], err[CASCADE_ERR_MAX];
+    test_tmppath(runs, sizeof runs, "runs_pexec");
+    write_config(t_, "pexec", runs, "", cfg, sizeof cfg);
+    struct campaign_config cc;
+    REQUIRE_MSG(campaign_config_load(&cc, cfg, err) == 0, "%s", err);
+    struct dataset ds;
+    REQUIRE_MSG(data_load(&ds, cc.base.data_path, cc.base.model.vocab_size, cc.base.val_fraction, err) == 0, "%s", err);
+    struct run_job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    campaign_baselines(&cc, &jobs[0].spec, &jobs[1].spec);
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        jobs[i].run_id = i + 1;
+        jobs[i].index = i + 1;
+        jobs[i].total = 2;
+        snprintf(name, sizeof name, "pexec_%s.safetensors", jobs[i].spec.name);
+        test_tmppath(jobs[i].ckpt, sizeof jobs[i].ckpt, name);
+    }
+    struct exec_watch w = { pthread_self(), 0, 1, 10, { 0 } };
+    struct executor ex;
+    REQUIRE(executor_local_open(&ex, &cc, &ds, (struct run_layout){ 2, 1 }, exec_watch_step, &w) == 0);
+    CHECK(ex.slots == 2);
+    CHECK(ex.start(&ex, &jobs[0]) == 0 && ex.start(&ex, &jobs[1]) == 0);
+    CHECK(ex.start(&ex, &jobs[0]) == -1);   /* no slot free */
+    struct run_report rep[2], r;
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(ex.next(&ex, &r) == 0 && r.run_id >= 1 && r.run_id <= 2);
+        rep[r.run_id - 1] = r;
+    }
+    CHECK(ex.next(&ex, &r) == -1);          /* none in flight */
+    CHECK_MSG(rep[0].rc == 0 && rep[0].outcome.status == 2 && rep[0].outcome.steps == 10, "probe: rc %d status %d at %lld",
+              rep[0].rc, rep[0].outcome.status, (long long)rep[0].outcome.steps);
+    CHECK_MSG(rep[1].rc == 0 && rep[1].outcome.status == 0 && rep[1].outcome.steps == 40, "standard: rc %d status %d at %lld",
+              rep[1].rc, rep[1].outcome.status, (long long)rep[1].outcome.steps);
+    CHECK(w.reports[1] == 2 && w.reports[2] == 8);   /* log_every 5 */
+    w.stop_run = 0;
+    REQUIRE(ex.start(&ex, &jobs[0]) == 0 && ex.next(&ex, &r) == 0);
+    ex.close(&ex);
+    CHECK(w.off_thread == 0);
+    struct run_outcome ref;
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s.ref", jobs[0].ckpt);
+    REQUIRE_MSG(campaign_train_run(&cc, &jobs[0].spec, ck, NULL, &ds, NULL, NULL, &ref, err) == 0, "%s", err);
+    CHECK_MSG(r.rc == 0 && r.outcome.status == 0 && r.outcome.steps == 40 && r.outcome.val.loss == ref.val.loss &&
+              r.outcome.val.perplexity == ref.val.perplexity, "resumed %.17g vs %.17g", r.outcome.val.loss, ref.val.loss);
+    data_free(&ds);
+    campaign_config_free(&cc);
 }

@@ -2,6 +2,7 @@
  * candidate rules of SPEC §5 on a hand-made cascade, and the inherit transforms. */
 #include "test.h"
 #include "search/campaign.h"
+#include "search/executor.h"
 
 #include <dirent.h>
 #include <lapacke.h>
@@ -415,5 +416,66 @@ TEST(search_round_proposals_one_layer_at_a_time)
     }
     CHECK(blind == 2);
     free(p);
+    campaign_config_free(&cc);
+}
+
+/* search.parallel: 0..1024 (0 auto, the default), one-line errors naming the key. */
+TEST(search_parallel_key_is_validated)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    CHECK(cc.parallel == 0);
+    campaign_config_free(&cc);
+    const char *bad[] = { "-1", "1025", "1.5", "\"auto\"", "true", "null" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[2048];
+        const char *at = strstr(campaign_json, "\"runs_dir\"");
+        REQUIRE(at != NULL);
+        snprintf(json, sizeof json, "%.*s\"parallel\": %s, %s", (int)(at - campaign_json), campaign_json, bad[i], at);
+        CHECK_MSG(load(t_, &cc, json, err) == -1, "parallel %s accepted", bad[i]);
+        CHECK_MSG(strstr(err, "campaign.json: search.parallel: expected an integer in 0..1024") && !strchr(err, '\n'),
+                  "parallel %s: %s", bad[i], err);
+    }
+    char json[2048];
+    const char *at = strstr(campaign_json, "\"runs_dir\"");
+    snprintf(json, sizeof json, "%.*s\"parallel\": 3, %s", (int)(at - campaign_json), campaign_json, at);
+    REQUIRE_MSG(load(t_, &cc, json, err) == 0, "%s", err);
+    CHECK(cc.parallel == 3);
+    campaign_config_free(&cc);
+}
+
+/* The layouts of fixed settings, and auto's choice from given figures (no measurement). */
+TEST(search_parallel_layout_and_choice)
+{
+    struct { int setting, threads, runs, per_run; } cases[] = {
+        { 0, 4, 1, 4 }, { 1, 4, 1, 4 }, { 1, 1, 1, 1 }, { 2, 2, 2, 1 }, { 2, 5, 2, 2 }, { 3, 2, 3, 1 },
+        { 4, 16, 4, 4 }, { 2, 0, 2, 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct run_layout l = parallel_layout(cases[i].setting, cases[i].threads);
+        CHECK_MSG(l.runs == cases[i].runs && l.threads_per_run == cases[i].per_run, "parallel %d on %d threads: %d x %d",
+                  cases[i].setting, cases[i].threads, l.runs, l.threads_per_run);
+    }
+    /* figures as auto lists them: one run of T threads first, then T runs of 1 */
+    double side_faster[] = { 6100.0, 7900.0 }, alone_faster[] = { 52000.0, 31000.0 }, tie[] = { 5000.0, 5000.0 };
+    double one_failed[] = { NAN, 4000.0 }, zero[] = { 0.0, -1.0 }, inf[] = { 3000.0, INFINITY };
+    CHECK(parallel_choose(side_faster, 2) == 1);
+    CHECK(parallel_choose(alone_faster, 2) == 0);
+    CHECK(parallel_choose(tie, 2) == 0);            /* a tie keeps one run at a time */
+    CHECK(parallel_choose(one_failed, 2) == 1);
+    CHECK(parallel_choose(zero, 2) == -1);
+    CHECK(parallel_choose(inf, 2) == 0);
+    CHECK(parallel_choose(side_faster, 0) == -1);
+    /* fixed settings and auto on 1 thread resolve without measuring */
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    struct parallel_choice pc;
+    CHECK(parallel_resolve(&cc, 1, &pc, err) == 0 && pc.n_measured == 0 && pc.layout.runs == 1 &&
+          pc.layout.threads_per_run == 1);
+    cc.parallel = 2;
+    CHECK(parallel_resolve(&cc, 4, &pc, err) == 0 && pc.n_measured == 0 && pc.setting == 2 && pc.layout.runs == 2 &&
+          pc.layout.threads_per_run == 2);
     campaign_config_free(&cc);
 }
