@@ -92,14 +92,14 @@ int parallel_choose(const double *tokens_per_s, int n);
 
 /* Resolves search.parallel for `threads` threads. A fixed setting, or auto with 1 thread
  * (nothing to share), needs nothing; auto with T >= 2 measures one run of T threads
- * against T runs of 1 thread side by side (parallel_measure, about a second each) and
- * keeps the faster. -1 with err when the measurement failed (out of memory): pc->layout
- * is then one run at a time. */
+ * against T runs of 1 thread side by side (parallel_measure: half a second, or two steps,
+ * each) and keeps the faster. -1 with err when the measurement failed (out of memory):
+ * pc->layout is then one run at a time. */
 int parallel_resolve(const struct campaign_config *cc, int threads, struct parallel_choice *pc, char *err);
 
 /* Total training tokens/s of `layout`: layout.runs copies of the campaign's probe train
  * side by side on random tokens, each in a pthread of its own with threads_per_run
- * threads, for about `seconds` (at least 2 steps each) after 2 warm-up steps; nothing is
+ * threads, for about `seconds` (at least one step each) after a warm-up step; nothing is
  * written. -1 with err when a copy could not train (memory). */
 int parallel_measure(const struct campaign_config *cc, struct run_layout layout, double seconds,
                      double *tokens_per_s, char *err);

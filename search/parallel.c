@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#define MEASURE_SECONDS 0.6      /* timed window of each layout */
-#define WARMUP_STEPS 2           /* untimed: activations laid out, BLAS buffers, caches */
+#define MEASURE_SECONDS 0.5      /* timed window of each layout (at least one step) */
+#define WARMUP_STEPS 1           /* untimed: threads started, activations laid out, BLAS buffers */
 
 struct run_layout parallel_layout(int setting, int threads)
 {
@@ -95,7 +95,7 @@ static int copy_step(const struct train_progress *p, void *user)
         return 0;
     }
     double t = now_s();
-    if (t - c->t0 < c->seconds || p->step - c->step0 < 2) return 0;
+    if (t - c->t0 < c->seconds) return 0;
     c->t1 = t;
     c->steps = p->step - c->step0;
     return 1;                        /* stop: no checkpoint (no out_path), no evaluation */
@@ -110,7 +110,7 @@ static void *copy_main(void *arg)
     c->rc = trainer_train(c->tc, NULL, &m, c->ds, copy_step, c, &res, c->err);
     model_free(&m);
     if (!c->passed) gate_arrive(c->aligned);   /* failed early: the others go on */
-    if (c->rc == 0 && c->steps < 2) {
+    if (c->rc == 0 && c->steps < 1) {
         c->rc = -1;
         snprintf(c->err, sizeof c->err, "the measurement's run %s before its timed steps",
                  res.diverged ? "diverged" : "ended");
