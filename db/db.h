@@ -117,7 +117,12 @@ int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_
  *                  value: linear_threshold, max_prefix, multipliers (array), head_dim_step,
  *                  head_dim_min, control, combine, retrain ("scratch" | "inherit"),
  *                  inherit_steps, inherit_lr_frac, analysis_tokens, runs_dir,
- *                  probe_embed_scale, replicates
+ *                  probe_embed_scale, replicates, parallel
+ *   "parallel"     how this session's runs shared the threads (search.parallel): an object
+ *                  {"setting": 0 (auto) or k, "runs": at once, "threads_per_run": n, and
+ *                  under auto with 2+ threads "measured": [{"runs", "threads_per_run",
+ *                  "tokens_per_s"} for one run of every thread, then for runs of 1 thread
+ *                  side by side]}; absent under MPI and in campaigns from before it
  * Without "train_config" or "search" (a campaign recorded before they existed), reports
  * use what the raw config_json gives and say "not recorded" for the rest. */
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err);

@@ -1,6 +1,6 @@
 /* reports/setup.c — the report's Setup table: corpus and split, model shape, the probe's
  * and the standard baseline's architectures, budget, seeds, retraining, proposal rules,
- * machine, host, tool version, dates and wall time. Read from the database only: the
+ * machine, runs at once (search.parallel), host, tool version, dates and wall time. Read from the database only: the
  * campaign's setup JSON (keys: db/db.h, db_campaign_set_setup), whose "train_config" and
  * "search" are the training config and search section as the campaign resolved them,
  * every key written. A campaign recorded before those keys existed has only its config
@@ -242,10 +242,40 @@ static int known_setup_key(const char *k)
 {
     static const char *const keys[] = { "cpu_model", "cores", "threads", "blas_core", "version", "corpus_path",
                                         "tokens", "train_tokens", "val_tokens", "val_fraction", "is_bytes",
-                                        "train_config", "search" };
+                                        "train_config", "search", "parallel" };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;
+}
+
+/* "2 runs at once, 1 thread each (search.parallel auto: ...)" from the setup's
+ * "parallel" (the last session's: auto may choose anew each session); nothing for a
+ * campaign recorded before it, or under MPI. */
+static void setup_parallel(struct report_buf *md, const cJSON *p)
+{
+    double runs, per_run, setting;
+    if (!cJSON_IsObject(p) || !json_num(p, "runs", &runs) || !json_num(p, "threads_per_run", &per_run)) return;
+    char v[1400], num[48];
+    int k = runs > 1 ? snprintf(v, sizeof v, "%.0f at once, %.0f thread%s each", runs, per_run, per_run == 1 ? "" : "s")
+                     : snprintf(v, sizeof v, "one at a time, %.0f thread%s", per_run, per_run == 1 ? "" : "s");
+    if (json_num(p, "setting", &setting) && setting != 0) {
+        snprintf(v + k, sizeof v - k, " (search.parallel %.0f)", setting);
+    } else {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(p, "measured");
+        k += snprintf(v + k, sizeof v - k, " (search.parallel auto%s", cJSON_GetArraySize(m) > 0 ? ", measured: " : "");
+        int i = 0;
+        for (const cJSON *x = cJSON_IsArray(m) ? m->child : NULL; x && k < (int)sizeof v; x = x->next, i++) {
+            double r = 0, t = 0, tps = 0;
+            json_num(x, "runs", &r);
+            json_num(x, "threads_per_run", &t);
+            json_num(x, "tokens_per_s", &tps);
+            report_fmt_int(num, sizeof num, llround(tps));
+            k += snprintf(v + k, sizeof v - k, "%s%.0f × %.0f thread%s %s tokens/s", i ? ", " : "", r, t,
+                          t == 1 ? "" : "s", num);
+        }
+        if (k < (int)sizeof v) snprintf(v + k, sizeof v - k, "%s)", i ? " in all" : "");
+    }
+    setup_row(md, "Runs", v);
 }
 
 static void setup_machine(struct report_buf *md, const struct report_campaign *rc)
@@ -261,6 +291,7 @@ static void setup_machine(struct report_buf *md, const struct report_campaign *r
         snprintf(v, sizeof v, "CPU %s; %s cores; %s threads; OpenBLAS core %s", cpu ? cpu : "not recorded", cores, threads,
                  blas ? blas : "not recorded");
         setup_row(md, "Machine", v);
+        setup_parallel(md, cJSON_GetObjectItemCaseSensitive(su, "parallel"));
     }
     setup_row(md, "Host", rc->c.host[0] ? rc->c.host : "not recorded");
     const char *ver = su ? report_json_str(su, "version") : NULL;

@@ -120,7 +120,10 @@ static const char alpha_setup[] =
     "\"search\": {\"linear_threshold\": 2.5, \"max_prefix\": 4, \"head_dim_step\": 4, \"head_dim_min\": 4, "
     "\"control\": true, \"combine\": true, \"inherit_steps\": 25, \"replicates\": 1, \"inherit_lr_frac\": 0.25, "
     "\"analysis_tokens\": 64, \"runs_dir\": \"runs\", \"probe_embed_scale\": 32, \"multipliers\": [1, 2], "
-    "\"retrain\": \"scratch\", \"measure\": \"erank\"}}";
+    "\"retrain\": \"scratch\", \"measure\": \"erank\"}, "
+    "\"parallel\": {\"setting\": 0, \"runs\": 2, \"threads_per_run\": 1, \"measured\": "
+    "[{\"runs\": 1, \"threads_per_run\": 2, \"tokens_per_s\": 6100}, {\"runs\": 2, \"threads_per_run\": 1, "
+    "\"tokens_per_s\": 7900}]}}";
 
 #define N_LAYER 4
 #define N_HEAD 2
@@ -439,6 +442,9 @@ TEST(report_setup_and_cascade_tables)
     CHECK(strstr(md, "| Seeds | 1337 (every run) |"));
     CHECK(strstr(md, "| Retraining | scratch: every candidate and control trained from scratch"));
     CHECK(strstr(md, "| Machine | CPU Test CPU 9000; 2 cores; 2 threads; OpenBLAS core Haswell |"));
+    CHECK(strstr(md, "| Runs | 2 at once, 1 thread each (search.parallel auto, measured: 1 × 2 threads 6,100 tokens/s, "
+                     "2 × 1 thread 7,900 tokens/s in all) |"));
+    CHECK(strstr(md, "Setup: parallel") == NULL);
     CHECK(strstr(md, "| Tool version | v9-test (setup); the campaign was begun by code version v1-code |"));
     CHECK(strstr(md, "| Setup: compiler | `\"gcc 12\"` |"));
     CHECK(strstr(md, "| Wall time | ") && strstr(md, "the done runs' own wall times sum to"));
