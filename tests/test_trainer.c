@@ -485,6 +485,38 @@ TEST(train_same_seed_bit_identical_one_thread)
     trainer_set_threads(saved);
 }
 
+/* The thread count changes no number (README "Reproducibility"): reductions run in a fixed
+ * order and elementwise passes compute each element alike whichever thread (and vector
+ * lane or scalar remainder) gets it. Odd sizes (C 24, 4C 96, V 256, T 7, B 3) put
+ * elements in the remainders at 1 thread and at 3. */
+TEST(train_thread_count_changes_no_number)
+{
+    int saved = omp_get_max_threads();
+    struct dataset ds;
+    synthetic_dataset(&ds, 4000);
+    struct train_config tc;
+    tiny_train_config(&tc, 5);
+    tc.model.n_embd = 24;
+    tc.model.n_head = 3;
+    tc.model.seq_len = 7;
+    tc.model.layers[0] = (struct layer_arch){ ATTN_SD, 8 };
+    tc.model.layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 8 };
+    tc.batch_size = 3;
+    struct model a, b;
+    struct train_result ra, rb;
+    char err[CASCADE_ERR_MAX];
+    trainer_set_threads(1);
+    REQUIRE_MSG(trainer_train(&tc, NULL, &a, &ds, NULL, NULL, &ra, err) == 0, "%s", err);
+    trainer_set_threads(3);
+    REQUIRE_MSG(trainer_train(&tc, NULL, &b, &ds, NULL, NULL, &rb, err) == 0, "%s", err);
+    CHECK(ra.final_train_loss == rb.final_train_loss);
+    CHECK(ra.val.loss == rb.val.loss);
+    CHECK(memcmp(a.params, b.params, 4 * a.n_params) == 0);
+    model_free(&a); model_free(&b);
+    data_free(&ds);
+    trainer_set_threads(saved);
+}
+
 TEST(train_loss_falls_on_synthetic_text)
 {
     struct dataset ds;
@@ -634,4 +666,25 @@ TEST(train_weight_decay_reaches_s_only_with_decay_s)
         free(before);
         model_free(&m);
     }
+}
+
+/* The vectorisable e^x and tanh of trainer/ops.h against libm (double) over the ranges
+ * the kernels use: softmax exponents (<= 0), GELU's tanh arguments, and the clamps. */
+TEST(ops_fast_exp_and_tanh_match_libm)
+{
+    double worst_exp = 0, worst_tanh = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 2000000.0f;
+        double want = exp((double)x), rel = fabs(ops_expf(x) - want) / want;
+        if (rel > worst_exp) worst_exp = rel;
+        float u = -12.0f + 24.0f * (float)i / 2000000.0f;
+        double dt = fabs(ops_tanhf(u) - tanh((double)u));
+        if (dt > worst_tanh) worst_tanh = dt;
+    }
+    CHECK_MSG(worst_exp < 4e-7, "ops_expf relative error %.3g", worst_exp);
+    CHECK_MSG(worst_tanh < 3e-7, "ops_tanhf absolute error %.3g", worst_tanh);
+    CHECK(ops_expf(0.0f) == 1.0f);
+    CHECK(ops_expf(-1000.0f) > 0.0f && ops_expf(-1000.0f) < 2e-38f);   /* clamped, not 0 */
+    CHECK(isfinite(ops_expf(1000.0f)));
+    CHECK(ops_tanhf(50.0f) == 1.0f && ops_tanhf(-50.0f) == -1.0f);
 }

@@ -363,9 +363,25 @@ void model_free(struct model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Times stmt into m->profile->dir[op] when profiling (struct model_profile). */
+#define PROF(m, dir, op, stmt) do { double t0_ = (m)->profile ? omp_get_wtime() : 0.0; stmt; \
+    if ((m)->profile) (m)->profile->dir[op] += omp_get_wtime() - t0_; } while (0)
+
+const char *model_prof_op_name(enum model_prof_op op)
+{
+    static const char *const names[PROF_N] = {
+        [PROF_EMBED] = "embedding", [PROF_LAYERNORM] = "layernorm", [PROF_MM_ATTN_IN] = "matmul attn in",
+        [PROF_ATTN_CORE] = "attention", [PROF_MM_ATTN_OUT] = "matmul attn out", [PROF_MM_FC] = "matmul mlp fc",
+        [PROF_GELU] = "gelu", [PROF_MM_FC_PROJ] = "matmul mlp proj", [PROF_RESIDUAL] = "residual",
+        [PROF_HEAD] = "matmul tied head", [PROF_XENT] = "cross-entropy", [PROF_ZERO] = "zeroing",
+        [PROF_ADAMW] = "clip + adamw",
+    };
+    return op >= 0 && op < PROF_N ? names[op] : "?";
+}
+
 void model_zero_grad(struct model *m)
 {
-    memset(m->grads, 0, m->n_params * sizeof(float));
+    PROF(m, bwd, PROF_ZERO, memset(m->grads, 0, m->n_params * sizeof(float)));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -381,22 +397,25 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
     float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
-        matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd);
-        attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d);
+        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
+        PROF(m, fwd, PROF_ATTN_CORE, attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d));
         break;
     case ATTN_SD:
-        sd_build_l(la->lmat, p.s, p.delta, H, d);
-        matmul_forward(k, ld, x, p.u, NULL, N, C, Hd);        /* p = x U, kept as keys */
-        matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hd);
-        sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);     /* q = p L */
-        attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d);
+        PROF(m, fwd, PROF_MM_ATTN_IN,
+             matmul_forward(k, ld, x, p.u, NULL, N, C, Hd);         /* p = x U, kept as keys */
+             matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hd));
+        PROF(m, fwd, PROF_ATTN_CORE,
+             sd_build_l(la->lmat, p.s, p.delta, H, d);
+             sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);      /* q = p L */
+             attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d));
         break;
     case ATTN_LINEAR:
-        matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd);
-        linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d);
+        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
+        PROF(m, fwd, PROF_ATTN_CORE,
+             linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d));
         break;
     }
-    matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C);
+    PROF(m, fwd, PROF_MM_ATTN_OUT, matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C));
 }
 
 int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
@@ -413,36 +432,38 @@ int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets
     a->targets = targets;
     a->has_targets = targets != NULL;
 
-    encoder_forward(a->encoded, inputs, w.wte, w.wpe, c->embed_scale, B, T, C);
+    PROF(m, fwd, PROF_EMBED, encoder_forward(a->encoded, inputs, w.wte, w.wpe, c->embed_scale, B, T, C));
     const float *x = a->encoded;
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *la = &a->layers[l];
         struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
         const float *xin = x;
         if (c->layernorm) {
-            layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, x, p.ln1w, p.ln1b, N, C);
+            PROF(m, fwd, PROF_LAYERNORM, layernorm_forward(la->ln1, la->ln1_mean, la->ln1_rstd, x, p.ln1w, p.ln1b, N, C));
             xin = la->ln1;
         }
         attention_block_forward(m, l, xin, B, T);
-        residual_forward(la->res1, x, la->attproj, (long)N * C);
+        PROF(m, fwd, PROF_RESIDUAL, residual_forward(la->res1, x, la->attproj, (long)N * C));
         const float *hin = la->res1;
         if (c->layernorm) {
-            layernorm_forward(la->ln2, la->ln2_mean, la->ln2_rstd, la->res1, p.ln2w, p.ln2b, N, C);
+            PROF(m, fwd, PROF_LAYERNORM,
+                 layernorm_forward(la->ln2, la->ln2_mean, la->ln2_rstd, la->res1, p.ln2w, p.ln2b, N, C));
             hin = la->ln2;
         }
-        matmul_forward(la->fch, 4 * C, hin, p.fcw, p.fcb, N, C, 4 * C);
-        gelu_forward(la->fch_gelu, la->fch, (long)N * 4 * C);
-        matmul_forward(la->fcproj, C, la->fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C);
-        residual_forward(la->res2, la->res1, la->fcproj, (long)N * C);
+        PROF(m, fwd, PROF_MM_FC, matmul_forward(la->fch, 4 * C, hin, p.fcw, p.fcb, N, C, 4 * C));
+        PROF(m, fwd, PROF_GELU, gelu_forward(la->fch_gelu, la->fch, (long)N * 4 * C));
+        PROF(m, fwd, PROF_MM_FC_PROJ,
+             matmul_forward(la->fcproj, C, la->fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C));
+        PROF(m, fwd, PROF_RESIDUAL, residual_forward(la->res2, la->res1, la->fcproj, (long)N * C));
         x = la->res2;
     }
     if (c->layernorm) {
-        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, w.lnfw, w.lnfb, N, C);
+        PROF(m, fwd, PROF_LAYERNORM, layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, x, w.lnfw, w.lnfb, N, C));
         x = a->lnf;
     }
-    tied_head_forward(a->logits, x, w.wte, N, C, V);
+    PROF(m, fwd, PROF_HEAD, tied_head_forward(a->logits, x, w.wte, N, C, V));
     if (!targets) return 0;
-    crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V);
+    PROF(m, fwd, PROF_XENT, crossentropy_forward(a->losses, a->probs, a->logits, targets, N, V));
     double sum = 0.0;
     for (int i = 0; i < N; i++) sum += a->losses[i];
     if (loss) *loss = (float)(sum / N);
@@ -493,24 +514,28 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     int ld = 3 * Hd;
     const float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
     float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv = a->dqkv + 2 * Hd;
-    memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld);
+    PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
-        attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
-        matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd);
+        PROF(m, bwd, PROF_ATTN_CORE,
+             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d));
+        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
         break;
     case ATTN_SD:
-        attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
-        memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
-        sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
-        sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d);
-        matmul_backward(dx, g.u, NULL, dk, ld, x, p.u, N, C, Hd);
-        matmul_backward(dx, g.vw, g.vb, dv, ld, x, p.vw, N, C, Hd);
+        PROF(m, bwd, PROF_ATTN_CORE,
+             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
+             memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
+             sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
+             sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));
+        PROF(m, bwd, PROF_MM_ATTN_IN,
+             matmul_backward(dx, g.u, NULL, dk, ld, x, p.u, N, C, Hd);
+             matmul_backward(dx, g.vw, g.vb, dv, ld, x, p.vw, N, C, Hd));
         break;
     case ATTN_LINEAR:
-        linear_attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->atty, la->den,
-                                  ld, B, T, H, d);
-        matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd);
+        PROF(m, bwd, PROF_ATTN_CORE,
+             linear_attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->atty, la->den,
+                                       ld, B, T, H, d));
+        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
         break;
     }
 }
@@ -524,16 +549,17 @@ void model_backward(struct model *m)
     int B = a->B, T = a->T, N = B * T, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
     float *dres = a->dresid;
 
-    memset(a->dlogits, 0, sizeof(float) * (size_t)N * V);
-    crossentropy_backward(a->dlogits, a->probs, a->targets, 1.0f / N, N, V);
+    PROF(m, bwd, PROF_ZERO, memset(a->dlogits, 0, sizeof(float) * (size_t)N * V));
+    PROF(m, bwd, PROF_XENT, crossentropy_backward(a->dlogits, a->probs, a->targets, 1.0f / N, N, V));
     const float *xlast = L > 0 ? a->layers[L - 1].res2 : a->encoded;
-    memset(dres, 0, sizeof(float) * (size_t)N * C);
+    PROF(m, bwd, PROF_ZERO, memset(dres, 0, sizeof(float) * (size_t)N * C));
     if (c->layernorm) {
-        memset(a->dln, 0, sizeof(float) * (size_t)N * C);
-        tied_head_backward(a->dln, gw.wte, a->dlogits, a->lnf, w.wte, N, C, V);
-        layernorm_backward(dres, gw.lnfw, gw.lnfb, a->dln, xlast, w.lnfw, a->lnf_mean, a->lnf_rstd, N, C);
+        PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
+        PROF(m, bwd, PROF_HEAD, tied_head_backward(a->dln, gw.wte, a->dlogits, a->lnf, w.wte, N, C, V));
+        PROF(m, bwd, PROF_LAYERNORM,
+             layernorm_backward(dres, gw.lnfw, gw.lnfb, a->dln, xlast, w.lnfw, a->lnf_mean, a->lnf_rstd, N, C));
     } else {
-        tied_head_backward(dres, gw.wte, a->dlogits, xlast, w.wte, N, C, V);
+        PROF(m, bwd, PROF_HEAD, tied_head_backward(dres, gw.wte, a->dlogits, xlast, w.wte, N, C, V));
     }
 
     for (int l = L - 1; l >= 0; l--) {
@@ -543,32 +569,37 @@ void model_backward(struct model *m)
         int Hd = c->n_head * c->layers[l].head_dim;
         const float *x = l > 0 ? a->layers[l - 1].res2 : a->encoded;
         /* dres holds d(res2). MLP branch: res2 = res1 + fcproj(gelu(fc(ln2(res1)))). */
-        memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C);
-        matmul_backward(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
-                        N, 4 * C, C);
-        memset(a->dfch, 0, sizeof(float) * (size_t)N * 4 * C);
-        gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C);
+        PROF(m, bwd, PROF_ZERO, memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C));
+        PROF(m, bwd, PROF_MM_FC_PROJ,
+             matmul_backward(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
+                             N, 4 * C, C));
+        PROF(m, bwd, PROF_ZERO, memset(a->dfch, 0, sizeof(float) * (size_t)N * 4 * C));
+        PROF(m, bwd, PROF_GELU, gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
         if (c->layernorm) {
-            memset(a->dln, 0, sizeof(float) * (size_t)N * C);
-            matmul_backward(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C);
-            layernorm_backward(dres, g.ln2w, g.ln2b, a->dln, la->res1, p.ln2w,
-                               la->ln2_mean, la->ln2_rstd, N, C);
+            PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
+            PROF(m, bwd, PROF_MM_FC, matmul_backward(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
+            PROF(m, bwd, PROF_LAYERNORM,
+                 layernorm_backward(dres, g.ln2w, g.ln2b, a->dln, la->res1, p.ln2w,
+                                    la->ln2_mean, la->ln2_rstd, N, C));
         } else {
-            matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C);
+            PROF(m, bwd, PROF_MM_FC,
+                 matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C));
         }
         /* dres now holds d(res1). Attention branch: res1 = x + proj(attn(ln1(x))). */
-        memset(a->datty, 0, sizeof(float) * (size_t)N * Hd);
-        matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C);
+        PROF(m, bwd, PROF_ZERO, memset(a->datty, 0, sizeof(float) * (size_t)N * Hd));
+        PROF(m, bwd, PROF_MM_ATTN_OUT,
+             matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C));
         if (c->layernorm) {
-            memset(a->dln, 0, sizeof(float) * (size_t)N * C);
+            PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
             attention_block_backward(m, l, la->ln1, a->dln, B, T);
-            layernorm_backward(dres, g.ln1w, g.ln1b, a->dln, x, p.ln1w,
-                               la->ln1_mean, la->ln1_rstd, N, C);
+            PROF(m, bwd, PROF_LAYERNORM,
+                 layernorm_backward(dres, g.ln1w, g.ln1b, a->dln, x, p.ln1w,
+                                    la->ln1_mean, la->ln1_rstd, N, C));
         } else {
             attention_block_backward(m, l, x, dres, B, T);
         }
     }
-    encoder_backward(gw.wte, gw.wpe, dres, a->inputs, c->embed_scale, B, T, C);
+    PROF(m, bwd, PROF_EMBED, encoder_backward(gw.wte, gw.wpe, dres, a->inputs, c->embed_scale, B, T, C));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -585,7 +616,15 @@ float trainer_lr_at(const struct train_config *tc, int64_t step)
     return (float)(min_lr + 0.5 * (tc->lr - min_lr) * (1.0 + cos(M_PI * frac)));
 }
 
+static float clip_and_step(struct model *m, const struct train_config *tc, float lr);
 float model_clip_and_step(struct model *m, const struct train_config *tc, float lr)
+{
+    float norm;
+    PROF(m, bwd, PROF_ADAMW, norm = clip_and_step(m, tc, lr));
+    return norm;
+}
+
+static float clip_and_step(struct model *m, const struct train_config *tc, float lr)
 {
     /* Serial double sum: fixed order, independent of threads. */
     double sq = 0.0;

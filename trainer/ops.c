@@ -162,20 +162,20 @@ void tied_head_backward(float *dx, float *dwte, const float *dlogits, const floa
 
 void gelu_forward(float *out, const float *inp, long n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (long i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+        out[i] = 0.5f * x * (1.0f + ops_tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
     }
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, long n)
 {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (long i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        float th = tanhf(u);
+        float th = ops_tanhf(u);
         float sech2 = 1.0f - th * th;
         float grad = 0.5f * (1.0f + th) +
                      0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
@@ -202,7 +202,9 @@ void crossentropy_forward(float *losses, float *probs, const float *logits,
         float mx = z[0];
         for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
         double sum = 0.0;
-        for (int v = 0; v < V; v++) { p[v] = expf(z[v] - mx); sum += p[v]; }
+        #pragma omp simd
+        for (int v = 0; v < V; v++) p[v] = ops_expf(z[v] - mx);
+        for (int v = 0; v < V; v++) sum += p[v];
         float inv = (float)(1.0 / sum);
         for (int v = 0; v < V; v++) p[v] *= inv;
         /* log-sum-exp form keeps the loss exact when p[target] underflows */
@@ -243,8 +245,10 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
             float *row = a + (size_t)i * T;
             float mx = row[0];
             for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+            #pragma omp simd
+            for (int j = 0; j <= i; j++) row[j] = ops_expf(row[j] - mx);
             float sum = 0.0f;
-            for (int j = 0; j <= i; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+            for (int j = 0; j <= i; j++) sum += row[j];
             float inv = 1.0f / sum;
             for (int j = 0; j <= i; j++) row[j] *= inv;
             for (int j = i + 1; j < T; j++) row[j] = 0.0f;

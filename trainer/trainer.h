@@ -261,6 +261,31 @@ struct param_tensor {
                             * weights, not wte/wpe), 2 (DECAY_IF_S) only with train.decay_s */
 };
 
+/* Per-op wall time of training steps, for `cascade bench --profile` (search/bench.c):
+ * seconds summed over calls, forward and backward apart (the optimiser's step and the
+ * zeroing of gradients count as backward). Filled only while model.profile is set; the
+ * clock is read around whole ops, so an op's time includes its OpenMP fork/join. */
+enum model_prof_op {
+    PROF_EMBED,        /* token + position embedding */
+    PROF_LAYERNORM,
+    PROF_MM_ATTN_IN,   /* matmuls into attention: [W_Q W_K W_V] or S-D's U and W_V */
+    PROF_ATTN_CORE,    /* attention itself: softmax or S-D (with its q = p L) or linear */
+    PROF_MM_ATTN_OUT,  /* W_O */
+    PROF_MM_FC,        /* MLP up-projection (C -> 4C) */
+    PROF_GELU,
+    PROF_MM_FC_PROJ,   /* MLP down-projection (4C -> C) */
+    PROF_RESIDUAL,
+    PROF_HEAD,         /* tied output head */
+    PROF_XENT,         /* softmax cross-entropy */
+    PROF_ZERO,         /* zeroing gradients and gradient buffers */
+    PROF_ADAMW,        /* gradient norm, clipping, AdamW */
+    PROF_N
+};
+struct model_profile {
+    double fwd[PROF_N], bwd[PROF_N];   /* seconds */
+};
+const char *model_prof_op_name(enum model_prof_op op);
+
 struct model_acts;         /* activations, laid out once per (B, T); private */
 struct model_layout;       /* tensor offsets (model-wide and per layer), recorded once by model_init; private */
 
@@ -275,6 +300,7 @@ struct model {
     int64_t step;          /* optimiser steps taken */
     struct model_layout *layout;
     struct model_acts *acts;
+    struct model_profile *profile; /* NULL (the default): no timing; else accumulated into */
 };
 
 int model_init(struct model *m, const struct model_config *cfg, uint64_t seed, char *err);
