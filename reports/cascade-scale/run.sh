@@ -1,36 +1,44 @@
 #!/bin/sh
-# The scale study of issue 12: does a rising routing cascade appear with width, depth or
-# training length? Trains the demo's probe recipe (S-D, no LayerNorm, embeddings x32,
-# sigma_s 0.1, no weight decay, batch 8 x 128 tokens, 1 thread per run) at each shape of
-# configs/scale/, then measures it with `cascade analyze` (weight level, realised on the
-# first validation window, and S - S0). Outputs, per arm NAME, in runs/scale/:
+# Trains and measures probes for two studies of issue 12 (README "Recipe and measure
+# study", reports/cascade-scale/README.md). Each CONFIG is a training config (the demo's
+# probe recipe, one thing varied; threads 1); for configs/DIR/NAME.json it writes, in
+# runs/DIR/:
 #   NAME.safetensors        the trained probe
 #   NAME.train.txt          the training log (final validation perplexity on its last line)
-#   NAME.analyze.txt        cascade analyze, weight and realised level
+#   NAME.analyze.txt        cascade analyze: weight level, and realised on the first
+#                           validation window of data/brown.txt
 #   NAME.minus_init.txt     cascade analyze --minus-init (S - S0)
-# Usage: reports/cascade-scale/run.sh [ARM ...]   (no ARM: all six, as two 1-thread streams
-# side by side; about 1 h on 2 idle cores of an Intel Xeon of 2026)
+# Usage: reports/cascade-scale/run.sh [CONFIG ...]
+#   no CONFIG: every arm of both studies, as two 1-thread streams side by side (about
+#   55 min on 2 idle cores of an Intel Xeon of 2026). CASCADE names the binary
+#   (default ./cascade).
 set -eu
 cd "$(dirname "$0")/../.."
-out=runs/scale
-mkdir -p "$out"
+bin=${CASCADE:-./cascade}
 
 run_arm() {
-    name=$1
-    ./cascade train --config "configs/scale/$name.json" --out "$out/$name.safetensors" \
-        > "$out/$name.train.txt" 2>&1
-    ./cascade analyze "$out/$name.safetensors" --data data/brown.txt > "$out/$name.analyze.txt"
-    ./cascade analyze "$out/$name.safetensors" --minus-init > "$out/$name.minus_init.txt"
-    echo "$name: $(tail -n 1 "$out/$name.train.txt")"
+    cfg=$1
+    name=$(basename "$cfg" .json)
+    out=runs/$(basename "$(dirname "$cfg")")
+    mkdir -p "$out"
+    "$bin" train --config "$cfg" --out "$out/$name.safetensors" > "$out/$name.train.txt" 2>&1
+    "$bin" analyze "$out/$name.safetensors" --data data/brown.txt > "$out/$name.analyze.txt"
+    "$bin" analyze "$out/$name.safetensors" --minus-init > "$out/$name.minus_init.txt"
+    echo "$cfg: $(tail -n 1 "$out/$name.train.txt")"
 }
 
 if [ $# -gt 0 ]; then
-    for arm in "$@"; do run_arm "$arm"; done
+    for cfg in "$@"; do run_arm "$cfg"; done
     exit 0
 fi
-( run_arm c128_l6_s1200; run_arm c128_l6_s4800; run_arm c128_l12_s1200; run_arm c128_l6_s2400 ) &
+s=configs/scale
+r=configs/study
+( for c in $s/c256_l6_s2400 $s/c128_l6_s2400 $r/probe_s0.1_x1 $r/probe_s0_x32 $r/probe_s0.1_x32_wd0.1; do
+      run_arm "$c.json"; done ) &
 a=$!
-( run_arm c256_l6_s1200; run_arm c256_l6_s2400 ) &
+( for c in $s/c256_l6_s1200 $s/c128_l6_s4800 $s/c128_l12_s1200 $s/c128_l6_s1200 $r/probe_s0.01_x32 \
+           $r/probe_s0.001_x32 $r/probe_s0.1_x32_wd0.1_decay_s; do
+      run_arm "$c.json"; done ) &
 b=$!
 wait $a
 wait $b
