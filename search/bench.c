@@ -10,7 +10,8 @@
  * n = 512, 1024, 2048 with all threads).
  * --profile adds, per shape, the time of a step split by op (struct model_profile) plus
  * batch sampling ("data"); "other" is the step's time outside any timed op.
- * --sharing adds two measurements of the cores under other work:
+ * --sharing adds two measurements of the cores under other work, both through the
+ * training loop itself (trainer_train, train.threads 0, so its thread governor acts):
  *   side by side: one run with every thread, then one 1-thread run per thread at once
  *                 (each its own process), total tokens/s of each (what
  *                 search.parallel "auto" decides from);
@@ -136,9 +137,33 @@ static void print_profile(const struct model_profile *p, double data_s, int step
     printf("    %-18s %9s %9s %9.3f\n", "step", "", "", step_ms);
 }
 
+/* tokens/s of `cascade train`'s own loop (trainer_train: the thread governor of
+ * train.threads 0 included) on shape s for `steps` steps; 0 on error (printed). */
+static double trainer_tokens_per_s(const struct bench_shape *s, struct dataset *ds, int steps)
+{
+    struct train_config tc;
+    trainer_config_defaults(&tc);
+    shape_config(&tc.model, s);
+    tc.batch_size = s->B;
+    tc.steps = steps;
+    tc.warmup_steps = 0;
+    tc.eval_every = 0;
+    tc.checkpoint_every = 0;
+    tc.threads = 0;
+    ds->n_train = ds->n_tokens - (size_t)(s->B * s->T + 1);   /* one validation batch */
+    struct model m;
+    struct train_result res;
+    char err[CASCADE_ERR_MAX];
+    int rc = trainer_train(&tc, NULL, &m, ds, NULL, NULL, &res, err);
+    model_free(&m);
+    ds->n_train = ds->n_tokens;
+    if (rc != 0) { fprintf(stderr, "cascade bench: %s\n", err); return 0; }
+    return res.tokens_per_s;
+}
+
 /* Runs n forked processes side by side, each training shape s with 1 thread; returns
  * their total tokens/s (0 on error). */
-static double side_by_side_tokens_per_s(const struct bench_shape *s, const struct dataset *ds, int steps, int n)
+static double side_by_side_tokens_per_s(const struct bench_shape *s, struct dataset *ds, int steps, int n)
 {
     int fds[64][2];
     pid_t pids[64];
@@ -150,7 +175,7 @@ static double side_by_side_tokens_per_s(const struct bench_shape *s, const struc
         if (pids[i] == 0) {
             close(fds[i][0]);
             omp_set_num_threads(1);
-            double tps = train_tokens_per_s(s, ds, steps, NULL, NULL);
+            double tps = trainer_tokens_per_s(s, ds, steps);
             ssize_t w = write(fds[i][1], &tps, sizeof tps);
             _exit(w == (ssize_t)sizeof tps ? 0 : 1);
         }
@@ -251,14 +276,14 @@ int cmd_bench(int argc, char **argv)
     if (sharing && nthreads >= 2) {
         printf("\nsharing the cores (%d threads):\n", nthreads);
         for (int s = 0; s < n_shapes; s += 2) {   /* tiny and the demo probe */
-            int steps = quick ? 3 : shapes[s].steps;
-            double alone = train_tokens_per_s(&shapes[s], &ds, steps, NULL, NULL);
+            int steps = quick ? 10 : 4 * shapes[s].steps;
+            double alone = trainer_tokens_per_s(&shapes[s], &ds, steps);
             double sbs = side_by_side_tokens_per_s(&shapes[s], &ds, steps, nthreads);
             printf("  %-40s one %d-thread run %8.0f tokens/s | %d 1-thread runs side by side %8.0f tokens/s (x%.2f)\n",
                    shapes[s].name, nthreads, alone, nthreads, sbs, alone > 0 ? sbs / alone : 0.0);
             pid_t pids[64];
             int nb = start_neighbours(pids, nthreads < 64 ? nthreads : 64);
-            double shared = train_tokens_per_s(&shapes[s], &ds, steps, NULL, NULL);
+            double shared = trainer_tokens_per_s(&shapes[s], &ds, steps);
             stop_neighbours(pids, nb);
             double fair = alone * nthreads / (nthreads + nb);
             printf("  %-40s beside %d busy processes: %8.0f tokens/s = %.0f%% of its fair share (%.0f)\n",

@@ -688,3 +688,15 @@ TEST(ops_fast_exp_and_tanh_match_libm)
     CHECK(isfinite(ops_expf(1000.0f)));
     CHECK(ops_tanhf(50.0f) == 1.0f && ops_tanhf(-50.0f) == -1.0f);
 }
+
+/* train.threads 0 gives way to other work (trainer/train.c "Sharing the cores"). */
+TEST(train_threads_for_load_gives_way)
+{
+    CHECK(trainer_threads_for_load(2, 2, 0) == 2);
+    CHECK(trainer_threads_for_load(2, 2, 1) == 1);
+    CHECK(trainer_threads_for_load(2, 2, 5) == 1);
+    CHECK(trainer_threads_for_load(8, 16, 4) == 8);
+    CHECK(trainer_threads_for_load(8, 16, 10) == 6);
+    CHECK(trainer_threads_for_load(1, 2, 0) == 1);
+    CHECK(trainer_threads_for_load(4, 4, -1) == 4);
+}

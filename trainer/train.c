@@ -8,6 +8,7 @@
 #include "trainer/trainer.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <sched.h>
 #include <math.h>
 #include <omp.h>
@@ -36,6 +37,90 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Sharing the cores                                                                      */
+
+/* With train.threads 0 ("all cores") a run uses fewer threads while other work keeps the
+ * cores busy. OpenMP's threads meet at a barrier after every parallel loop (hundreds per
+ * step); when one of them is descheduled the others wait for it, so a 2-thread run beside
+ * an equal-priority neighbour fell to a sixth of its fair share (issue 14). Twice a
+ * second the loop counts the runnable tasks on the machine that are not its own and uses
+ * trainer_threads_for_load() threads; a change needs two readings in a row. The thread
+ * count changes no number (test train_thread_count_changes_no_number), only the time. */
+#define GOVERNOR_PERIOD_S 0.5
+
+int trainer_threads_for_load(int max_threads, int cpus, int others)
+{
+    int free_cpus = cpus - (others > 0 ? others : 0);
+    int n = free_cpus < max_threads ? free_cpus : max_threads;
+    return n < 1 ? 1 : n;
+}
+
+/* Runnable tasks (threads) on the machine that are not this process's: /proc/loadavg's
+ * running count minus this process's threads in state R. -1 when unreadable. */
+static int runnable_others(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return -1;
+    int running = -1, total;
+    double l1, l5, l15;
+    int ok = fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total) == 5;
+    fclose(f);
+    if (!ok) return -1;
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir) return -1;
+    int own = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *t = fopen(path, "r");
+        if (!t) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, t);
+        fclose(t);
+        buf[n] = 0;
+        const char *close_paren = strrchr(buf, ')');   /* "pid (comm) S ..." */
+        if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R') own++;
+    }
+    closedir(dir);
+    return running - own > 0 ? running - own : 0;
+}
+
+struct thread_governor {
+    int max_threads;       /* the count at the start; 1 (or train.threads > 0): never acts */
+    int cpus;              /* CPUs this process may run on */
+    int proposed;          /* the last reading's count, applied when the next agrees */
+    double next_s;         /* when to read next */
+};
+
+static void governor_init(struct thread_governor *g, const struct train_config *tc)
+{
+    cpu_set_t set;
+    g->max_threads = tc->threads == 0 ? omp_get_max_threads() : 1;
+    g->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    g->proposed = 0;
+    g->next_s = now_s() + GOVERNOR_PERIOD_S;
+}
+
+static void governor_tick(struct thread_governor *g)
+{
+    if (g->max_threads <= 1) return;
+    double t = now_s();
+    if (t < g->next_s) return;
+    g->next_s = t + GOVERNOR_PERIOD_S;
+    int others = runnable_others();
+    if (others < 0) return;
+    int want = trainer_threads_for_load(g->max_threads, g->cpus, others);
+    if (want != omp_get_max_threads() && want == g->proposed) omp_set_num_threads(want);
+    g->proposed = want;
+}
+
+static void governor_end(const struct thread_governor *g)
+{
+    if (g->max_threads > 1) omp_set_num_threads(g->max_threads);
 }
 
 int trainer_evaluate(struct model *m, const struct dataset *ds, int B, int T, int max_batches,
@@ -171,9 +256,12 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
     double t_start = now_s(), t_mark = t_start;
     int64_t step_mark = m->step, start_step = m->step;
     struct checkpoint_info info = { m->step, NAN, prior_s };
+    struct thread_governor gov;
+    governor_init(&gov, tc);
     int rc = 0;
     while (m->step < tc->steps) {
         int64_t step = m->step;
+        governor_tick(&gov);
         data_train_batch(ds, tc->seed, step, B, T, in, tg);
         model_zero_grad(m);
         float loss;
@@ -226,6 +314,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
         if (do_ckpt && checkpoint_save(tc->out_path, m, tc, &info, err) != 0) { rc = TRAIN_FAILED; break; }
         if (stop) { res->stopped = 1; break; }
     }
+    governor_end(&gov);
     res->steps_done = m->step;
     double segment_s = now_s() - t_start;
     res->wall_s = prior_s + segment_s;

@@ -84,7 +84,7 @@ struct train_config {
     int eval_batches;      /* validation batches of B x T tokens per evaluation */
     int log_every;         /* steps between progress reports */
     int checkpoint_every;  /* steps between checkpoints (0: only at the end) */
-    int threads;           /* 0: all cores */
+    int threads;           /* 0: all cores, fewer while other work keeps them busy (train.c) */
     char out_path[TRAINER_PATH_MAX]; /* checkpoint path ("" = none) */
 };
 
@@ -418,6 +418,10 @@ int trainer_check_memory(const struct model_config *mc, int B, int T, const char
 
 /* Threads for OpenMP loops and OpenBLAS (0 = every CPU this process may run on). */
 void trainer_set_threads(int n);
+/* Threads a run with train.threads 0 uses while `others` runnable tasks that are not its
+ * own share `cpus` CPUs: max(1, min(max_threads, cpus - others)) (trainer/train.c,
+ * "Sharing the cores"). */
+int trainer_threads_for_load(int max_threads, int cpus, int others);
 
 /* Deterministic random numbers (splitmix64 + Box–Muller); no global state. */
 uint64_t trainer_rng_next(uint64_t *state);
