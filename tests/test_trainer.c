@@ -607,7 +607,7 @@ TEST(checkpoint_round_trip_and_errors)
     size_t len;
     char *bytes = test_read_file(path, &len);
     REQUIRE(bytes != NULL);
-    char *at = memmem(bytes, len, "\"42.500\"", 8);
+    char *at = memmem(bytes, len, "\"42.500000\"", 11);
     REQUIRE(at != NULL);
     at[2] = 'x';
     char bad[600];
@@ -615,7 +615,7 @@ TEST(checkpoint_round_trip_and_errors)
     REQUIRE(test_write_file(bad, bytes, len) == 0);
     free(bytes);
     CHECK(checkpoint_load(bad, &back, NULL, &got, err) == -1);
-    CHECK_MSG(strstr(err, "__metadata__.train_seconds: '4x.500' is not a duration") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "__metadata__.train_seconds: '4x.500000' is not a duration") != NULL, "%s", err);
     /* truncated copy: a clear error naming the file, never a crash */
     char trunc[600], cmd[1300];
     snprintf(trunc, sizeof trunc, "%s.trunc", path);

@@ -59,7 +59,7 @@ int checkpoint_save(const char *path, const struct model *m, const struct train_
     snprintf(step, sizeof step, "%lld", (long long)m->step);
     if (info && isfinite(info->val_loss)) snprintf(val, sizeof val, "%.9g", info->val_loss);
     else snprintf(val, sizeof val, "nan");
-    snprintf(secs, sizeof secs, "%.3f", info && isfinite(info->train_s) ? info->train_s : 0.0);
+    snprintf(secs, sizeof secs, "%.6f", info && isfinite(info->train_s) ? info->train_s : 0.0);
     snprintf(ptot, sizeof ptot, "%zu", pc.total);
     snprintf(patt, sizeof patt, "%zu", pc.attention);
     char *mc = model_config_to_json(&m->cfg);

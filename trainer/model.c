@@ -624,24 +624,47 @@ float model_clip_and_step(struct model *m, const struct train_config *tc, float 
     return norm;
 }
 
+#define NORM_CHUNK 16384   /* floats per partial sum of the gradient norm */
+
+/* One sweep: the gradient norm in fixed chunks (partial sums in parallel, added in chunk
+ * order, so the value does not depend on the thread count), then AdamW over every tensor
+ * in one parallel region (one fork/join per step instead of one per tensor). */
 static float clip_and_step(struct model *m, const struct train_config *tc, float lr)
 {
-    /* Serial double sum: fixed order, independent of threads. */
-    double sq = 0.0;
-    for (size_t i = 0; i < m->n_params; i++) sq += (double)m->grads[i] * m->grads[i];
+    const size_t n = m->n_params, n_chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+    double sq = 0.0, *partial = malloc(n_chunks * sizeof(double));
+    if (partial) {
+        #pragma omp parallel for schedule(static)
+        for (size_t c = 0; c < n_chunks; c++) {
+            size_t i0 = c * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
+            double s = 0.0;
+            for (size_t i = i0; i < i1; i++) s += (double)m->grads[i] * m->grads[i];
+            partial[c] = s;
+        }
+        for (size_t c = 0; c < n_chunks; c++) sq += partial[c];
+        free(partial);
+    } else {   /* the same chunks, serially */
+        for (size_t c = 0; c < n_chunks; c++) {
+            size_t i0 = c * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
+            double s = 0.0;
+            for (size_t i = i0; i < i1; i++) s += (double)m->grads[i] * m->grads[i];
+            sq += s;
+        }
+    }
     float norm = (float)sqrt(sq);
     float scale = 1.0f;
     if (tc->grad_clip > 0 && norm > tc->grad_clip) scale = (float)(tc->grad_clip / norm);
     m->step++;
-    float b1 = (float)tc->beta1, b2 = (float)tc->beta2, eps = (float)tc->adam_eps;
-    float c1 = 1.0f - powf(b1, (float)m->step), c2 = 1.0f - powf(b2, (float)m->step);
+    const float b1 = (float)tc->beta1, b2 = (float)tc->beta2, eps = (float)tc->adam_eps;
+    const float c1 = 1.0f - powf(b1, (float)m->step), c2 = 1.0f - powf(b2, (float)m->step);
+    #pragma omp parallel
     for (int t = 0; t < m->n_tensors; t++) {
         const struct param_tensor *pt = &m->tensors[t];
         int decays = pt->decay == DECAY_ALWAYS || (pt->decay == DECAY_IF_S && tc->decay_s);
-        float wd = decays ? (float)tc->weight_decay : 0.0f;
-        float *p = m->params + pt->offset, *g = m->grads + pt->offset;
-        float *mm = m->adam_m + pt->offset, *vv = m->adam_v + pt->offset;
-        #pragma omp parallel for schedule(static)
+        const float wd = decays ? (float)tc->weight_decay : 0.0f;
+        float *p = m->params + pt->offset, *mm = m->adam_m + pt->offset, *vv = m->adam_v + pt->offset;
+        const float *g = m->grads + pt->offset;
+        #pragma omp for simd schedule(static) nowait
         for (size_t i = 0; i < pt->numel; i++) {
             float gi = g[i] * scale;
             mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
