@@ -281,6 +281,8 @@ TEST(ops_attention_gradients)
     attention_case(t_, 2, 5, 2, 3);
     attention_case(t_, 1, 1, 1, 1);
     attention_case(t_, 1, 4, 3, 2);
+    /* more rows than one block (ATT_ROWS 64 in trainer/ops.c): a full block and a part */
+    attention_case(t_, 1, 66, 1, 1);
 }
 
 /* ---- Whole model ---------------------------------------------------------------------- */

@@ -227,6 +227,11 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
 /* ------------------------------------------------------------------------------------ */
 /* Causal softmax attention                                                               */
 
+/* Query rows per block: a block of rows r0..r0+nr-1 needs keys 0..r0+nr-1 only, so the
+ * masked upper triangle is computed only inside diagonal blocks (at T = 128: 75% of the
+ * full T x T products, at T = 1024: 53%), with one sgemm per block and product. */
+#define ATT_ROWS 64
+
 void attention_forward(float *out, float *att, const float *q, const float *k,
                        const float *v, int ld, int B, int T, int H, int d)
 {
@@ -237,10 +242,12 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
         int b = bh / H, h = bh % H;
         size_t base = (size_t)b * T * ld + (size_t)h * d;
         float *a = att + (size_t)bh * T * T;
-        /* scores (T,T) = Q K^T / sqrt(d); the masked upper triangle is computed and
-         * discarded (one sgemm beats T small ones). */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d,
-                    scale, q + base, ld, k + base, ld, 0.0f, a, T);
+        /* scores (rows, keys) = Q K^T / sqrt(d), block by block of rows */
+        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d,
+                        scale, q + base + (size_t)r0 * ld, ld, k + base, ld, 0.0f, a + (size_t)r0 * T, T);
+        }
         for (int i = 0; i < T; i++) {
             float *row = a + (size_t)i * T;
             float mx = row[0];
@@ -253,10 +260,13 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
             for (int j = 0; j <= i; j++) row[j] *= inv;
             for (int j = i + 1; j < T; j++) row[j] = 0.0f;
         }
-        /* out (T,d) = att (T,T) @ V (T,d) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T,
-                    1.0f, a, T, v + base, ld, 0.0f,
-                    out + (size_t)b * T * ldo + (size_t)h * d, ldo);
+        /* out (rows, d) = att (rows, keys) @ V (keys, d) */
+        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d, nk,
+                        1.0f, a + (size_t)r0 * T, T, v + base, ld, 0.0f,
+                        out + (size_t)b * T * ldo + (size_t)h * d + (size_t)r0 * ldo, ldo);
+        }
     }
 }
 
@@ -278,11 +288,14 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
         const float *a = att + (size_t)bh * T * T;
         const float *dO = dout + (size_t)b * T * ldo + (size_t)h * d;
         float *ds = scratch + (size_t)omp_get_thread_num() * T * T;
-        /* datt (T,T) = dO (T,d) @ V^T; dV += att^T @ dO */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d,
-                    1.0f, dO, ldo, v + base, ld, 0.0f, ds, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T,
-                    1.0f, a, T, dO, ldo, 1.0f, dv + base, ld);
+        /* per block of rows: datt (rows, keys) = dO @ V^T; dV (keys) += att^T @ dO */
+        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d,
+                        1.0f, dO + (size_t)r0 * ldo, ldo, v + base, ld, 0.0f, ds + (size_t)r0 * T, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d, nr,
+                        1.0f, a + (size_t)r0 * T, T, dO + (size_t)r0 * ldo, ldo, 1.0f, dv + base, ld);
+        }
         /* softmax backward: dscore_ij = a_ij (datt_ij - sum_k a_ik datt_ik), j <= i */
         for (int i = 0; i < T; i++) {
             const float *ar = a + (size_t)i * T;
@@ -292,10 +305,13 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
             for (int j = 0; j <= i; j++) dr[j] = ar[j] * (dr[j] - dot);
             for (int j = i + 1; j < T; j++) dr[j] = 0.0f;
         }
-        /* dQ += dscore @ K * scale; dK += dscore^T @ Q * scale */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T,
-                    scale, ds, T, k + base, ld, 1.0f, dq + base, ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T,
-                    scale, ds, T, q + base, ld, 1.0f, dk + base, ld);
+        /* dQ (rows) += dscore @ K * scale; dK (keys) += dscore^T @ Q (rows) * scale */
+        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
+            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d, nk,
+                        scale, ds + (size_t)r0 * T, T, k + base, ld, 1.0f, dq + base + (size_t)r0 * ld, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d, nr,
+                        scale, ds + (size_t)r0 * T, T, q + base + (size_t)r0 * ld, ld, 1.0f, dk + base, ld);
+        }
     }
 }
