@@ -109,7 +109,7 @@ test: $(BIN) $(TESTBIN)
 	$(TEST_ENV) CASCADE_BIN=./$(BIN) ./$(TESTBIN)
 
 bench: $(BIN)
-	./$(BIN) bench
+	./$(BIN) bench --profile --sharing
 
 data: data/brown.txt
 data/brown.txt: | $(BIN)

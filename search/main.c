@@ -24,7 +24,7 @@ static const struct {
     { "eval", cmd_eval, "eval --checkpoint CKPT [--data FILE] [--batches N] [--threads N]" },
     { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--minus-init] [--json] [--heads] [--n-head N]" },
     { "prepare-brown", cmd_prepare_brown, "prepare-brown CORPUS_DIR OUT.txt" },
-    { "bench", cmd_bench, "bench [--quick] [--threads N]" },
+    { "bench", cmd_bench, "bench [--quick] [--profile] [--sharing] [--threads N]" },
     { "info", cmd_info, "info" },
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
