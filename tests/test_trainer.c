@@ -702,3 +702,38 @@ TEST(train_threads_for_load_gives_way)
     CHECK(trainer_threads_for_load(1, 2, 0) == 1);
     CHECK(trainer_threads_for_load(4, 4, -1) == 4);
 }
+
+/* The profile (cascade bench --profile) times exactly the ops a step runs: with LayerNorm
+ * off no LayerNorm time; every op of the step some time; nothing when profile is NULL. */
+TEST(model_profile_times_the_ops_that_run)
+{
+    struct model_config mc;
+    mixed_config(&mc, 0);
+    struct model m;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
+    int B = 2, T = mc.seq_len;
+    int32_t in[64], tg[64];
+    for (int i = 0; i < B * T; i++) { in[i] = i % mc.vocab_size; tg[i] = (i * 7 + 3) % mc.vocab_size; }
+    struct train_config tc;
+    trainer_config_defaults(&tc);
+    struct model_profile prof;
+    memset(&prof, 0, sizeof prof);
+    for (int with = 0; with <= 1; with++) {
+        m.profile = with ? &prof : NULL;
+        model_zero_grad(&m);
+        REQUIRE(model_forward(&m, in, tg, B, T, NULL, err) == 0);
+        model_backward(&m);
+        model_clip_and_step(&m, &tc, 1e-3f);
+        if (!with) for (int op = 0; op < PROF_N; op++) CHECK(prof.fwd[op] == 0 && prof.bwd[op] == 0);
+    }
+    CHECK(prof.fwd[PROF_LAYERNORM] == 0 && prof.bwd[PROF_LAYERNORM] == 0);
+    const enum model_prof_op fwd_ops[] = { PROF_EMBED, PROF_MM_ATTN_IN, PROF_ATTN_CORE, PROF_MM_ATTN_OUT, PROF_MM_FC,
+                                           PROF_GELU, PROF_MM_FC_PROJ, PROF_RESIDUAL, PROF_HEAD, PROF_XENT };
+    for (size_t i = 0; i < sizeof fwd_ops / sizeof fwd_ops[0]; i++)
+        CHECK_MSG(prof.fwd[fwd_ops[i]] > 0 && prof.bwd[fwd_ops[i]] >= 0, "%s", model_prof_op_name(fwd_ops[i]));
+    CHECK(prof.bwd[PROF_ADAMW] > 0 && prof.bwd[PROF_ZERO] > 0 && prof.bwd[PROF_MM_FC] > 0);
+    CHECK(strcmp(model_prof_op_name(PROF_GELU), "gelu") == 0);
+    m.profile = NULL;
+    model_free(&m);
+}
