@@ -624,33 +624,23 @@ float model_clip_and_step(struct model *m, const struct train_config *tc, float 
     return norm;
 }
 
-#define NORM_CHUNK 16384   /* floats per partial sum of the gradient norm */
+#define NORM_PARTS 256   /* partial sums of the gradient norm: ranges fixed by n_params alone */
 
-/* One sweep: the gradient norm in fixed chunks (partial sums in parallel, added in chunk
- * order, so the value does not depend on the thread count), then AdamW over every tensor
- * in one parallel region (one fork/join per step instead of one per tensor). */
+/* One sweep: the gradient norm as NORM_PARTS partial sums over fixed ranges (in parallel,
+ * then added in order, so the value does not depend on the thread count), then AdamW over
+ * every tensor in one parallel region (one fork/join per step instead of one per tensor). */
 static float clip_and_step(struct model *m, const struct train_config *tc, float lr)
 {
-    const size_t n = m->n_params, n_chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
-    double sq = 0.0, *partial = malloc(n_chunks * sizeof(double));
-    if (partial) {
-        #pragma omp parallel for schedule(static)
-        for (size_t c = 0; c < n_chunks; c++) {
-            size_t i0 = c * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
-            double s = 0.0;
-            for (size_t i = i0; i < i1; i++) s += (double)m->grads[i] * m->grads[i];
-            partial[c] = s;
-        }
-        for (size_t c = 0; c < n_chunks; c++) sq += partial[c];
-        free(partial);
-    } else {   /* the same chunks, serially */
-        for (size_t c = 0; c < n_chunks; c++) {
-            size_t i0 = c * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
-            double s = 0.0;
-            for (size_t i = i0; i < i1; i++) s += (double)m->grads[i] * m->grads[i];
-            sq += s;
-        }
+    const size_t n = m->n_params;
+    double partial[NORM_PARTS], sq = 0.0;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < NORM_PARTS; c++) {
+        size_t i0 = n * c / NORM_PARTS, i1 = n * (c + 1) / NORM_PARTS;
+        double s = 0.0;
+        for (size_t i = i0; i < i1; i++) s += (double)m->grads[i] * m->grads[i];
+        partial[c] = s;
     }
+    for (int c = 0; c < NORM_PARTS; c++) sq += partial[c];
     float norm = (float)sqrt(sq);
     float scale = 1.0f;
     if (tc->grad_clip > 0 && norm > tc->grad_clip) scale = (float)(tc->grad_clip / norm);
