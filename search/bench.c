@@ -232,7 +232,7 @@ int cmd_bench(int argc, char **argv)
     char core[256], cpu[256];
     blas_core_describe(core, sizeof core);
     cli_cpu_model(cpu, sizeof cpu);
-    printf("cascade bench: %s, %d threads, BLAS core %s\n", cpu, nthreads, core);
+    printf("cascade bench: %s, %d thread%s, BLAS core %s\n", cpu, nthreads, nthreads == 1 ? "" : "s", core);
     double peak = sgemm_peak_gflops(quick);
     printf("sgemm peak (best square n=512..%d): %.1f GFLOP/s\n\n", quick ? 1024 : 2048, peak);
     struct dataset ds;

@@ -141,8 +141,8 @@ int cmd_train(int argc, char **argv)
     char core[256];
     blas_core_describe(core, sizeof core);
     printf("data: %s, %zu tokens (train %zu, validation %zu) | batch %d x %d | %d steps | "
-           "%d threads, BLAS core %s\n", ds.path, ds.n_tokens, ds.n_train, ds.n_tokens - ds.n_train,
-           tc.batch_size, tc.model.seq_len, tc.steps, omp_get_max_threads(), core);
+           "%d thread%s, BLAS core %s\n", ds.path, ds.n_tokens, ds.n_train, ds.n_tokens - ds.n_train,
+           tc.batch_size, tc.model.seq_len, tc.steps, omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", core);
     if (resume && tc.out_path[0] && access(tc.out_path, F_OK) == 0)
         printf("resuming from %s\n", tc.out_path);
     fflush(stdout);

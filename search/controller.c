@@ -763,10 +763,10 @@ enum campaign_end campaign_run(struct campaign_request *rq, const struct campaig
     if (end != CAMPAIGN_FINISHED) goto out;
     char core[256];
     blas_core_describe(core, sizeof core);
-    note(c, "campaign '%s': %s, L%d C%d H%d T%d, batch %d, %d steps, seed %llu | data %s | db %s | %d threads, BLAS %s",
+    note(c, "campaign '%s': %s, L%d C%d H%d T%d, batch %d, %d steps, seed %llu | data %s | db %s | %d thread%s, BLAS %s",
          c->cc.name, rq->config_path, c->cc.base.model.n_layer, c->cc.base.model.n_embd, c->cc.base.model.n_head,
          c->cc.base.model.seq_len, c->cc.base.batch_size, c->cc.base.steps, (unsigned long long)c->cc.base.seed,
-         c->ds.path, rq->db_path, omp_get_max_threads(), core);
+         c->ds.path, rq->db_path, omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", core);
     struct parallel_choice pc;
     int local = 1;
 #ifdef CASCADE_MPI
