@@ -3,7 +3,7 @@
 README "Recipe and measure study") from what reports/cascade-scale/run.sh wrote:
 runs/DIR/NAME.{train,analyze,minus_init}.txt. Usage: table.py runs/scale/NAME ...
 Columns: perplexity | weight routing erank by layer (Spearman rho with depth) | weight PR |
-weight k90 | erank of S - S0 (rho) | realised erank (rho)."""
+weight k90 | erank of S - S0 (rho) | realised erank (rho) | realised PR | realised k90."""
 import re
 import sys
 
@@ -42,4 +42,5 @@ for base in sys.argv[1:]:
     mi, mrho = levels(base + '.minus_init.txt')
     w, r = a['weight'], a['realised']
     print(f"| {name} | {ppl} | {fmt(w, 0)} ({arho['weight']:+.2f}) | {fmt(w, 1)} | {fmt(w, 2)} | "
-          f"{fmt(mi['weight'], 0)} ({mrho['weight']:+.2f}) | {fmt(r, 0)} ({arho['realised']:+.2f}) |")
+          f"{fmt(mi['weight'], 0)} ({mrho['weight']:+.2f}) | {fmt(r, 0)} ({arho['realised']:+.2f}) | "
+          f"{fmt(r, 1)} | {fmt(r, 2)} |")
