@@ -22,7 +22,7 @@ def levels(path):
         m = re.match(r'\s+(\d+) (sd|softmax|linear)\s+\d+\s+\d+ \|\s+([-\d.]+)\s+([\d.]+) \[.*\]\s+([\d.]+)\s+([\d.]+)', line)
         if m and level:
             rows.setdefault(level, []).append((float(m.group(4)), float(m.group(5)), float(m.group(6))))
-        m = re.match(r'cascade \(Spearman.*\): weight ([-\d.]+)(?:, realised ([-\d.]+))?', line)
+        m = re.match(r'cascade \(Spearman.*\): weight ([-+\d.]+)(?:, realised ([-+\d.]+))?', line)
         if m:
             rho['weight'] = float(m.group(1))
             if m.group(2):
