@@ -10,22 +10,12 @@
 #include "trainer/ops.h"
 
 #include <assert.h>
-#include <float.h>
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #define LAYERNORM_EPS 1e-5f
-
-/* Probabilities below FLT_MIN become 0. A sharp softmax (a model that has grown large
- * logits) makes many subnormal probabilities, and subnormal operands slow every matrix
- * product that reads them (microcode assists on x86). Their contribution to any sum is
- * below 1e-38. */
-static inline float flush_subnormal(float p)
-{
-    return p < FLT_MIN ? 0.0f : p;
-}
 #define COL_BLOCK 64   /* columns per task in column-sum reductions */
 
 /* ------------------------------------------------------------------------------------ */
@@ -216,8 +206,7 @@ void crossentropy_forward(float *losses, float *probs, const float *logits,
         for (int v = 0; v < V; v++) p[v] = ops_expf(z[v] - mx);
         for (int v = 0; v < V; v++) sum += p[v];
         float inv = (float)(1.0 / sum);
-        #pragma omp simd
-        for (int v = 0; v < V; v++) p[v] = flush_subnormal(p[v] * inv);
+        for (int v = 0; v < V; v++) p[v] *= inv;
         /* log-sum-exp form keeps the loss exact when p[target] underflows */
         losses[n] = (float)(log(sum) - (double)(z[targets[n]] - mx));
     }
@@ -268,8 +257,7 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
             float sum = 0.0f;
             for (int j = 0; j <= i; j++) sum += row[j];
             float inv = 1.0f / sum;
-            #pragma omp simd
-            for (int j = 0; j <= i; j++) row[j] = flush_subnormal(row[j] * inv);
+            for (int j = 0; j <= i; j++) row[j] *= inv;
             for (int j = i + 1; j < T; j++) row[j] = 0.0f;
         }
         /* out (rows, d) = att (rows, keys) @ V (keys, d) */
