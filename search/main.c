@@ -3,6 +3,7 @@
  * `make MPI=1` (./cascade-mpi) it also starts MPI and makes ranks 1..N-1 workers of
  * `search` (search/executor_mpi.c). */
 #include "search/cli.h"
+#include "trainer/trainer.h"
 
 #ifdef CASCADE_MPI
 #include "search/executor.h"
@@ -58,6 +59,7 @@ static int run_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
     blas_core_check(argv);   /* may re-execute: before MPI_Init */
+    trainer_fp_setup();      /* before any other thread exists: they inherit it */
 #ifdef CASCADE_MPI
     /* Every rank runs main. Rank 0 is the ./cascade of a single process; under `search` the
      * others are its workers (search/executor_mpi.c); other commands run on rank 0 alone. */

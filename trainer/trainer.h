@@ -418,6 +418,9 @@ int trainer_check_memory(const struct model_config *mc, int B, int T, const char
 
 /* Threads for OpenMP loops and OpenBLAS (0 = every CPU this process may run on). */
 void trainer_set_threads(int n);
+/* Flushes subnormal floats to zero in the calling thread and OpenMP's pool (x86 FTZ+DAZ;
+ * trainer/train.c says why). trainer_train calls it; so does main, before any thread. */
+void trainer_fp_setup(void);
 /* Threads a run with train.threads 0 uses while `others` runnable tasks that are not its
  * own share `cpus` CPUs: max(1, min(max_threads, cpus - others)) (trainer/train.c,
  * "Sharing the cores"). */
