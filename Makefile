@@ -94,7 +94,8 @@ $(VERSION_H): FORCE
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/%.o: %.c | $(VERSION_H)
+# Makefile: a change of flags rebuilds every object
+$(BUILD)/%.o: %.c Makefile | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
 
