@@ -9,9 +9,10 @@
 #                           validation window of data/brown.txt
 #   NAME.minus_init.txt     cascade analyze --minus-init (S - S0)
 # Usage: reports/cascade-scale/run.sh [CONFIG ...]
-#   no CONFIG: every arm of both studies, as two 1-thread streams side by side (about
-#   50 min on 2 idle cores of an Intel Xeon of 2026; 75 min as we ran it, beside other
-#   work). CASCADE names the binary (default ./cascade).
+#   no CONFIG: every arm of both studies, as two 1-thread streams side by side (1h14m
+#   as we ran it on a 2-core Intel Xeon shared with two campaigns, most of it the C256
+#   2x-steps arm, which diverged and crawled on subnormal floats, since flushed).
+#   CASCADE names the binary (default ./cascade).
 set -eu
 cd "$(dirname "$0")/../.."
 bin=${CASCADE:-./cascade}
