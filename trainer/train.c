@@ -66,7 +66,7 @@ static double now_s(void)
  * step); when one of them is descheduled the others wait for it, so a 2-thread run beside
  * an equal-priority neighbour fell to a sixth of its fair share (issue 14). Twice a
  * second the loop counts the runnable tasks on the machine that are not its own and uses
- * trainer_threads_for_load() threads; a change needs two readings in a row. The thread
+ * trainer_threads_for_load() threads: fewer at once, more after two readings agree. The thread
  * count changes no number (test train_thread_count_changes_no_number), only the time. */
 #define GOVERNOR_PERIOD_S 0.5
 
@@ -121,7 +121,7 @@ static void governor_init(struct thread_governor *g, const struct train_config *
     g->max_threads = tc->threads == 0 ? omp_get_max_threads() : 1;
     g->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     g->proposed = 0;
-    g->next_s = now_s() + GOVERNOR_PERIOD_S;
+    g->next_s = now_s();   /* the first reading before the first step */
 }
 
 static void governor_tick(struct thread_governor *g)
@@ -132,8 +132,10 @@ static void governor_tick(struct thread_governor *g)
     g->next_s = t + GOVERNOR_PERIOD_S;
     int others = runnable_others();
     if (others < 0) return;
-    int want = trainer_threads_for_load(g->max_threads, g->cpus, others);
-    if (want != omp_get_max_threads() && want == g->proposed) omp_set_num_threads(want);
+    int want = trainer_threads_for_load(g->max_threads, g->cpus, others), have = omp_get_max_threads();
+    /* giving way at once costs nothing if the load was a blip; taking threads back waits for a
+     * second reading, so a run does not flap */
+    if (want < have || (want > have && want == g->proposed)) omp_set_num_threads(want);
     g->proposed = want;
 }
 
