@@ -13,8 +13,8 @@
  * --sharing adds two measurements of the cores under other work, both through the
  * training loop itself (trainer_train, train.threads 0, so its thread governor acts):
  *   side by side: one run with every thread, then one 1-thread run per thread at once
- *                 (each its own process), total tokens/s of each (what
- *                 search.parallel "auto" decides from);
+ *                 (each its own process), total tokens/s of each (the comparison
+ *                 search.parallel "auto" makes, there with threads of one process);
  *   neighbour:    the run with every thread beside equal-priority busy processes, one per
  *                 thread; its fair share is threads / (2 x threads) = half of alone.
  */
@@ -83,10 +83,12 @@ static int synthetic_dataset(struct dataset *ds, int vocab)
     return 0;
 }
 
-/* Times `steps` training steps of shape s; returns tokens/s (0 on error, printed). With
+/* Times `steps` training steps of shape s, calling the model's step functions directly
+ * (not trainer_train) so that the profile can be attached; returns tokens/s (0 on error,
+ * printed). With
  * prof, the per-op times of the timed steps are accumulated there and *data_s gets the
  * batch sampling time. */
-static double train_tokens_per_s(const struct bench_shape *s, const struct dataset *ds, int steps,
+static double step_tokens_per_s(const struct bench_shape *s, const struct dataset *ds, int steps,
                                  struct model_profile *prof, double *data_s)
 {
     struct model_config mc;
@@ -252,7 +254,7 @@ int cmd_bench(int argc, char **argv)
         memset(&prof, 0, sizeof prof);
         double data_s = 0;
         int steps = quick ? 3 : shapes[s].steps;
-        double tps = train_tokens_per_s(&shapes[s], &ds, steps, profile ? &prof : NULL, &data_s);
+        double tps = step_tokens_per_s(&shapes[s], &ds, steps, profile ? &prof : NULL, &data_s);
         double fpt = model_config_train_flops_per_token(&mc, mc.seq_len);
         printf("%-40s %10.0f %12.5f %9.1f %7.1f%%\n", shapes[s].name, tps, fpt / 1e9, tps * fpt / 1e9,
                100.0 * tps * fpt / 1e9 / peak);
@@ -267,7 +269,7 @@ int cmd_bench(int argc, char **argv)
         printf("%-8d", Ts[i]);
         for (int k = 0; k < 3; k++) {
             struct bench_shape s = { "", 4, 128, 4, Ts[i], 4096 / Ts[i], 0, (enum attn_kind)k, k == ATTN_SOFTMAX };
-            printf(" %10.0f", train_tokens_per_s(&s, &ds, quick ? 2 : 6, NULL, NULL));
+            printf(" %10.0f", step_tokens_per_s(&s, &ds, quick ? 2 : 6, NULL, NULL));
             fflush(stdout);
         }
         printf("\n");

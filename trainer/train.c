@@ -2,8 +2,8 @@
  *
  * One step: batch(seed, step) -> zero grads -> forward -> backward -> clip -> AdamW.
  * The batch depends only on (seed, step) and the checkpoint holds params, moments and
- * step, so a resumed run continues bit-for-bit as if it had never stopped (on the same
- * thread count; OpenBLAS may split sums differently for another count).
+ * step, so a resumed run continues bit-for-bit as if it had never stopped, on any thread
+ * count (test train_thread_count_changes_no_number; README "Reproducibility").
  */
 #include "trainer/trainer.h"
 
@@ -23,14 +23,19 @@
 
 void openblas_set_num_threads(int n);
 
+/* CPUs this process may run on: under mpirun or srun a rank is often bound to fewer than
+ * the machine has. */
+static int cpus_available(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
 void trainer_set_threads(int n)
 {
-    /* "all cores" means the CPUs this process may run on: under mpirun or srun a rank
-     * is often bound to fewer than the machine has */
-    cpu_set_t set;
-    if (n <= 0 && sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (n <= 0) n = 1;
+    if (n <= 0) n = cpus_available();
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }
@@ -111,15 +116,14 @@ static int runnable_others(void)
 struct thread_governor {
     int max_threads;       /* the count at the start; 1 (or train.threads > 0): never acts */
     int cpus;              /* CPUs this process may run on */
-    int proposed;          /* the last reading's count, applied when the next agrees */
+    int proposed;          /* the last reading's count: a larger one is applied when the next agrees */
     double next_s;         /* when to read next */
 };
 
 static void governor_init(struct thread_governor *g, const struct train_config *tc)
 {
-    cpu_set_t set;
     g->max_threads = tc->threads == 0 ? omp_get_max_threads() : 1;
-    g->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    g->cpus = cpus_available();
     g->proposed = 0;
     g->next_s = now_s();   /* the first reading before the first step */
 }
