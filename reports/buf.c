@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 static int buf_reserve(struct report_buf *b, size_t extra)
@@ -59,14 +61,26 @@ int report_buf_save(const struct report_buf *b, const char *path, char *err)
         snprintf(err, CASCADE_ERR_MAX, "%s: out of memory while writing it", path);
         return -1;
     }
+    /* a unique temporary file beside the report (O_EXCL: a planted symlink is never
+     * followed, two writers never share one), then rename */
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
         snprintf(err, CASCADE_ERR_MAX, "%.200s...: path too long", path);
         return -1;
     }
-    FILE *f = fopen(tmp, "wb");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    mode_t mask = umask(022);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "wb");
     if (!f) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
         return -1;
     }
     size_t w = b->len ? fwrite(b->s, 1, b->len, f) : 0;
@@ -74,7 +88,7 @@ int report_buf_save(const struct report_buf *b, const char *path, char *err)
     if (fclose(f) != 0) bad = 1;
     if (bad || rename(tmp, path) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
-        remove(tmp);
+        unlink(tmp);
         return -1;
     }
     return 0;

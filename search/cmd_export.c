@@ -57,21 +57,15 @@ static cJSON *campaign_sections(const struct db_campaign *dc)
     return out;
 }
 
-/* Writes text to path atomically (temporary file, rename). */
+/* Writes text to path atomically (a unique temporary file beside it, then rename). */
 static int write_atomically(const char *path, const char *text, char *err)
 {
     char tmp[TRAINER_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, CASCADE_ERR_MAX, "%s: cannot create: %s", tmp, strerror(errno)); return -1; }
+    FILE *f = trainer_fopen_temp(path, tmp, sizeof tmp, err);
+    if (!f) return -1;
+    err[0] = 0;
     int bad = fputs(text, f) == EOF || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return trainer_commit_temp(f, tmp, path, bad, err);
 }
 
 /* Builds the config text of `run` in campaign dc; NULL with err on failure. */

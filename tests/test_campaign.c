@@ -318,7 +318,7 @@ TEST(campaign_ctrl_c_stops_cleanly_and_resumes)
     free(out);
 }
 
-/* A write failure (disk full, here a directory in the way of the probe's checkpoint) stops
+/* A write failure (disk full, here a directory where the probe's checkpoint goes) stops
  * the campaign with the probe still queued; once the cause is gone the same command
  * finishes it (before: the probe was marked failed and the campaign refused for good). */
 TEST(campaign_environment_failure_stays_retryable)
@@ -327,9 +327,9 @@ TEST(campaign_environment_failure_stays_retryable)
     test_tmppath(runs, sizeof runs, "runs_envfail");
     test_tmppath(db, sizeof db, "envfail.db");
     write_config(t_, "envfail", runs, "", cfg, sizeof cfg);
-    snprintf(block, sizeof block, "%s/envfail/probe.safetensors.tmp", runs);
+    snprintf(block, sizeof block, "%s/envfail/probe.safetensors", runs);
     char cmd[1300];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", block);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/in_the_way", block);
     REQUIRE(system(cmd) == 0);
     int rc = search(cfg, db, &out);
     CHECK_MSG(rc == 1 && strstr(out, "INTERRUPTED") && strstr(out, "run the same command again"), "rc %d: %s", rc, out);
@@ -340,7 +340,7 @@ TEST(campaign_environment_failure_stays_retryable)
     out = query(db, "SELECT status FROM campaigns");
     CHECK_MSG(strstr(out, "stopped") != NULL, "%s", out);
     free(out);
-    snprintf(cmd, sizeof cmd, "rmdir %s", block);
+    snprintf(cmd, sizeof cmd, "rm -r %s", block);
     REQUIRE(system(cmd) == 0);
     rc = search(cfg, db, &out);
     CHECK_MSG(rc == 0 && strstr(out, "finished"), "rc %d: %s", rc, out);
@@ -516,8 +516,8 @@ TEST(campaign_parallel_runs_record_what_one_at_a_time_records)
     snprintf(runs3, sizeof runs3, "%s/runs_pthree", test_tmpdir());
     test_tmppath(db3, sizeof db3, "pthree.db");
     write_config(t_, "pthree", runs3, PARALLEL_EXTRA "2", cfg3, sizeof cfg3);
-    snprintf(block, sizeof block, "%s/pthree/lin1.safetensors.tmp", runs3);
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", block);
+    snprintf(block, sizeof block, "%s/pthree/lin1.safetensors", runs3);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/in_the_way", block);
     REQUIRE(system(cmd) == 0);
     rc = search(cfg3, db3, &out);
     CHECK_MSG(rc == 1 && strstr(out, "INTERRUPTED"), "rc %d: %s", rc, out);
@@ -525,7 +525,7 @@ TEST(campaign_parallel_runs_record_what_one_at_a_time_records)
     out = query(db3, "SELECT status FROM runs WHERE name = 'lin1' UNION ALL SELECT status FROM campaigns");
     CHECK_MSG(strstr(out, "queued") && strstr(out, "stopped"), "%s", out);
     free(out);
-    snprintf(cmd, sizeof cmd, "rmdir %s", block);
+    snprintf(cmd, sizeof cmd, "rm -r %s", block);
     REQUIRE(system(cmd) == 0);
     rc = search(cfg3, db3, &out);
     CHECK_MSG(rc == 0 && strstr(out, "finished"), "rc %d: %s", rc, out);

@@ -432,29 +432,12 @@ int data_prepare_brown(const char *corpus_dir, const char *out_path, size_t *byt
         return -1;
     }
     if (list_brown_files(corpus_dir, names, BROWN_MAX_FILES, &n, err)) { free(names); return -1; }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        set_err(err, "%s: cannot create: %s", tmp, strerror(errno));
-        free(names);
-        return -1;
-    }
+    FILE *out = trainer_fopen_temp(out_path, tmp, sizeof tmp, err);
+    if (!out) { free(names); return -1; }
     size_t bytes = 0;
     int rc = write_brown_text(out, corpus_dir, names, n, out_path, &bytes, err);
     free(names);
-    if (rc == 0 && (fflush(out) || fsync(fileno(out)))) {
-        set_err(err, "%s: write failed: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (fclose(out) && rc == 0) {
-        set_err(err, "%s: write failed: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && rename(tmp, out_path)) {
-        set_err(err, "%s: cannot rename from %s: %s", out_path, tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc) { unlink(tmp); return -1; }
+    if (trainer_commit_temp(out, tmp, out_path, rc != 0, err) != 0) return -1;
     if (bytes_written) *bytes_written = bytes;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* trainer/files.c — opening the files a user names (configs, checkpoints, token files,
- * corpora) the same way everywhere: only regular files, never blocking.
+ * corpora) the same way everywhere: only regular files, never blocking; and writing files
+ * atomically (a unique temporary file beside the target, then rename).
  *
  * A named pipe, a device or a directory given where a file is expected would make a plain
  * fopen() wait forever for a writer (a FIFO) or read something endless (/dev/zero). We
@@ -46,6 +47,67 @@ FILE *trainer_fopen_regular(const char *path, size_t *size, char *err)
     }
     if (size) *size = (size_t)sb.st_size;
     return f;
+}
+
+/* Atomic writes. The temporary file is PATH.XXXXXX made by mkstemp (O_CREAT | O_EXCL,
+ * mode 0600 then widened to 0644 less the umask): a symlink planted beside the target is
+ * never followed, and two writers of one target never share a temporary file; the last
+ * rename wins whole. */
+FILE *trainer_fopen_temp(const char *path, char *tmp, size_t n, char *err)
+{
+    if (snprintf(tmp, n, "%s.XXXXXX", path) >= (int)n) {
+        snprintf(err, CASCADE_ERR_MAX, "%.200s...: path too long", path);
+        return NULL;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        return NULL;
+    }
+    mode_t mask = umask(022);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot open %s: %s", path, tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+    }
+    return f;
+}
+
+/* fsync of the directory holding path, so that a rename is durable (best effort). */
+static void fsync_parent_dir(const char *path)
+{
+    char dir[TRAINER_PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) { fsync(fd); close(fd); }
+}
+
+int trainer_commit_temp(FILE *f, const char *tmp, const char *path, int failed, char *err)
+{
+    int saved = 0;
+    if (!failed && (fflush(f) != 0 || fsync(fileno(f)) != 0)) { failed = 1; saved = errno; }
+    if (fclose(f) != 0 && !failed) { failed = 1; saved = errno; }
+    if (failed) {
+        unlink(tmp);
+        if (saved) snprintf(err, CASCADE_ERR_MAX, "%s: writing %s failed: %s", path, tmp, strerror(saved));
+        else if (!err[0]) snprintf(err, CASCADE_ERR_MAX, "%s: writing %s failed", path, tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        saved = errno;
+        unlink(tmp);
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot rename %s over it: %s", path, tmp, strerror(saved));
+        return -1;
+    }
+    fsync_parent_dir(path);
+    return 0;
 }
 
 int trainer_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err)

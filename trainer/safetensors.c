@@ -611,7 +611,7 @@ static int write_f32_le(FILE *fp, const float *x, size_t n)
     return 0;
 }
 
-/* Length, header, then every tensor's data in order, flushed and fsync'ed. */
+/* Length, header, then every tensor's data in order. */
 static int write_contents(FILE *fp, const char *header, size_t header_len,
                           const struct st_write_tensor *ts, int n)
 {
@@ -620,21 +620,7 @@ static int write_contents(FILE *fp, const char *header, size_t header_len,
     if (fwrite(lenbuf, 1, 8, fp) != 8 || fwrite(header, 1, header_len, fp) != header_len) return -1;
     for (int i = 0; i < n; i++)
         if (write_f32_le(fp, ts[i].data, write_numel(&ts[i])) != 0) return -1;
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) return -1;
-    return 0;
-}
-
-/* fsync of the directory holding path, so that the rename is durable (best effort). */
-static void fsync_parent_dir(const char *path)
-{
-    char dir[TRAINER_PATH_MAX + 8];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) { fsync(fd); close(fd); }
+    return 0;   /* trainer_commit_temp flushes and fsyncs */
 }
 
 int st_write(const char *path, const struct st_write_tensor *tensors, int n_tensors,
@@ -643,30 +629,16 @@ int st_write(const char *path, const struct st_write_tensor *tensors, int n_tens
     char tmp[TRAINER_PATH_MAX + 8];
     if (strlen(path) >= TRAINER_PATH_MAX)
         return st_fail(err, "%.200s...: path too long (at most %d bytes)", path, TRAINER_PATH_MAX - 1);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (validate_write(path, tensors, n_tensors, meta_keys, meta_values, n_meta, err) != 0) return -1;
     size_t header_len, data_len;
     char *header = build_header(tensors, n_tensors, meta_keys, meta_values, n_meta, &header_len, &data_len);
     if (!header) return st_fail(err, "%s: out of memory building the header", path);
     assert((8 + header_len) % 8 == 0);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        free(header);
-        return st_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-    }
+    FILE *fp = trainer_fopen_temp(path, tmp, sizeof tmp, err);
+    if (!fp) { free(header); return -1; }
     int rc = write_contents(fp, header, header_len, tensors, n_tensors);
-    int saved = errno;
+    if (rc != 0) st_fail(err, "%s: writing %s (%zu bytes of data) failed: %s", path, tmp, data_len, strerror(errno));
+    else err[0] = 0;
     free(header);
-    if (fclose(fp) != 0 && rc == 0) { rc = -1; saved = errno; }
-    if (rc != 0) {
-        remove(tmp);
-        return st_fail(err, "%s: writing %s (%zu bytes of data) failed: %s", path, tmp, data_len, strerror(saved));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        remove(tmp);
-        return st_fail(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(saved));
-    }
-    fsync_parent_dir(path);
-    return 0;
+    return trainer_commit_temp(fp, tmp, path, rc != 0, err);
 }

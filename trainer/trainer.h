@@ -163,6 +163,13 @@ double model_config_train_flops_per_token(const struct model_config *mc, int T);
  * device is refused: "PATH: not a regular file (a named pipe)"); *size (if not NULL)
  * receives its size. NULL on error. */
 FILE *trainer_fopen_regular(const char *path, size_t *size, char *err);
+/* Writing a file atomically: trainer_fopen_temp opens a new, unique temporary file beside
+ * path (tmp receives its name: path.XXXXXX, never a symlink's target); write to it, then
+ * trainer_commit_temp flushes, fsyncs, closes and renames it over path, or (failed != 0,
+ * or any step failing) removes it. A reader sees the old file or the new one, whole. Both
+ * return NULL / -1 with err naming the file. n: the size of tmp, >= strlen(path) + 8. */
+FILE *trainer_fopen_temp(const char *path, char *tmp, size_t n, char *err);
+int trainer_commit_temp(FILE *f, const char *tmp, const char *path, int failed, char *err);
 /* The whole regular file, at most max_bytes, NUL-terminated (malloc'ed into *out); *len
  * (if not NULL) receives its length, which may include NUL bytes. */
 int trainer_read_file(const char *path, size_t max_bytes, char **out, size_t *len, char *err);
