@@ -5,6 +5,15 @@
  * A run's checkpoint is runs_dir/CAMPAIGN/RUN.safetensors. Killed at any moment and run
  * again, the controller skips done runs, resumes a running one from its checkpoint, and
  * re-records the analyses (deterministic) and proposals (idempotent by name).
+ *
+ * The folder runs_dir/CAMPAIGN belongs to one campaign of one database: its file
+ * campaign.tag (text, one "key value" a line) names it:
+ *     cascade-campaign-tag 1
+ *     name demo
+ *     started_at 1764612345.123456     the campaign's started_at in its database
+ *     database runs/demo.db            where it was begun (for messages only)
+ * and a campaign holds an exclusive flock on it while it runs. Another campaign of the
+ * same name (another database) is refused, as is a second process on the same folder.
  */
 #include "search/controller.h"
 
@@ -21,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,10 +48,12 @@ struct controller {
     struct campaign_events ev;        /* the caller's callbacks */
     int stop;                         /* 1 once the caller asked to stop */
     /* Perplexities of finished runs by name, the references of Δ (the probe, probe_cont,
-     * a round's probe_round{r}); filled from the database and as runs finish. */
-    struct { char name[64]; double ppl; } done[256];
-    int n_done;
+     * a round's probe_round{r}); filled from the database and as runs finish. (n_done)
+     * of (cap_done), malloc'ed: a campaign has no cap on its runs. */
+    struct done_run { char name[64]; double ppl; } *done;
+    int n_done, cap_done;
     struct param_counts probe_params; /* the reference of every saving */
+    int tag_fd;                       /* campaign.tag, flock'ed while the campaign runs; -1 */
 };
 
 static void ckpt_path(const struct controller *c, const char *run, char *out, size_t n)
@@ -225,13 +238,20 @@ static double done_ppl(const struct controller *c, const char *name)
     return NAN;
 }
 
-static void remember_done(struct controller *c, const char *name, double ppl)
+static int remember_done(struct controller *c, const char *name, double ppl, char *err)
 {
     for (int i = 0; i < c->n_done; i++)
-        if (strcmp(c->done[i].name, name) == 0) { c->done[i].ppl = ppl; return; }
-    if (c->n_done == (int)(sizeof c->done / sizeof c->done[0])) return;   /* a reference is among the first */
+        if (strcmp(c->done[i].name, name) == 0) { c->done[i].ppl = ppl; return 0; }
+    if (c->n_done == c->cap_done) {
+        int cap = c->cap_done ? 2 * c->cap_done : 64;
+        struct done_run *d = realloc(c->done, (size_t)cap * sizeof *d);
+        if (!d) { snprintf(err, CASCADE_ERR_MAX, "out of memory for %d finished runs", cap); return -1; }
+        c->done = d;
+        c->cap_done = cap;
+    }
     snprintf(c->done[c->n_done].name, sizeof c->done[0].name, "%s", name);
     c->done[c->n_done++].ppl = ppl;
+    return 0;
 }
 
 static int record_outcome(struct controller *c, const struct run_job *job, const struct run_outcome *o, char *err)
@@ -240,7 +260,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     int64_t run_id = job->run_id;
     struct param_counts pc = model_config_param_counts(&spec->arch);
     if (strcmp(spec->role, "probe") == 0) c->probe_params = pc;
-    remember_done(c, spec->name, o->val.perplexity);
+    if (remember_done(c, spec->name, o->val.perplexity, err) != 0) return -1;
     double ref = done_ppl(c, reference_of(spec));
     struct db_result r = { 0 };
     r.params_total = (int64_t)pc.total;
@@ -277,7 +297,7 @@ static int load_done(struct controller *c, const struct run_spec *probe, char *e
         struct db_result r;
         int found = 0;
         rc = db_result_get(c->db, rows[i].id, &r, &found, err);
-        if (found) remember_done(c, rows[i].name, r.perplexity);
+        if (rc == 0 && found) rc = remember_done(c, rows[i].name, r.perplexity, err);
     }
     db_runs_free(rows, n);
     c->probe_params = model_config_param_counts(&probe->arch);
@@ -301,7 +321,8 @@ static int record_report(struct controller *c, const struct run_job *job, const 
         return db_run_set_status(c->db, job->run_id, DB_QUEUED, rep->err, err) != 0 ? -1 : 2;
     }
     if (rep->rc != 0) why = rep->err;
-    else if (rep->outcome.status == 2) return 1;
+    else if (rep->outcome.status == 2)   /* stopped: it resumes from its checkpoint next time */
+        return db_run_set_status(c->db, job->run_id, DB_QUEUED, NULL, err) != 0 ? -1 : 1;
     else if (rep->outcome.status == 1) why = rep->outcome.error;
     if (why) {
         struct run_summary s = { "failed", why, NULL, arch };
@@ -695,6 +716,30 @@ static enum campaign_end run_rounds(struct controller *c, char *err)
     }
 }
 
+/* A campaign is done only when every run it proposed is: 0 when none is queued or
+ * running, else -1 with err naming them (a run left without its result would otherwise
+ * go unnoticed in a campaign marked done). */
+static int check_all_ended(struct controller *c, char *err)
+{
+    struct db_run *rows;
+    int n, open = 0;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
+    char names[200] = "";
+    for (int i = 0; i < n; i++) {
+        if (rows[i].status != DB_QUEUED && rows[i].status != DB_RUNNING) continue;
+        if (open++ < 4) {
+            size_t k = strlen(names);
+            snprintf(names + k, sizeof names - k, "%s%.40s", k ? ", " : "", rows[i].name);
+        }
+    }
+    db_runs_free(rows, n);
+    if (!open) return 0;
+    snprintf(err, CASCADE_ERR_MAX, "%s: campaign '%s' reached its end with %d run%s still queued or running (%s%s): "
+             "not marked done (run the same command again to finish them)", db_path(c->db), c->cc.name, open, open == 1 ? "" : "s",
+             names, open > 4 ? ", ..." : "");
+    return -1;
+}
+
 /* Decides how this session's runs share the threads (search.parallel; auto measures)
  * and says so. */
 static void decide_parallel(struct controller *c, struct parallel_choice *pc)
@@ -718,6 +763,53 @@ static void decide_parallel(struct controller *c, struct parallel_choice *pc)
         note(c, "%s%s: %d runs at once, %d thread%s each", line, pc->n_measured ? ")" : "", l->runs,
              l->threads_per_run, l->threads_per_run == 1 ? "" : "s");
     if (c->ev.parallel) c->ev.parallel(c->ev.user, pc);
+}
+
+/* Claims runs_dir/NAME for this campaign (the tag in the header): locks campaign.tag, and
+ * writes it when new, or checks that it names this campaign. 0, or -1 with err. */
+static int claim_campaign_dir(struct controller *c, const char *db_file, char *err)
+{
+    char tag[TRAINER_PATH_MAX + 16];
+    snprintf(tag, sizeof tag, "%s/campaign.tag", c->dir);
+    struct db_campaign dc;
+    if (db_campaign_get(c->db, c->cc.name, &dc, err) != 0) return -1;
+    char mine[64];
+    snprintf(mine, sizeof mine, "%.6f", dc.started_at);
+    db_campaign_free(&dc);
+    c->tag_fd = open(tag, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (c->tag_fd < 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot open: %s (search.runs_dir)", tag, strerror(errno));
+        return -1;
+    }
+    if (flock(c->tag_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: another cascade process is running a campaign in %s; wait for it, or "
+                 "give this campaign another search.runs_dir or name", tag, c->dir);
+        return -1;
+    }
+    char text[2048];
+    ssize_t n = pread(c->tag_fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = 0;
+    char name[200] = "", started[64] = "", dbname[1024] = "?";
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "name ", 5) == 0) snprintf(name, sizeof name, "%s", line + 5);
+        else if (strncmp(line, "started_at ", 11) == 0) snprintf(started, sizeof started, "%s", line + 11);
+        else if (strncmp(line, "database ", 9) == 0) snprintf(dbname, sizeof dbname, "%s", line + 9);
+    }
+    if (n > 0 && (strcmp(name, c->cc.name) != 0 || strcmp(started, mine) != 0)) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: the folder belongs to campaign '%.100s' begun at %s in database %.300s, not "
+                 "to campaign '%s' of %s; give this campaign another search.runs_dir or name", tag, name, started,
+                 dbname, c->cc.name, db_file);
+        return -1;
+    }
+    if (n > 0) return 0;
+    char body[TRAINER_PATH_MAX + 400];
+    int len = snprintf(body, sizeof body, "cascade-campaign-tag 1\nname %s\nstarted_at %s\ndatabase %s\n", c->cc.name,
+                       mine, db_file);
+    if (pwrite(c->tag_fd, body, (size_t)len, 0) != len || fsync(c->tag_fd) != 0) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot write: %s", tag, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Loads everything a campaign needs; CAMPAIGN_REFUSED (bad input) with err otherwise. */
@@ -747,6 +839,7 @@ static enum campaign_end open_campaign(struct controller *c, const struct campai
     }
     if (db_campaign_begin(c->db, c->cc.name, c->cc.json, CASCADE_VERSION, c->host, &c->campaign_id, err) != 0)
         return CAMPAIGN_REFUSED;
+    if (claim_campaign_dir(c, rq->db_path, err) != 0) return CAMPAIGN_REFUSED;
     return CAMPAIGN_FINISHED;
 }
 
@@ -755,6 +848,7 @@ enum campaign_end campaign_run(struct campaign_request *rq, const struct campaig
     struct controller *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, CASCADE_ERR_MAX, "out of memory"); return CAMPAIGN_FAILED; }
     if (ev) c->ev = *ev;
+    c->tag_fd = -1;
     enum campaign_end end = open_campaign(c, rq, err);
     snprintf(rq->name, sizeof rq->name, "%s", c->cc.name);
     struct db_campaign dc;
@@ -790,6 +884,7 @@ enum campaign_end campaign_run(struct campaign_request *rq, const struct campaig
     db_campaign_set_status(c->db, c->campaign_id, DB_CAMPAIGN_RUNNING, e);   /* once work can start */
     end = run_stages(c, err);
     c->ex.close(&c->ex);
+    if (end == CAMPAIGN_FINISHED && check_all_ended(c, err) != 0) end = CAMPAIGN_FAILED;
     /* a stopped or interrupted campaign stays resumable; a failed reference ends it */
     enum db_campaign_status st = end == CAMPAIGN_FINISHED ? DB_CAMPAIGN_DONE
                                : end == CAMPAIGN_STOPPED || end == CAMPAIGN_INTERRUPTED ? DB_CAMPAIGN_STOPPED
@@ -800,8 +895,10 @@ enum campaign_end campaign_run(struct campaign_request *rq, const struct campaig
     }
 out:
     if (c->db) db_close(c->db);
+    if (c->tag_fd >= 0) close(c->tag_fd);   /* releases the flock */
     if (c->ds.tokens) data_free(&c->ds);
     campaign_config_free(&c->cc);
+    free(c->done);
     free(c);
     return end;
 }

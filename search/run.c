@@ -45,6 +45,20 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     snprintf(tc.out_path, sizeof tc.out_path, "%s", ckpt_path);
     if (trainer_config_validate(&tc, cc->path, err) != 0) return CAMPAIGN_RUN_BAD;
 
+    /* A checkpoint already there must be this run's own: same model, seed, schedule and
+     * data, steps included (a campaign never extends a run). One left by another campaign
+     * or config would otherwise be resumed and its numbers recorded as this run's. */
+    if (access(ckpt_path, F_OK) == 0) {
+        struct train_config had;
+        struct checkpoint_info info;
+        char why[128];
+        if (checkpoint_peek(ckpt_path, &had, &info, err) != 0) return CAMPAIGN_RUN_RETRY;
+        if (!model_config_same(&had.model, &tc.model, why, sizeof why))
+            return fail(err, "%s: the checkpoint's model differs from run %s's (%s, checkpoint vs run): it belongs "
+                        "to another experiment; refusing to resume from it", ckpt_path, spec->name, why),
+                   CAMPAIGN_RUN_RETRY;
+        if (checkpoint_check_training(ckpt_path, &had, &info, &tc, ds, 0, err) != 0) return CAMPAIGN_RUN_RETRY;
+    }
     /* Inherit: the warm-started model becomes the run's step-0 checkpoint, so the rest is
      * an ordinary resume (and a kill during this run resumes the same way). */
     if (spec->inherit_from != SOURCE_NONE && access(ckpt_path, F_OK) != 0) {
@@ -55,7 +69,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
         model_free(&src);
         if (rc != 0) return CAMPAIGN_RUN_BAD;
         dst.step = 0;
-        struct checkpoint_info info = { 0, NAN, 0.0 };
+        struct checkpoint_info info = { 0, NAN, 0.0, ds->digest, 1 };
         rc = checkpoint_save(ckpt_path, &dst, &tc, &info, err);
         model_free(&dst);
         if (rc != 0) return CAMPAIGN_RUN_RETRY;

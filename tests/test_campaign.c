@@ -122,11 +122,24 @@ TEST(campaign_end_to_end)
     rc = search(cfg, db, &out);
     CHECK(rc == 0 && strstr(out, "is finished") != NULL);
     free(out);
-    /* a new database over the same checkpoints refuses to resume runs it never started */
+    /* a new database over the same checkpoints is refused: the folder is the other
+     * campaign's (campaign.tag), and nothing is recorded in the new database */
     char db2[512];
     test_tmppath(db2, sizeof db2, "e2e_other.db");
     rc = search(cfg, db2, &out);
-    CHECK_MSG(rc != 0 && strstr(out, "has never started"), "exit %d: %s", rc, out);
+    CHECK_MSG(rc == 2 && strstr(out, "campaign.tag: the folder belongs to campaign 'e2e'") && strstr(out, "e2e.db"),
+              "exit %d: %s", rc, out);
+    free(out);
+    out = query(db2, "SELECT count(*) FROM runs");
+    CHECK_MSG(strstr(out, "\n0") != NULL, "%s", out);
+    free(out);
+    /* without the tag, each checkpoint of a run it never started is refused, said once */
+    char tag[600];
+    snprintf(tag, sizeof tag, "%s/e2e/campaign.tag", runs);
+    REQUIRE(unlink(tag) == 0);
+    rc = search(cfg, db2, &out);
+    const char *said = out ? strstr(out, "has never started") : NULL;
+    CHECK_MSG(rc != 0 && said && !strstr(said + 1, "has never started"), "exit %d: %s", rc, out);
     free(out);
 }
 
@@ -603,4 +616,46 @@ TEST(campaign_parallel_executor_relays_stops_from_the_callers_thread)
               r.outcome.val.perplexity == ref.val.perplexity, "resumed %.17g vs %.17g", r.outcome.val.loss, ref.val.loss);
     data_free(&ds);
     campaign_config_free(&cc);
+}
+
+/* A stopped campaign whose run's checkpoint was replaced by another experiment's (here the
+ * same probe trained with another seed) refuses to resume it, naming the field, and
+ * records nothing from it; before, it recorded the other probe's validation loss. */
+TEST(campaign_foreign_checkpoint_is_refused)
+{
+    char cfg_a[512], db_a[512], cfg_b[512], db_b[512], runs_b[512], *out = NULL;
+    int rc = run_campaign(t_, "swapa", "", cfg_a, db_a, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    test_tmppath(runs_b, sizeof runs_b, "runs_swapb");
+    test_tmppath(db_b, sizeof db_b, "swapb.db");
+    write_config(t_, "swapb", runs_b, "", cfg_b, sizeof cfg_b);
+    char *text = test_read_file(cfg_b, NULL);
+    REQUIRE(text);
+    char *at = strstr(text, "\"threads\": 1}");
+    REQUIRE(at);
+    char patched[4096];
+    snprintf(patched, sizeof patched, "%.*s\"threads\": 1, \"seed\": 2}%s", (int)(at - text), text,
+             at + strlen("\"threads\": 1}"));
+    free(text);
+    REQUIRE(test_write_text(cfg_b, patched) == 0);
+    rc = search(cfg_b, db_b, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    /* as if seed-2's campaign had been killed during its probe, and seed-1's probe put there */
+    REQUIRE(db_fixture_exec(db_b, "DELETE FROM results WHERE run_id = (SELECT id FROM runs WHERE name = 'probe'); "
+                                  "UPDATE runs SET status = 'running' WHERE name = 'probe'; "
+                                  "UPDATE campaigns SET status = 'stopped', finished_at = NULL") == 0);
+    char cmd[1400], runs_a[512];
+    test_tmppath(runs_a, sizeof runs_a, "runs_swapa");
+    snprintf(cmd, sizeof cmd, "cp %s/swapa/probe.safetensors %s/swapb/probe.safetensors", runs_a, runs_b);
+    REQUIRE(system(cmd) == 0);
+    rc = search(cfg_b, db_b, &out);
+    CHECK_MSG(rc != 0 && strstr(out, "probe.safetensors: train.seed is 1337 in the checkpoint but 2 here"),
+              "exit %d: %s", rc, out);
+    free(out);
+    out = query(db_b, "SELECT status, (SELECT count(*) FROM results r WHERE r.run_id = runs.id) FROM runs "
+                      "WHERE name = 'probe'");
+    CHECK_MSG(strstr(out, "queued,0") != NULL, "%s", out);
+    free(out);
 }

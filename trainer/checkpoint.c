@@ -11,6 +11,8 @@
  *     step            optimiser steps taken       val_loss  last validation loss or "nan"
  *     train_seconds   wall seconds of training up to step, summed over resumed segments
  *     params_total, params_attention   parameter counts from the architecture
+ *     data_digest     16 hex digits: the dataset trained on (struct dataset's digest:
+ *                     FNV-1a 64 of its tokens and split); absent when unknown
  * A file written by Python's safetensors with the same names loads too (without
  * "format", moments may be absent: they start at zero, and step at 0 unless "step" is
  * given). Loading checks everything before it allocates (README "Checkpoint format"):
@@ -64,10 +66,12 @@ int checkpoint_save(const char *path, const struct model *m, const struct train_
     snprintf(patt, sizeof patt, "%zu", pc.attention);
     char *mc = model_config_to_json(&m->cfg);
     char *tcj = tc ? trainer_config_to_json(tc) : NULL;
+    char digest[24];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)(info ? info->data_digest : 0));
     const char *keys[] = { "format", "format_version", "model_config", "train_config", "step",
-                           "val_loss", "params_total", "params_attention", "train_seconds" };
-    const char *vals[] = { "cascade-checkpoint", "1", mc, tcj ? tcj : "{}", step, val, ptot, patt, secs };
-    int rc = st_write(path, ts, 3 * n, keys, vals, 9, err);
+                           "val_loss", "params_total", "params_attention", "train_seconds", "data_digest" };
+    const char *vals[] = { "cascade-checkpoint", "1", mc, tcj ? tcj : "{}", step, val, ptot, patt, secs, digest };
+    int rc = st_write(path, ts, 3 * n, keys, vals, info && info->data_digest ? 10 : 9, err);
     free(mc);
     free(tcj);
     free(ts);
@@ -123,6 +127,8 @@ struct ck_meta {
     struct model_config cfg;
     int64_t step;                /* 0 when absent (a foreign file) */
     double val_loss, train_s;
+    uint64_t data_digest;        /* 0 when absent */
+    int has_tc;                  /* 1 when train_config is stored (and not "{}") */
     struct train_config tc;      /* the stored training config, or defaults when absent */
 };
 
@@ -177,8 +183,17 @@ static int read_meta(const struct st_file *f, struct ck_meta *km, char *err)
         return ck_fail(err, "%s: __metadata__.train_seconds: '%.40s' is not a duration", path, s);
     /* The stored training config (provenance: eval's data path, analyze's val_fraction);
      * its model section is the one above. */
+    const char *dg = st_metadata_get(f, "data_digest");
+    if (dg) {
+        char *end;
+        errno = 0;
+        km->data_digest = strtoull(dg, &end, 16);
+        if (strlen(dg) != 16 || *end || errno || strspn(dg, "0123456789abcdef") != 16)
+            return ck_fail(err, "%s: __metadata__.data_digest: '%.40s' is not 16 hex digits", path, dg);
+    }
     trainer_config_defaults(&km->tc);
     const char *tj = st_metadata_get(f, "train_config");
+    km->has_tc = tj && strcmp(tj, "{}") != 0;
     if (tj) {
         const char *end = NULL;
         cJSON *json = cJSON_ParseWithOpts(tj, &end, 1);
@@ -267,6 +282,8 @@ int checkpoint_load(const char *path, struct model *m, struct train_config *tc,
         info->step = km->step;
         info->val_loss = km->val_loss;
         info->train_s = km->train_s;
+        info->data_digest = km->data_digest;
+        info->has_train_config = km->has_tc;
     }
     if (tc) *tc = km->tc;
     rc = 0;
@@ -277,4 +294,61 @@ done:
     free(km);
     st_close(&f);
     return rc;
+}
+
+int checkpoint_peek(const char *path, struct train_config *tc, struct checkpoint_info *info, char *err)
+{
+    struct st_file f;
+    if (st_open(&f, path, err) != 0) return -1;
+    struct ck_meta *km = malloc(sizeof *km);
+    int rc = km ? read_meta(&f, km, err) : ck_fail(err, "%s: out of memory", path);
+    if (rc == 0) {
+        *tc = km->tc;
+        info->step = km->step;
+        info->val_loss = km->val_loss;
+        info->train_s = km->train_s;
+        info->data_digest = km->data_digest;
+        info->has_train_config = km->has_tc;
+    }
+    free(km);
+    st_close(&f);
+    return rc;
+}
+
+int checkpoint_check_training(const char *path, const struct train_config *had, const struct checkpoint_info *info,
+                              const struct train_config *tc, const struct dataset *ds, int allow_longer, char *err)
+{
+    const char *what = NULL;
+    char a[64] = "", b[64] = "";
+#define CK_INT(field, name) \
+    if (!what && had->field != tc->field) { what = name; snprintf(a, sizeof a, "%lld", (long long)had->field); \
+                                            snprintf(b, sizeof b, "%lld", (long long)tc->field); }
+#define CK_REAL(field, name) \
+    if (!what && had->field != tc->field) { what = name; snprintf(a, sizeof a, "%.9g", (double)had->field); \
+                                            snprintf(b, sizeof b, "%.9g", (double)tc->field); }
+    if (info->has_train_config) {
+        CK_INT(seed, "train.seed")
+        if (!(allow_longer && had->steps <= tc->steps)) CK_INT(steps, "train.steps")
+        CK_INT(batch_size, "train.batch_size")
+        CK_REAL(lr, "train.lr")
+        CK_INT(warmup_steps, "train.warmup_steps")
+        CK_REAL(min_lr_frac, "train.min_lr_frac")
+        CK_REAL(weight_decay, "train.weight_decay")
+        CK_INT(decay_s, "train.decay_s")
+        CK_REAL(beta1, "train.beta1")
+        CK_REAL(beta2, "train.beta2")
+        CK_REAL(adam_eps, "train.adam_eps")
+        CK_REAL(grad_clip, "train.grad_clip")
+        CK_REAL(val_fraction, "data.val_fraction")
+    }
+#undef CK_INT
+#undef CK_REAL
+    if (!what && ds && info->data_digest && ds->digest && info->data_digest != ds->digest) {
+        what = "data";
+        snprintf(a, sizeof a, "digest %016llx", (unsigned long long)info->data_digest);
+        snprintf(b, sizeof b, "digest %016llx (%.30s)", (unsigned long long)ds->digest, ds->path);
+    }
+    if (!what) return 0;
+    return ck_fail(err, "%s: %s is %s in the checkpoint but %s here: it belongs to another experiment; refusing to "
+                   "resume from it (remove it, or use another output path)", path, what, a, b);
 }

@@ -202,6 +202,19 @@ static int read_tokens(struct dataset *ds, FILE *f, size_t file_size, int vocab_
                    : read_bytes_tokens(ds->tokens, n, f, ds->path, err);
 }
 
+/* FNV-1a 64 over the tokens (little-endian int32 bytes), then the split point: two files
+ * with the same tokens split alike are the same data wherever they live. */
+static uint64_t data_digest(const struct dataset *ds)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < ds->n_tokens; i++) {
+        uint32_t v = (uint32_t)ds->tokens[i];
+        for (int b = 0; b < 4; b++) { h ^= (v >> (8 * b)) & 0xff; h *= 0x100000001b3ULL; }
+    }
+    for (int b = 0; b < 8; b++) { h ^= ((uint64_t)ds->n_train >> (8 * b)) & 0xff; h *= 0x100000001b3ULL; }
+    return h ? h : 1;
+}
+
 int data_load(struct dataset *ds, const char *path, int vocab_size, double val_fraction, char *err)
 {
     memset(ds, 0, sizeof *ds);
@@ -230,6 +243,7 @@ int data_load(struct dataset *ds, const char *path, int vocab_size, double val_f
     }
     fclose(f);
     if (rc) data_free(ds);
+    else ds->digest = data_digest(ds);
     return rc;
 }
 

@@ -223,18 +223,25 @@ int model_config_same(const struct model_config *a, const struct model_config *b
 
 /* Sets up m: from the resume checkpoint if one exists, else freshly initialised.
  * *prior_s: training seconds the checkpoint already holds (0 when fresh). */
-static int start_model(const struct train_config *tc, const char *resume_path, struct model *m,
-                       double *prior_s, char *err)
+static int start_model(const struct train_config *tc, const char *resume_path, const struct dataset *ds,
+                       struct model *m, double *prior_s, char *err)
 {
     *prior_s = 0.0;
     if (resume_path && access(resume_path, F_OK) == 0) {
         struct checkpoint_info info;
-        if (checkpoint_load(resume_path, m, NULL, &info, err) != 0) return -1;
+        struct train_config had;
+        if (checkpoint_load(resume_path, m, &had, &info, err) != 0) return -1;
         *prior_s = info.train_s;
         char why[128];
         if (!model_config_same(&m->cfg, &tc->model, why, sizeof why)) {
             snprintf(err, CASCADE_ERR_MAX, "%s: the checkpoint's model differs from the config's (%s, "
                      "checkpoint vs config); refusing to resume (use another --out)", resume_path, why);
+            model_free(m);
+            return -1;
+        }
+        /* the same model trained another way (seed, schedule, data) is another experiment;
+         * more steps extend a run (train --resume --steps N) */
+        if (checkpoint_check_training(resume_path, &had, &info, tc, ds, 1, err) != 0) {
             model_free(m);
             return -1;
         }
@@ -269,7 +276,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
     }
     if (trainer_check_memory(&tc->model, B, T, "the training config", err) != 0) return TRAIN_BAD_INPUT;
     double prior_s;
-    if (start_model(tc, resume_path, m, &prior_s, err) != 0) return -1;
+    if (start_model(tc, resume_path, ds, m, &prior_s, err) != 0) return -1;
 
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
     if (!in || !tg) {
@@ -280,7 +287,7 @@ int trainer_train(const struct train_config *tc, const char *resume_path, struct
     }
     double t_start = now_s(), t_mark = t_start;
     int64_t step_mark = m->step, start_step = m->step;
-    struct checkpoint_info info = { m->step, NAN, prior_s };
+    struct checkpoint_info info = { m->step, NAN, prior_s, ds->digest, 1 };
     trainer_fp_setup();
     struct thread_governor gov;
     governor_init(&gov, tc);

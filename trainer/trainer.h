@@ -183,6 +183,8 @@ struct dataset {
     size_t n_train;        /* tokens [0, n_train) train, [n_train, n_tokens) validation */
     int vocab_size;        /* every token < vocab_size (checked on load) */
     int is_bytes;          /* 1 when read as raw bytes (bits per byte is meaningful) */
+    uint64_t digest;       /* FNV-1a 64 of every token (as little-endian int32) and n_train:
+                            * the data's identity in checkpoints (0: unknown) */
     char path[TRAINER_PATH_MAX];
 };
 
@@ -356,7 +358,22 @@ struct checkpoint_info {
     double val_loss;       /* last validation loss in nats/token, NAN if none */
     double train_s;        /* wall seconds of training up to step, over every resumed
                             * segment (0 in files that predate it) */
+    uint64_t data_digest;  /* the dataset it trains on (struct dataset's digest); 0: unknown
+                            * (files that predate it, files from elsewhere) */
+    int has_train_config;  /* load: 1 when the file holds its training config */
 };
+/* 0 when a checkpoint's recorded training (its stored config, info from checkpoint_load)
+ * is the one `tc` on `ds` would continue: seed, steps, batch, the schedule, the optimiser
+ * and the data (val_fraction, the digest; ds may be NULL). Otherwise -1 and err names the
+ * first field that differs, e.g. "CKPT: train.seed is 1 in the checkpoint but 2 here; ...".
+ * Resuming another experiment's checkpoint would record its numbers as this run's.
+ * allow_longer: train.steps may be larger here (train --resume --steps N extends a run;
+ * a campaign passes 0). */
+int checkpoint_check_training(const char *path, const struct train_config *had, const struct checkpoint_info *info,
+                              const struct train_config *tc, const struct dataset *ds, int allow_longer, char *err);
+/* The metadata of a checkpoint only (no tensors read): its stored training config (model
+ * included) and info. Same checks and errors as checkpoint_load's. */
+int checkpoint_peek(const char *path, struct train_config *tc, struct checkpoint_info *info, char *err);
 int checkpoint_save(const char *path, const struct model *m, const struct train_config *tc,
                     const struct checkpoint_info *info, char *err);
 /* Loads a checkpoint into a freshly initialised model (model_init done inside).
