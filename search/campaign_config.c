@@ -148,6 +148,20 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
     if (cc->budget_ppl_pct > 0 && cc->retrain != RETRAIN_INHERIT)
         return config_fail(err, file, "search.budget_ppl_pct", "rounds inherit each incumbent's weights: set "
                            "search.retrain to \"inherit\"");
+    /* keys that would do nothing are refused, not ignored: a user who sets them expects them
+     * to act */
+    static const char *const round_keys[] = { "objective", "max_rounds", "per_round", NULL };
+    for (int k = 0; cc->budget_ppl_pct == 0 && round_keys[k]; k++) {
+        if (!cJSON_GetObjectItemCaseSensitive(s, round_keys[k])) continue;
+        char key[40];
+        snprintf(key, sizeof key, "search.%s", round_keys[k]);
+        return config_fail(err, file, key, "has no effect without search.budget_ppl_pct (the budget-driven rounds); "
+                           "set budget_ppl_pct or remove it");
+    }
+    int head = mc->n_embd / mc->n_head;
+    if (cJSON_GetObjectItemCaseSensitive(s, "head_dim_min") && cc->head_dim_min >= head)
+        return config_fail(err, file, "search.head_dim_min", "%d leaves no cut of the probe's head dim %d "
+                           "(model.n_embd / model.n_head): no cut candidate could be proposed", cc->head_dim_min, head);
     if (cc->max_prefix > mc->n_layer)
         return config_fail(err, file, "search.max_prefix", "expected an integer in 0..%d (model.n_layer), got %d",
                            mc->n_layer, cc->max_prefix);
@@ -172,6 +186,13 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
     if (!cc->name[0]) { config_fail(err, path, "name", "missing: a campaign needs a name"); goto done; }
     if (strspn(cc->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(cc->name)) {
         config_fail(err, path, "name", "expected a campaign name of letters, digits, '_', '.', '-'");
+        goto done;
+    }
+    /* the name is a folder of search.runs_dir: ".." would put checkpoints beside it, "."
+     * into it, and a leading dot hides the folder */
+    if (cc->name[0] == '.') {
+        config_fail(err, path, "name", "'%s': a campaign name may not start with '.' (it names a folder in "
+                    "search.runs_dir)", cc->name);
         goto done;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");

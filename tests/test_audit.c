@@ -4,6 +4,7 @@
  * keys that do nothing. */
 #include "test.h"
 #include "reports/report_internal.h"
+#include "search/campaign.h"
 #include "trainer/trainer.h"
 
 #include <stdlib.h>
@@ -54,4 +55,54 @@ TEST(audit_temp_files_never_follow_a_planted_symlink)
     test_run(cmd, &out);
     CHECK_MSG(out && atoi(out) == 4, "files named audit_symlink.*: %s", out ? out : "");
     free(out);
+}
+
+/* Writes a campaign config whose top level is `name_json` and whose search section is
+ * `search` and loads it; returns campaign_config_load's status, err its message. */
+static int load_campaign(const char *name_json, const char *search, char *err)
+{
+    char path[512], text[2048];
+    test_tmppath(path, sizeof path, "audit_campaign.json");
+    snprintf(text, sizeof text,
+             "{\"name\": %s, \"data\": {\"path\": \"x.txt\"},\n"
+             " \"model\": {\"n_layer\": 2, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 16},\n"
+             " \"search\": {%s}}\n", name_json, search);
+    if (test_write_text(path, text) != 0) return -2;
+    struct campaign_config cc;
+    int rc = campaign_config_load(&cc, path, err);
+    if (rc == 0) campaign_config_free(&cc);
+    return rc;
+}
+
+/* ".." as a campaign name put every checkpoint beside search.runs_dir. */
+TEST(audit_campaign_names_of_dots_are_refused)
+{
+    char err[CASCADE_ERR_MAX];
+    const char *bad[] = { "\".\"", "\"..\"", "\"...\"", "\".hidden\"" };
+    for (int i = 0; i < 4; i++) {
+        err[0] = 0;
+        CHECK_MSG(load_campaign(bad[i], "", err) == -1 && strstr(err, "audit_campaign.json: name:") &&
+                  strstr(err, "may not start with '.'"), "%s: %s", bad[i], err);
+    }
+    CHECK_MSG(load_campaign("\"a.b-c_1\"", "", err) == 0, "%s", err);
+}
+
+/* Keys that do nothing in the campaign they are given in are refused, naming the key. */
+TEST(audit_campaign_keys_without_effect_are_refused)
+{
+    char err[CASCADE_ERR_MAX];
+    const char *rounds_only[] = { "\"objective\": \"flops_per_token\"", "\"max_rounds\": 2", "\"per_round\": 2" };
+    const char *keys[] = { "search.objective", "search.max_rounds", "search.per_round" };
+    for (int i = 0; i < 3; i++) {
+        err[0] = 0;
+        CHECK_MSG(load_campaign("\"k\"", rounds_only[i], err) == -1 && strstr(err, keys[i]) &&
+                  strstr(err, "no effect without search.budget_ppl_pct"), "%s: %s", keys[i], err);
+        char with[256];
+        snprintf(with, sizeof with, "%s, \"budget_ppl_pct\": 5, \"retrain\": \"inherit\"", rounds_only[i]);
+        CHECK_MSG(load_campaign("\"k\"", with, err) == 0, "%s", err);
+    }
+    /* head dim 8 (16 / 2): a minimum of 8 leaves no cut */
+    CHECK_MSG(load_campaign("\"k\"", "\"head_dim_min\": 8", err) == -1 && strstr(err, "search.head_dim_min: 8 leaves no cut"),
+              "%s", err);
+    CHECK_MSG(load_campaign("\"k\"", "\"head_dim_min\": 4", err) == 0, "%s", err);
 }
