@@ -138,7 +138,8 @@ struct db_run {
     char name[64];          /* unique within the campaign: "probe", "standard", "lin2", "cut_m1.5", ... */
     enum db_role role;
     enum db_status status;
-    char arch[256];         /* compact notation, e.g. "L L S S | d 32,32,16,16" */
+    char *arch;             /* compact notation, e.g. "L L S S | d 32,32,16,16", whole (read:
+                             * malloc'ed, freed by db_runs_free; write: the caller's) */
     char *arch_json;        /* model config JSON (trainer's model_config_to_json) */
     char *reason;           /* why it was proposed (which measurement, which rule) */
     char retrain[16];       /* "scratch" | "inherit" | "" */

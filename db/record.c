@@ -401,7 +401,7 @@ static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
     r->role = state_of(db_role_from_name(db_column_text(st, RUN_ROLE)));
     r->status = state_of(db_status_from_name(db_column_text(st, RUN_STATUS)));
     r->seq = sqlite3_column_int(st, RUN_SEQ);
-    column_copy(st, RUN_ARCH, r->arch, sizeof r->arch);
+    r->arch = dup_or_empty(db_column_text(st, RUN_ARCH));
     r->arch_json = dup_or_empty(db_column_text(st, RUN_ARCH_JSON));
     r->reason = dup_or_empty(db_column_text(st, RUN_REASON));
     column_copy(st, RUN_RETRAIN, r->retrain, sizeof r->retrain);
@@ -416,12 +416,13 @@ static int read_run(sqlite3_stmt *st, void *row, const void *ctx)
     column_copy(st, RUN_REPLICATE_OF, r->replicate_of, sizeof r->replicate_of);
     r->round = sqlite3_column_int(st, RUN_ROUND);
     column_copy(st, RUN_PARENT, r->parent, sizeof r->parent);
-    return r->arch_json && r->reason ? 0 : -1;
+    return r->arch && r->arch_json && r->reason ? 0 : -1;
 }
 
 static void free_run(void *row)
 {
     struct db_run *r = row;
+    free(r->arch);
     free(r->arch_json);
     free(r->reason);
 }

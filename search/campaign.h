@@ -138,7 +138,9 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                            const struct model_config *arch, const double *value,
                            struct run_spec **out, int *n);
 
-/* "L L S S | d 32,32,16,8" */
+/* "L L S S | d 32,32,16,8": every layer, so distinct models read differently. n >=
+ * CAMPAIGN_ARCH_MAX holds the longest: 64 layers of "S " and of "16384," and " | LN". */
+#define CAMPAIGN_ARCH_MAX (TRAINER_MAX_LAYERS * 8 + 16)
 void campaign_arch_string(char *out, int n, const struct model_config *mc);
 
 /* Warm start (SPEC §4, §5): builds `dst` with architecture `arch` from a trained source

@@ -278,7 +278,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     r.tokens_trained = o->steps * (int64_t)c->cc.base.batch_size * spec->arch.seq_len;
     snprintf(r.reference_run, sizeof r.reference_run, "%s", reference_of(spec));
     if (db_record_result(c->db, run_id, &r, err) != 0) return -1;
-    char arch[256];
+    char arch[CAMPAIGN_ARCH_MAX];
     campaign_arch_string(arch, sizeof arch, &spec->arch);
     struct run_summary s = { "done", NULL, &r, arch };
     if (c->ev.run_ended) c->ev.run_ended(c->ev.user, job, &s);
@@ -313,7 +313,7 @@ static int record_report(struct controller *c, const struct run_job *job, const 
     const char *why = NULL;
     /* where it ran: the executor says (the local host, or the MPI worker's) */
     if (rep->host[0] && db_run_set_host(c->db, job->run_id, rep->host, err) != 0) return -1;
-    char arch[256];
+    char arch[CAMPAIGN_ARCH_MAX];
     campaign_arch_string(arch, sizeof arch, &job->spec.arch);
     if (rep->rc == CAMPAIGN_RUN_RETRY) {
         struct run_summary s = { "interrupted", rep->err, NULL, arch };
@@ -482,7 +482,9 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     r.campaign_id = c->campaign_id;
     snprintf(r.name, sizeof r.name, "%s", s->name);
     r.role = (enum db_role)db_role_from_name(s->role);   /* -1 for an unknown one: db_run_add refuses it */
-    campaign_arch_string(r.arch, sizeof r.arch, &s->arch);
+    char arch[CAMPAIGN_ARCH_MAX];
+    campaign_arch_string(arch, sizeof arch, &s->arch);
+    r.arch = arch;
     r.arch_json = model_config_to_json(&s->arch);
     r.reason = (char *)s->reason;
     snprintf(r.retrain, sizeof r.retrain, "%s", s->inherit_from != SOURCE_NONE ? "inherit" : "scratch");
@@ -689,7 +691,7 @@ static enum campaign_end run_rounds(struct controller *c, char *err)
         double shown = c->cc.objective == OBJECTIVE_TOKENS_PER_S ? -inc.value : inc.value;
         if (db_round_set(c->db, c->campaign_id, r, inc.name, obj, shown, inc.delta, last, err) != 0)
             return CAMPAIGN_FAILED;
-        char arch[256];
+        char arch[CAMPAIGN_ARCH_MAX];
         campaign_arch_string(arch, sizeof arch, &inc.arch);
         note(c, "round %d: incumbent %s (%s) | %s %.6g | ppl %.3f (%+.2f%%, budget %+.2f%%)%s", r, inc.name, arch, obj,
              shown, inc.ppl, inc.delta, c->cc.budget_ppl_pct, last ? " | final" : "");

@@ -4,6 +4,7 @@
  * keys that do nothing. */
 #include "test.h"
 #include "reports/report_internal.h"
+#include "db/db.h"
 #include "search/campaign.h"
 #include "trainer/trainer.h"
 
@@ -105,4 +106,48 @@ TEST(audit_campaign_keys_without_effect_are_refused)
     CHECK_MSG(load_campaign("\"k\"", "\"head_dim_min\": 8", err) == -1 && strstr(err, "search.head_dim_min: 8 leaves no cut"),
               "%s", err);
     CHECK_MSG(load_campaign("\"k\"", "\"head_dim_min\": 4", err) == 0, "%s", err);
+}
+
+/* Two 64-layer models that differ only in the last layer's head dim read differently in
+ * the arch string and in the database (before, both were cut at 255 bytes). */
+TEST(audit_arch_strings_are_whole)
+{
+    struct model_config a = { 0 };
+    a.n_layer = TRAINER_MAX_LAYERS;
+    a.layernorm = 1;
+    for (int l = 0; l < a.n_layer; l++) a.layers[l] = (struct layer_arch){ ATTN_SD, 16384 };
+    struct model_config b = a;
+    b.layers[TRAINER_MAX_LAYERS - 1].head_dim = 16383;
+    char sa[CAMPAIGN_ARCH_MAX], sb[CAMPAIGN_ARCH_MAX];
+    campaign_arch_string(sa, sizeof sa, &a);
+    campaign_arch_string(sb, sizeof sb, &b);
+    size_t n = strlen(sa);
+    CHECK_MSG(n + 1 < sizeof sa && n > 255 && strcmp(sa + n - 11, "16384 | LN") != 0 && strstr(sa, ",16384 | LN"),
+              "%zu: %s", n, sa);
+    CHECK(strcmp(sa, sb) != 0);
+
+    char path[512], err[CASCADE_ERR_MAX];
+    test_tmppath(path, sizeof path, "audit_arch.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    int64_t cid, rid;
+    int created;
+    REQUIRE_MSG(db_campaign_begin(db, "arch", "{}", "v", "h", &cid, err) == 0, "%s", err);
+    const char *archs[2] = { sa, sb }, *names[2] = { "a", "b" };
+    for (int i = 0; i < 2; i++) {
+        struct db_run r;
+        memset(&r, 0, sizeof r);
+        r.campaign_id = cid;
+        snprintf(r.name, sizeof r.name, "%s", names[i]);
+        r.role = DB_ROLE_CANDIDATE;
+        r.seq = i;
+        r.arch = (char *)archs[i];
+        REQUIRE_MSG(db_run_add(db, &r, &rid, &created, err) == 0, "%s", err);
+    }
+    struct db_run *rows;
+    int nr;
+    REQUIRE_MSG(db_runs_list(db, cid, &rows, &nr, err) == 0, "%s", err);
+    CHECK(nr == 2 && strcmp(rows[0].arch, sa) == 0 && strcmp(rows[1].arch, sb) == 0);
+    db_runs_free(rows, nr);
+    db_close(db);
 }

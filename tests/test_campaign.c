@@ -56,7 +56,7 @@ static int search(const char *config, const char *db, char **out)
     return test_run(cmd, out);
 }
 
-static char *query(const char *db, const char *sql)
+__attribute__((noinline)) static char *query(const char *db, const char *sql)
 {
     char cmd[2048], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s query --db %s --format csv --sql \"%s\"", test_cascade_bin(), db, sql);

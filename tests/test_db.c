@@ -62,7 +62,7 @@ static struct db_run make_run(int64_t campaign_id, const char *name, const char 
     r.campaign_id = campaign_id;
     snprintf(r.name, sizeof r.name, "%s", name);
     r.role = (enum db_role)db_role_from_name(role);
-    snprintf(r.arch, sizeof r.arch, "S S S S | d 32");
+    r.arch = (char *)"S S S S | d 32";
     r.arch_json = "{\"n_layer\": 4}";
     r.reason = strcmp(role, "candidate") == 0 ? "layers 1-2 routing erank <= 2.50: linear prefix" : NULL;
     snprintf(r.retrain, sizeof r.retrain, "%s", strcmp(role, "candidate") == 0 ? "scratch" : "");

@@ -242,7 +242,7 @@ static int fx_campaign(struct db *db, const char *name, const char *config, cons
         r.campaign_id = cid;
         snprintf(r.name, sizeof r.name, "%s", f->name);
         r.role = (enum db_role)db_role_from_name(f->role);
-        snprintf(r.arch, sizeof r.arch, "%s", f->arch);
+        r.arch = (char *)f->arch;
         r.reason = (char *)f->reason;
         char arch_json[1000];
         fx_arch_json(arch_json, sizeof arch_json, f->arch, strcmp(f->role, "probe") == 0);
