@@ -208,6 +208,20 @@ TEST(campaign_second_process_is_refused)
     CHECK_MSG(rc == 2 && strstr(out, "in use"), "exit %d: %s", rc, out);
     free(out);
     close(fd);
+    /* another database, the same campaign folder, while a campaign holds it (its lock on
+     * campaign.tag, as a running campaign does): refused before anything is written */
+    char tag[700], cmd[800], db2[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/lockt", runs);
+    REQUIRE(system(cmd) == 0);
+    snprintf(tag, sizeof tag, "%s/lockt/campaign.tag", runs);
+    fd = open(tag, O_RDWR | O_CREAT, 0644);
+    REQUIRE(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    test_tmppath(db2, sizeof db2, "locked_other.db");
+    rc = search(cfg, db2, &out);
+    CHECK_MSG(rc == 2 && strstr(out, "campaign.tag: another cascade process is running a campaign in"), "exit %d: %s",
+              rc, out);
+    free(out);
+    close(fd);
 }
 
 TEST(campaign_bad_inputs_are_clear_errors)
@@ -322,6 +336,11 @@ TEST(campaign_ctrl_c_stops_cleanly_and_resumes)
     CHECK_MSG(rc == 130, "exit %d after SIGINT", rc);
     out = query(db, "SELECT status FROM campaigns");
     CHECK_MSG(strstr(out, "stopped") != NULL, "%s", out);
+    free(out);
+    /* the run it stopped is queued again (it resumes from its checkpoint), not left running */
+    out = query(db, "SELECT (SELECT count(*) FROM runs WHERE status = 'running'), "
+                    "(SELECT count(*) FROM runs WHERE status = 'queued' AND attempts > 0)");
+    CHECK_MSG(strstr(out, "\n0,1") != NULL, "%s", out);
     free(out);
     rc = search(cfg, db, &out);
     CHECK_MSG(rc == 0 && strstr(out, "finished"), "resume exit %d: %s", rc, out);
