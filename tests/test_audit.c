@@ -151,3 +151,30 @@ TEST(audit_arch_strings_are_whole)
     db_runs_free(rows, nr);
     db_close(db);
 }
+
+/* The data's identity in checkpoints: the same tokens split alike give one digest wherever
+ * the file lives; other tokens or another split, another digest. */
+TEST(audit_data_digest_is_the_data_not_the_path)
+{
+    char a[512], b[512], c[512], err[CASCADE_ERR_MAX];
+    test_tmppath(a, sizeof a, "audit_data_a.txt");
+    test_tmppath(b, sizeof b, "audit_data_b.txt");
+    test_tmppath(c, sizeof c, "audit_data_c.txt");
+    char text[4000];
+    for (int i = 0; i < (int)sizeof text - 1; i++) text[i] = (char)('a' + (i * 7) % 26);
+    text[sizeof text - 1] = 0;
+    REQUIRE(test_write_text(a, text) == 0 && test_write_text(b, text) == 0);
+    text[100] = '!';
+    REQUIRE(test_write_text(c, text) == 0);
+    struct dataset da, db_, dc, dsplit;
+    REQUIRE_MSG(data_load(&da, a, 256, 0.1, err) == 0, "%s", err);
+    REQUIRE_MSG(data_load(&db_, b, 256, 0.1, err) == 0, "%s", err);
+    REQUIRE_MSG(data_load(&dc, c, 256, 0.1, err) == 0, "%s", err);
+    REQUIRE_MSG(data_load(&dsplit, a, 256, 0.2, err) == 0, "%s", err);
+    CHECK(da.digest != 0 && da.digest == db_.digest);
+    CHECK(da.digest != dc.digest && da.digest != dsplit.digest);
+    data_free(&da);
+    data_free(&db_);
+    data_free(&dc);
+    data_free(&dsplit);
+}

@@ -547,6 +547,7 @@ TEST(train_resume_continues_exactly)
 {
     struct dataset ds;
     synthetic_dataset(&ds, 4000);
+    ds.digest = 0x1234;   /* as data_load gives it: recorded in the checkpoint */
     struct train_config tc;
     char err[CASCADE_ERR_MAX];
     tiny_train_config(&tc, 6);
@@ -576,6 +577,19 @@ TEST(train_resume_continues_exactly)
     tc2.steps = 8;
     CHECK(trainer_train(&tc2, tc.out_path, &other, &ds, NULL, NULL, &r, err) == -1);
     CHECK_MSG(strstr(err, "the checkpoint's model differs from the config's (embed_scale 1 vs 32") != NULL, "%s", err);
+    /* the same model trained another way is another experiment: refused, the field named */
+    tc2 = tc;
+    tc2.seed = tc.seed + 1;
+    CHECK(trainer_train(&tc2, tc.out_path, &other, &ds, NULL, NULL, &r, err) == -1);
+    CHECK_MSG(strstr(err, "train.seed is") && strstr(err, "in the checkpoint but"), "%s", err);
+    tc2 = tc;
+    tc2.min_lr_frac = 0.5;
+    CHECK(trainer_train(&tc2, tc.out_path, &other, &ds, NULL, NULL, &r, err) == -1);
+    CHECK_MSG(strstr(err, "train.min_lr_frac is 0.1 in the checkpoint but 0.5 here"), "%s", err);
+    struct dataset ds2 = ds;
+    ds2.digest = ds.digest + 1;
+    CHECK(trainer_train(&tc, tc.out_path, &other, &ds2, NULL, NULL, &r, err) == -1);
+    CHECK_MSG(strstr(err, ": data is digest"), "%s", err);
     CHECK(memcmp(full.params, part.params, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_m, part.adam_m, 4 * full.n_params) == 0);
     CHECK(memcmp(full.adam_v, part.adam_v, 4 * full.n_params) == 0);
