@@ -1,4 +1,4 @@
--- db/schema.sql — the results database of cascade, schema version 3.
+-- db/schema.sql — the results database of cascade, schema version 4.
 --
 -- One SQLite file holds campaigns (one architecture search each), their runs (the probe,
 -- the baselines, the candidates and their controls), per-step training metrics, per-head

@@ -178,3 +178,26 @@ TEST(audit_data_digest_is_the_data_not_the_path)
     data_free(&dc);
     data_free(&dsplit);
 }
+
+/* Every "schema version N" / "the schema (version N" in the docs is the version db/ writes. */
+TEST(audit_docs_name_the_schema_version)
+{
+    const char *files[] = { "db/schema.sql", "README.md", "docs/reference.md", "docs/formats.md" };
+    int seen = 0;
+    for (int f = 0; f < 4; f++) {
+        char *text = test_read_file(files[f], NULL);
+        if (!text) continue;
+        const char *pats[] = { "schema version ", "the schema (version " };
+        for (int p = 0; p < 2; p++) {
+            for (const char *at = strstr(text, pats[p]); at; at = strstr(at + 1, pats[p])) {
+                const char *num = at + strlen(pats[p]);
+                if (*num < '0' || *num > '9') continue;
+                seen++;
+                CHECK_MSG(atoi(num) == DB_SCHEMA_VERSION, "%s says %.40s (the schema is version %d)", files[f], at,
+                          DB_SCHEMA_VERSION);
+            }
+        }
+        free(text);
+    }
+    CHECK(seen >= 2);
+}
