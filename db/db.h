@@ -19,7 +19,7 @@
 #define CASCADE_ERR_MAX 512
 #endif
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 struct db;   /* opaque: the sqlite3 handle, the lock file descriptor, the path */
 
@@ -209,6 +209,14 @@ struct db_layer_measure {
     double routing_fraction_mean;
     double filtering_erank_mean;
 };
+/* The per-layer values the proposal rules read (search.measure) for one run: value[l]
+ * (NAN: not seen by the measure) and spread[l] (NAN: none), measured on n windows; replaces
+ * the run's earlier values of that measure. Read back: db_layer_values_get (value and
+ * spread of n_layer layers, NAN where absent; *n 0 when never recorded). */
+int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, const double *value,
+                           const double *spread, int n_layer, int n, char *err);
+int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,
+                        int n_layer, int *n, char *err);
 int db_record_analysis(struct db *db, int64_t run_id, const char *level,
                        const struct db_head_measure *heads, int n_heads,
                        const struct db_layer_measure *layers, int n_layers,

@@ -843,3 +843,63 @@ fail:
     db_rollback(db);
     return -1;
 }
+
+/* ---- the values the proposal rules read ---------------------------------------------- */
+
+int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, const double *value,
+                           const double *spread, int n_layer, int n, char *err)
+{
+    assert(n_layer >= 0 && n >= 1);
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st = NULL;
+    if (need_run(db, run_id, err) != 0) goto fail;
+    if (db_prepare(db, &st, "DELETE FROM layer_values WHERE run_id = ?1 AND measure = ?2", err) != 0) goto fail;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
+    int rc = step_done(db, st, "replacing the layer values", err);
+    st = NULL;
+    if (rc != 0) goto fail;
+    for (int l = 0; l < n_layer; l++) {
+        if (db_prepare(db, &st, "INSERT INTO layer_values (run_id, measure, layer, value, spread, n) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err) != 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, l);
+        db_bind_real(st, 4, value[l]);
+        db_bind_real(st, 5, spread ? spread[l] : NAN);
+        sqlite3_bind_int(st, 6, n);
+        rc = step_done(db, st, "recording the layer values", err);
+        st = NULL;
+        if (rc != 0) goto fail;
+    }
+    return db_commit(db, err);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(db);
+    return -1;
+}
+
+int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,
+                        int n_layer, int *n, char *err)
+{
+    *n = 0;
+    for (int l = 0; l < n_layer; l++) value[l] = spread[l] = NAN;
+    if (db->version < 5) return 0;   /* recorded from version 5 on */
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "SELECT layer, value, spread, n FROM layer_values WHERE run_id = ?1 AND measure = ?2 "
+                   "ORDER BY layer", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int l = sqlite3_column_int(st, 0);
+        if (l < 0 || l >= n_layer) continue;
+        value[l] = column_real(st, 1);
+        spread[l] = column_real(st, 2);
+        *n = sqlite3_column_int(st, 3);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(db, "reading the layer values", err);
+}

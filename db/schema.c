@@ -44,4 +44,9 @@ const char *const db_migrations[DB_SCHEMA_VERSION + 1] = {
           "campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE, round INTEGER NOT NULL, "
           "incumbent TEXT NOT NULL, objective TEXT NOT NULL, value REAL, delta_ppl_pct REAL, "
           "final INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, round));",
+    /* 5: the per-layer values the proposal rules read, with their spread over windows */
+    [5] = "CREATE TABLE layer_values ("
+          "run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, measure TEXT NOT NULL, "
+          "layer INTEGER NOT NULL, value REAL, spread REAL, n INTEGER NOT NULL, "
+          "PRIMARY KEY (run_id, measure, layer)) WITHOUT ROWID;",
 };

@@ -1,4 +1,4 @@
--- db/schema.sql — the results database of cascade, schema version 4.
+-- db/schema.sql — the results database of cascade, schema version 5.
 --
 -- One SQLite file holds campaigns (one architecture search each), their runs (the probe,
 -- the baselines, the candidates and their controls), per-step training metrics, per-head
@@ -11,7 +11,8 @@
 -- Versions: 1, the first layout; 2 adds campaigns.setup_json (the machine and corpus setup);
 -- 3 adds runs.control_of and runs.replicate_of (blind controls and seed replicates, SPEC 5),
 -- results.reference_run, and the views v_noise (the noise floor) and v_controls; 4 adds
--- runs.round and runs.parent (budget-driven rounds, SPEC 5) and the table rounds.
+-- runs.round and runs.parent (budget-driven rounds, SPEC 5) and the table rounds; 5 adds
+-- the table layer_values (what the proposal rules read, with the measure's own error).
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
 -- are in nats per token; percentages are in %, savings against the campaign's probe and
@@ -130,6 +131,16 @@ CREATE TABLE results (  -- the evaluation of a finished run, one row per done ru
     recorded_at          REAL NOT NULL,     -- unix seconds
     reference_run        TEXT               -- the name of the run delta_ppl_pct is measured against, chosen by the controller; NULL when not recorded (before version 3)
 );
+
+CREATE TABLE layer_values (  -- the per-layer value the proposal rules read (search.measure) for a measured run, with its own error (added in version 5)
+    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    measure  TEXT NOT NULL,             -- erank | pr | k90 | planes | erank_minus_init (weight level) | realised_erank | realised_pr (on validation windows)
+    layer    INTEGER NOT NULL,          -- from 0
+    value    REAL,                      -- the layer's value: the mean over its heads, and over the windows for a realised measure; NULL for a layer the measure does not see (a linear layer on text)
+    spread   REAL,                      -- the standard deviation of the layer's value across the windows (n >= 2); NULL otherwise
+    n        INTEGER NOT NULL,          -- validation windows measured (1 at weight level)
+    PRIMARY KEY (run_id, measure, layer)
+) WITHOUT ROWID;
 
 CREATE TABLE rounds (  -- a budget-driven search (search.budget_ppl_pct): the incumbent each round started from (added in version 4)
     campaign_id   INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
@@ -259,4 +270,4 @@ SELECT c.name AS campaign, g.round, g.incumbent, r.arch, g.objective, g.value, x
     LEFT JOIN runs r ON r.campaign_id = g.campaign_id AND r.name = g.incumbent
     LEFT JOIN results x ON x.run_id = r.id;
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

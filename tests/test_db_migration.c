@@ -144,7 +144,7 @@ TEST(db_migrates_a_v1_file_keeping_its_rows)
 {
     char path[512], err[CASCADE_ERR_MAX], a[4096];
     db_fixture_fresh_path(path, sizeof path, "v1.db");
-    REQUIRE(DB_SCHEMA_VERSION == 4 && db_migrations[2] != NULL && db_migrations[3] != NULL && db_migrations[4] != NULL);
+    REQUIRE(DB_SCHEMA_VERSION == 5 && db_migrations[2] != NULL && db_migrations[3] != NULL && db_migrations[4] != NULL && db_migrations[5] != NULL);
     REQUIRE(db_fixture_exec(path, db_fixture_schema_v1_sql) == 0);
     REQUIRE(db_fixture_exec(path, v1_rows_sql) == 0);
     raw_text(path, "PRAGMA user_version", a, sizeof a);
@@ -168,7 +168,7 @@ TEST(db_migrates_a_v1_file_keeping_its_rows)
     CHECK(strcmp(c.setup_json, "{\"cpu_model\": \"Test CPU\", \"cores\": 2}") == 0);
     db_campaign_free(&c);
     db_close(db);
-    check_raw(t_, path, "PRAGMA user_version", "4");
+    check_raw(t_, path, "PRAGMA user_version", "5");
     check_raw(t_, path, "SELECT json_extract(setup_json, '$.cpu_model') FROM campaigns", "Test CPU");
     check_raw(t_, path, "PRAGMA foreign_key_check", "");
     check_raw(t_, path, "PRAGMA integrity_check", "ok");
@@ -242,7 +242,7 @@ TEST(db_v3_migrates_a_v2_file_keeping_its_rows)
     REQUIRE_MSG(db_result_get(db, 10, &r, &found, err) == 0, "%s", err);
     CHECK(found && strcmp(r.reference_run, "") == 0 && r.perplexity == 7.38905609893065);
     db_close(db);
-    check_raw(t_, path, "PRAGMA user_version", "4");
+    check_raw(t_, path, "PRAGMA user_version", "5");
     check_raw(t_, path, "SELECT count(*) FROM runs WHERE control_of IS NULL AND replicate_of IS NULL", "2");
     check_raw(t_, path, "SELECT count(*) FROM results WHERE reference_run IS NULL", "1");
     check_raw(t_, path, "SELECT json_extract(setup_json, '$.cores') FROM campaigns", "4");
