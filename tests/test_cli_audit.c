@@ -16,6 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Exactly one line of output. */
+static int one_line(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && strchr(s, '\n') == s + n - 1;
+}
+
 /* ---- make fuzz: -max_len per harness ------------------------------------------------------ */
 
 /* The value of `NAME := VALUE` in the Makefile text ("" when absent), blanks trimmed. */
@@ -81,4 +88,42 @@ TEST(cli_audit_fuzz_max_len)
     CHECK_MSG(n_runs == n_names, "%d harness commands for %d harnesses", n_runs, n_names);
     free(out);
     free(mk);
+}
+
+/* ---- cascade query --sql ------------------------------------------------------------------- */
+
+/* fts3_tokenizer() is refused in --sql, one line, exit 2 (before: it printed the address
+ * of a tokenizer module); the two-argument form is off on every connection db_open makes. */
+TEST(cli_audit_query_sql_fts3_tokenizer)
+{
+    char db[512], cmd[2048], err[CASCADE_ERR_MAX], *o = NULL;
+    db_fixture_fresh_path(db, sizeof db, "audit_fts3.db");
+    struct db *d;
+    REQUIRE_MSG(db_open(&d, db, DB_WRITE, err) == 0, "%s", err);
+    db_close(d);
+    static const char *const sql[] = {
+        "SELECT fts3_tokenizer('simple')",
+        "SELECT FTS3_TOKENIZER('mine', fts3_tokenizer('simple'))",
+        "SELECT name FROM campaigns WHERE name = fts3_tokenizer('porter')",
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s query --db %s --sql \"%s\"", test_cascade_bin(), db, sql[i]);
+        int rc = test_run(cmd, &o);
+        CHECK_MSG(rc == 2 && strstr(o, "may not call fts3_tokenizer()") && one_line(o) && !strstr(o, "X'"),
+                  "%s: exit %d: %s", sql[i], rc, o);
+        free(o);
+    }
+    /* other functions still work */
+    snprintf(cmd, sizeof cmd, "%s query --db %s --sql \"SELECT upper('ok'), count(*) FROM campaigns\"",
+             test_cascade_bin(), db);
+    int rc = test_run(cmd, &o);
+    CHECK_MSG(rc == 0 && strstr(o, "OK"), "exit %d: %s", rc, o);
+    free(o);
+    /* outside --sql (no authorizer), the registering form is off on the connection */
+    REQUIRE_MSG(db_open(&d, db, DB_READ_ONLY, err) == 0, "%s", err);
+    char *msg = NULL;
+    int erc = sqlite3_exec(d->h, "SELECT fts3_tokenizer('mine', fts3_tokenizer('simple'))", NULL, NULL, &msg);
+    CHECK_MSG(erc != SQLITE_OK && msg && strstr(msg, "disabled"), "rc %d: %s", erc, msg ? msg : "(no message)");
+    sqlite3_free(msg);
+    db_close(d);
 }
