@@ -191,23 +191,32 @@ fuzz-build: $(FUZZ_BINS)
 # Each harness in turn, with its dictionary (tests/fuzz/dict/NAME.dict) where it has one;
 # all run even when one finds something. A finding prints the end
 # of its log (the sanitizer's report); the log and reproducer stay in build/fuzz/.
+# One recipe line per harness, written out by make (fuzz_run_one), so that each gets its
+# own FUZZ_LEN_NAME: inside a shell loop, $(FUZZ_LEN_$$h) is expanded by make before the
+# shell ever sets h, and named no variable (every harness ran at libFuzzer's default
+# -max_len). The lines show in `make -n fuzz` (test cli_audit_fuzz_max_len checks them).
+# A harness with findings leaves its name in $(FUZZ_DIR)/fuzz.failed for the summary.
+define fuzz_run_one
+	@h=$(1); \
+	rm -rf $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
+	mkdir -p $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
+	cp tests/fuzz/corpus/$$h/* $(FUZZ_DIR)/corpus-$$h/; \
+	log=$(FUZZ_DIR)/fuzz_$$h.log; dict=; \
+	if [ -f tests/fuzz/dict/$$h.dict ]; then dict=-dict=tests/fuzz/dict/$$h.dict; fi; \
+	if $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$(1) -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
+	     -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$(or $(FUZZ_LEN_$(1)),$(error FUZZ_LEN_$(1) is not set)) \
+	     -print_final_stats=1 $$dict -artifact_prefix=$(FUZZ_DIR)/artifacts-$$h/ $(FUZZ_DIR)/corpus-$$h > $$log 2>&1; then \
+	  echo "fuzz $$h: ok, $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log), $$(grep -o 'exec/s: [0-9]*' $$log | tail -n 1), corpus $$(ls $(FUZZ_DIR)/corpus-$$h | wc -l) inputs"; \
+	else \
+	  tail -n 40 $$log; echo "fuzz $$h: FAILED (log $$log, reproducer in $(FUZZ_DIR)/artifacts-$$h/)"; \
+	  echo $$h >> $(FUZZ_DIR)/fuzz.failed; \
+	fi
+
+endef
 fuzz: fuzz-build
-	@failed=; for h in $(FUZZ_NAMES); do \
-	  rm -rf $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
-	  mkdir -p $(FUZZ_DIR)/corpus-$$h $(FUZZ_DIR)/artifacts-$$h; \
-	  cp tests/fuzz/corpus/$$h/* $(FUZZ_DIR)/corpus-$$h/; \
-	  log=$(FUZZ_DIR)/fuzz_$$h.log; dict=; \
-	  if [ -f tests/fuzz/dict/$$h.dict ]; then dict=-dict=tests/fuzz/dict/$$h.dict; fi; \
-	  if $(FUZZ_ENV) $(FUZZ_DIR)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) \
-	       -rss_limit_mb=$(FUZZ_RSS_MB) -max_len=$(FUZZ_LEN_$$h) -print_final_stats=1 $$dict \
-	       -artifact_prefix=$(FUZZ_DIR)/artifacts-$$h/ $(FUZZ_DIR)/corpus-$$h > $$log 2>&1; then \
-	    echo "fuzz $$h: ok, $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log), $$(grep -o 'exec/s: [0-9]*' $$log | tail -n 1), corpus $$(ls $(FUZZ_DIR)/corpus-$$h | wc -l) inputs"; \
-	  else \
-	    tail -n 40 $$log; echo "fuzz $$h: FAILED (log $$log, reproducer in $(FUZZ_DIR)/artifacts-$$h/)"; \
-	    failed="$$failed $$h"; \
-	  fi; \
-	done; \
-	if [ -n "$$failed" ]; then echo "make fuzz: findings in:$$failed"; exit 1; fi; \
+	@rm -f $(FUZZ_DIR)/fuzz.failed
+	$(foreach h,$(FUZZ_NAMES),$(call fuzz_run_one,$(h)))
+	@if [ -s $(FUZZ_DIR)/fuzz.failed ]; then echo "make fuzz: findings in:" $$(cat $(FUZZ_DIR)/fuzz.failed); exit 1; fi; \
 	echo "make fuzz: $(words $(FUZZ_NAMES)) harnesses, $(FUZZ_SECONDS) s each, no findings"
 
 # The saved reproducers (tests/fuzz/regress/NAME/*), each run once by its harness: passes

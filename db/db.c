@@ -10,7 +10,8 @@
  * however it dies; the file itself is left in place (removing it would let two writers
  * lock two different files of one name).
  *
- * Settings of every connection: busy_timeout 5000 ms, foreign keys on; a writer sets
+ * Settings of every connection: busy_timeout 5000 ms, foreign keys on, the two-argument
+ * fts3_tokenizer() off (SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER); a writer sets
  * journal_mode WAL and synchronous NORMAL (a commit survives the process being killed;
  * a power cut may lose the last commits but never corrupts the file); a reader sets
  * query_only.
@@ -423,6 +424,13 @@ static int db_open_sqlite(struct db *db, char *err)
     }
     sqlite3_extended_result_codes(db->h, 0);
     sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
+    /* fts3_tokenizer(NAME, PTR) registers a tokenizer at any address: off, so that no
+     * statement, a view of a file from elsewhere included, can (db/query.c denies the
+     * one-argument form, which only reads an address, in --sql) */
+    if (sqlite3_db_config(db->h, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, (int *)NULL) != SQLITE_OK) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: cannot turn off fts3_tokenizer: %s", db->path, sqlite3_errmsg(db->h));
+        return -1;
+    }
     return 0;
 }
 

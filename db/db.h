@@ -107,6 +107,8 @@ int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_
  *   "cpu_model"    text, e.g. "AMD EPYC 7B13"     "cores"        number of CPU cores
  *   "threads"      threads the run used           "blas_core"    text, e.g. "Haswell (AVX2)"
  *   "version"      tool version (git describe)    "corpus_path"  the data file as given
+ *   "cwd"          the directory the campaign ran from (absolute): a relative corpus_path
+ *                  or data.path is relative to it (cascade export resolves it so)
  *   "tokens"       tokens in the corpus           "train_tokens", "val_tokens": its split
  *   "val_fraction" the held-out fraction          "is_bytes"     true for byte-level data
  *   "train_config" the resolved training config, an object in the trainer's config schema

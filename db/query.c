@@ -213,15 +213,33 @@ static int pragma_allowed(const char *name, const char *arg)
     return 0;
 }
 
-/* Authorizer for db_query_sql: reading only. */
+/* Functions --sql may not call. fts3_tokenizer(NAME) returns the address of a tokenizer
+ * module in the process (defeating address randomisation) and fts3_tokenizer(NAME, PTR)
+ * registers one at any address, which SQLite then calls: a query could run arbitrary
+ * code. The two-argument form is also off on every connection (db/db.c); the one-argument
+ * form cannot be turned off there, so it is refused here. */
+static const char *const denied_functions[] = { "fts3_tokenizer" };
+
+/* What the authorizer refused, for the error message. */
+struct read_auth { const char *denied_function; };
+
+/* Authorizer for db_query_sql: reading only, no function of denied_functions. */
 static int authorize_read(void *user, int action, const char *a, const char *b, const char *c, const char *d)
 {
-    (void)user; (void)c; (void)d;
+    struct read_auth *ra = user;
+    (void)c; (void)d;
     switch (action) {
     case SQLITE_ATTACH: case SQLITE_DETACH: case SQLITE_TRANSACTION: case SQLITE_SAVEPOINT:
         return SQLITE_DENY;
     case SQLITE_PRAGMA:
         return pragma_allowed(a, b) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_FUNCTION:   /* b: the function's name */
+        for (size_t i = 0; b && i < sizeof denied_functions / sizeof *denied_functions; i++)
+            if (strcasecmp(b, denied_functions[i]) == 0) {
+                ra->denied_function = denied_functions[i];
+                return SQLITE_DENY;
+            }
+        return SQLITE_OK;
     default:
         return SQLITE_OK;   /* anything that writes is caught by sqlite3_stmt_readonly */
     }
@@ -250,11 +268,15 @@ int db_query_sql(struct db *db, const char *sql, db_rows_fn fn, void *user, char
     }
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    sqlite3_set_authorizer(db->h, authorize_read, NULL);
+    struct read_auth ra = { NULL };
+    sqlite3_set_authorizer(db->h, authorize_read, &ra);
     int prc = sqlite3_prepare_v2(db->h, sql, -1, &st, &tail);
     sqlite3_set_authorizer(db->h, NULL, NULL);
     if (prc != SQLITE_OK) {
-        if (prc == SQLITE_AUTH)
+        if (ra.denied_function)   /* SQLite reports it as SQLITE_ERROR, not SQLITE_AUTH */
+            snprintf(err, CASCADE_ERR_MAX, "%s: the query may not call %s() (it reads and sets addresses in the "
+                     "process's memory)", db->path, ra.denied_function);
+        else if (prc == SQLITE_AUTH)
             snprintf(err, CASCADE_ERR_MAX, "%s: the query may only read (%s)", db->path, sqlite3_errmsg(db->h));
         else
             db_fail(db, "in the SQL", err);

@@ -238,11 +238,13 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
     setup_row(md, "Proposal rules", v);
 }
 
+/* The keys the rows above show, and "cwd", which cascade export reads (where the campaign
+ * ran says nothing about its results). */
 static int known_setup_key(const char *k)
 {
     static const char *const keys[] = { "cpu_model", "cores", "threads", "blas_core", "version", "corpus_path",
                                         "tokens", "train_tokens", "val_tokens", "val_fraction", "is_bytes",
-                                        "train_config", "search", "parallel" };
+                                        "train_config", "search", "parallel", "cwd" };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (strcmp(k, keys[i]) == 0) return 1;
     return 0;

@@ -58,11 +58,18 @@ static void print_model_summary(const struct model_config *mc)
            100.0 * pc.attention / (double)pc.total);
 }
 
-static int load_data_or_explain(struct dataset *ds, const char *path, int vocab, double val_fraction)
+/* The error names where the path came from (source: "CONFIG: data.path", "--data", ...),
+ * and for a relative path the directory it was read from: the config may have been
+ * written elsewhere (cascade export writes data.path absolute for that reason). */
+static int load_data_or_explain(struct dataset *ds, const char *path, int vocab, double val_fraction, const char *cmd,
+                                const char *source)
 {
     char err[CASCADE_ERR_MAX];
     if (data_load(ds, path, vocab, val_fraction, err) == 0) return 0;
-    fprintf(stderr, "cascade: %s\n", err);
+    char *cwd = path[0] != '/' ? getcwd(NULL, 0) : NULL;
+    fprintf(stderr, "cascade %s: %s: %s%s%s%s\n", cmd, source, err, cwd ? " (a relative path, read from " : "",
+            cwd ? cwd : "", cwd ? ")" : "");
+    free(cwd);
     if (access(path, F_OK) != 0 && strstr(path, "brown"))
         fprintf(stderr, "cascade: hint: 'make data' downloads and prepares the Brown corpus\n");
     return -1;
@@ -130,7 +137,9 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     struct dataset ds;
-    if (load_data_or_explain(&ds, tc.data_path, tc.model.vocab_size, tc.val_fraction) != 0) return 2;
+    char source[TRAINER_PATH_MAX + 16];
+    snprintf(source, sizeof source, "%s: data.path", config);
+    if (load_data_or_explain(&ds, tc.data_path, tc.model.vocab_size, tc.val_fraction, cmd, source) != 0) return 2;
     if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
         fprintf(stderr, "cascade train: %s: cannot create the checkpoint's directory: %s\n", tc.out_path,
                 strerror(errno));
@@ -216,7 +225,9 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     struct dataset ds;
-    if (load_data_or_explain(&ds, data ? data : tc.data_path, m.cfg.vocab_size, tc.val_fraction) != 0) {
+    char source[TRAINER_PATH_MAX + 64];
+    snprintf(source, sizeof source, "%s%s", data ? "--data" : ckpt, data ? "" : ": data.path (recorded in the checkpoint)");
+    if (load_data_or_explain(&ds, data ? data : tc.data_path, m.cfg.vocab_size, tc.val_fraction, cmd, source) != 0) {
         model_free(&m);
         return 2;
     }

@@ -584,6 +584,11 @@ static int record_setup(struct controller *c, const struct parallel_choice *pc, 
     cJSON_AddStringToObject(o, "blas_core", blas_core_name());
     cJSON_AddStringToObject(o, "version", CASCADE_VERSION);
     cJSON_AddStringToObject(o, "corpus_path", c->ds.path);
+    /* relative paths of the config (data.path) are relative to it: cascade export writes
+     * them absolute from it, so an exported config trains from any directory */
+    char *cwd = getcwd(NULL, 0);
+    if (cwd) cJSON_AddStringToObject(o, "cwd", cwd);
+    free(cwd);
     cJSON_AddNumberToObject(o, "tokens", (double)c->ds.n_tokens);
     cJSON_AddNumberToObject(o, "train_tokens", (double)c->ds.n_train);
     cJSON_AddNumberToObject(o, "val_tokens", (double)(c->ds.n_tokens - c->ds.n_train));

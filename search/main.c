@@ -20,7 +20,7 @@ static const struct {
     { "search", cmd_search, "search --config FILE --db FILE [--threads N]" },
     { "query", cmd_query, "query --db FILE (campaigns|runs|results|pareto|cascade|noise|controls|rounds) [--campaign NAME] [--format table|csv|json] | --sql \"SELECT ...\"" },
     { "report", cmd_report, "report --db FILE [--campaign NAME]... --out DIR/NAME.md" },
-    { "export", cmd_export, "export --db FILE [--campaign NAME] --run NAME --out FILE.json" },
+    { "export", cmd_export, "export --db FILE [--campaign NAME] --run NAME --out FILE.json [--force]" },
     { "train", cmd_train, "train --config FILE [--steps N] [--out CKPT] [--seed S] [--threads N] [--resume]" },
     { "eval", cmd_eval, "eval --checkpoint CKPT [--data FILE] [--batches N] [--threads N]" },
     { "analyze", cmd_analyze, "analyze CKPT [--data FILE --tokens N] [--minus-init] [--json] [--heads] [--n-head N]" },
