@@ -106,21 +106,31 @@ static void list_train(char *out, size_t n, const struct report_campaign *rc, co
 
 /* ---- the rows ---------------------------------------------------------------------------------- */
 
+/* A row whose value is the report's own text (numbers, fixed words: no '|'). A value
+ * holding text from the database is written between row_begin and row_end, each piece
+ * through report_md_cell or report_md_code. */
 static void setup_row(struct report_buf *md, const char *what, const char *value)
 {
-    report_buf_printf(md, "| %s | ", what);
-    report_md_cell(md, value);
-    report_buf_puts(md, " |\n");
+    report_buf_printf(md, "| %s | %s |\n", what, value);
 }
+static void row_begin(struct report_buf *md, const char *what) { report_buf_printf(md, "| %s | ", what); }
+static void row_end(struct report_buf *md) { report_buf_puts(md, " |\n"); }
 
 static void setup_corpus(struct report_buf *md, const struct report_campaign *rc)
 {
     const cJSON *su = rc->setup, *given = train_value(rc, "data", "path");
     const char *path = report_json_str(su, "corpus_path") ? report_json_str(su, "corpus_path")
                      : cJSON_IsString(given) ? given->valuestring : NULL;
-    char v[1400], where[1100], frac[64], tokens[48], tr[48], va[48];
-    if (path) snprintf(where, sizeof where, "`%s` (`%s`)", strrchr(path, '/') ? strrchr(path, '/') + 1 : path, path);
-    else snprintf(where, sizeof where, "path not recorded");
+    char v[1400], frac[64], tokens[48], tr[48], va[48];
+    row_begin(md, "Corpus");
+    if (path) {
+        report_md_code(md, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, REPORT_MD_TABLE);
+        report_buf_puts(md, " (");
+        report_md_code(md, path, REPORT_MD_TABLE);
+        report_buf_puts(md, ")");
+    } else {
+        report_buf_puts(md, "path not recorded");
+    }
     double f;
     if (json_num(su, "val_fraction", &f)) snprintf(frac, sizeof frac, "%g", f);
     else fmt_train(frac, sizeof frac, rc, "data", "val_fraction", 0);
@@ -129,12 +139,13 @@ static void setup_corpus(struct report_buf *md, const struct report_campaign *rc
         fmt_num_or(tokens, sizeof tokens, su, "tokens", "");
         fmt_num_or(tr, sizeof tr, su, "train_tokens", "not recorded");
         fmt_num_or(va, sizeof va, su, "val_tokens", "not recorded");
-        snprintf(v, sizeof v, "%s: %s %s, split %s train / %s validation (validation fraction %s)", where, tokens, unit,
-                 tr, va, frac);
+        snprintf(v, sizeof v, ": %s %s, split %s train / %s validation (validation fraction %s)", tokens, unit, tr, va,
+                 frac);
     } else {
-        snprintf(v, sizeof v, "%s: size not recorded; validation fraction %s (config)", where, frac);
+        snprintf(v, sizeof v, ": size not recorded; validation fraction %s (config)", frac);
     }
-    setup_row(md, "Corpus", v);
+    report_buf_puts(md, v);
+    row_end(md);
 }
 
 static void setup_model(struct report_buf *md, const struct report_campaign *rc)
@@ -158,8 +169,12 @@ static void setup_model(struct report_buf *md, const struct report_campaign *rc)
     for (int k = 0; k < 2; k++) {
         if (refs[k] < 0) { setup_row(md, what[k], "not recorded"); continue; }
         const struct report_run *r = &rc->runs[refs[k]];
-        snprintf(v, sizeof v, "`%s`: `%s` (%s, embeddings ×%g)", r->run->name, r->run->arch, desc[k], r->arch.embed_scale);
-        setup_row(md, what[k], v);
+        row_begin(md, what[k]);
+        report_md_code(md, r->run->name, REPORT_MD_TABLE);
+        report_buf_puts(md, ": ");
+        report_md_code(md, r->run->arch, REPORT_MD_TABLE);
+        report_buf_printf(md, " (%s, embeddings ×%g)", desc[k], r->arch.embed_scale);
+        row_end(md);
     }
 }
 
@@ -230,12 +245,17 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
                  "and steps (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
     setup_row(md, "Retraining", v);
     char *rules = s ? cJSON_PrintUnformatted(s) : NULL;
-    if (rules && resolved) snprintf(v, sizeof v, "`%s` (every key as the campaign resolved it)", rules);
-    else if (rules) snprintf(v, sizeof v, "`%s` (as the config gives it; the keys it does not give are not recorded)", rules);
-    else snprintf(v, sizeof v, "not recorded (the config has no \"search\" section, and the campaign predates the "
-                  "recorded one)");
+    row_begin(md, "Proposal rules");
+    if (rules) {
+        report_md_code(md, rules, REPORT_MD_TABLE);
+        report_buf_puts(md, resolved ? " (every key as the campaign resolved it)"
+                                     : " (as the config gives it; the keys it does not give are not recorded)");
+    } else {
+        report_buf_puts(md, "not recorded (the config has no \"search\" section, and the campaign predates the recorded "
+                        "one)");
+    }
+    row_end(md);
     free(rules);
-    setup_row(md, "Proposal rules", v);
 }
 
 static int known_setup_key(const char *k)
@@ -281,31 +301,39 @@ static void setup_parallel(struct report_buf *md, const cJSON *p)
 static void setup_machine(struct report_buf *md, const struct report_campaign *rc)
 {
     const cJSON *su = rc->setup;
-    char v[1400], cores[48], threads[48];
     if (!su) {
         setup_row(md, "Machine", "not recorded (the campaign has no setup in the database)");
     } else {
         const char *cpu = report_json_str(su, "cpu_model"), *blas = report_json_str(su, "blas_core");
+        row_begin(md, "Machine");
+        report_buf_puts(md, "CPU ");
+        report_md_cell(md, cpu ? cpu : "not recorded");
+        char cores[48], threads[48];
         fmt_num_or(cores, sizeof cores, su, "cores", "not recorded");
         fmt_num_or(threads, sizeof threads, su, "threads", "not recorded");
-        snprintf(v, sizeof v, "CPU %s; %s cores; %s threads; OpenBLAS core %s", cpu ? cpu : "not recorded", cores, threads,
-                 blas ? blas : "not recorded");
-        setup_row(md, "Machine", v);
+        report_buf_printf(md, "; %s cores; %s threads; OpenBLAS core ", cores, threads);
+        report_md_cell(md, blas ? blas : "not recorded");
+        row_end(md);
         setup_parallel(md, cJSON_GetObjectItemCaseSensitive(su, "parallel"));
     }
-    setup_row(md, "Host", rc->c.host[0] ? rc->c.host : "not recorded");
+    row_begin(md, "Host");
+    report_md_cell(md, rc->c.host[0] ? rc->c.host : "not recorded");
+    row_end(md);
     const char *ver = su ? report_json_str(su, "version") : NULL;
-    snprintf(v, sizeof v, "%s (setup); the campaign was begun by code version %s", ver ? ver : "not recorded",
-             rc->c.code_version[0] ? rc->c.code_version : "not recorded");
-    setup_row(md, "Tool version", v);
+    row_begin(md, "Tool version");
+    report_md_cell(md, ver ? ver : "not recorded");
+    report_buf_puts(md, " (setup); the campaign was begun by code version ");
+    report_md_cell(md, rc->c.code_version[0] ? rc->c.code_version : "not recorded");
+    row_end(md);
     for (const cJSON *it = su ? su->child : NULL; it; it = it->next) {
         if (!it->string || known_setup_key(it->string)) continue;
         char *val = cJSON_PrintUnformatted(it);
-        snprintf(v, sizeof v, "`%s`", val ? val : "?");
+        report_buf_puts(md, "| Setup: ");
+        report_md_cell(md, it->string);
+        report_buf_puts(md, " | ");
+        report_md_code(md, val ? val : "?", REPORT_MD_TABLE);
+        row_end(md);
         free(val);
-        char key[160];
-        snprintf(key, sizeof key, "Setup: %s", it->string);
-        setup_row(md, key, v);
     }
 }
 
