@@ -208,3 +208,8 @@ void report_sh_word(struct report_buf *b, const char *s)
     }
     report_buf_puts(b, "'");
 }
+
+const char *report_plural(double n)
+{
+    return n == 1 ? "" : "s";
+}

@@ -155,9 +155,9 @@ static void sweep(const struct report_campaign *rc, struct report_buf *md)
         }
     }
     if (both > 0)
-        report_buf_printf(md, "- At %d of the %d prefix lengths run on both models, linearising costs the S–D model less "
-                          "perplexity than the standard model%s%s%s.\n", sd_less, both, sd_less ? " (k = " : "",
-                          less_ks, sd_less ? ")" : "");
+        report_buf_printf(md, "- At %d of the %d prefix length%s run on both models, linearising costs the S–D model "
+                          "less perplexity than the standard model%s%s%s.\n", sd_less, both, report_plural(both),
+                          sd_less ? " (k = " : "", less_ks, sd_less ? ")" : "");
 }
 
 /* Candidates outside the sweep: cascade allocation (S–D layers with other head dims),
@@ -219,7 +219,7 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
 static void failures(const struct report_campaign *rc, struct report_buf *md)
 {
     if (rc->n_failed > 0) {
-        report_buf_printf(md, "- %d of %d runs failed:", rc->n_failed, rc->n_runs);
+        report_buf_printf(md, "- %d of %d run%s failed:", rc->n_failed, rc->n_runs, report_plural(rc->n_runs));
         int k = 0;
         for (int i = 0; i < rc->n_runs; i++) {
             const struct db_run *r = rc->runs[i].run;

@@ -110,11 +110,12 @@ static void section_status(struct report_buf *md, const struct report_campaign *
         return;
     }
     if (rc->c.status == DB_CAMPAIGN_DONE)
-        report_buf_printf(md, "The campaign is done, but %d of its %d runs did not finish:\n\n", rc->n_runs - rc->n_done,
-                          rc->n_runs);
+        report_buf_printf(md, "The campaign is done, but %d of its %d run%s did not finish:\n\n", rc->n_runs - rc->n_done,
+                          rc->n_runs, report_plural(rc->n_runs));
     else
-        report_buf_printf(md, "The campaign is **%s** (not finished): %d of %d runs are done. The sections below cover "
-                          "the done runs only.\n\n", db_campaign_status_name(rc->c.status), rc->n_done, rc->n_runs);
+        report_buf_printf(md, "The campaign is **%s** (not finished): %d of %d run%s %s done. The sections below cover "
+                          "the done runs only.\n\n", db_campaign_status_name(rc->c.status), rc->n_done, rc->n_runs,
+                          report_plural(rc->n_runs), rc->n_done == 1 ? "is" : "are");
     run_list(md, rc, DB_RUNNING, "running");
     run_list(md, rc, DB_QUEUED, "queued");
     run_list(md, rc, DB_FAILED, "failed");

@@ -51,6 +51,8 @@ void report_md_code(struct report_buf *b, const char *s, enum report_md_where wh
  * $'...' form of bash and zsh with those as \xHH, so the command stays on one line and
  * holds no raw '<' or '>'. The caller puts the command in a code span or block. */
 void report_sh_word(struct report_buf *b, const char *s);
+/* "s" unless n is 1: "1 thread", "2 threads", "0 threads". */
+const char *report_plural(double n);
 
 /* ---- reports/load.c: a campaign from the database ------------------------------------- */
 

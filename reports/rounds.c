@@ -49,7 +49,7 @@ void report_section_rounds(struct report_buf *md, const struct report_campaign *
     report_md_cell(md, ans->run->arch);
     report_buf_printf(md, "), %s%% of the probe's attention parameters saved at %+.2f%% perplexity against its reference, "
                       "after %d round%s (the search stops after max_rounds, or sooner when a round finds nothing cheaper "
-                      "within the budget). ", saved, last->delta_ppl_pct, last->round, last->round == 1 ? "" : "s");
+                      "within the budget). ", saved, last->delta_ppl_pct, last->round, report_plural(last->round));
     /* the command as it runs: each name one shell word, --campaign for a database of several */
     struct report_buf cmd = { 0 };
     report_buf_puts(&cmd, "cascade export --run ");

@@ -134,13 +134,13 @@ static void setup_corpus(struct report_buf *md, const struct report_campaign *rc
     double f;
     if (json_num(su, "val_fraction", &f)) snprintf(frac, sizeof frac, "%g", f);
     else fmt_train(frac, sizeof frac, rc, "data", "val_fraction", 0);
-    const char *unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(su, "is_bytes")) ? "byte tokens" : "tokens";
+    const char *unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(su, "is_bytes")) ? "byte token" : "token";
     if (json_num(su, "tokens", &f)) {
         fmt_num_or(tokens, sizeof tokens, su, "tokens", "");
         fmt_num_or(tr, sizeof tr, su, "train_tokens", "not recorded");
         fmt_num_or(va, sizeof va, su, "val_tokens", "not recorded");
-        snprintf(v, sizeof v, ": %s %s, split %s train / %s validation (validation fraction %s)", tokens, unit, tr, va,
-                 frac);
+        snprintf(v, sizeof v, ": %s %s%s, split %s train / %s validation (validation fraction %s)", tokens, unit,
+                 report_plural(llround(f)), tr, va, frac);
     } else {
         snprintf(v, sizeof v, ": size not recorded; validation fraction %s (config)", frac);
     }
@@ -157,9 +157,11 @@ static void setup_model(struct report_buf *md, const struct report_campaign *rc)
     int have = 0;
     for (int k = 0; k < 5; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, 1);
     const cJSON *embd = train_value(rc, "model", "n_embd"), *heads = train_value(rc, "model", "n_head");
+    const cJSON *layers = train_value(rc, "model", "n_layer"), *ctx = train_value(rc, "model", "seq_len");
     if (have == 5 && heads->valuedouble >= 1)
-        snprintf(v, sizeof v, "%s layers, width %s, %s heads per layer (head dim %d), context %s tokens, vocabulary %s",
-                 x[0], x[1], x[2], (int)(embd->valuedouble / heads->valuedouble), x[3], x[4]);
+        snprintf(v, sizeof v, "%s layer%s, width %s, %s head%s per layer (head dim %d), context %s token%s, vocabulary %s",
+                 x[0], report_plural(llround(layers->valuedouble)), x[1], x[2], report_plural(llround(heads->valuedouble)),
+                 (int)(embd->valuedouble / heads->valuedouble), x[3], report_plural(llround(ctx->valuedouble)), x[4]);
     else
         list_train(v, sizeof v, rc, keys, 5);
     setup_row(md, "Model", v);
@@ -187,11 +189,13 @@ static void setup_budget(struct report_buf *md, const struct report_campaign *rc
     int have = 0;
     for (int k = 0; k < 6; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, keys[k].integer);
     if (have == 6) {
-        report_fmt_int(tok, sizeof tok, llround(train_value(rc, "train", "steps")->valuedouble *
-                                                train_value(rc, "train", "batch_size")->valuedouble *
-                                                train_value(rc, "model", "seq_len")->valuedouble));
-        snprintf(v, sizeof v, "%s steps of batch %s × %s tokens (%s tokens per run); learning rate %s, warmup %s steps, "
-                 "cosine decay to %s×", x[0], x[1], x[2], tok, x[3], x[4], x[5]);
+        double steps = train_value(rc, "train", "steps")->valuedouble, ctx = train_value(rc, "model", "seq_len")->valuedouble,
+               tokens = steps * train_value(rc, "train", "batch_size")->valuedouble * ctx;
+        report_fmt_int(tok, sizeof tok, llround(tokens));
+        snprintf(v, sizeof v, "%s step%s of batch %s × %s token%s (%s token%s per run); learning rate %s, warmup %s "
+                 "step%s, cosine decay to %s×", x[0], report_plural(llround(steps)), x[1], x[2],
+                 report_plural(llround(ctx)), tok, report_plural(llround(tokens)), x[3], x[4],
+                 report_plural(llround(train_value(rc, "train", "warmup_steps")->valuedouble)), x[5]);
     } else {
         list_train(v, sizeof v, rc, keys, 6);
     }
@@ -233,7 +237,7 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
     double st;
     if (json_num(s, "inherit_steps", &st)) {
         report_fmt_int(num, sizeof num, llround(st));
-        snprintf(steps, sizeof steps, "%s steps", num);
+        snprintf(steps, sizeof steps, "%s step%s", num, report_plural(llround(st)));
     }
     if (!mode)
         snprintf(v, sizeof v, "not recorded (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
@@ -290,8 +294,8 @@ static void setup_parallel(struct report_buf *md, const cJSON *p)
             json_num(x, "threads_per_run", &t);
             json_num(x, "tokens_per_s", &tps);
             report_fmt_int(num, sizeof num, llround(tps));
-            k += snprintf(v + k, sizeof v - k, "%s%.0f × %.0f thread%s %s tokens/s", i ? ", " : "", r, t,
-                          t == 1 ? "" : "s", num);
+            k += snprintf(v + k, sizeof v - k, "%s%.0f × %.0f thread%s %s token%s/s", i ? ", " : "", r, t,
+                          report_plural(t), num, report_plural(llround(tps)));
         }
         if (k < (int)sizeof v) snprintf(v + k, sizeof v - k, "%s)", i ? " in all" : "");
     }
@@ -308,10 +312,18 @@ static void setup_machine(struct report_buf *md, const struct report_campaign *r
         row_begin(md, "Machine");
         report_buf_puts(md, "CPU ");
         report_md_cell(md, cpu ? cpu : "not recorded");
-        char cores[48], threads[48];
-        fmt_num_or(cores, sizeof cores, su, "cores", "not recorded");
-        fmt_num_or(threads, sizeof threads, su, "threads", "not recorded");
-        report_buf_printf(md, "; %s cores; %s threads; OpenBLAS core ", cores, threads);
+        const char *what[2] = { "cores", "threads" }, *noun[2] = { "core", "thread" };
+        for (int k = 0; k < 2; k++) {
+            double x;
+            char num[48];
+            if (json_num(su, what[k], &x)) {
+                report_fmt_int(num, sizeof num, llround(x));
+                report_buf_printf(md, "; %s %s%s", num, noun[k], report_plural(llround(x)));
+            } else {
+                report_buf_printf(md, "; %s not recorded", what[k]);
+            }
+        }
+        report_buf_puts(md, "; OpenBLAS core ");
         report_md_cell(md, blas ? blas : "not recorded");
         row_end(md);
         setup_parallel(md, cJSON_GetObjectItemCaseSensitive(su, "parallel"));

@@ -805,7 +805,7 @@ TEST(report_unfinished_campaign_lists_queued_running_failed)
     char *md = make_report(t_, c, 1, "wip.md");
     REQUIRE(md != NULL);
     CHECK(strstr(md, "Campaign status: **running**; 4 runs: 1 done, 1 failed, 1 running, 1 queued.") != NULL);
-    CHECK(strstr(md, "The campaign is **running** (not finished): 1 of 4 runs are done.") != NULL);
+    CHECK(strstr(md, "The campaign is **running** (not finished): 1 of 4 runs is done.") != NULL);
     CHECK(strstr(md, "- running (1): `standard`\n") != NULL);
     CHECK(strstr(md, "- queued (1): `lin1`\n") != NULL);
     CHECK(strstr(md, "- failed (1): `lin2` (out of memory \\| at step 3)\n") != NULL);

@@ -1,4 +1,4 @@
-/* tests/test_report_audit.c — the report against findings of an audit (#5, #11).
+/* tests/test_report_audit.c — the report against findings of an audit (#5, #11, #12).
  *
  * #5: every string the report reads from the database goes into the Markdown through one
  * escaping (reports/buf.c). A campaign, runs, errors, reasons, arch strings and setup
@@ -9,6 +9,7 @@
  * for a one-campaign report and for a comparison of two.
  * #11: `cascade report` without --campaign refuses a database of several campaigns, as
  * `cascade export` does, naming them on one line.
+ * #12: counts agree with their nouns ("1 thread", never "1 threads").
  *
  * The databases are made here through db/db.h; tests/test_report.c holds the report's
  * checks against ordinary rows. */
@@ -18,6 +19,7 @@
 #include "reports/report_internal.h"
 
 #include <dirent.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +432,71 @@ TEST(report_audit_markdown_writers)
         report_buf_free(&b);
         report_buf_free(&cmd);
     }
+}
+
+/* ---- #12: counts and their nouns ---------------------------------------------------------- */
+
+/* A campaign of one of everything: one core and thread, one layer of one head, one step
+ * of one token, one run, and that run failed. */
+static const char one_setup[] =
+    "{\"cpu_model\": \"c\", \"cores\": 1, \"threads\": 1, \"blas_core\": \"b\", \"version\": \"v\", "
+    "\"corpus_path\": \"d.txt\", \"tokens\": 1, \"train_tokens\": 1, \"val_tokens\": 1, \"val_fraction\": 0.5, "
+    "\"is_bytes\": true, "
+    "\"train_config\": {\"data\": {\"path\": \"d.txt\", \"val_fraction\": 0.5}, \"model\": {\"vocab_size\": 1, "
+    "\"n_layer\": 1, \"n_embd\": 8, \"n_head\": 1, \"seq_len\": 1}, \"train\": {\"batch_size\": 1, \"steps\": 1, "
+    "\"lr\": 0.1, \"warmup_steps\": 1, \"min_lr_frac\": 0.1, \"seed\": 1}}, "
+    "\"search\": {\"retrain\": \"inherit\", \"inherit_steps\": 1}, "
+    "\"parallel\": {\"setting\": 0, \"runs\": 1, \"threads_per_run\": 1, \"measured\": "
+    "[{\"runs\": 1, \"threads_per_run\": 1, \"tokens_per_s\": 1}]}}";
+
+/* Whether text holds the count 1 followed by a plural noun ("1 threads", "1 byte tokens";
+ * "11 threads" and "0.1 steps" are not that); the match in *hit. */
+static int one_plural(const char *text, char *hit, size_t n)
+{
+    regex_t re;
+    if (regcomp(&re, "(^|[^0-9.,])1 (byte |done )?(thread|core|layer|head|step|token|run|round|replicate|campaign|"
+                     "candidate|control|prefix length|seed)s([^a-z]|$)", REG_EXTENDED | REG_NEWLINE) != 0)
+        return 1;
+    regmatch_t m;
+    int found = regexec(&re, text, 1, &m, 0) == 0;
+    if (found) snprintf(hit, n, "%.*s", (int)(m.rm_eo - m.rm_so), text + m.rm_so);
+    regfree(&re);
+    return found;
+}
+
+TEST(report_audit_one_is_singular)
+{
+    char path[600], err[CASCADE_ERR_MAX], hit[200];
+    db_fixture_fresh_path(path, sizeof path, "one.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    int64_t cid, rid;
+    int created;
+    struct db_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "probe");
+    r.role = DB_ROLE_PROBE;
+    snprintf(r.arch, sizeof r.arch, "S | d 8");
+    r.arch_json = "{\"n_layer\":1,\"layernorm\":false,\"attention\":[\"sd\"],\"head_dim\":[8]}";
+    r.reason = "reference";
+    int ok = db_campaign_begin(db, "one", "{}", "v", "h", &cid, err) == 0 && db_campaign_set_setup(db, cid, one_setup, err) == 0;
+    r.campaign_id = cid;
+    ok = ok && db_run_add(db, &r, &rid, &created, err) == 0 && db_run_set_status(db, rid, DB_RUNNING, NULL, err) == 0 &&
+         db_run_set_status(db, rid, DB_FAILED, "diverged", err) == 0 &&
+         db_campaign_set_status(db, cid, DB_CAMPAIGN_DONE, err) == 0;
+    db_close(db);
+    REQUIRE_MSG(ok, "%s", err);
+    CHECK(!one_plural("11 threads, 0.1 steps, 1 thread, 1,001 runs", hit, sizeof hit));   /* the check itself */
+    CHECK(one_plural("x; 1 threads; y", hit, sizeof hit) && one_plural("of 1 byte tokens", hit, sizeof hit));
+    const char *c[] = { "one" };
+    char *md = ev_report(t_, path, c, 1, "one.md");
+    REQUIRE(md != NULL);
+    CHECK_MSG(!one_plural(md, hit, sizeof hit), "'%s' in the report", hit);
+    CHECK(strstr(md, "| Machine | CPU c; 1 core; 1 thread; OpenBLAS core b |") != NULL);
+    CHECK(strstr(md, "1 layer, width 8, 1 head per layer (head dim 8), context 1 token, vocabulary 1 |") != NULL);
+    CHECK(strstr(md, "1 step of batch 1 × 1 token (1 token per run)") != NULL);
+    CHECK(strstr(md, "1 of its 1 run did not finish") != NULL);
+    free(md);
 }
 
 /* ---- #11: several campaigns and no --campaign ----------------------------------------------- */
