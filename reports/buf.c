@@ -1,6 +1,8 @@
 /* reports/buf.c — the report's text buffers and number formats: a growing buffer written
  * with printf, saved to a file atomically (FILE.tmp, then rename), and the formats that
- * reports/report.h documents (thousands separators, durations, UTC dates, table cells). */
+ * reports/report.h documents (thousands separators, durations, UTC dates), and the three
+ * writers every string from the database goes through on its way into the Markdown
+ * (text, code spans, shell words: report_internal.h). */
 #include "reports/report_internal.h"
 
 #include <assert.h>
@@ -143,14 +145,71 @@ void report_fmt_utc(char *out, size_t n, double unix_s)
     if (unix_s <= 0 || !gmtime_r(&t, &tm) || strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm) == 0) snprintf(out, n, "–");
 }
 
+/* ---- strings from the database in Markdown (why each rule: report_internal.h) ---------- */
+
+static int is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
+
 void report_md_cell(struct report_buf *b, const char *s)
 {
-    for (; s && *s; s++) {
-        int tag = s[0] == '<' && (s[1] == '/' || s[1] == '!' || s[1] == '?' || (s[1] >= 'a' && s[1] <= 'z') ||
-                                  (s[1] >= 'A' && s[1] <= 'Z'));
-        if (*s == '|') report_buf_puts(b, "\\|");
-        else if (tag) report_buf_puts(b, "&lt;");   /* would start an HTML tag */
-        else if (*s == '\n' || *s == '\r' || *s == '\t') report_buf_puts(b, " ");
-        else report_buf_printf(b, "%c", *s);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (is_control(*p)) report_buf_puts(b, " ");
+        else if (*p == '&') report_buf_puts(b, "&amp;");
+        else if (*p == '<') report_buf_puts(b, "&lt;");
+        else if (*p == '>') report_buf_puts(b, "&gt;");
+        else if (strchr("\\`*_[]~$|", *p)) report_buf_printf(b, "\\%c", *p);
+        else report_buf_printf(b, "%c", *p);
     }
+}
+
+void report_md_code(struct report_buf *b, const char *s, enum report_md_where where)
+{
+    if (!s) s = "";
+    if (strpbrk(s, "<>")) { report_md_cell(b, s); return; }
+    size_t len = strlen(s), longest = 0, run = 0, spaces = 0;
+    for (size_t i = 0; i < len; i++) {
+        run = s[i] == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+        spaces += s[i] == ' ' || is_control((unsigned char)s[i]);
+    }
+    /* the ends as a renderer sees them: control characters become spaces */
+    char first = len ? s[0] : ' ', last = len ? s[len - 1] : ' ';
+    if (is_control((unsigned char)first)) first = ' ';
+    if (is_control((unsigned char)last)) last = ' ';
+    int pad = spaces < len && (first == '`' || last == '`' || (first == ' ' && last == ' '));
+    if (len == 0) pad = 1;   /* "` `": a code span cannot be empty */
+    for (size_t k = 0; k <= longest; k++) report_buf_puts(b, "`");
+    if (pad) report_buf_puts(b, " ");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_control(c)) report_buf_puts(b, " ");
+        else if (c == '|' && where == REPORT_MD_TABLE) report_buf_puts(b, "\\|");
+        else report_buf_printf(b, "%c", c);
+    }
+    if (pad && len) report_buf_puts(b, " ");
+    for (size_t k = 0; k <= longest; k++) report_buf_puts(b, "`");
+}
+
+void report_sh_word(struct report_buf *b, const char *s)
+{
+    if (!s) s = "";
+    int plain = s[0] != 0, dollar = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 (*p && strchr("_-./,:=+@%", *p));
+        dollar |= is_control(*p) || *p == '<' || *p == '>';
+    }
+    if (plain) { report_buf_puts(b, s); return; }
+    report_buf_puts(b, dollar ? "$'" : "'");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (dollar && (is_control(*p) || *p == '<' || *p == '>')) report_buf_printf(b, "\\x%02X", *p);
+        else if (dollar && (*p == '\\' || *p == '\'')) report_buf_printf(b, "\\%c", *p);
+        else if (*p == '\'') report_buf_puts(b, "'\\''");
+        else report_buf_printf(b, "%c", *p);
+    }
+    report_buf_puts(b, "'");
+}
+
+const char *report_plural(double n)
+{
+    return n == 1 ? "" : "s";
 }

@@ -12,77 +12,81 @@
 
 /* ---- comparison of campaigns ------------------------------------------------------------------------ */
 
-static void compare_row_text(struct report_buf *md, const char *what, const struct report_campaign *const *rcs, int n,
-                             void (*cell)(char *, size_t, const struct report_campaign *))
+/* A row of the summary table: one cell per campaign, each written into the table by
+ * `cell` (names as code spans and text from the database through report_md_cell). */
+static void compare_row(struct report_buf *md, const char *what, const struct report_campaign *const *rcs, int n,
+                        void (*cell)(struct report_buf *, const struct report_campaign *))
 {
     report_buf_printf(md, "| %s |", what);
     for (int c = 0; c < n; c++) {
-        char v[300];
-        cell(v, sizeof v, rcs[c]);
         report_buf_puts(md, " ");
-        report_md_cell(md, v);
+        cell(md, rcs[c]);
         report_buf_puts(md, " |");
     }
     report_buf_puts(md, "\n");
 }
 
-static void cell_status(char *v, size_t n, const struct report_campaign *rc)
+static void cell_status(struct report_buf *md, const struct report_campaign *rc)
 {
-    snprintf(v, n, "%s", db_campaign_status_name(rc->c.status));
+    report_buf_puts(md, db_campaign_status_name(rc->c.status));
 }
-static void cell_runs(char *v, size_t n, const struct report_campaign *rc)
+static void cell_runs(struct report_buf *md, const struct report_campaign *rc)
 {
-    snprintf(v, n, "%d (%d done, %d failed, %d not finished)", rc->n_runs, rc->n_done, rc->n_failed,
-             rc->n_queued + rc->n_running);
+    report_buf_printf(md, "%d (%d done, %d failed, %d not finished)", rc->n_runs, rc->n_done, rc->n_failed,
+                      rc->n_queued + rc->n_running);
 }
-static void cell_retrain(char *v, size_t n, const struct report_campaign *rc)
+static void cell_retrain(struct report_buf *md, const struct report_campaign *rc)
 {
-    const char *mode = report_retrain_mode(rc);
-    snprintf(v, n, "%s", mode ? mode : "not recorded");
+    const char *mode = report_retrain_mode(rc);   /* the database's text */
+    report_md_cell(md, mode ? mode : "not recorded");
 }
-static void cell_ppl(char *v, size_t n, const struct report_campaign *rc, int idx)
+static void cell_ppl(struct report_buf *md, const struct report_campaign *rc, int idx)
 {
-    if (idx >= 0 && rc->runs[idx].has_result) snprintf(v, n, "%.3f (`%s`)", rc->runs[idx].res.perplexity, rc->runs[idx].run->name);
-    else snprintf(v, n, "–");
+    if (idx < 0 || !rc->runs[idx].has_result) { report_buf_puts(md, "–"); return; }
+    report_buf_printf(md, "%.3f (", rc->runs[idx].res.perplexity);
+    report_md_code(md, rc->runs[idx].run->name, REPORT_MD_TABLE);
+    report_buf_puts(md, ")");
 }
-static void cell_probe_ppl(char *v, size_t n, const struct report_campaign *rc) { cell_ppl(v, n, rc, rc->probe); }
-static void cell_std_ppl(char *v, size_t n, const struct report_campaign *rc) { cell_ppl(v, n, rc, rc->standard); }
-static void cell_rho(char *v, size_t n, const struct report_campaign *rc)
+static void cell_probe_ppl(struct report_buf *md, const struct report_campaign *rc) { cell_ppl(md, rc, rc->probe); }
+static void cell_std_ppl(struct report_buf *md, const struct report_campaign *rc) { cell_ppl(md, rc, rc->standard); }
+static void cell_rho(struct report_buf *md, const struct report_campaign *rc)
 {
-    if (rc->probe >= 0 && rc->probe_lv[0].found) report_fmt_spearman(v, n, rc->probe_lv[0].spearman);
-    else snprintf(v, n, "–");
+    char v[32] = "–";
+    if (rc->probe >= 0 && rc->probe_lv[0].found) report_fmt_spearman(v, sizeof v, rc->probe_lv[0].spearman);
+    report_buf_puts(md, v);
 }
-static void cell_front(char *v, size_t n, const struct report_campaign *rc)
+static void cell_front(struct report_buf *md, const struct report_campaign *rc)
 {
     int *order = malloc(sizeof(int) * ((size_t)rc->n_runs + 1)), k = 0, nd = order ? report_sorted_done(rc, order) : 0;
-    size_t len = 0;
-    v[0] = 0;
-    for (int j = 0; j < nd; j++) {
-        const struct report_run *r = &rc->runs[order[j]];
-        if (!r->pareto || len + 1 >= n) continue;
-        len += (size_t)snprintf(v + len, n - len, "%s`%s`", k++ ? ", " : "", r->run->name);
-    }
-    if (k == 0) snprintf(v, n, "–");
-    free(order);
-}
-static void cell_cheapest(char *v, size_t n, const struct report_campaign *rc)
-{
-    int *order = malloc(sizeof(int) * ((size_t)rc->n_runs + 1)), nd = order ? report_sorted_done(rc, order) : 0;
-    snprintf(v, n, "–");
+    if (!order) md->oom = 1;
     for (int j = 0; j < nd; j++) {
         const struct report_run *r = &rc->runs[order[j]];
         if (!r->pareto) continue;
-        snprintf(v, n, "`%s`: %.1f%% saved, %+.2f%% perplexity", r->run->name, r->res.attention_saved_pct,
-                 r->res.delta_ppl_pct);
-        break;
+        if (k++) report_buf_puts(md, ", ");
+        report_md_code(md, r->run->name, REPORT_MD_TABLE);
+    }
+    if (k == 0) report_buf_puts(md, "–");
+    free(order);
+}
+static void cell_cheapest(struct report_buf *md, const struct report_campaign *rc)
+{
+    int *order = malloc(sizeof(int) * ((size_t)rc->n_runs + 1)), nd = order ? report_sorted_done(rc, order) : 0, j = 0;
+    if (!order) md->oom = 1;
+    while (j < nd && !rc->runs[order[j]].pareto) j++;
+    if (j < nd) {
+        const struct report_run *r = &rc->runs[order[j]];
+        report_md_code(md, r->run->name, REPORT_MD_TABLE);
+        report_buf_printf(md, ": %.1f%% saved, %+.2f%% perplexity", r->res.attention_saved_pct, r->res.delta_ppl_pct);
+    } else {
+        report_buf_puts(md, "–");
     }
     free(order);
 }
-static void cell_wall(char *v, size_t n, const struct report_campaign *rc)
+static void cell_wall(struct report_buf *md, const struct report_campaign *rc)
 {
     char d[48];
     report_fmt_duration(d, sizeof d, rc->runs_wall_s);
-    snprintf(v, n, "%s (sum of the done runs)", d);
+    report_buf_printf(md, "%s (sum of the done runs)", d);
 }
 
 static const struct report_run *run_named(const struct report_campaign *rc, const char *name)
@@ -98,9 +102,13 @@ static void compare_runs(struct report_buf *md, const struct report_campaign *co
 {
     report_buf_puts(md, "\nRun by run (savings and Δ relative to each campaign's own probe; – where a campaign has no "
                     "such run or it is not done):\n\n| run |");
+    const char *heads[3] = { " attention saved % |", " perplexity |", " Δ ppl % |" };
     for (int c = 0; c < n; c++)
-        report_buf_printf(md, " `%s` attention saved %% | `%s` perplexity | `%s` Δ ppl %% |", rcs[c]->c.name,
-                          rcs[c]->c.name, rcs[c]->c.name);
+        for (int k = 0; k < 3; k++) {
+            report_buf_puts(md, " ");
+            report_md_code(md, rcs[c]->c.name, REPORT_MD_TABLE);
+            report_buf_puts(md, heads[k]);
+        }
     report_buf_puts(md, "\n|---|");
     for (int c = 0; c < n; c++) report_buf_puts(md, "---:|---:|---:|");
     report_buf_puts(md, "\n");
@@ -115,7 +123,9 @@ static void compare_runs(struct report_buf *md, const struct report_campaign *co
             int seen = 0;
             for (int e = 0; e < c && !seen; e++) seen = run_named(rcs[e], name) != NULL;
             if (seen) continue;
-            report_buf_printf(md, "| `%s` |", name);
+            report_buf_puts(md, "| ");
+            report_md_code(md, name, REPORT_MD_TABLE);
+            report_buf_puts(md, " |");
             for (int e = 0; e < n; e++) {
                 const struct report_run *r = run_named(rcs[e], name);
                 if (!r || !r->has_result) { report_buf_puts(md, " – | – | – |"); continue; }
@@ -136,19 +146,23 @@ int report_section_compare(struct report_buf *md, const struct report_campaign *
 {
     report_heading(md, 2, "Comparison");
     report_buf_puts(md, "| |");
-    for (int c = 0; c < n; c++) report_buf_printf(md, " `%s` |", rcs[c]->c.name);
+    for (int c = 0; c < n; c++) {
+        report_buf_puts(md, " ");
+        report_md_code(md, rcs[c]->c.name, REPORT_MD_TABLE);
+        report_buf_puts(md, " |");
+    }
     report_buf_puts(md, "\n|---|");
     for (int c = 0; c < n; c++) report_buf_puts(md, "---|");
     report_buf_puts(md, "\n");
-    compare_row_text(md, "status", rcs, n, cell_status);
-    compare_row_text(md, "runs", rcs, n, cell_runs);
-    compare_row_text(md, "retraining", rcs, n, cell_retrain);
-    compare_row_text(md, "probe perplexity", rcs, n, cell_probe_ppl);
-    compare_row_text(md, "standard baseline perplexity", rcs, n, cell_std_ppl);
-    compare_row_text(md, "probe cascade ρ (weight)", rcs, n, cell_rho);
-    compare_row_text(md, "Pareto front", rcs, n, cell_front);
-    compare_row_text(md, "fewest attention parameters on the front", rcs, n, cell_cheapest);
-    compare_row_text(md, "training wall time", rcs, n, cell_wall);
+    compare_row(md, "status", rcs, n, cell_status);
+    compare_row(md, "runs", rcs, n, cell_runs);
+    compare_row(md, "retraining", rcs, n, cell_retrain);
+    compare_row(md, "probe perplexity", rcs, n, cell_probe_ppl);
+    compare_row(md, "standard baseline perplexity", rcs, n, cell_std_ppl);
+    compare_row(md, "probe cascade ρ (weight)", rcs, n, cell_rho);
+    compare_row(md, "Pareto front", rcs, n, cell_front);
+    compare_row(md, "fewest attention parameters on the front", rcs, n, cell_cheapest);
+    compare_row(md, "training wall time", rcs, n, cell_wall);
     compare_runs(md, rcs, n);
     struct report_plot pf;
     memset(&pf, 0, sizeof pf);
@@ -158,7 +172,7 @@ int report_section_compare(struct report_buf *md, const struct report_campaign *
     if (pf.made)
         report_buf_printf(md, "\n![Attention parameters vs perplexity, campaigns compared](%s)\n\n*Every done run of each "
                           "campaign (colour), markers by role as in each campaign's tradeoff plot; lines: each "
-                          "campaign's Pareto front.*\n", pf.name);
+                          "campaign's Pareto front.*\n", pf.link);
     else
         report_buf_printf(md, "\nNo comparison plot: %s.\n", pf.why);
     report_buf_free(&pf.svg);

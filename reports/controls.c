@@ -62,11 +62,15 @@ void report_section_noise(struct report_buf *md, const struct report_campaign *r
     for (int k = 0; k < rc->n_noise; k++) {
         const struct report_noise *z = &rc->noise[k];
         const char *ref = rc->runs[z->ref].run->name;
-        report_buf_printf(md, "| `%s` |", ref);
+        report_buf_puts(md, "| ");
+        report_md_code(md, ref, REPORT_MD_TABLE);
+        report_buf_puts(md, " |");
         int m = 0;
         for (int i = 0; i < rc->n_runs; i++)
-            if (strcmp(rc->runs[i].run->replicate_of, ref) == 0)
-                report_buf_printf(md, "%s `%s`", m++ ? "," : "", rc->runs[i].run->name);
+            if (strcmp(rc->runs[i].run->replicate_of, ref) == 0) {
+                report_buf_puts(md, m++ ? ", " : " ");
+                report_md_code(md, rc->runs[i].run->name, REPORT_MD_TABLE);
+            }
         char mean[32], sd[32], lo[32], hi[32], pct[32];
         report_fmt_fixed(mean, sizeof mean, z->mean, 3);
         report_fmt_fixed(sd, sizeof sd, z->sd, 3);
@@ -107,10 +111,14 @@ void report_section_controls(struct report_buf *md, const struct report_campaign
         report_fmt_fixed(ya, sizeof ya, p->cand_ppl, 3);
         report_fmt_fixed(yb, sizeof yb, p->ctl_ppl, 3);
         fmt_floor(floor_, sizeof floor_, p->noise_pct);
-        report_buf_printf(md, "| `%s` | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                          rc->runs[p->cand].run->name, rc->runs[p->ctl].run->name,
-                          p->blind ? "blind" : "standard model", pa, pb, diff, ya, yb, gap, floor_,
-                          p->verdict[0] ? p->verdict : "not done");
+        report_buf_puts(md, "| ");
+        report_md_code(md, rc->runs[p->cand].run->name, REPORT_MD_TABLE);
+        report_buf_puts(md, " | ");
+        report_md_code(md, rc->runs[p->ctl].run->name, REPORT_MD_TABLE);
+        report_buf_printf(md, " | %s | %s | %s | %s | %s | %s | %s | %s | ", p->blind ? "blind" : "standard model", pa, pb,
+                          diff, ya, yb, gap, floor_);
+        report_md_cell(md, p->verdict[0] ? p->verdict : "not done");   /* v_controls' text */
+        report_buf_puts(md, " |\n");
     }
     if (svg_name)
         report_buf_printf(md, "\n![Measured vs blind at equal size](%s)\n\n*Attention parameters (x) against validation "
@@ -152,7 +160,9 @@ static void candidate_answer(struct report_buf *md, const struct report_campaign
     struct tally t = tally_of(rc, cand);
     const char *word = t.n == 0 ? "not yet" : t.nofloor ? "cannot tell" : t.worse ? "no" : t.better == t.n ? "yes"
                      : t.better ? "partly" : "no";
-    report_buf_printf(md, "%s `%s` %s (", first ? "For" : "; for", rc->runs[cand].run->name, word);
+    report_buf_puts(md, first ? "For " : "; for ");
+    report_md_code(md, rc->runs[cand].run->name, REPORT_MD_PROSE);
+    report_buf_printf(md, " %s (", word);
     if (t.n == 0) {
         report_buf_puts(md, rc->runs[cand].has_result ? "its blind controls are not done)" : "it is not done)");
         return;
@@ -162,7 +172,9 @@ static void candidate_answer(struct report_buf *md, const struct report_campaign
         const struct report_pair *p = &rc->pairs[k];
         if (p->cand != cand || !p->blind || !p->verdict[0]) continue;
         if (m++ == 0) report_buf_printf(md, "%.3f vs", p->cand_ppl);
-        report_buf_printf(md, "%s `%s` %.3f", m > 1 ? "," : "", rc->runs[p->ctl].run->name, p->ctl_ppl);
+        report_buf_puts(md, m > 1 ? ", " : " ");
+        report_md_code(md, rc->runs[p->ctl].run->name, REPORT_MD_PROSE);
+        report_buf_printf(md, " %.3f", p->ctl_ppl);
     }
     char f[32];
     fmt_floor(f, sizeof f, t.floor_);

@@ -41,6 +41,22 @@ static const struct report_run *run_at(const struct report_campaign *rc, int i)
     return i >= 0 ? &rc->runs[i] : NULL;
 }
 
+/* A name from the database as a code span. */
+static void code(struct report_buf *md, const char *name)
+{
+    report_md_code(md, name, REPORT_MD_PROSE);
+}
+
+/* " (`a` vs `b`)" */
+static void versus(struct report_buf *md, const char *a, const char *b)
+{
+    report_buf_puts(md, " (");
+    code(md, a);
+    report_buf_puts(md, " vs ");
+    code(md, b);
+    report_buf_puts(md, ")");
+}
+
 static void baselines(const struct report_campaign *rc, struct report_buf *md)
 {
     const struct report_run *p = run_at(rc, rc->probe), *s = run_at(rc, rc->standard);
@@ -48,8 +64,10 @@ static void baselines(const struct report_campaign *rc, struct report_buf *md)
     char cost[96];
     cost_phrase(cost, sizeof cost, 100.0 * (p->res.perplexity / s->res.perplexity - 1.0));
     report_buf_printf(md, "- The S–D probe without LayerNorm reaches perplexity %.3f and the standard softmax model with "
-                      "LayerNorm %.3f: relative to the standard baseline the probe %s (`%s` vs `%s`).\n",
-                      p->res.perplexity, s->res.perplexity, cost, p->run->name, s->run->name);
+                      "LayerNorm %.3f: relative to the standard baseline the probe %s", p->res.perplexity,
+                      s->res.perplexity, cost);
+    versus(md, p->run->name, s->run->name);
+    report_buf_puts(md, ".\n");
 }
 
 static void profile(const struct report_level *lv, const char *who, const char *run, struct report_buf *md)
@@ -71,7 +89,9 @@ static void profile(const struct report_level *lv, const char *who, const char *
     snprintf(r1, sizeof r1, isfinite(lv[1].spearman) ? "%.3f" : "undefined", lv[1].spearman);
     report_buf_printf(md, "; Spearman ρ with depth %s at the weight level", r0);
     if (lv[1].found) report_buf_printf(md, ", %s realised", r1);
-    report_buf_printf(md, " (`%s`).\n", run);
+    report_buf_puts(md, " (");
+    code(md, run);
+    report_buf_puts(md, ").\n");
 }
 
 /* The done run of `series` at k, or NULL. */
@@ -111,18 +131,19 @@ static void sweep(const struct report_campaign *rc, struct report_buf *md)
         if (a) {
             cost_phrase(cost, sizeof cost, a->sweep_delta);
             saving_phrase(save, sizeof save, a->res.attention_saved_pct);
-            report_buf_printf(md, "- Linearising the first %s of the S–D model %s and %s (`%s` vs `%s`)", layers,
-                              cost, save, a->run->name, p->run->name);
+            report_buf_printf(md, "- Linearising the first %s of the S–D model %s and %s", layers, cost, save);
+            versus(md, a->run->name, p->run->name);
             if (b) {
                 cost_phrase(cost, sizeof cost, b->sweep_delta);
-                report_buf_printf(md, "; the same prefix on the standard model %s (`%s` vs `%s`)", cost, b->run->name,
-                                  s->run->name);
+                report_buf_printf(md, "; the same prefix on the standard model %s", cost);
+                versus(md, b->run->name, s->run->name);
             }
             report_buf_puts(md, ".\n");
         } else {
             cost_phrase(cost, sizeof cost, b->sweep_delta);
-            report_buf_printf(md, "- Linearising the first %s of the standard model %s (`%s` vs `%s`); the S–D run "
-                              "with this prefix is not done.\n", layers, cost, b->run->name, s->run->name);
+            report_buf_printf(md, "- Linearising the first %s of the standard model %s", layers, cost);
+            versus(md, b->run->name, s->run->name);
+            report_buf_puts(md, "; the S–D run with this prefix is not done.\n");
         }
         if (a && b) {
             both++;
@@ -134,9 +155,9 @@ static void sweep(const struct report_campaign *rc, struct report_buf *md)
         }
     }
     if (both > 0)
-        report_buf_printf(md, "- At %d of the %d prefix lengths run on both models, linearising costs the S–D model less "
-                          "perplexity than the standard model%s%s%s.\n", sd_less, both, sd_less ? " (k = " : "",
-                          less_ks, sd_less ? ")" : "");
+        report_buf_printf(md, "- At %d of the %d prefix length%s run on both models, linearising costs the S–D model "
+                          "less perplexity than the standard model%s%s%s.\n", sd_less, both, report_plural(both),
+                          sd_less ? " (k = " : "", less_ks, sd_less ? ")" : "");
 }
 
 /* Candidates outside the sweep: cascade allocation (S–D layers with other head dims),
@@ -156,8 +177,13 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
                          : cut ? "Cascade allocation" : "Candidate";
         char save[96];
         saving_phrase(save, sizeof save, r->res.attention_saved_pct);
-        report_buf_printf(md, "- %s `%s` (`%s`) %s at %+.2f%% perplexity (vs `%s`%s).\n", what, r->run->name,
-                          r->run->arch, save, r->res.delta_ppl_pct, delta_ref(rc, r), noise_note(r));
+        report_buf_printf(md, "- %s ", what);
+        code(md, r->run->name);
+        report_buf_puts(md, " (");
+        code(md, r->run->arch);
+        report_buf_printf(md, ") %s at %+.2f%% perplexity (vs ", save, r->res.delta_ppl_pct);
+        code(md, delta_ref(rc, r));
+        report_buf_printf(md, "%s).\n", noise_note(r));
     }
 }
 
@@ -172,14 +198,20 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
     report_buf_printf(md, "- The Pareto front of attention parameters vs perplexity holds %d run%s:", n, n == 1 ? "" : "s");
     int k = 0;
     for (int j = 0; j < nd; j++)
-        if (rc->runs[order[j]].pareto) report_buf_printf(md, "%s `%s`", k++ ? "," : "", rc->runs[order[j]].run->name);
+        if (rc->runs[order[j]].pareto) {
+            report_buf_puts(md, k++ ? ", " : " ");
+            code(md, rc->runs[order[j]].run->name);
+        }
     free(order);
     const struct report_run *c = &rc->runs[cheapest];
     if (cheapest != rc->probe && rc->probe >= 0 && isfinite(c->res.attention_saved_pct)) {
         char save[96];
         saving_phrase(save, sizeof save, c->res.attention_saved_pct);
-        report_buf_printf(md, ". The one with the fewest attention parameters, `%s`, %s at %+.2f%% perplexity (vs `%s`%s)",
-                          c->run->name, save, c->res.delta_ppl_pct, delta_ref(rc, c), noise_note(c));
+        report_buf_puts(md, ". The one with the fewest attention parameters, ");
+        code(md, c->run->name);
+        report_buf_printf(md, ", %s at %+.2f%% perplexity (vs ", save, c->res.delta_ppl_pct);
+        code(md, delta_ref(rc, c));
+        report_buf_printf(md, "%s)", noise_note(c));
     }
     report_buf_puts(md, ".\n");
 }
@@ -187,12 +219,17 @@ static void pareto(const struct report_campaign *rc, struct report_buf *md)
 static void failures(const struct report_campaign *rc, struct report_buf *md)
 {
     if (rc->n_failed > 0) {
-        report_buf_printf(md, "- %d of %d runs failed:", rc->n_failed, rc->n_runs);
+        report_buf_printf(md, "- %d of %d run%s failed:", rc->n_failed, rc->n_runs, report_plural(rc->n_runs));
         int k = 0;
-        for (int i = 0; i < rc->n_runs; i++)
-            if (rc->runs[i].run->status == DB_FAILED)
-                report_buf_printf(md, "%s `%s` (%s)", k++ ? ";" : "", rc->runs[i].run->name,
-                                  rc->runs[i].run->error[0] ? rc->runs[i].run->error : "no reason recorded");
+        for (int i = 0; i < rc->n_runs; i++) {
+            const struct db_run *r = rc->runs[i].run;
+            if (r->status != DB_FAILED) continue;
+            report_buf_puts(md, k++ ? "; " : " ");
+            code(md, r->name);
+            report_buf_puts(md, " (");
+            report_md_cell(md, r->error[0] ? r->error : "no reason recorded");
+            report_buf_puts(md, ")");
+        }
         report_buf_puts(md, ".\n");
     }
     if (rc->n_queued + rc->n_running > 0)

@@ -19,6 +19,12 @@ void report_heading(struct report_buf *md, int level, const char *text)
     report_buf_printf(md, "\n%.*s %s\n\n", level, "######", text);
 }
 
+/* A run's name as a code span (in prose). */
+static void run_name(struct report_buf *md, const struct report_run *r, enum report_md_where where)
+{
+    report_md_code(md, r->run->name, where);
+}
+
 void report_fmt_spearman(char *out, size_t n, double rho)
 {
     if (isfinite(rho)) snprintf(out, n, "%.3f", rho);
@@ -45,6 +51,13 @@ void report_plot_path(struct report_plot *pf, const struct report_out *o, const 
     if (campaign) file_safe(safe, sizeof safe, campaign);
     snprintf(pf->path, sizeof pf->path, "%s%s-%s%s%s.svg", o->dir, o->name, safe, campaign ? "-" : "", kind);
     pf->name = strrchr(pf->path, '/') ? strrchr(pf->path, '/') + 1 : pf->path;
+    size_t k = 0;
+    for (const unsigned char *c = (const unsigned char *)pf->name; *c && k + 4 < sizeof pf->link; c++) {
+        int plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c);
+        if (plain) pf->link[k++] = (char)*c;
+        else k += (size_t)snprintf(pf->link + k, sizeof pf->link - k, "%%%02X", *c);
+    }
+    pf->link[k] = 0;
 }
 
 int report_plot_save(struct report_plot *pf, char *err)
@@ -75,7 +88,8 @@ static void run_list(struct report_buf *md, const struct report_campaign *rc, en
     for (int i = 0; i < rc->n_runs; i++) {
         const struct db_run *r = rc->runs[i].run;
         if (r->status != st) continue;
-        report_buf_printf(md, "%s `%s`", k++ ? "," : "", r->name);
+        report_buf_puts(md, k++ ? ", " : " ");
+        report_md_code(md, r->name, REPORT_MD_PROSE);
         if (st == DB_RUNNING && r->attempts > 1) report_buf_printf(md, " (attempt %d, resumed)", r->attempts);
         if (st == DB_FAILED) {
             report_buf_puts(md, " (");
@@ -96,11 +110,12 @@ static void section_status(struct report_buf *md, const struct report_campaign *
         return;
     }
     if (rc->c.status == DB_CAMPAIGN_DONE)
-        report_buf_printf(md, "The campaign is done, but %d of its %d runs did not finish:\n\n", rc->n_runs - rc->n_done,
-                          rc->n_runs);
+        report_buf_printf(md, "The campaign is done, but %d of its %d run%s did not finish:\n\n", rc->n_runs - rc->n_done,
+                          rc->n_runs, report_plural(rc->n_runs));
     else
-        report_buf_printf(md, "The campaign is **%s** (not finished): %d of %d runs are done. The sections below cover "
-                          "the done runs only.\n\n", db_campaign_status_name(rc->c.status), rc->n_done, rc->n_runs);
+        report_buf_printf(md, "The campaign is **%s** (not finished): %d of %d run%s %s done. The sections below cover "
+                          "the done runs only.\n\n", db_campaign_status_name(rc->c.status), rc->n_done, rc->n_runs,
+                          report_plural(rc->n_runs), rc->n_done == 1 ? "is" : "are");
     run_list(md, rc, DB_RUNNING, "running");
     run_list(md, rc, DB_QUEUED, "queued");
     run_list(md, rc, DB_FAILED, "failed");
@@ -154,10 +169,11 @@ static void section_cascade(struct report_buf *md, const struct report_campaign 
                           rc->probe < 0 ? " (there is no probe run)" : rc->runs[rc->probe].run->status == DB_DONE ? ""
                           : " (it is not done)");
     } else {
-        report_buf_printf(md, "Per layer of the S–D probe `%s`: routing effective rank over the layer's heads as mean "
-                          "[min, max], mean routing fraction (‖R‖²/‖M‖², R the skew part), and mean filtering effective "
-                          "rank; at the weight level (W_Q W_Kᵀ) and realised (attention logits on validation tokens).\n\n",
-                          rc->runs[rc->probe].run->name);
+        report_buf_puts(md, "Per layer of the S–D probe ");
+        run_name(md, &rc->runs[rc->probe], REPORT_MD_PROSE);
+        report_buf_puts(md, ": routing effective rank over the layer's heads as mean [min, max], mean routing fraction "
+                        "(‖R‖²/‖M‖², R the skew part), and mean filtering effective rank; at the weight level (W_Q W_Kᵀ) "
+                        "and realised (attention logits on validation tokens).\n\n");
         report_buf_puts(md, "| layer | routing erank (weight) | routing fraction (weight) | filtering erank (weight) | "
                         "routing erank (realised) | routing fraction (realised) | filtering erank (realised) |\n"
                         "|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -180,10 +196,12 @@ static void section_cascade(struct report_buf *md, const struct report_campaign 
         }
         report_buf_puts(md, ".\n");
         if (rc->standard >= 0 && (s[0].found || s[1].found)) {
-            report_buf_printf(md, "\nMean routing effective rank by layer, the probe `%s` beside the standard model `%s`:\n\n"
-                              "| layer | probe (weight) | probe (realised) | standard (weight) | standard (realised) |\n"
-                              "|---:|---:|---:|---:|---:|\n", rc->runs[rc->probe].run->name,
-                              rc->runs[rc->standard].run->name);
+            report_buf_puts(md, "\nMean routing effective rank by layer, the probe ");
+            run_name(md, &rc->runs[rc->probe], REPORT_MD_PROSE);
+            report_buf_puts(md, " beside the standard model ");
+            run_name(md, &rc->runs[rc->standard], REPORT_MD_PROSE);
+            report_buf_puts(md, ":\n\n| layer | probe (weight) | probe (realised) | standard (weight) | standard (realised) |\n"
+                            "|---:|---:|---:|---:|---:|\n");
             int L = max_layer(p) > max_layer(s) ? max_layer(p) : max_layer(s);
             for (int l = 0; l <= L; l++) {
                 report_buf_printf(md, "| %d |", l);
@@ -216,9 +234,11 @@ static void candidate_row(struct report_buf *md, const struct report_campaign *r
     report_fmt_delta(delta, sizeof delta, rc, i);
     report_fmt_fixed(bpb, sizeof bpb, r->res.bits_per_byte, 4);
     report_fmt_fixed(tps, sizeof tps, r->res.tokens_per_s, 0);
-    report_buf_printf(md, "| `%s` | %s | `", r->run->name, db_role_name(r->run->role));
-    report_md_cell(md, r->run->arch);
-    report_buf_printf(md, "` | %s | %s | %s | %s | %s | %s | %s | %s | ", total, attn, saved, ppl, delta, bpb, tps,
+    report_buf_puts(md, "| ");
+    run_name(md, r, REPORT_MD_TABLE);
+    report_buf_printf(md, " | %s | ", db_role_name(r->run->role));
+    report_md_code(md, r->run->arch, REPORT_MD_TABLE);
+    report_buf_printf(md, " | %s | %s | %s | %s | %s | %s | %s | %s | ", total, attn, saved, ppl, delta, bpb, tps,
                       r->pareto ? "✓" : "");
     report_md_cell(md, r->run->reason);
     report_buf_puts(md, " |\n");
@@ -236,17 +256,21 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         int other_ref = -1;   /* a run some Δ is against other than the probe (inherit mode: probe_cont) */
         for (int i = 0; i < rc->n_runs; i++)
             if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe) other_ref = rc->runs[i].ref;
-        report_buf_printf(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
-                          "relative to the probe%s%s%s%s%s%s; ✓ marks the Pareto front of attention parameters vs "
-                          "perplexity.%s Architecture: each layer's attention (L linear, S S–D, A softmax), then `d` and "
-                          "each layer's head dim, then `LN` when LayerNorm is on.\n\n", rc->probe >= 0 ? " `" : "",
-                          rc->probe >= 0 ? rc->runs[rc->probe].run->name : "", rc->probe >= 0 ? "`" : "",
-                          other_ref >= 0 ? " (Δ of inherited runs: relative to `" : "",
-                          other_ref >= 0 ? rc->runs[other_ref].run->name : "",
-                          other_ref >= 0 ? "`, the probe trained for the same extra steps, so it compares equal budgets)"
-                                         : "",
-                          rc->n_noise ? " \"(noise)\" after a Δ: within the noise floor of the run it is against (see "
-                                        "Noise floor)." : "");
+        report_buf_puts(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
+                        "relative to the probe");
+        if (rc->probe >= 0) {
+            report_buf_puts(md, " ");
+            run_name(md, &rc->runs[rc->probe], REPORT_MD_PROSE);
+        }
+        if (other_ref >= 0) {
+            report_buf_puts(md, " (Δ of inherited runs: relative to ");
+            run_name(md, &rc->runs[other_ref], REPORT_MD_PROSE);
+            report_buf_puts(md, ", the probe trained for the same extra steps, so it compares equal budgets)");
+        }
+        report_buf_printf(md, "; ✓ marks the Pareto front of attention parameters vs perplexity.%s Architecture: each "
+                          "layer's attention (L linear, S S–D, A softmax), then `d` and each layer's head dim, then `LN` "
+                          "when LayerNorm is on.\n\n", rc->n_noise ? " \"(noise)\" after a Δ: within the noise floor of "
+                          "the run it is against (see Noise floor)." : "");
         report_buf_puts(md, "| run | role | architecture | params | attention params | attention saved % | perplexity | "
                         "Δ ppl % | bits/byte | tokens/s | Pareto | reason |\n"
                         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---|\n");
@@ -258,7 +282,11 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         for (int i = 0; i < rc->n_runs; i++) {
             const struct db_run *r = rc->runs[i].run;
             if (r->status != DB_FAILED) continue;
-            report_buf_printf(md, "- `%s` (%s, `%s`): ", r->name, db_role_name(r->role), r->arch);
+            report_buf_puts(md, "- ");
+            report_md_code(md, r->name, REPORT_MD_PROSE);
+            report_buf_printf(md, " (%s, ", db_role_name(r->role));
+            report_md_code(md, r->arch, REPORT_MD_PROSE);
+            report_buf_puts(md, "): ");
             report_md_cell(md, r->error[0] ? r->error : "no reason recorded");
             report_buf_puts(md, "\n");
         }
@@ -290,8 +318,10 @@ static const struct report_run *sweep_at(const struct report_campaign *rc, int s
 static void sweep_cell(struct report_buf *md, const struct report_run *r)
 {
     if (!r) { report_buf_puts(md, " – | – |"); return; }
-    if (isfinite(r->sweep_delta)) report_buf_printf(md, " `%s` | %+.2f |", r->run->name, r->sweep_delta);
-    else report_buf_printf(md, " `%s` | %s |", r->run->name, db_status_name(r->run->status));
+    report_buf_puts(md, " ");
+    run_name(md, r, REPORT_MD_TABLE);
+    if (isfinite(r->sweep_delta)) report_buf_printf(md, " | %+.2f |", r->sweep_delta);
+    else report_buf_printf(md, " | %s |", db_status_name(r->run->status));
 }
 
 static void section_sweep(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
@@ -305,26 +335,33 @@ static void section_sweep(struct report_buf *md, const struct report_campaign *r
         report_buf_puts(md, "No linear-prefix runs are recorded.\n");
         return;
     }
-    report_buf_printf(md, "Δ perplexity %% when the first k layers are linear. Reference of each series: its own k = 0 "
-                      "model — the S–D runs against the probe%s%s%s, the standard runs against the standard baseline"
-                      "%s%s%s.\n\n| k | S–D run | Δ ppl %% vs probe | standard run | Δ ppl %% vs standard |\n"
-                      "|---:|---|---:|---|---:|\n",
-                      rc->sweep_ref[0] >= 0 ? " `" : "", rc->sweep_ref[0] >= 0 ? rc->runs[rc->sweep_ref[0]].run->name : "",
-                      rc->sweep_ref[0] >= 0 ? "`" : "", rc->sweep_ref[1] >= 0 ? " `" : "",
-                      rc->sweep_ref[1] >= 0 ? rc->runs[rc->sweep_ref[1]].run->name : "", rc->sweep_ref[1] >= 0 ? "`" : "");
+    report_buf_puts(md, "Δ perplexity % when the first k layers are linear. Reference of each series: its own k = 0 "
+                    "model — the S–D runs against the probe");
+    if (rc->sweep_ref[0] >= 0) {
+        report_buf_puts(md, " ");
+        run_name(md, &rc->runs[rc->sweep_ref[0]], REPORT_MD_PROSE);
+    }
+    report_buf_puts(md, ", the standard runs against the standard baseline");
+    if (rc->sweep_ref[1] >= 0) {
+        report_buf_puts(md, " ");
+        run_name(md, &rc->runs[rc->sweep_ref[1]], REPORT_MD_PROSE);
+    }
+    report_buf_puts(md, ".\n\n| k | S–D run | Δ ppl % vs probe | standard run | Δ ppl % vs standard |\n"
+                    "|---:|---|---:|---|---:|\n");
     for (int k = 0; k <= kmax; k++) {
         report_buf_printf(md, "| %d |", k);
         sweep_cell(md, sweep_at(rc, 0, k));
         sweep_cell(md, sweep_at(rc, 1, k));
         report_buf_puts(md, "\n");
     }
-    if (svg_name)
+    if (svg_name) {
         report_buf_printf(md, "\n![Linearisation sweep](%s)\n\n*Δ perplexity (%%) against the number of linearised "
-                          "leading layers k: the S–D model (circles, solid; relative to its k = 0 run `%s`) against the standard "
-                          "softmax model with LayerNorm (squares, dashed; relative to `%s`).*\n", svg_name,
-                          rc->sweep_ref[0] >= 0 ? rc->runs[rc->sweep_ref[0]].run->name : "-",
-                          rc->sweep_ref[1] >= 0 ? rc->runs[rc->sweep_ref[1]].run->name : "-");
-    else
+                          "leading layers k: the S–D model (circles, solid; relative to its k = 0 run ", svg_name);
+        report_md_code(md, rc->sweep_ref[0] >= 0 ? rc->runs[rc->sweep_ref[0]].run->name : "-", REPORT_MD_PROSE);
+        report_buf_puts(md, ") against the standard softmax model with LayerNorm (squares, dashed; relative to ");
+        report_md_code(md, rc->sweep_ref[1] >= 0 ? rc->runs[rc->sweep_ref[1]].run->name : "-", REPORT_MD_PROSE);
+        report_buf_puts(md, ").*\n");
+    } else
         report_buf_printf(md, "\nNo sweep plot: %s.\n", svg_why);
 }
 
@@ -333,9 +370,12 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
 {
     int h = multi ? 3 : 2;
     if (multi) {
-        char title[200];
-        snprintf(title, sizeof title, "Campaign `%s`", rc->c.name);
-        report_heading(md, 2, title);
+        struct report_buf title = { 0 };
+        report_buf_puts(&title, "Campaign ");
+        report_md_code(&title, rc->c.name, REPORT_MD_PROSE);
+        report_heading(md, 2, title.s ? title.s : "Campaign");
+        if (title.oom) md->oom = 1;
+        report_buf_free(&title);
     }
     status_line(md, rc);
     struct report_plot pf[4];
@@ -351,12 +391,12 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
     if (rc_ == 0) {
         report_section_setup(md, rc, h);
         section_status(md, rc, h);
-        section_cascade(md, rc, h, pf[0].made ? pf[0].name : NULL, pf[0].why);
+        section_cascade(md, rc, h, pf[0].made ? pf[0].link : NULL, pf[0].why);
         section_candidates(md, rc, h);
-        section_tradeoff(md, h, pf[1].made ? pf[1].name : NULL, pf[1].why);
-        section_sweep(md, rc, h, pf[2].made ? pf[2].name : NULL, pf[2].why);
+        section_tradeoff(md, h, pf[1].made ? pf[1].link : NULL, pf[1].why);
+        section_sweep(md, rc, h, pf[2].made ? pf[2].link : NULL, pf[2].why);
         report_section_noise(md, rc, h);
-        report_section_controls(md, rc, h, pf[3].made ? pf[3].name : NULL, pf[3].why);
+        report_section_controls(md, rc, h, pf[3].made ? pf[3].link : NULL, pf[3].why);
         report_section_rounds(md, rc, h);
         report_heading(md, h, "Findings");
         report_findings(rc, md);
@@ -387,19 +427,34 @@ static int split_out(const char *out_md, struct report_out *o, char *err)
 static void write_title(struct report_buf *md, struct report_campaign *const *rcs, int n, struct db *db)
 {
     report_buf_printf(md, "# Cascade report: campaign%s", n > 1 ? "s" : "");
-    for (int c = 0; c < n; c++) report_buf_printf(md, "%s `%s`", c == 0 ? "" : c == n - 1 ? " and" : ",", rcs[c]->c.name);
-    report_buf_printf(md, "\n\nGenerated by `cascade report` (cascade %s) from the results database `%s`; every number "
-                      "below is read from it.\n\n", CASCADE_VERSION, db_path(db));
+    for (int c = 0; c < n; c++) {
+        report_buf_puts(md, c == 0 ? " " : c == n - 1 ? " and " : ", ");
+        report_md_code(md, rcs[c]->c.name, REPORT_MD_PROSE);
+    }
+    report_buf_printf(md, "\n\nGenerated by `cascade report` (cascade %s) from the results database ", CASCADE_VERSION);
+    report_md_code(md, db_path(db), REPORT_MD_PROSE);
+    report_buf_puts(md, "; every number below is read from it.\n\n");
 }
 
+/* The commands, one a line in a code block: every name and path is one shell word
+ * (report_sh_word), so no line of the block can close it. */
 static void write_reproduce(struct report_buf *md, struct report_campaign *const *rcs, int n, struct db *db,
                             const char *out_md)
 {
     report_heading(md, 2, "Reproduce");
-    report_buf_printf(md, "```\ncascade report --db %s", db_path(db));
-    for (int c = 0; c < n; c++) report_buf_printf(md, " --campaign %s", rcs[c]->c.name);
-    report_buf_printf(md, " --out %s\ncascade query --db %s results --campaign %s\n```\n", out_md, db_path(db),
-                      rcs[0]->c.name);
+    report_buf_puts(md, "```\ncascade report --db ");
+    report_sh_word(md, db_path(db));
+    for (int c = 0; c < n; c++) {
+        report_buf_puts(md, " --campaign ");
+        report_sh_word(md, rcs[c]->c.name);
+    }
+    report_buf_puts(md, " --out ");
+    report_sh_word(md, out_md);
+    report_buf_puts(md, "\ncascade query --db ");
+    report_sh_word(md, db_path(db));
+    report_buf_puts(md, " results --campaign ");
+    report_sh_word(md, rcs[0]->c.name);
+    report_buf_puts(md, "\n```\n");
 }
 
 int report_write(struct db *db, const char *const *campaigns, int n_campaigns, const char *out_md, char *err)

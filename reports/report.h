@@ -45,7 +45,14 @@
  * (1,234,567); perplexity %.3f; Δ perplexity % %+.2f; savings % %.1f; bits per byte %.4f;
  * tokens/s %.0f with separators; effective ranks %.2f, a layer as "mean [min, max]";
  * routing fraction %.3f; Spearman %.3f ("undefined" for NULL); a missing value "–".
- * Table cells escape '|' as "\|"; the Pareto column holds "✓" for runs on the front (the
+ * Text from the database (names, arch strings, reasons, errors, setup values, paths) is
+ * escaped so it cannot change the Markdown's structure: as text, control characters and
+ * line breaks become spaces, & < > become entities, and \ ` * _ [ ] ~ $ | take a
+ * backslash; as a code span (names, arch strings) it is delimited by more backticks than
+ * it holds, '|' as "\|" inside a table, and a value holding '<' or '>' is shown as text
+ * instead; in a suggested command each value is one shell word, in $'...' form when it
+ * holds a control character, '<' or '>' (reports/report_internal.h). The SVG plots escape
+ * it for XML. The Pareto column holds "✓" for runs on the front (the
  * database's v_pareto view); a Δ within the noise floor of its reference (v_results.
  * beyond_noise = 0) is followed by " (noise)"; noise floors "±%.2f", gaps and size
  * differences %+.2f. Each Δ is against results.reference_run (in a database older than

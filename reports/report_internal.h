@@ -27,9 +27,32 @@ int report_buf_save(const struct report_buf *b, const char *path, char *err);
 void report_fmt_int(char *out, size_t n, long long v);
 void report_fmt_fixed(char *out, size_t n, double v, int decimals);
 void report_fmt_utc(char *out, size_t n, double unix_s);
-/* Text for a Markdown table cell: '|' as "\|", line breaks as spaces, a '<' that would
- * start an HTML tag as "&lt;". */
+/* Every string the report did not write itself (read from the database: names, arch,
+ * reasons, errors, campaign names, setup values, paths) reaches the Markdown through one
+ * of these three, so that no value can start a line, end a table cell, open or close a
+ * code span, or pass raw HTML; no '<' or '>' of a value is ever written as it is.
+ *
+ * report_md_cell: a value as Markdown text, in prose or a table cell: control characters
+ * (line breaks included) as spaces; '&' '<' '>' as "&amp;" "&lt;" "&gt;"; the characters
+ * that format inline text or end a cell (\ ` * _ [ ] ~ $ |) after a backslash. */
 void report_md_cell(struct report_buf *b, const char *s);
+/* Where a code span goes: a GFM table splits its rows at '|' before it reads code spans,
+ * so there a '|' inside one is written "\|"; in prose that backslash would show. */
+enum report_md_where { REPORT_MD_PROSE = 0, REPORT_MD_TABLE = 1 };
+/* report_md_code: a value as a code span (CommonMark 6.1): delimited by a run of
+ * backticks longer than any run inside it, with a space inside each delimiter when the
+ * value starts or ends with a backtick (or both starts and ends with a space, which a
+ * renderer would strip); control characters as spaces. A value holding '<' or '>' is
+ * written by report_md_cell instead: a code span cannot escape them. */
+void report_md_code(struct report_buf *b, const char *s, enum report_md_where where);
+/* report_sh_word: a value as one word of a shell command line that the report suggests:
+ * as it is when made only of letters, digits and _ - . / , : = + @ %; else in single
+ * quotes ('\'' for a quote); and when it holds a control character, '<' or '>', in the
+ * $'...' form of bash and zsh with those as \xHH, so the command stays on one line and
+ * holds no raw '<' or '>'. The caller puts the command in a code span or block. */
+void report_sh_word(struct report_buf *b, const char *s);
+/* "s" unless n is 1: "1 thread", "2 threads", "0 threads". */
+const char *report_plural(double n);
 
 /* ---- reports/load.c: a campaign from the database ------------------------------------- */
 
@@ -157,6 +180,8 @@ struct report_out {
 struct report_plot {
     char path[REPORT_PATH_MAX + 300];
     const char *name;              /* into path */
+    char link[3 * REPORT_PATH_MAX]; /* name as the report links it: percent-encoded, since NAME is the
+                                    * user's and a space or ')' would end the link */
     struct report_buf svg;
     int made;
     char why[256];

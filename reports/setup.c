@@ -106,35 +106,46 @@ static void list_train(char *out, size_t n, const struct report_campaign *rc, co
 
 /* ---- the rows ---------------------------------------------------------------------------------- */
 
+/* A row whose value is the report's own text (numbers, fixed words: no '|'). A value
+ * holding text from the database is written between row_begin and row_end, each piece
+ * through report_md_cell or report_md_code. */
 static void setup_row(struct report_buf *md, const char *what, const char *value)
 {
-    report_buf_printf(md, "| %s | ", what);
-    report_md_cell(md, value);
-    report_buf_puts(md, " |\n");
+    report_buf_printf(md, "| %s | %s |\n", what, value);
 }
+static void row_begin(struct report_buf *md, const char *what) { report_buf_printf(md, "| %s | ", what); }
+static void row_end(struct report_buf *md) { report_buf_puts(md, " |\n"); }
 
 static void setup_corpus(struct report_buf *md, const struct report_campaign *rc)
 {
     const cJSON *su = rc->setup, *given = train_value(rc, "data", "path");
     const char *path = report_json_str(su, "corpus_path") ? report_json_str(su, "corpus_path")
                      : cJSON_IsString(given) ? given->valuestring : NULL;
-    char v[1400], where[1100], frac[64], tokens[48], tr[48], va[48];
-    if (path) snprintf(where, sizeof where, "`%s` (`%s`)", strrchr(path, '/') ? strrchr(path, '/') + 1 : path, path);
-    else snprintf(where, sizeof where, "path not recorded");
+    char v[1400], frac[64], tokens[48], tr[48], va[48];
+    row_begin(md, "Corpus");
+    if (path) {
+        report_md_code(md, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, REPORT_MD_TABLE);
+        report_buf_puts(md, " (");
+        report_md_code(md, path, REPORT_MD_TABLE);
+        report_buf_puts(md, ")");
+    } else {
+        report_buf_puts(md, "path not recorded");
+    }
     double f;
     if (json_num(su, "val_fraction", &f)) snprintf(frac, sizeof frac, "%g", f);
     else fmt_train(frac, sizeof frac, rc, "data", "val_fraction", 0);
-    const char *unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(su, "is_bytes")) ? "byte tokens" : "tokens";
+    const char *unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(su, "is_bytes")) ? "byte token" : "token";
     if (json_num(su, "tokens", &f)) {
         fmt_num_or(tokens, sizeof tokens, su, "tokens", "");
         fmt_num_or(tr, sizeof tr, su, "train_tokens", "not recorded");
         fmt_num_or(va, sizeof va, su, "val_tokens", "not recorded");
-        snprintf(v, sizeof v, "%s: %s %s, split %s train / %s validation (validation fraction %s)", where, tokens, unit,
-                 tr, va, frac);
+        snprintf(v, sizeof v, ": %s %s%s, split %s train / %s validation (validation fraction %s)", tokens, unit,
+                 report_plural(llround(f)), tr, va, frac);
     } else {
-        snprintf(v, sizeof v, "%s: size not recorded; validation fraction %s (config)", where, frac);
+        snprintf(v, sizeof v, ": size not recorded; validation fraction %s (config)", frac);
     }
-    setup_row(md, "Corpus", v);
+    report_buf_puts(md, v);
+    row_end(md);
 }
 
 static void setup_model(struct report_buf *md, const struct report_campaign *rc)
@@ -146,9 +157,11 @@ static void setup_model(struct report_buf *md, const struct report_campaign *rc)
     int have = 0;
     for (int k = 0; k < 5; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, 1);
     const cJSON *embd = train_value(rc, "model", "n_embd"), *heads = train_value(rc, "model", "n_head");
+    const cJSON *layers = train_value(rc, "model", "n_layer"), *ctx = train_value(rc, "model", "seq_len");
     if (have == 5 && heads->valuedouble >= 1)
-        snprintf(v, sizeof v, "%s layers, width %s, %s heads per layer (head dim %d), context %s tokens, vocabulary %s",
-                 x[0], x[1], x[2], (int)(embd->valuedouble / heads->valuedouble), x[3], x[4]);
+        snprintf(v, sizeof v, "%s layer%s, width %s, %s head%s per layer (head dim %d), context %s token%s, vocabulary %s",
+                 x[0], report_plural(llround(layers->valuedouble)), x[1], x[2], report_plural(llround(heads->valuedouble)),
+                 (int)(embd->valuedouble / heads->valuedouble), x[3], report_plural(llround(ctx->valuedouble)), x[4]);
     else
         list_train(v, sizeof v, rc, keys, 5);
     setup_row(md, "Model", v);
@@ -158,8 +171,12 @@ static void setup_model(struct report_buf *md, const struct report_campaign *rc)
     for (int k = 0; k < 2; k++) {
         if (refs[k] < 0) { setup_row(md, what[k], "not recorded"); continue; }
         const struct report_run *r = &rc->runs[refs[k]];
-        snprintf(v, sizeof v, "`%s`: `%s` (%s, embeddings ×%g)", r->run->name, r->run->arch, desc[k], r->arch.embed_scale);
-        setup_row(md, what[k], v);
+        row_begin(md, what[k]);
+        report_md_code(md, r->run->name, REPORT_MD_TABLE);
+        report_buf_puts(md, ": ");
+        report_md_code(md, r->run->arch, REPORT_MD_TABLE);
+        report_buf_printf(md, " (%s, embeddings ×%g)", desc[k], r->arch.embed_scale);
+        row_end(md);
     }
 }
 
@@ -172,11 +189,13 @@ static void setup_budget(struct report_buf *md, const struct report_campaign *rc
     int have = 0;
     for (int k = 0; k < 6; k++) have += fmt_train(x[k], sizeof x[k], rc, keys[k].section, keys[k].key, keys[k].integer);
     if (have == 6) {
-        report_fmt_int(tok, sizeof tok, llround(train_value(rc, "train", "steps")->valuedouble *
-                                                train_value(rc, "train", "batch_size")->valuedouble *
-                                                train_value(rc, "model", "seq_len")->valuedouble));
-        snprintf(v, sizeof v, "%s steps of batch %s × %s tokens (%s tokens per run); learning rate %s, warmup %s steps, "
-                 "cosine decay to %s×", x[0], x[1], x[2], tok, x[3], x[4], x[5]);
+        double steps = train_value(rc, "train", "steps")->valuedouble, ctx = train_value(rc, "model", "seq_len")->valuedouble,
+               tokens = steps * train_value(rc, "train", "batch_size")->valuedouble * ctx;
+        report_fmt_int(tok, sizeof tok, llround(tokens));
+        snprintf(v, sizeof v, "%s step%s of batch %s × %s token%s (%s token%s per run); learning rate %s, warmup %s "
+                 "step%s, cosine decay to %s×", x[0], report_plural(llround(steps)), x[1], x[2],
+                 report_plural(llround(ctx)), tok, report_plural(llround(tokens)), x[3], x[4],
+                 report_plural(llround(train_value(rc, "train", "warmup_steps")->valuedouble)), x[5]);
     } else {
         list_train(v, sizeof v, rc, keys, 6);
     }
@@ -218,7 +237,7 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
     double st;
     if (json_num(s, "inherit_steps", &st)) {
         report_fmt_int(num, sizeof num, llround(st));
-        snprintf(steps, sizeof steps, "%s steps", num);
+        snprintf(steps, sizeof steps, "%s step%s", num, report_plural(llround(st)));
     }
     if (!mode)
         snprintf(v, sizeof v, "not recorded (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
@@ -230,12 +249,17 @@ static void setup_retrain(struct report_buf *md, const struct report_campaign *r
                  "and steps (candidates and controls: %d scratch, %d inherit)", scratch, inherit);
     setup_row(md, "Retraining", v);
     char *rules = s ? cJSON_PrintUnformatted(s) : NULL;
-    if (rules && resolved) snprintf(v, sizeof v, "`%s` (every key as the campaign resolved it)", rules);
-    else if (rules) snprintf(v, sizeof v, "`%s` (as the config gives it; the keys it does not give are not recorded)", rules);
-    else snprintf(v, sizeof v, "not recorded (the config has no \"search\" section, and the campaign predates the "
-                  "recorded one)");
+    row_begin(md, "Proposal rules");
+    if (rules) {
+        report_md_code(md, rules, REPORT_MD_TABLE);
+        report_buf_puts(md, resolved ? " (every key as the campaign resolved it)"
+                                     : " (as the config gives it; the keys it does not give are not recorded)");
+    } else {
+        report_buf_puts(md, "not recorded (the config has no \"search\" section, and the campaign predates the recorded "
+                        "one)");
+    }
+    row_end(md);
     free(rules);
-    setup_row(md, "Proposal rules", v);
 }
 
 /* The keys the rows above show, and "cwd", which cascade export reads (where the campaign
@@ -272,8 +296,8 @@ static void setup_parallel(struct report_buf *md, const cJSON *p)
             json_num(x, "threads_per_run", &t);
             json_num(x, "tokens_per_s", &tps);
             report_fmt_int(num, sizeof num, llround(tps));
-            k += snprintf(v + k, sizeof v - k, "%s%.0f × %.0f thread%s %s tokens/s", i ? ", " : "", r, t,
-                          t == 1 ? "" : "s", num);
+            k += snprintf(v + k, sizeof v - k, "%s%.0f × %.0f thread%s %s token%s/s", i ? ", " : "", r, t,
+                          report_plural(t), num, report_plural(llround(tps)));
         }
         if (k < (int)sizeof v) snprintf(v + k, sizeof v - k, "%s)", i ? " in all" : "");
     }
@@ -283,31 +307,47 @@ static void setup_parallel(struct report_buf *md, const cJSON *p)
 static void setup_machine(struct report_buf *md, const struct report_campaign *rc)
 {
     const cJSON *su = rc->setup;
-    char v[1400], cores[48], threads[48];
     if (!su) {
         setup_row(md, "Machine", "not recorded (the campaign has no setup in the database)");
     } else {
         const char *cpu = report_json_str(su, "cpu_model"), *blas = report_json_str(su, "blas_core");
-        fmt_num_or(cores, sizeof cores, su, "cores", "not recorded");
-        fmt_num_or(threads, sizeof threads, su, "threads", "not recorded");
-        snprintf(v, sizeof v, "CPU %s; %s cores; %s threads; OpenBLAS core %s", cpu ? cpu : "not recorded", cores, threads,
-                 blas ? blas : "not recorded");
-        setup_row(md, "Machine", v);
+        row_begin(md, "Machine");
+        report_buf_puts(md, "CPU ");
+        report_md_cell(md, cpu ? cpu : "not recorded");
+        const char *what[2] = { "cores", "threads" }, *noun[2] = { "core", "thread" };
+        for (int k = 0; k < 2; k++) {
+            double x;
+            char num[48];
+            if (json_num(su, what[k], &x)) {
+                report_fmt_int(num, sizeof num, llround(x));
+                report_buf_printf(md, "; %s %s%s", num, noun[k], report_plural(llround(x)));
+            } else {
+                report_buf_printf(md, "; %s not recorded", what[k]);
+            }
+        }
+        report_buf_puts(md, "; OpenBLAS core ");
+        report_md_cell(md, blas ? blas : "not recorded");
+        row_end(md);
         setup_parallel(md, cJSON_GetObjectItemCaseSensitive(su, "parallel"));
     }
-    setup_row(md, "Host", rc->c.host[0] ? rc->c.host : "not recorded");
+    row_begin(md, "Host");
+    report_md_cell(md, rc->c.host[0] ? rc->c.host : "not recorded");
+    row_end(md);
     const char *ver = su ? report_json_str(su, "version") : NULL;
-    snprintf(v, sizeof v, "%s (setup); the campaign was begun by code version %s", ver ? ver : "not recorded",
-             rc->c.code_version[0] ? rc->c.code_version : "not recorded");
-    setup_row(md, "Tool version", v);
+    row_begin(md, "Tool version");
+    report_md_cell(md, ver ? ver : "not recorded");
+    report_buf_puts(md, " (setup); the campaign was begun by code version ");
+    report_md_cell(md, rc->c.code_version[0] ? rc->c.code_version : "not recorded");
+    row_end(md);
     for (const cJSON *it = su ? su->child : NULL; it; it = it->next) {
         if (!it->string || known_setup_key(it->string)) continue;
         char *val = cJSON_PrintUnformatted(it);
-        snprintf(v, sizeof v, "`%s`", val ? val : "?");
+        report_buf_puts(md, "| Setup: ");
+        report_md_cell(md, it->string);
+        report_buf_puts(md, " | ");
+        report_md_code(md, val ? val : "?", REPORT_MD_TABLE);
+        row_end(md);
         free(val);
-        char key[160];
-        snprintf(key, sizeof key, "Setup: %s", it->string);
-        setup_row(md, key, v);
     }
 }
 
