@@ -139,7 +139,7 @@ static int export_db(const char *db_path, const char *setup_json, const char *ar
         r.campaign_id = cid;
         snprintf(r.name, sizeof r.name, "%s", names[i]);
         r.role = DB_ROLE_CANDIDATE;
-        snprintf(r.arch, sizeof r.arch, "L S | d 8,8");
+        r.arch = (char *)"L S | d 8,8";
         r.arch_json = (char *)arch_json;
         r.reason = (char *)"test";
         r.seq = i;

@@ -90,7 +90,7 @@ static int ev_campaign(struct db *db, const char *name, const char *host, char *
         r.campaign_id = cid;
         snprintf(r.name, sizeof r.name, "%s", f->name);
         r.role = (enum db_role)db_role_from_name(f->role);
-        snprintf(r.arch, sizeof r.arch, "%s", f->arch);
+        r.arch = (char *)f->arch;
         r.arch_json = (char *)f->arch_json;
         r.reason = (char *)f->reason;
         snprintf(r.retrain, sizeof r.retrain, "%s", r.role >= DB_ROLE_CANDIDATE ? "scratch" : "");
@@ -476,7 +476,7 @@ TEST(report_audit_one_is_singular)
     memset(&r, 0, sizeof r);
     snprintf(r.name, sizeof r.name, "probe");
     r.role = DB_ROLE_PROBE;
-    snprintf(r.arch, sizeof r.arch, "S | d 8");
+    r.arch = (char *)"S | d 8";
     r.arch_json = "{\"n_layer\":1,\"layernorm\":false,\"attention\":[\"sd\"],\"head_dim\":[8]}";
     r.reason = "reference";
     int ok = db_campaign_begin(db, "one", "{}", "v", "h", &cid, err) == 0 && db_campaign_set_setup(db, cid, one_setup, err) == 0;
