@@ -28,9 +28,14 @@ const char *campaign_objective_name(enum campaign_objective o);   /* "attention_
  * erank weighs every singular value by sigma, so the tail left by the random init lifts
  * it; PR, k90 and planes see the dominant planes; S - S_0 removes the init itself. */
 enum campaign_measure { MEASURE_ERANK = 0, MEASURE_PR = 1, MEASURE_K90 = 2, MEASURE_PLANES = 3,
-                        MEASURE_ERANK_MINUS_INIT = 4 /* erank of S - S_0 (SPEC §2) */ };
-#define CAMPAIGN_N_MEASURES 5
-/* "erank", "pr", "k90", "planes", "erank_minus_init" */
+                        MEASURE_ERANK_MINUS_INIT = 4, /* erank of S - S_0 (SPEC §2) */
+                        /* realised (SPEC §1 on the logits P S P^T of validation text): the
+                         * layer's mean routing erank / PR over its heads, averaged over
+                         * search.analysis_windows windows; the spread across windows is
+                         * the measure's own error */
+                        MEASURE_REALISED_ERANK = 5, MEASURE_REALISED_PR = 6 };
+#define CAMPAIGN_N_MEASURES 7
+/* "erank", "pr", "k90", "planes", "erank_minus_init", "realised_erank", "realised_pr" */
 const char *campaign_measure_name(enum campaign_measure m);
 
 struct campaign_config {
@@ -61,6 +66,8 @@ struct campaign_config {
                                   * train.lr; its cosine ends where the probe's ended
                                   * (lr x min_lr_frac), after a warmup of inherit_steps/20 */
     int analysis_tokens;         /* N of the realised analysis window (<= seq_len) */
+    int analysis_windows;        /* validation windows of N tokens a realised measure averages
+                                  * (spread evenly over the validation split) */
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
     double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
                                   * (the probe and its candidates); runs with it use 1 */
@@ -137,6 +144,15 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
 int campaign_propose_round(const struct campaign_config *cc, int round, const char *incumbent,
                            const struct model_config *arch, const double *value,
                            struct run_spec **out, int *n);
+
+/* The per-layer value the proposal rules read (search.measure) of the model in checkpoint
+ * `ckpt` (search/measure.c): value[l] the layer's mean over its heads (and, realised, over
+ * the windows), NAN for a layer the measure does not see (a linear layer on text);
+ * spread[l] its standard deviation across windows (NAN with one window, or at weight
+ * level); *n the windows measured (1 at weight level). erank_minus_init regenerates S_0
+ * from the campaign's train.seed. */
+int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+                            double *value, double *spread, int *n, char *err);
 
 /* "L L S S | d 32,32,16,8": every layer, so distinct models read differently. n >=
  * CAMPAIGN_ARCH_MAX holds the longest: 64 layers of "S " and of "16384," and " | LN". */

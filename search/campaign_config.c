@@ -13,12 +13,13 @@
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
- *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init"
- *                          (what the rules read),
+ *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init" |
+ *                          "realised_erank" | "realised_pr" (what the rules read),
  *               "budget_ppl_pct": 0 (off) | "objective": "attention_params" |
  *               "flops_per_token" | "tokens_per_s", "max_rounds": 3, "per_round": 4
  *                          (budget-driven rounds, needs retrain "inherit"),
- *               "analysis_tokens": seq_len, "runs_dir": "runs",
+ *               "analysis_tokens": seq_len, "analysis_windows": 8 (realised
+ *                          measures: windows averaged), "runs_dir": "runs",
  *               "probe_embed_scale": 32,    embedding multiplier of the runs without
  *                                           LayerNorm [ours]; those with it use 1
  *               "parallel": 0}}             runs side by side in this process: 0 auto
@@ -53,6 +54,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "per_round",        CONFIG_INT,   1,    4,     0, 0, NULL, OFF_C(per_round) },
     { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
+    { "search", "analysis_windows", CONFIG_INT,   1,    64,    0, 0, NULL, OFF_C(analysis_windows) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
     { "search", "parallel",         CONFIG_INT,   0,    1024,  0, 0, "0: auto, 1: one run at a time, k: k runs at once",
@@ -67,7 +69,8 @@ const char *campaign_objective_name(enum campaign_objective o)
 {
     return (int)o >= 0 && (int)o < 3 ? objective_names[o] : "unknown";
 }
-static const char *const measure_names[CAMPAIGN_N_MEASURES] = { "erank", "pr", "k90", "planes", "erank_minus_init" };
+static const char *const measure_names[CAMPAIGN_N_MEASURES] = { "erank", "pr", "k90", "planes", "erank_minus_init",
+                                                                 "realised_erank", "realised_pr" };
 
 const char *campaign_measure_name(enum campaign_measure m)
 {
@@ -95,6 +98,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->max_rounds = 3;
     cc->per_round = 4;
     cc->analysis_tokens = mc->seq_len;
+    cc->analysis_windows = 8;
     cc->probe_embed_scale = model_default_embed_scale(0);
     cc->parallel = 0;   /* auto */
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -132,8 +136,8 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
         int k = 0;
         while (k < CAMPAIGN_N_MEASURES && !(cJSON_IsString(ms) && strcmp(ms->valuestring, measure_names[k]) == 0)) k++;
         if (k == CAMPAIGN_N_MEASURES)
-            return config_fail(err, file, "search.measure", "expected \"erank\", \"pr\", \"k90\", \"planes\" or "
-                               "\"erank_minus_init\"");
+            return config_fail(err, file, "search.measure", "expected \"erank\", \"pr\", \"k90\", \"planes\", "
+                               "\"erank_minus_init\", \"realised_erank\" or \"realised_pr\"");
         cc->measure = (enum campaign_measure)k;
     }
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(s, "objective");

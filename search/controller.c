@@ -130,26 +130,12 @@ static int to_db_head(struct db_head_measure *h, const struct analysis_head *a, 
     return 0;
 }
 
-/* The layer means of the weight-level routing erank of S - S_0 (SPEC §2): the checkpoint
- * with its init subtracted (S_0 regenerated from the campaign's seed, the probe's). */
-static int minus_init_erank(struct controller *c, const char *path, double *out, char *err)
-{
-    struct model m;
-    if (checkpoint_load(path, &m, NULL, NULL, err) != 0) return -1;
-    struct analysis_model am;
-    int rc = model_sd_subtract_init(&m, c->cc.base.seed, err);
-    if (rc == 0) rc = analysis_model_trainer(&am, &m, NULL, 0, path, err);
-    model_free(&m);
-    if (rc != 0) return -1;
-    for (int l = 0; l < am.n_layer; l++) out[l] = am.layers[l].mean.routing_erank;
-    analysis_model_free(&am);
-    return 0;
-}
-
-/* Analyses a finished run's checkpoint and stores both levels; returns the layer means of
- * the weight-level routing measure the rules read (search.measure) in erank_out (n_layer)
- * when it is not NULL. */
-static int analyse_run(struct controller *c, int64_t run_id, const char *run, double *erank_out, char *err)
+/* Analyses a finished run's checkpoint and stores both levels (one realised window of
+ * analysis_tokens); when erank_out is not NULL, also measures and records the per-layer
+ * value the rules read (search.measure, campaign_measure_layers) into erank_out (n_layer),
+ * its spread across windows into spread_out and the windows into *n_out (both optional). */
+static int analyse_run(struct controller *c, int64_t run_id, const char *run, double *erank_out, double *spread_out,
+                       int *n_out, char *err)
 {
     char path[TRAINER_PATH_MAX];
     ckpt_path(c, run, path, sizeof path);
@@ -202,22 +188,39 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
                                     level ? am.cascade_realised : am.cascade, err);
         for (int i = 0; svs && i < 2 * n; i++) { free(svs[i]); svs[i] = NULL; }
     }
-    if (rc == 0 && erank_out && c->cc.measure == MEASURE_ERANK_MINUS_INIT) {
-        rc = minus_init_erank(c, path, erank_out, err);
-    } else if (rc == 0 && erank_out) {
-        for (int l = 0; l < am.n_layer; l++) {
-            const struct analysis_measures *mean = &am.layers[l].mean;
-            erank_out[l] = c->cc.measure == MEASURE_PR ? mean->routing_pr
-                         : c->cc.measure == MEASURE_K90 ? mean->routing_k90
-                         : c->cc.measure == MEASURE_PLANES ? 2.0 * mean->routing_planes
-                         : mean->routing_erank;
-        }
+    if (rc == 0 && erank_out) {
+        /* what the rules read, with its own error, recorded beside the analysis */
+        double spread[TRAINER_MAX_LAYERS];
+        int n_windows;
+        rc = campaign_measure_layers(&c->cc, path, &c->ds, erank_out, spread, &n_windows, err);
+        if (rc == 0)
+            rc = db_record_layer_values(c->db, run_id, campaign_measure_name(c->cc.measure), erank_out, spread,
+                                        am.n_layer, n_windows, err);
+        if (rc == 0 && spread_out) for (int l = 0; l < am.n_layer; l++) spread_out[l] = spread[l];
+        if (rc == 0 && n_out) *n_out = n_windows;
     }
     free(heads);
     free(layers);
     free(svs);
     analysis_model_free(&am);
     return rc;
+}
+
+/* "measured cascade (probe, realised_erank by layer, mean ± sd over 8 windows): 5.81±0.30
+ * ..." (a layer the measure does not see: "-"). */
+static void note_profile(const struct controller *c, const char *run, const double *value, const double *spread,
+                         int n, int n_layer)
+{
+    char line[1024];
+    int k = snprintf(line, sizeof line, "measured cascade (%s, %s by layer", run, campaign_measure_name(c->cc.measure));
+    if (n > 1) k += snprintf(line + k, sizeof line - k, ", mean ± sd over %d windows", n);
+    k += snprintf(line + k, sizeof line - k, "):");
+    for (int l = 0; l < n_layer && k < (int)sizeof line; l++) {
+        if (isnan(value[l])) k += snprintf(line + k, sizeof line - k, " -");
+        else if (n > 1) k += snprintf(line + k, sizeof line - k, " %.2f±%.2f", value[l], spread[l]);
+        else k += snprintf(line + k, sizeof line - k, " %.2f", value[l]);
+    }
+    note(c, "%s", line);
 }
 
 /* The run a run's Δ is measured against: the one its spec names (a round's reference);
@@ -525,25 +528,23 @@ static enum campaign_end run_stages(struct controller *c, char *err)
          c->cc.base.steps);
     int rc = run_specs(c, base, 2, err);
     if (rc != 0) return end_of(rc);
-    double erank[TRAINER_MAX_LAYERS];
+    double erank[TRAINER_MAX_LAYERS], spread[TRAINER_MAX_LAYERS];
+    int n_windows = 1;
     for (int i = 0; i < 2; i++) {
         if (run_status(c, base[i].name) != DB_DONE) {
             snprintf(err, CASCADE_ERR_MAX, "the %s failed; candidates need it (see 'cascade query runs')", base[i].name);
             return CAMPAIGN_REFERENCE_FAILED;
         }
-        if (analyse_run(c, ids[i], base[i].name, i == 0 ? erank : NULL, err) != 0) {
+        if (analyse_run(c, ids[i], base[i].name, i == 0 ? erank : NULL, spread, &n_windows, err) != 0) {
             char e[CASCADE_ERR_MAX];
             snprintf(e, sizeof e, "analysis of %s: %s", base[i].name, err);
             snprintf(err, CASCADE_ERR_MAX, "%s", e);
             return CAMPAIGN_REFERENCE_FAILED;
         }
     }
+    note_profile(c, "probe", erank, spread, n_windows, c->cc.base.model.n_layer);
     char line[512];
-    int k = snprintf(line, sizeof line, "measured cascade (probe, mean routing %s by layer):",
-                     campaign_measure_name(c->cc.measure));
-    for (int l = 0; l < c->cc.base.model.n_layer && k < (int)sizeof line; l++)
-        k += snprintf(line + k, sizeof line - k, " %.2f", erank[l]);
-    note(c, "%s", line);
+    int k;
 
     /* 2. proposals */
     struct run_spec *props;
@@ -702,8 +703,10 @@ static enum campaign_end run_rounds(struct controller *c, char *err)
              shown, inc.ppl, inc.delta, c->cc.budget_ppl_pct, last ? " | final" : "");
         if (last) return CAMPAIGN_FINISHED;
         snprintf(prev, sizeof prev, "%s", inc.name);
-        double value[TRAINER_MAX_LAYERS];
-        if (analyse_run(c, inc.id, inc.name, value, err) != 0) return CAMPAIGN_FAILED;
+        double value[TRAINER_MAX_LAYERS], spread[TRAINER_MAX_LAYERS];
+        int n_windows;
+        if (analyse_run(c, inc.id, inc.name, value, spread, &n_windows, err) != 0) return CAMPAIGN_FAILED;
+        note_profile(c, inc.name, value, spread, n_windows, inc.arch.n_layer);
         struct run_spec *props;
         int np;
         if (campaign_propose_round(&c->cc, r + 1, inc.name, &inc.arch, value, &props, &np) != 0) {

@@ -387,7 +387,7 @@ TEST(campaign_measure_minus_init)
 {
     char cfg[512], db[512], *out = NULL;
     int rc = run_campaign(t_, "mi", ", \"measure\": \"erank_minus_init\", \"replicates\": 1", cfg, db, &out);
-    CHECK_MSG(rc == 0 && strstr(out, "measured cascade (probe, mean routing erank_minus_init by layer):"), "exit %d: %s",
+    CHECK_MSG(rc == 0 && strstr(out, "measured cascade (probe, erank_minus_init by layer):"), "exit %d: %s",
               rc, out);
     free(out);
     out = query(db, "SELECT reason FROM runs WHERE name = 'cut_m0.5'");
@@ -714,5 +714,24 @@ TEST(campaign_with_more_than_256_runs_records_every_run)
     CHECK(got == 5);
     CHECK_MSG(n_runs > 256 && open == 0 && ref8 == 1 && n_rounds == 9 && strcmp(status, "done") == 0,
               "runs %d, open %d, probe_round8 results %d, rounds %d, campaign %s", n_runs, open, ref8, n_rounds, status);
+    free(out);
+}
+
+/* The rules can read the realised measure: averaged over search.analysis_windows windows,
+ * the spread across them recorded (layer_values) and shown in the log. */
+TEST(campaign_measure_realised_over_windows)
+{
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "rw", ", \"measure\": \"realised_erank\", \"analysis_windows\": 3, \"replicates\": 1", cfg,
+                          db, &out);
+    CHECK_MSG(rc == 0 && strstr(out, "measured cascade (probe, realised_erank by layer, mean ± sd over 3 windows): "),
+              "exit %d: %s", rc, out);
+    free(out);
+    out = query(db, "SELECT count(*), sum(n = 3), sum(spread > 0), sum(value > 1) FROM layer_values v "
+                    "JOIN runs r ON r.id = v.run_id WHERE r.name = 'probe' AND v.measure = 'realised_erank'");
+    CHECK_MSG(strstr(out, "\n3,3,3,3") != NULL, "%s", out);
+    free(out);
+    out = query(db, "SELECT reason FROM runs WHERE name = 'cut_m0.5'");
+    CHECK_MSG(strstr(out, "realised_erank") != NULL, "%s", out);
     free(out);
 }

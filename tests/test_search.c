@@ -364,7 +364,7 @@ TEST(search_measure_is_a_config_choice)
     free(p);
     campaign_config_free(&cc);
     snprintf(text, sizeof text, "%.*s, \"measure\": \"rank\"}}", (int)(end - campaign_json - 1), campaign_json);
-    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\" or \"erank_minus_init\""));
+    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\", \"erank_minus_init\", \"realised_erank\" or \"realised_pr\""));
     /* the default is erank */
     REQUIRE(load(t_, &cc, campaign_json, err) == 0);
     CHECK(cc.measure == MEASURE_ERANK);
