@@ -50,6 +50,10 @@ struct campaign_config {
     int n_multipliers;
     double multipliers[CAMPAIGN_MAX_MULTIPLIERS]; /* m in d_l = clamp(round_up(m erank_l, step), d_min, d) */
     int head_dim_step, head_dim_min;
+    int n_low_k;                 /* search.low_k: for each k, low{k} (the k lowest-measured
+                                  * layers linear, anywhere), its opposite high{k} and a blind
+                                  * control lowblind{k} (k layers drawn from the seed) */
+    int low_k[CAMPAIGN_MAX_MULTIPLIERS];
     int control;                 /* 1: the same prefixes on the standard model */
     int combine;                 /* 1: linear prefix + cut head dims */
     enum retrain_mode retrain;
@@ -120,7 +124,11 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * the linear prefix; then the blind controls of equal size (role "control"): for each
  * cut_m{m} uniform_m{m} (one head dim everywhere, the size nearest the candidate's) and
  * reversed_m{m} (its dims in reverse layer order), for each lin{k} linlast{k} (the last k
- * layers linear). Identical architectures are proposed once. In inherit mode the list
+ * layers linear); for each k of search.low_k, low{k} (the k layers with the lowest
+ * value linear, wherever they are; ties: the earlier layer), its opposite high{k} (the k
+ * highest) and its blind control lowblind{k} (k layers drawn from train.seed, another set
+ * than low{k}'s where one exists), both role "control". Identical architectures are
+ * proposed once. In inherit mode the list
  * starts with the two continued references; then come the replicates of the Δ reference
  * (the probe, or probe_cont in inherit mode): "{ref}_r2" ... "{ref}_r{replicates}" with
  * seeds train.seed + 1, ... *out is malloc'ed; -1 when out of memory. */

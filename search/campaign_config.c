@@ -18,6 +18,7 @@
  *               "budget_ppl_pct": 0 (off) | "objective": "attention_params" |
  *               "flops_per_token" | "tokens_per_s", "max_rounds": 3, "per_round": 4
  *                          (budget-driven rounds, needs retrain "inherit"),
+ *               "low_k": [] (k of low{k}: the k lowest-measured layers linear),
  *               "analysis_tokens": seq_len, "analysis_windows": 8 (realised
  *                          measures: windows averaged), "runs_dir": "runs",
  *               "probe_embed_scale": 32,    embedding multiplier of the runs without
@@ -62,7 +63,7 @@ static const struct config_key campaign_keys[] = {
 };
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
-static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", NULL };
+static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", "low_k", NULL };
 static const char *const objective_names[] = { "attention_params", "flops_per_token", "tokens_per_s" };
 
 const char *campaign_objective_name(enum campaign_objective o)
@@ -123,6 +124,24 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
                 return config_fail(err, file, path, "expected a number in (0, 1000]");
             }
             cc->multipliers[cc->n_multipliers++] = it->valuedouble;
+        }
+    }
+    const cJSON *lk = cJSON_GetObjectItemCaseSensitive(s, "low_k");
+    if (lk) {
+        int n = cJSON_GetArraySize(lk);
+        if (!cJSON_IsArray(lk) || n > CAMPAIGN_MAX_MULTIPLIERS)
+            return config_fail(err, file, "search.low_k", "expected a list of at most %d layer counts",
+                               CAMPAIGN_MAX_MULTIPLIERS);
+        cc->n_low_k = 0;
+        for (const cJSON *it = lk->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it) || it->valuedouble != (int)it->valuedouble || it->valueint < 1 ||
+                it->valueint >= mc->n_layer) {
+                char path[64];
+                snprintf(path, sizeof path, "search.low_k[%d]", cc->n_low_k);
+                return config_fail(err, file, path, "expected an integer in 1..%d (model.n_layer - 1: one S-D layer "
+                                   "stays)", mc->n_layer - 1);
+            }
+            cc->low_k[cc->n_low_k++] = it->valueint;
         }
     }
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "retrain");
@@ -264,6 +283,8 @@ void *campaign_search_to_json(const struct campaign_config *cc)
     }
     cJSON *m = cJSON_AddArrayToObject(o, "multipliers");
     for (int i = 0; m && i < cc->n_multipliers; i++) cJSON_AddItemToArray(m, cJSON_CreateNumber(cc->multipliers[i]));
+    cJSON *lk = cJSON_AddArrayToObject(o, "low_k");
+    for (int i = 0; lk && i < cc->n_low_k; i++) cJSON_AddItemToArray(lk, cJSON_CreateNumber(cc->low_k[i]));
     cJSON_AddStringToObject(o, "retrain", cc->retrain == RETRAIN_INHERIT ? "inherit" : "scratch");
     cJSON_AddStringToObject(o, "measure", campaign_measure_name(cc->measure));
     cJSON_AddStringToObject(o, "objective", campaign_objective_name(cc->objective));

@@ -187,6 +187,85 @@ static void add_linear_control(struct proposals *p, const struct run_spec *cand,
     as_control(r, cand, name, why);
 }
 
+/* Layers ordered by value, lowest first (ties: the earlier layer; NAN last). */
+static void rank_layers(const double *value, int L, int *order)
+{
+    for (int l = 0; l < L; l++) order[l] = l;
+    for (int i = 1; i < L; i++) {   /* insertion sort: stable, L <= 64 */
+        int x = order[i], j = i;
+        while (j > 0 && (isnan(value[order[j - 1]]) ? !isnan(value[x]) : value[x] < value[order[j - 1]])) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+}
+
+/* "1,4" from a layer set (flags, L of them). */
+static void format_layers(char *out, size_t n, const int *set, int L)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (int l = 0; l < L && k < n; l++)
+        if (set[l]) k += snprintf(out + k, n - k, "%s%d", k ? "," : "", l);
+}
+
+/* low{k}, its opposite high{k} and its blind control lowblind{k} (campaign_propose). */
+static void add_low_k(struct proposals *p, const struct campaign_config *cc, const struct run_spec *probe,
+                      const double *value, int k, int inherit, int steps)
+{
+    const int L = probe->arch.n_layer;
+    int order[TRAINER_MAX_LAYERS], low[TRAINER_MAX_LAYERS] = { 0 }, high[TRAINER_MAX_LAYERS] = { 0 };
+    int blind[TRAINER_MAX_LAYERS];
+    rank_layers(value, L, order);
+    for (int i = 0; i < k; i++) { low[order[i]] = 1; high[order[L - 1 - i]] = 1; }
+    /* blind: k layers drawn from the seed (partial Fisher-Yates), drawn again (a few times)
+     * while they are low{k}'s own */
+    uint64_t rng = cc->base.seed ^ (0x6c6f77626c696e64ULL + (uint64_t)k);
+    for (int tries = 0; tries < 16; tries++) {
+        int pool[TRAINER_MAX_LAYERS], same = 1;
+        for (int l = 0; l < L; l++) { pool[l] = l; blind[l] = 0; }
+        for (int i = 0; i < k; i++) {
+            int j = i + (int)(trainer_rng_next(&rng) % (uint64_t)(L - i));
+            int t = pool[i]; pool[i] = pool[j]; pool[j] = t;
+            blind[pool[i]] = 1;
+        }
+        for (int l = 0; l < L; l++) same &= blind[l] == low[l];
+        if (!same) break;
+    }
+    const char *mname = campaign_measure_name(cc->measure);
+    char name[64], set[256], why[512];
+    struct model_config a = probe->arch;
+    for (int l = 0; l < L; l++) if (low[l]) a.layers[l].kind = ATTN_LINEAR;
+    struct run_spec *cand = propose(p, &a, &probe->arch);
+    if (!cand) return;
+    format_layers(set, sizeof set, low, L);
+    snprintf(cand->name, sizeof cand->name, "low%d", k);
+    snprintf(cand->role, sizeof cand->role, "candidate");
+    snprintf(cand->reason, sizeof cand->reason, "the %d layer%s with the lowest %s made linear, wherever they are: "
+             "layers %s [ours, SPEC 5]", k, k == 1 ? "" : "s", mname, set);
+    cand->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;
+    cand->steps = steps;
+    struct run_spec c = *cand;   /* a copy: append may move the list */
+    for (int pass = 0; pass < 2; pass++) {
+        const int *flags = pass == 0 ? high : blind;
+        a = probe->arch;
+        for (int l = 0; l < L; l++) if (flags[l]) a.layers[l].kind = ATTN_LINEAR;
+        struct run_spec *r = propose(p, &a, &probe->arch);
+        if (!r) continue;
+        format_layers(set, sizeof set, flags, L);
+        snprintf(name, sizeof name, pass == 0 ? "high%d" : "lowblind%d", k);
+        if (pass == 0)
+            snprintf(why, sizeof why, "opposite control of %s: the %d layer%s with the highest %s linear instead "
+                     "(layers %s): if the measure informs, this must lose [ours]", c.name, k, k == 1 ? "" : "s", mname,
+                     set);
+        else
+            snprintf(why, sizeof why, "blind control of %s: %d layer%s drawn from the seed linear instead (layers %s) "
+                     "[ours]", c.name, k, k == 1 ? "" : "s", set);
+        as_control(r, &c, name, why);
+    }
+}
+
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n)
 {
@@ -302,6 +381,9 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             r->steps = steps;
         }
     }
+    /* 4b. low{k}: the lowest-measured layers linear wherever they are, with their
+     * opposite and blind controls */
+    for (int i = 0; i < cc->n_low_k; i++) add_low_k(&p, cc, &probe, layer_erank, cc->low_k[i], inherit, steps);
     /* 5. blind controls of every measured candidate [ours, SPEC 5] */
     int n_measured = p.n;
     for (int i = 0; i < n_measured; i++) {

@@ -479,3 +479,59 @@ TEST(search_parallel_layout_and_choice)
           pc.layout.threads_per_run == 2);
     campaign_config_free(&cc);
 }
+
+/* low{k}: the k lowest-measured layers linear wherever they are; high{k} the opposite; and
+ * lowblind{k} k layers from the seed, never low{k}'s own; all of one size; the same seed
+ * draws the same blind layers. */
+TEST(search_low_k_follows_the_profile_anywhere)
+{
+    static const char *json =
+        "{\"name\": \"lk\", \"data\": {\"path\": \"x.txt\"},\n"
+        " \"model\": {\"n_layer\": 5, \"n_embd\": 32, \"n_head\": 2, \"seq_len\": 32},\n"
+        " \"search\": {\"linear_threshold\": 0, \"max_prefix\": 0, \"multipliers\": [1], \"replicates\": 1,\n"
+        "            \"low_k\": [1, 2]}}\n";
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, json, err) == 0, "%s", err);
+    double v[5] = { 5.0, 2.0, 9.0, 3.0, 4.0 };   /* lowest: 1, then 3; highest: 2, then 0 */
+    struct run_spec *p, *q;
+    int n, nq;
+    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    /* kinds by layer: L linear, S S-D */
+    const char *linear[4][2] = { { "low1", "SLSSS" }, { "high1", "SSLSS" }, { "low2", "SLSLS" }, { "high2", "LSLSS" } };
+    for (int i = 0; i < 4; i++) {
+        const struct run_spec *r = named(p, n, linear[i][0]);
+        REQUIRE_MSG(r, "%s missing", linear[i][0]);
+        for (int l = 0; l < 5; l++)
+            CHECK_MSG((r->arch.layers[l].kind == ATTN_LINEAR) == (linear[i][1][l] == 'L'), "%s layer %d", r->name, l);
+    }
+    for (int k = 1; k <= 2; k++) {
+        char nm[3][16];
+        snprintf(nm[0], 16, "low%d", k);
+        snprintf(nm[1], 16, "high%d", k);
+        snprintf(nm[2], 16, "lowblind%d", k);
+        const struct run_spec *c = named(p, n, nm[0]), *h = named(p, n, nm[1]), *b = named(p, n, nm[2]);
+        REQUIRE(c && h && b);
+        CHECK(strcmp(c->role, "candidate") == 0 && strcmp(h->role, "control") == 0 && strcmp(b->role, "control") == 0);
+        CHECK(strcmp(h->control_of, nm[0]) == 0 && strcmp(b->control_of, nm[0]) == 0);
+        size_t size = model_config_param_counts(&c->arch).attention;
+        CHECK(model_config_param_counts(&h->arch).attention == size);
+        CHECK(model_config_param_counts(&b->arch).attention == size);
+        int nb = 0, same = 1;
+        for (int l = 0; l < 5; l++) {
+            nb += b->arch.layers[l].kind == ATTN_LINEAR;
+            same &= b->arch.layers[l].kind == c->arch.layers[l].kind;
+        }
+        CHECK(nb == k && !same);
+    }
+    /* the same seed, the same draws; another seed may draw others but still k layers */
+    REQUIRE(campaign_propose(&cc, v, &q, &nq) == 0);
+    CHECK(nq == n && memcmp(&named(q, nq, "lowblind2")->arch, &named(p, n, "lowblind2")->arch, sizeof(struct model_config)) == 0);
+    free(p);
+    free(q);
+    campaign_config_free(&cc);
+    /* a k that leaves no S-D layer is refused, naming the element */
+    const char *bad = "{\"name\": \"lk\", \"data\": {\"path\": \"x.txt\"}, \"model\": {\"n_layer\": 3}, "
+                      "\"search\": {\"low_k\": [1, 3]}}";
+    CHECK_MSG(load(t_, &cc, bad, err) == -1 && strstr(err, "search.low_k[1]: expected an integer in 1..2"), "%s", err);
+}
