@@ -229,11 +229,11 @@ int cmd_bench(int argc, char **argv)
         if (strcmp(argv[i], "--sharing") == 0) { sharing = 1; continue; }
         return cli_unknown(cmd, argv[i]);
     }
-    cli_set_threads(threads);
+    trainer_set_threads((int)(threads));
     int nthreads = omp_get_max_threads();
     char core[256], cpu[256];
     blas_core_describe(core, sizeof core);
-    cli_cpu_model(cpu, sizeof cpu);
+    host_cpu_model(cpu, sizeof cpu);
     printf("cascade bench: %s, %d thread%s, BLAS core %s\n", cpu, nthreads, nthreads == 1 ? "" : "s", core);
     double peak = sgemm_peak_gflops(quick);
     printf("sgemm peak (best square n=512..%d): %.1f GFLOP/s\n\n", quick ? 1024 : 2048, peak);

@@ -26,7 +26,7 @@
  * Nothing is printed here: `info`, `bench`, `train` and `search` show the description in
  * their banners, so stderr stays for errors (one line each) on every CPU.
  */
-#include "search/cli.h"
+#include "search/host.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -56,11 +56,6 @@ int cli_unknown(const char *cmd, const char *arg)
     return 2;
 }
 
-void cli_set_threads(long n)
-{
-    trainer_set_threads((int)n);
-}
-
 void cli_format_duration(char *out, int n, double s)
 {
     if (!isfinite(s) || s < 0) snprintf(out, n, "?");   /* e.g. no ETA yet */
@@ -74,40 +69,3 @@ double cli_now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-int cli_mkdir_p(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-int cli_mkdir_parent(const char *file_path)
-{
-    char dir[4096];
-    const char *slash = strrchr(file_path, '/');
-    if (!slash || slash == file_path) return 0;
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - file_path), file_path);
-    return cli_mkdir_p(dir);
-}
-
-void cli_cpu_model(char *out, size_t n)
-{
-    char line[512];
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            snprintf(out, n, "%s", colon + 2);
-            out[strcspn(out, "\n")] = 0;
-            break;
-        }
-    }
-    if (f) fclose(f);
-}

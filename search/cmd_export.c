@@ -260,7 +260,7 @@ int cmd_export(int argc, char **argv)
     }
     struct train_config tc;
     int rc = 0;
-    if (cli_mkdir_parent(out) != 0) {
+    if (host_mkdir_parent(out) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot create its directory: %s", out, strerror(errno));
         rc = 1;
     } else if (write_atomically(out, text, err) != 0 || trainer_config_load(&tc, out, err) != 0) {

@@ -112,7 +112,7 @@ int cmd_report(int argc, char **argv)
         if (db_campaign_get(db, n > 0 ? campaigns[k] : NULL, &c, err) != 0) rc = 2;
         else db_campaign_free(&c);
     }
-    if (rc == 0 && cli_mkdir_parent(out) != 0) {
+    if (rc == 0 && host_mkdir_parent(out) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot create its directory: %s", out, strerror(errno));
         rc = 1;
     }

@@ -131,7 +131,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "cascade train: %s exists; pass --resume to continue it, or --out NEW\n", tc.out_path);
         return 2;
     }
-    cli_set_threads(tc.threads);
+    trainer_set_threads((int)(tc.threads));
     if (trainer_check_memory(&tc.model, tc.batch_size, tc.model.seq_len, config, err) != 0) {
         fprintf(stderr, "cascade train: %s\n", err);
         return 2;
@@ -140,7 +140,7 @@ int cmd_train(int argc, char **argv)
     char source[TRAINER_PATH_MAX + 16];
     snprintf(source, sizeof source, "%s: data.path", config);
     if (load_data_or_explain(&ds, tc.data_path, tc.model.vocab_size, tc.val_fraction, cmd, source) != 0) return 2;
-    if (tc.out_path[0] && cli_mkdir_parent(tc.out_path) != 0) {
+    if (tc.out_path[0] && host_mkdir_parent(tc.out_path) != 0) {
         fprintf(stderr, "cascade train: %s: cannot create the checkpoint's directory: %s\n", tc.out_path,
                 strerror(errno));
         data_free(&ds);
@@ -218,7 +218,7 @@ int cmd_eval(int argc, char **argv)
     struct train_config tc;
     char err[CASCADE_ERR_MAX];
     if (checkpoint_load(ckpt, &m, &tc, NULL, err) != 0) { fprintf(stderr, "cascade eval: %s\n", err); return 2; }
-    cli_set_threads(threads >= 0 ? threads : tc.threads);
+    trainer_set_threads((int)(threads >= 0 ? threads : tc.threads));
     if (trainer_check_memory(&m.cfg, tc.batch_size, m.cfg.seq_len, ckpt, err) != 0) {
         fprintf(stderr, "cascade eval: %s\n", err);
         model_free(&m);

@@ -19,7 +19,7 @@
 
 #include "analysis/analysis.h"
 #include "search/campaign.h"
-#include "search/cli.h"
+#include "search/host.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
@@ -576,7 +576,7 @@ static enum campaign_end run_stages(struct controller *c, char *err)
 static int record_setup(struct controller *c, const struct parallel_choice *pc, char *err)
 {
     char cpu[256];
-    cli_cpu_model(cpu, sizeof cpu);
+    host_cpu_model(cpu, sizeof cpu);
     cJSON *o = cJSON_CreateObject();
     if (!o) { snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
     cJSON_AddStringToObject(o, "cpu_model", cpu);
@@ -826,7 +826,7 @@ static int claim_campaign_dir(struct controller *c, const char *db_file, char *e
 static enum campaign_end open_campaign(struct controller *c, const struct campaign_request *rq, char *err)
 {
     if (campaign_config_load(&c->cc, rq->config_path, err) != 0) return CAMPAIGN_REFUSED;
-    cli_set_threads(rq->threads >= 0 ? rq->threads : c->cc.base.threads);
+    trainer_set_threads((int)(rq->threads >= 0 ? rq->threads : c->cc.base.threads));
     if (trainer_check_memory(&c->cc.base.model, c->cc.base.batch_size, c->cc.base.model.seq_len, rq->config_path,
                              err) != 0)
         return CAMPAIGN_REFUSED;
@@ -836,14 +836,14 @@ static enum campaign_end open_campaign(struct controller *c, const struct campai
             snprintf(err + n, CASCADE_ERR_MAX - n, " ('make data' prepares the Brown corpus)");
         return CAMPAIGN_REFUSED;
     }
-    if (cli_mkdir_parent(rq->db_path) != 0) {
+    if (host_mkdir_parent(rq->db_path) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot create the database's directory: %s", rq->db_path, strerror(errno));
         return CAMPAIGN_REFUSED;
     }
     if (db_open(&c->db, rq->db_path, DB_WRITE, err) != 0) return CAMPAIGN_REFUSED;
     gethostname(c->host, sizeof c->host - 1);
     snprintf(c->dir, sizeof c->dir, "%s/%s", c->cc.runs_dir, c->cc.name);
-    if (cli_mkdir_p(c->dir) != 0) {
+    if (host_mkdir_p(c->dir) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "%s: cannot create the checkpoint directory (search.runs_dir)", c->dir);
         return CAMPAIGN_REFUSED;
     }

@@ -36,7 +36,6 @@
  * training ones on a shared node; every wait here polls (MPI_Iprobe) and sleeps up to 1 ms.
  */
 #ifdef CASCADE_MPI
-#include "search/cli.h"
 #include "search/executor.h"
 
 #include <mpi.h>
@@ -296,7 +295,7 @@ static void worker_setup(struct worker *w, int argc, char **argv)
         return;
     }
     if (campaign_config_load(&w->cc, config, w->err) != 0) return;
-    cli_set_threads(threads >= 0 ? threads : w->cc.base.threads);
+    trainer_set_threads((int)(threads >= 0 ? threads : w->cc.base.threads));
     if (data_load(&w->ds, w->cc.base.data_path, w->cc.base.model.vocab_size, w->cc.base.val_fraction, w->err) != 0) {
         campaign_config_free(&w->cc);
         return;

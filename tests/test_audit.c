@@ -201,3 +201,18 @@ TEST(audit_docs_name_the_schema_version)
     }
     CHECK(seen >= 2);
 }
+
+/* The campaign library (search/controller.c and the parts it drives) does not depend on
+ * the command line: only the CLI's own files include search/cli.h. */
+TEST(layout_the_library_does_not_include_the_cli)
+{
+    char *out = NULL;
+    test_run("grep -l '#include \"search/cli.h\"' search/*.c | grep -v -E '^search/(cmd_[a-z_]*|cli|main|bench)\\.c$'",
+             &out);
+    CHECK_MSG(out && out[0] == 0, "files of the library that include search/cli.h: %s", out ? out : "?");
+    free(out);
+    char *c = test_read_file("search/controller.c", NULL);
+    REQUIRE(c);
+    CHECK(!strstr(c, "search/cli.h") && !strstr(c, "cli_"));
+    free(c);
+}
