@@ -225,7 +225,8 @@ WITH pair AS (
            b.name AS control,
            CASE WHEN json_valid(a.arch_json) AND json_valid(b.arch_json)
                      AND json_extract(a.arch_json, '$.layernorm') IS NOT json_extract(b.arch_json, '$.layernorm')
-                THEN 'standard model' ELSE 'blind' END AS control_kind,
+                THEN 'standard model'
+                WHEN b.name LIKE 'high%' OR b.name LIKE 'inverse%' THEN 'opposite' ELSE 'blind' END AS control_kind,
            b.arch AS control_arch, xb.params_attention AS control_params_attention,
            100.0 * (CAST(xb.params_attention AS REAL) / xa.params_attention - 1) AS size_diff_pct,
            xb.perplexity AS control_ppl, xb.delta_ppl_pct AS control_delta_ppl_pct,
@@ -240,7 +241,7 @@ WITH pair AS (
 )
 SELECT campaign, candidate, candidate_arch, candidate_params_attention, candidate_ppl, candidate_delta_ppl_pct,
        control,
-       control_kind,             -- blind: the candidate's own model, equal size, choices that ignore the measurement (uniform_m, reversed_m, linlast); standard model: its change made to the standard model (std_lin; other LayerNorm)
+       control_kind,             -- blind: the candidate's own model, equal size, choices that ignore the measurement (uniform_m, reversed_m, linlast, lowblind); opposite: the choice the measurement ranks worst (high: the highest-measured layers); standard model: its change made to the standard model (std_lin; other LayerNorm)
        control_arch, control_params_attention,
        size_diff_pct,            -- 100 (control's attention parameters / the candidate's - 1), %
        control_ppl, control_delta_ppl_pct,
@@ -253,6 +254,36 @@ SELECT campaign, candidate, candidate_arch, candidate_params_attention, candidat
             ELSE 'within noise' END AS verdict,
        campaign_id, candidate_run_id, control_run_id, candidate_seq, control_seq
 FROM pair;
+
+CREATE VIEW v_paired AS  -- each candidate against each control over their paired seeds (search.candidate_replicates): the paired gap and its verdict
+WITH seedpair AS (  -- one row per seed: the candidate (or its replicate) and the control of that seed, both done
+    SELECT p.campaign_id, p.campaign, coalesce(ra.replicate_of, p.candidate) AS candidate,
+           coalesce(rb.replicate_of, p.control) AS control, p.control_kind, p.gap_pct, ra.seed
+    FROM v_controls p JOIN runs ra ON ra.id = p.candidate_run_id JOIN runs rb ON rb.id = p.control_run_id
+    WHERE p.gap_pct IS NOT NULL
+), agg AS (
+    SELECT campaign_id, campaign, candidate, control, min(control_kind) AS control_kind, count(*) AS n,
+           avg(gap_pct) AS gap_mean, sum(gap_pct < 0) AS wins
+    FROM seedpair GROUP BY campaign_id, candidate, control
+), sd AS (  -- the sample standard deviation of the gap over seeds (NULL for one seed)
+    SELECT a.*, CASE WHEN a.n >= 2 THEN sqrt((SELECT sum((s.gap_pct - a.gap_mean) * (s.gap_pct - a.gap_mean))
+                                             FROM seedpair s WHERE s.campaign_id = a.campaign_id
+                                             AND s.candidate = a.candidate AND s.control = a.control) / (a.n - 1)) END
+           AS gap_sd
+    FROM agg a
+)
+SELECT campaign, candidate, control, control_kind,
+       n,                        -- seeds on which both are done
+       gap_mean AS gap_mean_pct, -- mean over seeds of 100 (candidate's perplexity / the control's - 1), %; negative: the candidate is better
+       gap_sd AS gap_sd_pct,     -- its sample standard deviation over seeds, %
+       gap_sd / sqrt(n) AS gap_se_pct,  -- the standard error of the mean gap, %
+       wins,                     -- seeds on which the candidate's perplexity is lower
+       CASE WHEN n < 2 THEN 'one seed'
+            WHEN gap_mean < -2 * gap_sd / sqrt(n) THEN 'measured better'   -- the mean gap beyond twice its standard error
+            WHEN gap_mean > 2 * gap_sd / sqrt(n) THEN 'control better'
+            ELSE 'within noise' END AS verdict,
+       campaign_id
+FROM sd;
 
 CREATE VIEW v_cascade AS  -- the cascade profile: per-layer measures of every measured run
 SELECT c.name AS campaign, r.name AS run, r.role, m.level, m.layer, m.routing_erank_mean,

@@ -66,6 +66,8 @@ struct campaign_config {
                                   * its blind control) */
     int replicates;              /* the Δ reference trained this many times (seeds seed, seed+1,
                                   * ...): 1 = no noise floor */
+    int candidate_replicates;    /* every candidate and control of the first round trained this
+                                  * many times, with the same seeds (paired): NAME, NAME_s2, ... */
     double inherit_lr_frac;      /* [ours] peak lr of an inherited run, as a fraction of
                                   * train.lr; its cosine ends where the probe's ended
                                   * (lr x min_lr_frac), after a warmup of inherit_steps/20 */
@@ -131,7 +133,11 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * proposed once. In inherit mode the list
  * starts with the two continued references; then come the replicates of the Δ reference
  * (the probe, or probe_cont in inherit mode): "{ref}_r2" ... "{ref}_r{replicates}" with
- * seeds train.seed + 1, ... *out is malloc'ed; -1 when out of memory. */
+ * seeds train.seed + 1, ...; last, with candidate_replicates n >= 2, every candidate and
+ * control again with seeds train.seed + 1 .. + n - 1 as "{name}_s{i}" (replicate_of its
+ * name; a control's control_of the candidate's replicate of the same seed; Δ against the
+ * reference's replicate of that seed where there is one), so each candidate and control
+ * are compared seed by seed (db view v_paired). *out is malloc'ed; -1 when out of memory. */
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
                      struct run_spec **out, int *n);
 

@@ -13,6 +13,8 @@
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
+ *               "candidate_replicates": 1 (seeds of every candidate and control:
+ *                          paired verdicts, v_paired),
  *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init" |
  *                          "realised_erank" | "realised_pr" (what the rules read),
  *               "budget_ppl_pct": 0 (off) | "objective": "attention_params" |
@@ -50,6 +52,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
     { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
     { "search", "replicates",       CONFIG_INT,   1,    16,    0, 0, NULL, OFF_C(replicates) },
+    { "search", "candidate_replicates", CONFIG_INT, 1,  16,    0, 0, NULL, OFF_C(candidate_replicates) },
     { "search", "budget_ppl_pct",   CONFIG_NUM,   0,    1000,  0, 0, NULL, OFF_C(budget_ppl_pct) },
     { "search", "max_rounds",       CONFIG_INT,   1,    100,   0, 0, NULL, OFF_C(max_rounds) },
     { "search", "per_round",        CONFIG_INT,   1,    4,     0, 0, NULL, OFF_C(per_round) },
@@ -94,6 +97,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
     cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
     cc->replicates = 3;
+    cc->candidate_replicates = 1;
     cc->budget_ppl_pct = 0.0;
     cc->objective = OBJECTIVE_ATTENTION_PARAMS;
     cc->max_rounds = 3;

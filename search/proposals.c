@@ -392,6 +392,27 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         if (strncmp(cand.name, "cut_m", 5) == 0) add_cut_controls(&p, cc, &cand, &probe.arch);
         else if (strncmp(cand.name, "lin", 3) == 0 && !strchr(cand.name, '_')) add_linear_control(&p, &cand, &probe.arch);
     }
+    /* 6. paired seeds of every candidate and control */
+    int n_first = p.n;
+    for (int s = 2; s <= cc->candidate_replicates; s++) {
+        for (int i = 0; i < n_first; i++) {
+            struct run_spec base = p.v[i];   /* a copy: append may move the list */
+            if (strcmp(base.role, "candidate") != 0 && strcmp(base.role, "control") != 0) continue;
+            struct run_spec *r = append(&p);
+            if (!r) break;
+            *r = base;
+            snprintf(r->name, sizeof r->name, "%s_s%d", base.name, s);
+            snprintf(r->replicate_of, sizeof r->replicate_of, "%s", base.name);
+            if (base.control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s_s%d", base.control_of, s);
+            r->seed = cc->base.seed + (uint64_t)(s - 1);
+            const char *ref = inherit ? CAMPAIGN_PROBE_CONT : "probe";
+            if (s <= cc->replicates) snprintf(r->reference, sizeof r->reference, "%s_r%d", ref, s);
+            size_t k = strlen(r->reason);
+            snprintf(r->reason + k, sizeof r->reason - k, "; seed %llu (%s), paired seed %d of %d",
+                     (unsigned long long)r->seed, inherit ? "the continuation's data order" : "initialisation and data order",
+                     s, cc->candidate_replicates);
+        }
+    }
     if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
     *out = p.v;
     *n = p.n;

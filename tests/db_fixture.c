@@ -189,7 +189,7 @@ static int v1_statement(const char *head, char *out, size_t n)
 int db_fixture_make_v2(const char *path)
 {
     /* the views of version 3 that read the new columns go first, or dropping them fails */
-    char sql[8192] = "DROP VIEW v_controls; DROP VIEW v_results; DROP VIEW v_noise; DROP VIEW v_runs;"
+    char sql[8192] = "DROP VIEW v_paired; DROP VIEW v_controls; DROP VIEW v_results; DROP VIEW v_noise; DROP VIEW v_runs;"
                      "ALTER TABLE runs DROP COLUMN control_of; ALTER TABLE runs DROP COLUMN replicate_of;"
                      "ALTER TABLE results DROP COLUMN reference_run;";
     size_t k = strlen(sql);

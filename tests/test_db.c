@@ -151,7 +151,7 @@ TEST(db_create_sets_version_and_settings)
     CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "9") == 0);
     CHECK(strcmp(cell(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                           "WHERE type = 'view' ORDER BY name)", &f),
-                 "v_campaigns v_cascade v_controls v_noise v_pareto v_results v_rounds v_runs") == 0);
+                 "v_campaigns v_cascade v_controls v_noise v_paired v_pareto v_results v_rounds v_runs") == 0);
     /* settings db_query_sql refuses to touch: check them on the handle */
     sqlite3_stmt *st;
     REQUIRE(sqlite3_prepare_v2(db->h, "PRAGMA busy_timeout", -1, &st, NULL) == SQLITE_OK);

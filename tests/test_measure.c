@@ -2,7 +2,9 @@
  * (campaign_measure_layers, search/measure.c): weight level and realised over windows. */
 #include "test.h"
 #include "analysis/analysis.h"
+#include "db/db.h"
 #include "search/campaign.h"
+#include "tests/db_fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +90,102 @@ TEST(measure_realised_is_the_mean_over_windows)
           strstr(err, "search.analysis_tokens"));
     model_free(&m);
     data_free(&ds);
+}
+
+/* search.candidate_replicates: every candidate and control again with the same seeds,
+ * paired: a control's replicate is the control of the candidate's replicate of that seed,
+ * and each is measured against the reference's replicate of that seed. */
+TEST(measure_candidate_replicates_are_paired_seeds)
+{
+    char path[512], err[CASCADE_ERR_MAX];
+    test_tmppath(path, sizeof path, "paired.json");
+    const char *json = "{\"name\": \"p\", \"data\": {\"path\": \"x.txt\"},\n"
+                       " \"model\": {\"n_layer\": 4, \"n_embd\": 32, \"n_head\": 2, \"seq_len\": 32},\n"
+                       " \"train\": {\"steps\": 100, \"seed\": 10},\n"
+                       " \"search\": {\"linear_threshold\": 2.5, \"max_prefix\": 1, \"multipliers\": [1],\n"
+                       "            \"retrain\": \"inherit\", \"replicates\": 3, \"candidate_replicates\": 3}}\n";
+    REQUIRE(test_write_text(path, json) == 0);
+    struct campaign_config cc;
+    REQUIRE_MSG(campaign_config_load(&cc, path, err) == 0, "%s", err);
+    double v[4] = { 2.0, 3.0, 4.0, 5.0 };
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    int n_base = 0, n_rep = 0;
+    for (int i = 0; i < n; i++) {
+        const struct run_spec *r = &p[i];
+        if (strcmp(r->role, "candidate") != 0 && strcmp(r->role, "control") != 0) continue;
+        if (!r->replicate_of[0]) { n_base++; continue; }
+        n_rep++;
+        int s = atoi(strrchr(r->name, 's') + 1);
+        CHECK_MSG(s >= 2 && s <= 3 && r->seed == 10 + (uint64_t)(s - 1), "%s seed %llu", r->name,
+                  (unsigned long long)r->seed);
+        char ref[64];
+        snprintf(ref, sizeof ref, "probe_cont_r%d", s);
+        CHECK_MSG(strcmp(r->reference, ref) == 0, "%s: reference %s", r->name, r->reference);
+        /* the same architecture as the run it repeats */
+        const struct run_spec *base = NULL;
+        for (int j = 0; j < n; j++) if (strcmp(p[j].name, r->replicate_of) == 0) base = &p[j];
+        REQUIRE(base);
+        CHECK(memcmp(&base->arch, &r->arch, sizeof r->arch) == 0 && base->steps == r->steps);
+        if (base->control_of[0]) {
+            char want[80];
+            snprintf(want, sizeof want, "%s_s%d", base->control_of, s);
+            CHECK_MSG(strcmp(r->control_of, want) == 0, "%s: control_of %s", r->name, r->control_of);
+        }
+    }
+    CHECK_MSG(n_base > 2 && n_rep == 2 * n_base, "%d base, %d replicates", n_base, n_rep);
+    free(p);
+    campaign_config_free(&cc);
+}
+
+/* v_paired: the gap of a candidate to its control seed by seed; "measured better" when the
+ * mean gap is below minus twice its standard error, "within noise" inside it. */
+TEST(measure_paired_verdict)
+{
+    char path[512], err[CASCADE_ERR_MAX];
+    test_tmppath(path, sizeof path, "paired.db");
+    struct db *db;
+    REQUIRE_MSG(db_open(&db, path, DB_WRITE, err) == 0, "%s", err);
+    int64_t cid;
+    REQUIRE_MSG(db_campaign_begin(db, "pv", "{}", "v", "h", &cid, err) == 0, "%s", err);
+    db_close(db);
+    /* a: consistently 4.8% better; b: better on one seed, worse on another */
+    const char *names[2][2] = { { "a", "a_ctl" }, { "b", "b_ctl" } };
+    const double ppl[2][2][3] = { { { 10.0, 10.1, 9.9 }, { 10.5, 10.6, 10.4 } },
+                                  { { 10.0, 10.5, 9.8 }, { 10.2, 10.1, 10.0 } } };
+    char sql[8192];
+    size_t k = 0;
+    int id = 1;
+    for (int c = 0; c < 2; c++) {
+        for (int s = 1; s <= 3; s++) {
+            for (int w = 0; w < 2; w++) {
+                char name[32], of[32] = "", rep[32] = "";
+                if (s == 1) snprintf(name, sizeof name, "%s", names[c][w]);
+                else {
+                    snprintf(name, sizeof name, "%s_s%d", names[c][w], s);
+                    snprintf(rep, sizeof rep, "%s", names[c][w]);
+                }
+                if (w == 1) {
+                    if (s == 1) snprintf(of, sizeof of, "%s", names[c][0]);
+                    else snprintf(of, sizeof of, "%s_s%d", names[c][0], s);
+                }
+                k += snprintf(sql + k, sizeof sql - k,
+                              "INSERT INTO runs (id, campaign_id, name, role, status, seq, seed, control_of, replicate_of) "
+                              "VALUES (%d, %lld, '%s', '%s', 'done', %d, %d, NULLIF('%s', ''), NULLIF('%s', ''));"
+                              "INSERT INTO results (run_id, params_total, params_attention, perplexity, recorded_at) "
+                              "VALUES (%d, 100, 50, %.17g, 0);",
+                              id, (long long)cid, name, w ? "control" : "candidate", id, s, of, rep, id, ppl[c][w][s - 1]);
+                id++;
+            }
+        }
+    }
+    REQUIRE(db_fixture_exec(path, sql) == 0);
+    char *out = NULL, cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s query --db %s --format csv --sql \"SELECT candidate, control, n, wins, verdict, "
+             "round(gap_mean_pct, 2) FROM v_paired ORDER BY candidate\"", test_cascade_bin(), path);
+    REQUIRE(test_run(cmd, &out) == 0);
+    CHECK_MSG(strstr(out, "a,a_ctl,3,3,measured better,-4.76") != NULL, "%s", out);
+    CHECK_MSG(strstr(out, "b,b_ctl,3,2,within noise,") != NULL, "%s", out);
+    free(out);
 }
