@@ -10,7 +10,8 @@
  *        train.out too (checkpoints go to search.runs_dir)
  *    "search": {"linear_threshold": 2.5, "max_prefix": n_layer, "multipliers": [1, 2],
  *               "head_dim_step": 4, "head_dim_min": 4, "control": true, "combine": true,
- *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4,
+ *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4 (0: the
+ *                          inherited model evaluated as it is, no retraining),
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
  *               "candidate_replicates": 1 (seeds of every candidate and control:
@@ -50,7 +51,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "head_dim_min",     CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_min) },
     { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
-    { "search", "inherit_steps",    CONFIG_INT,   1,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
+    { "search", "inherit_steps",    CONFIG_INT,   0,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
     { "search", "replicates",       CONFIG_INT,   1,    16,    0, 0, NULL, OFF_C(replicates) },
     { "search", "candidate_replicates", CONFIG_INT, 1,  16,    0, 0, NULL, OFF_C(candidate_replicates) },
     { "search", "budget_ppl_pct",   CONFIG_NUM,   0,    1000,  0, 0, NULL, OFF_C(budget_ppl_pct) },

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -38,7 +39,10 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     memset(out, 0, sizeof *out);
     struct train_config tc = cc->base;
     tc.model = spec->arch;
-    tc.steps = spec->steps;
+    /* an inherited run of 0 steps is the warm-started model evaluated as it is (what the
+     * surgery alone costs); its schedule is that of a 1-step run, never used */
+    int eval_only = spec->steps == 0 && spec->inherit_from != SOURCE_NONE;
+    tc.steps = eval_only ? 1 : spec->steps;
     if (spec->seed) tc.seed = spec->seed;
     if (tc.warmup_steps >= tc.steps) tc.warmup_steps = tc.steps / 10;
     if (spec->inherit_from != SOURCE_NONE) campaign_continuation_schedule(cc, &tc);
@@ -76,6 +80,24 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     }
     struct model m;
     struct train_result res;
+    if (eval_only) {
+        struct checkpoint_info info;
+        if (checkpoint_load(ckpt_path, &m, NULL, &info, err) != 0) return CAMPAIGN_RUN_RETRY;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rc = trainer_evaluate(&m, ds, tc.batch_size, tc.model.seq_len, tc.eval_batches, &out->val, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        out->wall_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        out->tokens_per_s = NAN;
+        out->steps = 0;
+        model_free(&m);
+        if (rc != 0) return CAMPAIGN_RUN_RETRY;
+        if (!isfinite(out->val.loss)) {
+            out->status = 1;
+            snprintf(out->error, sizeof out->error, "validation loss is not finite");
+        }
+        return 0;
+    }
     /* the campaign checked its data and shapes before any run: what fails here is the
      * machine (memory, disk) or a checkpoint file, which the user can fix and resume */
     if (trainer_train(&tc, ckpt_path, &m, ds, cb, user, &res, err) != 0) {

@@ -735,3 +735,25 @@ TEST(campaign_measure_realised_over_windows)
     CHECK_MSG(strstr(out, "realised_erank") != NULL, "%s", out);
     free(out);
 }
+
+/* inherit_steps 0: every inherited run is its warm start evaluated as it is, so the
+ * continued probe is the probe itself (the same perplexity, exactly), and a cut candidate
+ * measures what the surgery alone costs. */
+TEST(campaign_inherit_steps_0_evaluates_the_warm_start)
+{
+    char cfg[512], db[512], *out = NULL;
+    int rc = run_campaign(t_, "zero", ", \"retrain\": \"inherit\", \"inherit_steps\": 0, \"replicates\": 1", cfg, db,
+                          &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    out = query(db, "SELECT (SELECT x.perplexity FROM results x JOIN runs r ON r.id = x.run_id WHERE r.name = 'probe') = "
+                    "(SELECT x.perplexity FROM results x JOIN runs r ON r.id = x.run_id WHERE r.name = 'probe_cont'), "
+                    "(SELECT count(*) FROM results x JOIN runs r ON r.id = x.run_id WHERE r.retrain = 'inherit' AND x.steps = 0), "
+                    "(SELECT count(*) FROM runs WHERE retrain = 'inherit'), "
+                    "(SELECT count(*) FROM results x JOIN runs r ON r.id = x.run_id WHERE r.name = 'cut_m0.5' AND x.delta_ppl_pct > 0)");
+    int same = 0, zero = 0, inherited = -1, cut_costs = 0;
+    const char *row = out ? strchr(out, '\n') : NULL;
+    int got = row ? sscanf(row + 1, "%d,%d,%d,%d", &same, &zero, &inherited, &cut_costs) : 0;
+    CHECK_MSG(got == 4 && same == 1 && zero == inherited && inherited > 3 && cut_costs == 1, "%s", out ? out : "");
+    free(out);
+}
