@@ -251,8 +251,11 @@ static void add_low_k(struct proposals *p, const struct campaign_config *cc, con
         const int *flags = pass == 0 ? high : blind;
         a = probe->arch;
         for (int l = 0; l < L; l++) if (flags[l]) a.layers[l].kind = ATTN_LINEAR;
-        struct run_spec *r = propose(p, &a, &probe->arch);
+        /* a control is trained even when another proposal has its architecture (high1 is
+         * lin1 when layer 0 measures highest): the pair must exist to be compared */
+        struct run_spec *r = same_arch(&a, &c.arch) ? NULL : append(p);
         if (!r) continue;
+        r->arch = a;
         format_layers(set, sizeof set, flags, L);
         snprintf(name, sizeof name, pass == 0 ? "high%d" : "lowblind%d", k);
         if (pass == 0)

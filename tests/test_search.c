@@ -488,18 +488,19 @@ TEST(search_low_k_follows_the_profile_anywhere)
     static const char *json =
         "{\"name\": \"lk\", \"data\": {\"path\": \"x.txt\"},\n"
         " \"model\": {\"n_layer\": 5, \"n_embd\": 32, \"n_head\": 2, \"seq_len\": 32},\n"
-        " \"search\": {\"linear_threshold\": 0, \"max_prefix\": 0, \"multipliers\": [1], \"replicates\": 1,\n"
+        " \"search\": {\"linear_threshold\": 0, \"max_prefix\": 1, \"multipliers\": [1], \"replicates\": 1,\n"
         "            \"low_k\": [1, 2]}}\n";
     struct campaign_config cc;
     char err[CASCADE_ERR_MAX];
     REQUIRE_MSG(load(t_, &cc, json, err) == 0, "%s", err);
-    double v[5] = { 5.0, 2.0, 9.0, 3.0, 4.0 };   /* lowest: 1, then 3; highest: 2, then 0 */
+    double v[5] = { 9.0, 2.0, 5.0, 3.0, 4.0 };   /* lowest: 1, then 3; highest: 0, then 2 */
     struct run_spec *p, *q;
     int n, nq;
     REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
     /* kinds by layer: L linear, S S-D */
-    const char *linear[4][2] = { { "low1", "SLSSS" }, { "high1", "SSLSS" }, { "low2", "SLSLS" }, { "high2", "LSLSS" } };
-    for (int i = 0; i < 4; i++) {
+    const char *linear[5][2] = { { "low1", "SLSSS" }, { "high1", "LSSSS" }, { "low2", "SLSLS" }, { "high2", "LSLSS" },
+                                 { "lin1", "LSSSS" } };   /* high1 is lin1's model: trained as a control all the same */
+    for (int i = 0; i < 5; i++) {
         const struct run_spec *r = named(p, n, linear[i][0]);
         REQUIRE_MSG(r, "%s missing", linear[i][0]);
         for (int l = 0; l < 5; l++)
