@@ -219,6 +219,15 @@ int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, c
                            const double *spread, int n_layer, int n, char *err);
 int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,
                         int n_layer, int *n, char *err);
+/* One point of a run's sensitivity curves (table sensitivity): layer `layer` changed
+ * ("cut" to head_dim, or "linear"), its validation loss and the loss added. */
+struct db_sensitivity_point {
+    int layer, head_dim;
+    char change[8];         /* "cut" | "linear" */
+    double val_loss, delta_loss;
+};
+/* Replaces the run's sensitivity curves with these n points. */
+int db_record_sensitivity(struct db *db, int64_t run_id, const struct db_sensitivity_point *pts, int n, char *err);
 int db_record_analysis(struct db *db, int64_t run_id, const char *level,
                        const struct db_head_measure *heads, int n_heads,
                        const struct db_layer_measure *layers, int n_layers,

@@ -903,3 +903,35 @@ int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, doub
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_fail(db, "reading the layer values", err);
 }
+
+int db_record_sensitivity(struct db *db, int64_t run_id, const struct db_sensitivity_point *pts, int n, char *err)
+{
+    assert(n >= 0);
+    if (db_begin(db, err) != 0) return -1;
+    sqlite3_stmt *st = NULL;
+    if (need_run(db, run_id, err) != 0) goto fail;
+    if (db_prepare(db, &st, "DELETE FROM sensitivity WHERE run_id = ?1", err) != 0) goto fail;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = step_done(db, st, "replacing the sensitivity curves", err);
+    st = NULL;
+    if (rc != 0) goto fail;
+    for (int i = 0; i < n; i++) {
+        if (db_prepare(db, &st, "INSERT INTO sensitivity (run_id, layer, change, head_dim, val_loss, delta_loss) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err) != 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int(st, 2, pts[i].layer);
+        sqlite3_bind_text(st, 3, pts[i].change, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 4, pts[i].head_dim);
+        db_bind_real(st, 5, pts[i].val_loss);
+        db_bind_real(st, 6, pts[i].delta_loss);
+        rc = step_done(db, st, "recording the sensitivity curves", err);
+        st = NULL;
+        if (rc != 0) goto fail;
+    }
+    return db_commit(db, err);
+fail:
+    sqlite3_finalize(st);
+    db_rollback(db);
+    return -1;
+}

@@ -44,9 +44,14 @@ const char *const db_migrations[DB_SCHEMA_VERSION + 1] = {
           "campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE, round INTEGER NOT NULL, "
           "incumbent TEXT NOT NULL, objective TEXT NOT NULL, value REAL, delta_ppl_pct REAL, "
           "final INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (campaign_id, round));",
-    /* 5: the per-layer values the proposal rules read, with their spread over windows */
+    /* 5: the per-layer values the proposal rules read, with their spread over windows, and
+     * the sensitivity curves (one layer cut or linearised, no retraining) */
     [5] = "CREATE TABLE layer_values ("
           "run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, measure TEXT NOT NULL, "
           "layer INTEGER NOT NULL, value REAL, spread REAL, n INTEGER NOT NULL, "
-          "PRIMARY KEY (run_id, measure, layer)) WITHOUT ROWID;",
+          "PRIMARY KEY (run_id, measure, layer)) WITHOUT ROWID;"
+          "CREATE TABLE sensitivity ("
+          "run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, layer INTEGER NOT NULL, "
+          "change TEXT NOT NULL CHECK (change IN ('cut', 'linear')), head_dim INTEGER NOT NULL, val_loss REAL, "
+          "delta_loss REAL, PRIMARY KEY (run_id, layer, change, head_dim)) WITHOUT ROWID;",
 };

@@ -12,7 +12,8 @@
 -- 3 adds runs.control_of and runs.replicate_of (blind controls and seed replicates, SPEC 5),
 -- results.reference_run, and the views v_noise (the noise floor) and v_controls; 4 adds
 -- runs.round and runs.parent (budget-driven rounds, SPEC 5) and the table rounds; 5 adds
--- the table layer_values (what the proposal rules read, with the measure's own error).
+-- the tables layer_values (what the proposal rules read, with the measure's own error) and
+-- sensitivity (what cutting or linearising one layer costs without retraining).
 --
 -- Units and conventions: times are unix seconds (REAL; the views show UTC dates); losses
 -- are in nats per token; percentages are in %, savings against the campaign's probe and
@@ -140,6 +141,16 @@ CREATE TABLE layer_values (  -- the per-layer value the proposal rules read (sea
     spread   REAL,                      -- the standard deviation of the layer's value across the windows (n >= 2); NULL otherwise
     n        INTEGER NOT NULL,          -- validation windows measured (1 at weight level)
     PRIMARY KEY (run_id, measure, layer)
+) WITHOUT ROWID;
+
+CREATE TABLE sensitivity (  -- what one change to one layer of a measured run costs, without retraining (search.measure "sensitivity"; added in version 5)
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    layer       INTEGER NOT NULL,          -- from 0: the one S-D layer changed
+    change      TEXT NOT NULL CHECK (change IN ('cut', 'linear')),  -- cut: to head_dim leading rotation planes (the inherit surgery); linear: made linear (the inherit map)
+    head_dim    INTEGER NOT NULL,          -- the layer's head dim after the change
+    val_loss    REAL,                      -- validation loss of the changed model, nats per token, on the first search.sensitivity_batches batches
+    delta_loss  REAL,                      -- val_loss minus the unchanged model's on the same batches
+    PRIMARY KEY (run_id, layer, change, head_dim)
 ) WITHOUT ROWID;
 
 CREATE TABLE rounds (  -- a budget-driven search (search.budget_ppl_pct): the incumbent each round started from (added in version 4)

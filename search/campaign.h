@@ -33,9 +33,14 @@ enum campaign_measure { MEASURE_ERANK = 0, MEASURE_PR = 1, MEASURE_K90 = 2, MEAS
                          * layer's mean routing erank / PR over its heads, averaged over
                          * search.analysis_windows windows; the spread across windows is
                          * the measure's own error */
-                        MEASURE_REALISED_ERANK = 5, MEASURE_REALISED_PR = 6 };
-#define CAMPAIGN_N_MEASURES 7
-/* "erank", "pr", "k90", "planes", "erank_minus_init", "realised_erank", "realised_pr" */
+                        MEASURE_REALISED_ERANK = 5, MEASURE_REALISED_PR = 6,
+                        /* causal: the validation loss one change to one layer adds, without
+                         * retraining (struct campaign_sensitivity); the layer's value is
+                         * what making it linear costs, in nats per token */
+                        MEASURE_SENSITIVITY = 7 };
+#define CAMPAIGN_N_MEASURES 8
+/* "erank", "pr", "k90", "planes", "erank_minus_init", "realised_erank", "realised_pr",
+ * "sensitivity" */
 const char *campaign_measure_name(enum campaign_measure m);
 
 struct campaign_config {
@@ -50,6 +55,11 @@ struct campaign_config {
     int n_multipliers;
     double multipliers[CAMPAIGN_MAX_MULTIPLIERS]; /* m in d_l = clamp(round_up(m erank_l, step), d_min, d) */
     int head_dim_step, head_dim_min;
+    int n_fractions;             /* search.fractions: for each f, cut_f{f} (head dims from the
+                                  * measurement at f of the probe's attention parameters, within
+                                  * 2%), its opposite inverse_f{f} and the blind uniform_f{f} and
+                                  * reversed_f{f} */
+    double fractions[CAMPAIGN_MAX_MULTIPLIERS];
     int n_low_k;                 /* search.low_k: for each k, low{k} (the k lowest-measured
                                   * layers linear, anywhere), its opposite high{k} and a blind
                                   * control lowblind{k} (k layers drawn from the seed) */
@@ -74,6 +84,7 @@ struct campaign_config {
     int analysis_tokens;         /* N of the realised analysis window (<= seq_len) */
     int analysis_windows;        /* validation windows of N tokens a realised measure averages
                                   * (spread evenly over the validation split) */
+    int sensitivity_batches;     /* validation batches (B x T) each sensitivity point is measured on */
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
     double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
                                   * (the probe and its candidates); runs with it use 1 */
@@ -129,8 +140,10 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * layers linear); for each k of search.low_k, low{k} (the k layers with the lowest
  * value linear, wherever they are; ties: the earlier layer), its opposite high{k} (the k
  * highest) and its blind control lowblind{k} (k layers drawn from train.seed, another set
- * than low{k}'s where one exists), both role "control". Identical architectures are
- * proposed once. In inherit mode the list
+ * than low{k}'s where one exists), both role "control"; for each f of search.fractions,
+ * cut_f{f} (campaign_fraction_dims), its opposite inverse_f{f} and blind controls
+ * uniform_f{f} / reversed_f{f}. Under measure "sensitivity" the multiplier rule (which
+ * reads a rank) proposes nothing. Identical architectures are proposed once. In inherit mode the list
  * starts with the two continued references; then come the replicates of the Δ reference
  * (the probe, or probe_cont in inherit mode): "{ref}_r2" ... "{ref}_r{replicates}" with
  * seeds train.seed + 1, ...; last, with candidate_replicates n >= 2, every candidate and
@@ -138,8 +151,16 @@ void campaign_baselines(const struct campaign_config *cc, struct run_spec *probe
  * name; a control's control_of the candidate's replicate of the same seed; Δ against the
  * reference's replicate of that seed where there is one), so each candidate and control
  * are compared seed by seed (db view v_paired). *out is malloc'ed; -1 when out of memory. */
+struct campaign_sensitivity;
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
-                     struct run_spec **out, int *n);
+                     const struct campaign_sensitivity *sens, struct run_spec **out, int *n);
+/* The head dims of a fraction allocation of `probe` (an all-S–D model): f of its attention
+ * parameters, within 2% where the grid allows (returns 1 when within). From the
+ * measurement: with sens, greedy cuts one grid step at a time, each the step of least
+ * loss added per parameter saved (opposite: the most); else d_l proportional to value_l
+ * (opposite: to 1 / value_l), rounded to head_dim_step in [head_dim_min, d]. */
+int campaign_fraction_dims(const struct campaign_config *cc, const struct model_config *probe, const double *value,
+                           const struct campaign_sensitivity *sens, double f, int opposite, int *dims);
 
 /* Round `round` >= 1 of a budget-driven search [ours, SPEC 5], from the incumbent (its
  * name and architecture) and its re-measured per-layer values (search.measure; only its
@@ -159,14 +180,35 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                            const struct model_config *arch, const double *value,
                            struct run_spec **out, int *n);
 
+/* What one change to one S–D layer of a model costs, measured without retraining on the
+ * first sensitivity_batches validation batches [ours]: the layer cut to each head dim of
+ * the grid (multiples of head_dim_step from head_dim_min, below the layer's own, by the
+ * inherit path's Schur cut: the leading rotation planes of S) and the layer made linear
+ * (the inherit map). Layers that are not S–D have NAN everywhere. */
+#define CAMPAIGN_MAX_GRID 64
+struct campaign_sensitivity {
+    int n_layer;
+    double base_loss;                 /* the unchanged model's loss on the same batches */
+    int n_dims;
+    int dims[CAMPAIGN_MAX_GRID];      /* (n_dims) the grid, ascending */
+    double cut_loss[TRAINER_MAX_LAYERS][CAMPAIGN_MAX_GRID]; /* (n_layer, n_dims) loss with layer l
+                                       * cut to dims[j]; NAN where dims[j] >= its head dim */
+    double linear_loss[TRAINER_MAX_LAYERS]; /* (n_layer) loss with layer l linear */
+    int head_dim[TRAINER_MAX_LAYERS]; /* (n_layer) each layer's own head dim */
+};
+/* Measures the curves of the model in checkpoint ckpt (search/measure.c). */
+int campaign_measure_sensitivity(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+                                 struct campaign_sensitivity *out, char *err);
+
 /* The per-layer value the proposal rules read (search.measure) of the model in checkpoint
  * `ckpt` (search/measure.c): value[l] the layer's mean over its heads (and, realised, over
  * the windows), NAN for a layer the measure does not see (a linear layer on text);
  * spread[l] its standard deviation across windows (NAN with one window, or at weight
  * level); *n the windows measured (1 at weight level). erank_minus_init regenerates S_0
- * from the campaign's train.seed. */
+ * from the campaign's train.seed. sensitivity: value[l] = linear_loss[l] - base_loss, and
+ * *sens (when not NULL) receives the curves. */
 int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
-                            double *value, double *spread, int *n, char *err);
+                            double *value, double *spread, int *n, struct campaign_sensitivity *sens, char *err);
 
 /* "L L S S | d 32,32,16,8": every layer, so distinct models read differently. n >=
  * CAMPAIGN_ARCH_MAX holds the longest: 64 layers of "S " and of "16384," and " | LN". */

@@ -17,11 +17,14 @@
  *               "candidate_replicates": 1 (seeds of every candidate and control:
  *                          paired verdicts, v_paired),
  *               "measure": "erank" | "pr" | "k90" | "planes" | "erank_minus_init" |
- *                          "realised_erank" | "realised_pr" (what the rules read),
+ *                          "realised_erank" | "realised_pr" | "sensitivity" (what the
+ *                          rules read), "sensitivity_batches": 8,
  *               "budget_ppl_pct": 0 (off) | "objective": "attention_params" |
  *               "flops_per_token" | "tokens_per_s", "max_rounds": 3, "per_round": 4
  *                          (budget-driven rounds, needs retrain "inherit"),
  *               "low_k": [] (k of low{k}: the k lowest-measured layers linear),
+ *               "fractions": [] (f of cut_f{f}: dims from the measurement at f of the
+ *                          probe's attention parameters),
  *               "analysis_tokens": seq_len, "analysis_windows": 8 (realised
  *                          measures: windows averaged), "runs_dir": "runs",
  *               "probe_embed_scale": 32,    embedding multiplier of the runs without
@@ -60,6 +63,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "analysis_windows", CONFIG_INT,   1,    64,    0, 0, NULL, OFF_C(analysis_windows) },
+    { "search", "sensitivity_batches", CONFIG_INT, 1,   1024,  0, 0, NULL, OFF_C(sensitivity_batches) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
     { "search", "parallel",         CONFIG_INT,   0,    1024,  0, 0, "0: auto, 1: one run at a time, k: k runs at once",
@@ -67,7 +71,8 @@ static const struct config_key campaign_keys[] = {
 };
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
-static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", "low_k", NULL };
+static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", "low_k", "fractions",
+                                            NULL };
 static const char *const objective_names[] = { "attention_params", "flops_per_token", "tokens_per_s" };
 
 const char *campaign_objective_name(enum campaign_objective o)
@@ -75,7 +80,7 @@ const char *campaign_objective_name(enum campaign_objective o)
     return (int)o >= 0 && (int)o < 3 ? objective_names[o] : "unknown";
 }
 static const char *const measure_names[CAMPAIGN_N_MEASURES] = { "erank", "pr", "k90", "planes", "erank_minus_init",
-                                                                 "realised_erank", "realised_pr" };
+                                                                 "realised_erank", "realised_pr", "sensitivity" };
 
 const char *campaign_measure_name(enum campaign_measure m)
 {
@@ -105,6 +110,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->per_round = 4;
     cc->analysis_tokens = mc->seq_len;
     cc->analysis_windows = 8;
+    cc->sensitivity_batches = 8;
     cc->probe_embed_scale = model_default_embed_scale(0);
     cc->parallel = 0;   /* auto */
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -118,9 +124,9 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
     if (m) {
         int n = cJSON_GetArraySize(m);
-        if (!cJSON_IsArray(m) || n < 1 || n > CAMPAIGN_MAX_MULTIPLIERS)
-            return config_fail(err, file, "search.multipliers", "expected a list of 1..%d numbers",
-                               CAMPAIGN_MAX_MULTIPLIERS);
+        if (!cJSON_IsArray(m) || n > CAMPAIGN_MAX_MULTIPLIERS)
+            return config_fail(err, file, "search.multipliers", "expected a list of 0..%d numbers (none: no "
+                               "multiplier cuts)", CAMPAIGN_MAX_MULTIPLIERS);
         cc->n_multipliers = 0;
         for (const cJSON *it = m->child; it; it = it->next) {
             if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1000)) {
@@ -129,6 +135,22 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
                 return config_fail(err, file, path, "expected a number in (0, 1000]");
             }
             cc->multipliers[cc->n_multipliers++] = it->valuedouble;
+        }
+    }
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(s, "fractions");
+    if (fr) {
+        int n = cJSON_GetArraySize(fr);
+        if (!cJSON_IsArray(fr) || n > CAMPAIGN_MAX_MULTIPLIERS)
+            return config_fail(err, file, "search.fractions", "expected a list of at most %d fractions",
+                               CAMPAIGN_MAX_MULTIPLIERS);
+        cc->n_fractions = 0;
+        for (const cJSON *it = fr->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble < 1)) {
+                char path[64];
+                snprintf(path, sizeof path, "search.fractions[%d]", cc->n_fractions);
+                return config_fail(err, file, path, "expected a fraction in (0, 1) of the probe's attention parameters");
+            }
+            cc->fractions[cc->n_fractions++] = it->valuedouble;
         }
     }
     const cJSON *lk = cJSON_GetObjectItemCaseSensitive(s, "low_k");
@@ -161,7 +183,7 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
         while (k < CAMPAIGN_N_MEASURES && !(cJSON_IsString(ms) && strcmp(ms->valuestring, measure_names[k]) == 0)) k++;
         if (k == CAMPAIGN_N_MEASURES)
             return config_fail(err, file, "search.measure", "expected \"erank\", \"pr\", \"k90\", \"planes\", "
-                               "\"erank_minus_init\", \"realised_erank\" or \"realised_pr\"");
+                               "\"erank_minus_init\", \"realised_erank\", \"realised_pr\" or \"sensitivity\"");
         cc->measure = (enum campaign_measure)k;
     }
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(s, "objective");
@@ -288,6 +310,8 @@ void *campaign_search_to_json(const struct campaign_config *cc)
     }
     cJSON *m = cJSON_AddArrayToObject(o, "multipliers");
     for (int i = 0; m && i < cc->n_multipliers; i++) cJSON_AddItemToArray(m, cJSON_CreateNumber(cc->multipliers[i]));
+    cJSON *fa = cJSON_AddArrayToObject(o, "fractions");
+    for (int i = 0; fa && i < cc->n_fractions; i++) cJSON_AddItemToArray(fa, cJSON_CreateNumber(cc->fractions[i]));
     cJSON *lk = cJSON_AddArrayToObject(o, "low_k");
     for (int i = 0; lk && i < cc->n_low_k; i++) cJSON_AddItemToArray(lk, cJSON_CreateNumber(cc->low_k[i]));
     cJSON_AddStringToObject(o, "retrain", cc->retrain == RETRAIN_INHERIT ? "inherit" : "scratch");

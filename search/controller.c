@@ -54,6 +54,7 @@ struct controller {
     int n_done, cap_done;
     struct param_counts probe_params; /* the reference of every saving */
     int tag_fd;                       /* campaign.tag, flock'ed while the campaign runs; -1 */
+    struct campaign_sensitivity sens; /* the last measured run's curves (measure "sensitivity") */
 };
 
 static void ckpt_path(const struct controller *c, const char *run, char *out, size_t n)
@@ -130,6 +131,29 @@ static int to_db_head(struct db_head_measure *h, const struct analysis_head *a, 
     return 0;
 }
 
+/* Stores a run's sensitivity curves (table sensitivity). */
+static int record_sensitivity(struct controller *c, int64_t run_id, const struct campaign_sensitivity *s, char *err)
+{
+    struct db_sensitivity_point *pts = calloc((size_t)s->n_layer * (s->n_dims + 1), sizeof *pts);
+    if (!pts) { snprintf(err, CASCADE_ERR_MAX, "out of memory for the sensitivity curves"); return -1; }
+    int n = 0;
+    for (int l = 0; l < s->n_layer; l++) {
+        if (isnan(s->linear_loss[l])) continue;
+        pts[n] = (struct db_sensitivity_point){ l, s->head_dim[l], "linear",
+                                                s->linear_loss[l], s->linear_loss[l] - s->base_loss };
+        n++;
+        for (int j = 0; j < s->n_dims; j++) {
+            if (isnan(s->cut_loss[l][j])) continue;
+            pts[n] = (struct db_sensitivity_point){ l, s->dims[j], "cut", s->cut_loss[l][j],
+                                                    s->cut_loss[l][j] - s->base_loss };
+            n++;
+        }
+    }
+    int rc = db_record_sensitivity(c->db, run_id, pts, n, err);
+    free(pts);
+    return rc;
+}
+
 /* Analyses a finished run's checkpoint and stores both levels (one realised window of
  * analysis_tokens); when erank_out is not NULL, also measures and records the per-layer
  * value the rules read (search.measure, campaign_measure_layers) into erank_out (n_layer),
@@ -192,10 +216,12 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
         /* what the rules read, with its own error, recorded beside the analysis */
         double spread[TRAINER_MAX_LAYERS];
         int n_windows;
-        rc = campaign_measure_layers(&c->cc, path, &c->ds, erank_out, spread, &n_windows, err);
+        struct campaign_sensitivity *sens = c->cc.measure == MEASURE_SENSITIVITY ? &c->sens : NULL;
+        rc = campaign_measure_layers(&c->cc, path, &c->ds, erank_out, spread, &n_windows, sens, err);
         if (rc == 0)
             rc = db_record_layer_values(c->db, run_id, campaign_measure_name(c->cc.measure), erank_out, spread,
                                         am.n_layer, n_windows, err);
+        if (rc == 0 && sens) rc = record_sensitivity(c, run_id, sens, err);
         if (rc == 0 && spread_out) for (int l = 0; l < am.n_layer; l++) spread_out[l] = spread[l];
         if (rc == 0 && n_out) *n_out = n_windows;
     }
@@ -549,7 +575,7 @@ static enum campaign_end run_stages(struct controller *c, char *err)
     /* 2. proposals */
     struct run_spec *props;
     int np;
-    if (campaign_propose(&c->cc, erank, &props, &np) != 0) {
+    if (campaign_propose(&c->cc, erank, c->cc.measure == MEASURE_SENSITIVITY ? &c->sens : NULL, &props, &np) != 0) {
         snprintf(err, CASCADE_ERR_MAX, "out of memory proposing candidates");
         return CAMPAIGN_FAILED;
     }

@@ -8,6 +8,12 @@
  * of analysis_tokens tokens, spread evenly over the validation split (the first at its
  * start, the last ending at its end), and report the mean and the standard deviation
  * across windows (n - 1 in the denominator).
+ *
+ * Sensitivity (causal) asks the model itself: each S–D layer in turn cut to each head dim
+ * of the grid, or made linear, by the surgery a warm start performs (search/inherit.c),
+ * and evaluated on the first sensitivity_batches validation batches, the same batches for
+ * every point, so differences between points are not sampling noise. A layer's value is
+ * its linearisation cost; the curves drive the fraction allocations (search/proposals.c).
  */
 #include "search/campaign.h"
 
@@ -16,6 +22,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The layer's value of one analysis. */
 static double layer_value(const struct analysis_layer *L, enum campaign_measure m)
@@ -27,14 +34,73 @@ static double layer_value(const struct analysis_layer *L, enum campaign_measure 
     case MEASURE_K90: return L->mean.routing_k90;
     case MEASURE_PLANES: return 2.0 * L->mean.routing_planes;
     case MEASURE_ERANK:
-    case MEASURE_ERANK_MINUS_INIT: break;
+    case MEASURE_ERANK_MINUS_INIT:
+    case MEASURE_SENSITIVITY: break;   /* measured by campaign_measure_sensitivity */
     }
     return L->mean.routing_erank;
 }
 
-int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
-                            double *value, double *spread, int *n, char *err)
+/* The loss of `src` changed to architecture `arch` (warm-start surgery, no training). */
+static int changed_loss(const struct campaign_config *cc, const struct model *src, const struct model_config *arch,
+                        const struct dataset *ds, double *loss, char *err)
 {
+    struct model m;
+    if (campaign_inherit(&m, arch, src, cc->base.seed, err) != 0) return -1;
+    struct eval_result r;
+    int rc = trainer_evaluate(&m, ds, cc->base.batch_size, arch->seq_len, cc->sensitivity_batches, &r, err);
+    model_free(&m);
+    *loss = r.loss;
+    return rc;
+}
+
+int campaign_measure_sensitivity(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+                                 struct campaign_sensitivity *out, char *err)
+{
+    struct model src;
+    if (checkpoint_load(ckpt, &src, NULL, NULL, err) != 0) return -1;
+    const struct model_config *mc = &src.cfg;
+    memset(out, 0, sizeof *out);
+    out->n_layer = mc->n_layer;
+    int d_max = 0;
+    for (int l = 0; l < mc->n_layer; l++) if (mc->layers[l].head_dim > d_max) d_max = mc->layers[l].head_dim;
+    for (int d = cc->head_dim_step; d < d_max && out->n_dims < CAMPAIGN_MAX_GRID; d += cc->head_dim_step)
+        if (d >= cc->head_dim_min) out->dims[out->n_dims++] = d;
+    struct eval_result r;
+    int rc = trainer_evaluate(&src, ds, cc->base.batch_size, mc->seq_len, cc->sensitivity_batches, &r, err);
+    out->base_loss = r.loss;
+    for (int l = 0; l < mc->n_layer && rc == 0; l++) {
+        out->linear_loss[l] = NAN;
+        out->head_dim[l] = mc->layers[l].head_dim;
+        for (int j = 0; j < out->n_dims; j++) out->cut_loss[l][j] = NAN;
+        if (mc->layers[l].kind != ATTN_SD) continue;
+        struct model_config a = *mc;
+        a.layers[l].kind = ATTN_LINEAR;
+        rc = changed_loss(cc, &src, &a, ds, &out->linear_loss[l], err);
+        for (int j = 0; j < out->n_dims && rc == 0 && out->dims[j] < mc->layers[l].head_dim; j++) {
+            a = *mc;
+            a.layers[l].head_dim = out->dims[j];
+            rc = changed_loss(cc, &src, &a, ds, &out->cut_loss[l][j], err);
+        }
+    }
+    model_free(&src);
+    return rc;
+}
+
+int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+                            double *value, double *spread, int *n, struct campaign_sensitivity *sens, char *err)
+{
+    if (cc->measure == MEASURE_SENSITIVITY) {
+        struct campaign_sensitivity *s = sens ? sens : malloc(sizeof *s);
+        if (!s) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", ckpt); return -1; }
+        int rc = campaign_measure_sensitivity(cc, ckpt, ds, s, err);
+        for (int l = 0; rc == 0 && l < s->n_layer; l++) {
+            value[l] = s->linear_loss[l] - s->base_loss;
+            spread[l] = NAN;
+        }
+        *n = 1;
+        if (!sens) free(s);
+        return rc;
+    }
     struct model m;
     if (checkpoint_load(ckpt, &m, NULL, NULL, err) != 0) return -1;
     const int L = m.cfg.n_layer;

@@ -187,6 +187,128 @@ static void add_linear_control(struct proposals *p, const struct run_spec *cand,
     as_control(r, cand, name, why);
 }
 
+/* ---- fraction allocations ----------------------------------------------------------- */
+
+static size_t attention_with(const struct model_config *base, const int *dims)
+{
+    struct model_config a = *base;
+    for (int l = 0; l < a.n_layer; l++) a.layers[l].head_dim = dims[l];
+    return model_config_param_counts(&a).attention;
+}
+
+/* Greedy over the sensitivity curves: from the full dims, one grid step down at a time in
+ * the layer whose step adds the least loss per attention parameter saved (opposite: the
+ * most), until at or below the target. The loss of a dim is the single-layer curve's
+ * (cuts are assumed to add up). */
+static void greedy_dims(const struct campaign_config *cc, const struct model_config *probe,
+                        const struct campaign_sensitivity *s, size_t target, int opposite, int *dims)
+{
+    const int L = probe->n_layer;
+    int at[TRAINER_MAX_LAYERS];   /* index into the grid of each layer's dim; n_dims: full */
+    for (int l = 0; l < L; l++) { dims[l] = probe->layers[l].head_dim; at[l] = s->n_dims; }
+    while (attention_with(probe, dims) > target) {
+        int best = -1;
+        double best_ratio = 0.0;
+        size_t now = attention_with(probe, dims);
+        for (int l = 0; l < L; l++) {
+            int j = at[l] - 1;
+            while (j >= 0 && (s->dims[j] >= dims[l] || isnan(s->cut_loss[l][j]))) j--;
+            if (j < 0 || probe->layers[l].kind != ATTN_SD) continue;
+            double before = at[l] == s->n_dims ? s->base_loss : s->cut_loss[l][at[l]];
+            int saved_dims[TRAINER_MAX_LAYERS];
+            memcpy(saved_dims, dims, sizeof(int) * L);
+            saved_dims[l] = s->dims[j];
+            size_t saved = now - attention_with(probe, saved_dims);
+            if (saved == 0) continue;
+            double ratio = (s->cut_loss[l][j] - before) / (double)saved;
+            if (best < 0 || (opposite ? ratio > best_ratio : ratio < best_ratio)) { best = l; best_ratio = ratio; }
+        }
+        if (best < 0) break;   /* every layer at the grid's floor */
+        int j = at[best] - 1;
+        while (s->dims[j] >= dims[best] || isnan(s->cut_loss[best][j])) j--;
+        at[best] = j;
+        dims[best] = s->dims[j];
+    }
+    (void)cc;
+}
+
+/* d_l = clamp(round(c w_l / step) step, head_dim_min, d_l of the probe). */
+static void scaled_dims(const struct campaign_config *cc, const struct model_config *probe, const double *w, double c,
+                        int *dims)
+{
+    const int step = cc->head_dim_step;
+    for (int l = 0; l < probe->n_layer; l++) {
+        long v = lround(c * w[l] / step) * step;
+        int d = probe->layers[l].head_dim;
+        dims[l] = v < cc->head_dim_min ? cc->head_dim_min : v > d ? d : (int)v;
+    }
+}
+
+/* |size / target - 1| */
+static double size_off(const struct model_config *probe, const int *dims, size_t target)
+{
+    return fabs((double)attention_with(probe, dims) / (double)target - 1.0);
+}
+
+/* d_l proportional to w_l: the scale c by bisection to the size nearest the target; then,
+ * while more than 2% off, the single step (one layer, one head_dim_step up or down) that
+ * brings the size nearest, as long as one does. */
+static void proportional_dims(const struct campaign_config *cc, const struct model_config *probe, const double *w,
+                              size_t target, int *dims)
+{
+    const int L = probe->n_layer;
+    double lo = 0.0, hi = 1.0;
+    for (int k = 0; k < 60; k++, hi *= 2.0) {
+        scaled_dims(cc, probe, w, hi, dims);
+        if (attention_with(probe, dims) >= target) break;
+    }
+    int best[TRAINER_MAX_LAYERS];
+    memcpy(best, dims, sizeof(int) * L);
+    double best_off = size_off(probe, dims, target);
+    for (int it = 0; it < 60; it++) {
+        double c = 0.5 * (lo + hi);
+        scaled_dims(cc, probe, w, c, dims);
+        double off = size_off(probe, dims, target);
+        if (off < best_off) { best_off = off; memcpy(best, dims, sizeof(int) * L); }
+        if (attention_with(probe, dims) > target) hi = c; else lo = c;
+    }
+    memcpy(dims, best, sizeof(int) * L);
+    while (best_off > 0.02) {
+        int bl = -1, bd = 0;
+        for (int l = 0; l < L; l++) {
+            for (int sgn = -1; sgn <= 1; sgn += 2) {
+                int v = dims[l] + sgn * cc->head_dim_step;
+                if (v < cc->head_dim_min || v > probe->layers[l].head_dim) continue;
+                int was = dims[l];
+                dims[l] = v;
+                double off = size_off(probe, dims, target);
+                dims[l] = was;
+                if (off < best_off) { best_off = off; bl = l; bd = v; }
+            }
+        }
+        if (bl < 0) break;
+        dims[bl] = bd;
+    }
+}
+
+int campaign_fraction_dims(const struct campaign_config *cc, const struct model_config *probe, const double *value,
+                           const struct campaign_sensitivity *sens, double f, int opposite, int *dims)
+{
+    const int L = probe->n_layer;
+    size_t target = (size_t)llround(f * (double)model_config_param_counts(probe).attention);
+    if (sens) {
+        greedy_dims(cc, probe, sens, target, opposite, dims);
+    } else {
+        double w[TRAINER_MAX_LAYERS];
+        for (int l = 0; l < L; l++) {
+            double v = isfinite(value[l]) && value[l] > 1e-9 ? value[l] : 1e-9;
+            w[l] = opposite ? 1.0 / v : v;
+        }
+        proportional_dims(cc, probe, w, target, dims);
+    }
+    return size_off(probe, dims, target) <= 0.02;
+}
+
 /* Layers ordered by value, lowest first (ties: the earlier layer; NAN last). */
 static void rank_layers(const double *value, int L, int *order)
 {
@@ -269,8 +391,53 @@ static void add_low_k(struct proposals *p, const struct campaign_config *cc, con
     }
 }
 
+/* cut_f{f} and its opposite inverse_f{f} (its blind controls come with step 5). */
+static void add_fraction(struct proposals *p, const struct campaign_config *cc, const struct run_spec *probe,
+                         const double *value, const struct campaign_sensitivity *sens, double f, int inherit, int steps)
+{
+    const int L = probe->arch.n_layer;
+    const char *mname = campaign_measure_name(cc->measure);
+    size_t full = model_config_param_counts(&probe->arch).attention;
+    struct run_spec cand;
+    for (int opp = 0; opp < 2; opp++) {
+        int dims[TRAINER_MAX_LAYERS];
+        int within = campaign_fraction_dims(cc, &probe->arch, value, sens, f, opp, dims);
+        struct model_config a = probe->arch;
+        char ds[256];
+        int k = 0;
+        for (int l = 0; l < L; l++) {
+            a.layers[l].head_dim = dims[l];
+            k += snprintf(ds + k, sizeof ds - k, "%s%d", l ? "," : "", dims[l]);
+        }
+        double got = 100.0 * (double)model_config_param_counts(&a).attention / (double)full;
+        char how[200];
+        if (sens) snprintf(how, sizeof how, "greedy cuts of the %s loss added per parameter saved (sensitivity curves)",
+                           opp ? "most" : "least");
+        else snprintf(how, sizeof how, "d_l proportional to %s%s_l", opp ? "1 / " : "", mname);
+        struct run_spec *r;
+        if (opp == 0) {
+            if (!(r = propose(p, &a, &probe->arch))) return;
+            snprintf(r->name, sizeof r->name, "cut_f%g", f);
+            snprintf(r->role, sizeof r->role, "candidate");
+            snprintf(r->reason, sizeof r->reason, "head dims at %g of the probe's attention parameters (%.1f%%%s): %s: "
+                     "[%s] [ours, SPEC 5]", f, got, within ? "" : ", the nearest the grid allows", how, ds);
+            r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;
+            r->steps = steps;
+            cand = *r;
+        } else {
+            if (same_arch(&a, &cand.arch) || !(r = append(p))) return;
+            r->arch = a;
+            char name[64], why[512];
+            snprintf(name, sizeof name, "inverse_f%g", f);
+            snprintf(why, sizeof why, "opposite control of %s: %s (%.1f%% of the probe's attention parameters): [%s]: "
+                     "if the measure informs, this must lose [ours]", cand.name, how, got, ds);
+            as_control(r, &cand, name, why);
+        }
+    }
+}
+
 int campaign_propose(const struct campaign_config *cc, const double *layer_erank,
-                     struct run_spec **out, int *n)
+                     const struct campaign_sensitivity *sens, struct run_spec **out, int *n)
 {
     struct proposals p = { 0 };
     struct run_spec probe, standard;
@@ -354,7 +521,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
      * qualifying prefix, within max_prefix, leaving at least one S–D layer to cut */
     int Kc = K < cc->max_prefix ? K : cc->max_prefix;
     if (Kc > L - 1) Kc = L - 1;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 2 && cc->measure != MEASURE_SENSITIVITY; pass++) {
         if (pass == 1 && (!cc->combine || Kc < 1)) break;
         for (int i = 0; i < cc->n_multipliers; i++) {
             double m = cc->multipliers[i];
@@ -387,12 +554,16 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     /* 4b. low{k}: the lowest-measured layers linear wherever they are, with their
      * opposite and blind controls */
     for (int i = 0; i < cc->n_low_k; i++) add_low_k(&p, cc, &probe, layer_erank, cc->low_k[i], inherit, steps);
+    /* 4c. fraction allocations with their opposites */
+    for (int i = 0; i < cc->n_fractions; i++)
+        add_fraction(&p, cc, &probe, layer_erank, sens, cc->fractions[i], inherit, steps);
     /* 5. blind controls of every measured candidate [ours, SPEC 5] */
     int n_measured = p.n;
     for (int i = 0; i < n_measured; i++) {
         struct run_spec cand = p.v[i];   /* a copy: append may move the list */
         if (strcmp(cand.role, "candidate") != 0) continue;   /* std_lin controls are "control" */
-        if (strncmp(cand.name, "cut_m", 5) == 0) add_cut_controls(&p, cc, &cand, &probe.arch);
+        if (strncmp(cand.name, "cut_m", 5) == 0 || strncmp(cand.name, "cut_f", 5) == 0)
+            add_cut_controls(&p, cc, &cand, &probe.arch);
         else if (strncmp(cand.name, "lin", 3) == 0 && !strchr(cand.name, '_')) add_linear_control(&p, &cand, &probe.arch);
     }
     /* 6. paired seeds of every candidate and control */

@@ -148,7 +148,7 @@ TEST(db_create_sets_version_and_settings)
     CHECK(atoi(cell(db, "PRAGMA user_version", &f)) == DB_SCHEMA_VERSION);
     CHECK(atoll(cell(db, "PRAGMA application_id", &f)) == DB_APPLICATION_ID);
     CHECK(strcmp(cell(db, "PRAGMA foreign_keys", &f), "1") == 0);
-    CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "9") == 0);
+    CHECK(strcmp(cell(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &f), "10") == 0);
     CHECK(strcmp(cell(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
                           "WHERE type = 'view' ORDER BY name)", &f),
                  "v_campaigns v_cascade v_controls v_noise v_paired v_pareto v_results v_rounds v_runs") == 0);

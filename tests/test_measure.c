@@ -60,7 +60,7 @@ TEST(measure_realised_is_the_mean_over_windows)
     cc.analysis_windows = W;
     double value[3], spread[3];
     int n = 0;
-    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, err) == 0, "%s", err);
+    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, NULL, err) == 0, "%s", err);
     CHECK(n == W);
     for (int l = 0; l < L; l++) {
         double mean = (x[0][l] + x[1][l] + x[2][l]) / 3.0, ss = 0.0;
@@ -71,7 +71,7 @@ TEST(measure_realised_is_the_mean_over_windows)
     }
     /* one window: the first, no spread */
     cc.analysis_windows = 1;
-    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, err) == 0, "%s", err);
+    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, NULL, err) == 0, "%s", err);
     CHECK(n == 1 && isnan(spread[0]));
     CHECK_NEAR(value[1], x[0][1], 1e-12);
     /* weight level: the analysis of the weights alone */
@@ -79,14 +79,14 @@ TEST(measure_realised_is_the_mean_over_windows)
     REQUIRE_MSG(analysis_model_trainer(&am, &m, NULL, 0, "t", err) == 0, "%s", err);
     cc.measure = MEASURE_ERANK;
     cc.analysis_windows = 8;
-    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, err) == 0, "%s", err);
+    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, NULL, err) == 0, "%s", err);
     CHECK(n == 1 && isnan(spread[2]));
     CHECK_NEAR(value[2], am.layers[2].mean.routing_erank, 1e-12);
     analysis_model_free(&am);
     /* a validation split shorter than a window is refused, naming the key */
     cc.measure = MEASURE_REALISED_ERANK;
     cc.analysis_tokens = (int)n_val + 1;
-    CHECK(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, err) == -1 &&
+    CHECK(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, NULL, err) == -1 &&
           strstr(err, "search.analysis_tokens"));
     model_free(&m);
     data_free(&ds);
@@ -110,7 +110,7 @@ TEST(measure_candidate_replicates_are_paired_seeds)
     double v[4] = { 2.0, 3.0, 4.0, 5.0 };
     struct run_spec *p;
     int n;
-    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, v, NULL, &p, &n) == 0);
     int n_base = 0, n_rep = 0;
     for (int i = 0; i < n; i++) {
         const struct run_spec *r = &p[i];

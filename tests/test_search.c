@@ -41,7 +41,7 @@ TEST(search_propose_follows_the_cascade)
     double erank[6] = { 2.0, 2.2, 2.5, 3.1, 4.0, 9.5 };
     struct run_spec *p;
     int n;
-    REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, erank, NULL, &p, &n) == 0);
     /* probe_r2, probe_r3 (replicates: 3 by default), lin1..lin4, std_lin1..4, cut_m1,
      * cut_m2, lin3_cut_m1, lin3_cut_m2; blind controls linlast1..4, uniform_m1,
      * reversed_m1, uniform_m2, reversed_m2 */
@@ -119,7 +119,7 @@ TEST(search_propose_follows_the_cascade)
     /* a flat high cascade: no layer qualifies; only the knee (lin1) and its control,
      * and multipliers so large the dims stay full propose nothing */
     double high[6] = { 40, 40, 40, 40, 40, 40 };
-    REQUIRE(campaign_propose(&cc, high, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, high, NULL, &p, &n) == 0);
     CHECK_MSG(n == 5 && named(p, n, "lin1") && named(p, n, "std_lin1") && named(p, n, "linlast1"), "%d proposals", n);
     free(p);
     campaign_config_free(&cc);
@@ -178,7 +178,7 @@ TEST(search_probe_embed_scale_applies_to_runs_without_layernorm)
     double erank[6] = { 2.0, 2.2, 2.5, 3.1, 4.0, 9.5 };
     struct run_spec *p;
     int n;
-    REQUIRE(campaign_propose(&cc, erank, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, erank, NULL, &p, &n) == 0);
     for (int i = 0; i < n; i++)
         CHECK_MSG(p[i].arch.embed_scale == (p[i].arch.layernorm ? 1.0f : 12.5f), "%s: %g", p[i].name, p[i].arch.embed_scale);
     free(p);
@@ -358,13 +358,13 @@ TEST(search_measure_is_a_config_choice)
     double v[6] = { 2.0, 2.0, 9, 9, 9, 9 };
     struct run_spec *p;
     int n;
-    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, v, NULL, &p, &n) == 0);
     const struct run_spec *r = named(p, n, "lin2");
     CHECK(r && strstr(r->reason, "mean routing k90 <= 2.50"));
     free(p);
     campaign_config_free(&cc);
     snprintf(text, sizeof text, "%.*s, \"measure\": \"rank\"}}", (int)(end - campaign_json - 1), campaign_json);
-    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\", \"erank_minus_init\", \"realised_erank\" or \"realised_pr\""));
+    CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\", \"erank_minus_init\", \"realised_erank\", \"realised_pr\" or \"sensitivity\""));
     /* the default is erank */
     REQUIRE(load(t_, &cc, campaign_json, err) == 0);
     CHECK(cc.measure == MEASURE_ERANK);
@@ -496,7 +496,7 @@ TEST(search_low_k_follows_the_profile_anywhere)
     double v[5] = { 9.0, 2.0, 5.0, 3.0, 4.0 };   /* lowest: 1, then 3; highest: 0, then 2 */
     struct run_spec *p, *q;
     int n, nq;
-    REQUIRE(campaign_propose(&cc, v, &p, &n) == 0);
+    REQUIRE(campaign_propose(&cc, v, NULL, &p, &n) == 0);
     /* kinds by layer: L linear, S S-D */
     const char *linear[5][2] = { { "low1", "SLSSS" }, { "high1", "LSSSS" }, { "low2", "SLSLS" }, { "high2", "LSLSS" },
                                  { "lin1", "LSSSS" } };   /* high1 is lin1's model: trained as a control all the same */
@@ -526,7 +526,7 @@ TEST(search_low_k_follows_the_profile_anywhere)
         CHECK(nb == k && !same);
     }
     /* the same seed, the same draws; another seed may draw others but still k layers */
-    REQUIRE(campaign_propose(&cc, v, &q, &nq) == 0);
+    REQUIRE(campaign_propose(&cc, v, NULL, &q, &nq) == 0);
     CHECK(nq == n && memcmp(&named(q, nq, "lowblind2")->arch, &named(p, n, "lowblind2")->arch, sizeof(struct model_config)) == 0);
     free(p);
     free(q);
