@@ -126,6 +126,10 @@ struct config_key {
     const char *why;       /* appended to range errors, or NULL */
     size_t offset;         /* of the member in the struct the table fills */
 };
+/* The training config's scalar keys (the reader's table in trainer/config.c), *n of them,
+ * and in *layer_keys (when not NULL) the NULL-terminated model keys read by hand
+ * (attention, linear_prefix, head_dim): so that a test can hold docs/config.md to them. */
+const struct config_key *trainer_config_keys(int *n, const char *const **layer_keys);
 /* Reads a config file (a regular file of at most 16 MiB, no NUL byte) and parses it as
  * one JSON object; *text (malloc'ed) and *root (a cJSON *, cJSON_Delete) on success.
  * Errors: "FILE: line L, column C: invalid JSON near '...'" and the like. */
