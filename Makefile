@@ -15,6 +15,8 @@
 #   make fuzz-regress  replay the saved reproducers of tests/fuzz/regress/NAME/ once each
 #   make deps-fuzz  install clang-14, its libFuzzer runtime and OpenMP (libclang-rt-14-dev,
 #                   libomp-14-dev) for the fuzz targets
+#   make install    install ./cascade as $(DESTDIR)$(PREFIX)/bin/cascade and its man page as
+#                   $(DESTDIR)$(PREFIX)/share/man/man1/cascade.1 (PREFIX /usr/local)
 #
 # Every module is one folder; each .c in it is compiled. search/main.c holds main();
 # tests/*.c are linked with every module except search/main.c into ./cascade_test.
@@ -60,7 +62,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/cascade,$(if $(filter 1,$(MPI)),cascade-mpi,cascade))
 TESTBIN  := $(BUILD)/cascade_test
 
-.PHONY: all test bench data deps deps-mpi deps-fuzz fuzz fuzz-build fuzz-regress clean
+.PHONY: all test bench data deps deps-mpi deps-fuzz fuzz fuzz-build fuzz-regress clean install
 all: $(BIN)
 
 $(BIN): $(LIB_OBJ) $(BUILD)/search/main.o
@@ -108,9 +110,11 @@ ifeq ($(SAN)$(MPI),11)
   TEST_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan_mpi.supp:print_suppressions=0
 endif
 
-# Tests run the real binary too (CLI error paths), so both are built.
+# Tests run the real binary too (CLI error paths), so both are built. CASCADE_MAKE_ARGS
+# tells a test that calls make (test layout_make_install_...) which build this is, so that
+# it installs the binary just built instead of building another.
 test: $(BIN) $(TESTBIN)
-	$(TEST_ENV) CASCADE_BIN=./$(BIN) ./$(TESTBIN)
+	$(TEST_ENV) CASCADE_BIN=./$(BIN) CASCADE_MAKE_ARGS="$(if $(filter 1,$(SAN)),SAN=1) $(if $(filter 1,$(MPI)),MPI=1)" ./$(TESTBIN)
 
 bench: $(BIN)
 	./$(BIN) bench --profile --sharing
@@ -232,6 +236,17 @@ fuzz-regress: fuzz-build
 	  fi; \
 	done; \
 	if [ $$failed -gt 0 ]; then echo "make fuzz-regress: $$failed failed"; exit 1; fi
+
+# The release binary and the man page (man/cascade.1). DESTDIR stages the files for a
+# package (DESTDIR=/tmp/pkg PREFIX=/usr). The binary is installed as it was built: make
+# install rebuilds only what is out of date, as `make` would.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/cascade
+	install -m 644 man/cascade.1 $(DESTDIR)$(MANDIR)/man1/cascade.1
 
 clean:
 	rm -rf build cascade cascade-mpi
