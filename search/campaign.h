@@ -160,7 +160,7 @@ int campaign_inherit(struct model *dst, const struct model_config *arch, const s
  * = train.lr x inherit_lr_frac (never below the probe's final lr), a warmup of steps/20,
  * then cosine down to train.lr x train.min_lr_frac, where the probe's own schedule ended.
  * Restarting at the full peak (with the probe's warmup) undid the probe's anneal: the
- * continued probe came out worse than the probe (README "Continuation schedule"). */
+ * continued probe came out worse than the probe (docs/campaigns.md, "Continuation schedule"). */
 #define CAMPAIGN_INHERIT_LR_FRAC 0.25
 void campaign_continuation_schedule(const struct campaign_config *cc, struct train_config *tc);
 

@@ -3,7 +3,7 @@
  * One step: batch(seed, step) -> zero grads -> forward -> backward -> clip -> AdamW.
  * The batch depends only on (seed, step) and the checkpoint holds params, moments and
  * step, so a resumed run continues bit-for-bit as if it had never stopped, on any thread
- * count (test train_thread_count_changes_no_number; README "Reproducibility").
+ * count (test train_thread_count_changes_no_number; docs/performance.md, "Reproducibility").
  */
 #include "trainer/trainer.h"
 
