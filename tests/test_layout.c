@@ -1,9 +1,10 @@
 /* tests/test_layout.c — the house a newcomer walks into: code folders hold code (reports/
  * only .c and .h files; shipped reports live in examples/), every relative link of the
  * Markdown documents and every docs/ path of the man page leads to a file, docs/config.md
- * lists every key the two config readers accept, README.md stays one page, and `make
- * install` puts the binary and the man page where DESTDIR and PREFIX say, with `cascade
- * --version` printing the version. Tests run from the repository root. */
+ * lists every key the two config readers accept, README.md stays one page, each example
+ * names the version that made it, and `make install` puts the binary and the man page
+ * where DESTDIR and PREFIX say, with `cascade --version` printing the version. Tests run
+ * from the repository root. */
 #include "test.h"
 #include "search/campaign.h"
 #include "trainer/trainer.h"
@@ -290,4 +291,24 @@ TEST(layout_make_install_puts_the_binary_and_the_man_page)
     CHECK(commands >= 10);
     free(out);
     free(man);
+}
+
+/* Each shipped example says what made it: a README in its folder naming the version
+ * ("made by version X"), so that a reader can tell an old result from a current one. */
+TEST(layout_examples_say_what_made_them)
+{
+    DIR *d = opendir("examples");
+    REQUIRE_MSG(d, "examples/ cannot be opened");
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "examples/%.400s/README.md", e->d_name);
+        char *text = test_read_file(path, NULL);
+        CHECK_MSG(text && strcasestr(text, "made by version "), "%s: missing, or says no \"made by version X\"", path);
+        free(text);
+        n++;
+    }
+    closedir(d);
+    CHECK(n >= 5);
 }
