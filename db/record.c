@@ -2,7 +2,9 @@
  * metrics, spectral measurements and results (tables of db/schema.sql). Each write
  * function is one transaction (BEGIN IMMEDIATE ... COMMIT), so a process killed at any
  * moment leaves either all of a call's rows or none. Every SQL value is a bound
- * parameter. What is read back is read by column name: each table's columns are an enum
+ * parameter: a writer lists its values (struct sql_value) and write_sql prepares, binds,
+ * steps and finalizes; end_write commits or rolls back, so each writer states only its SQL,
+ * its values and its checks. What is read back is read by column name: each table's columns are an enum
  * and a name for each (runs: enum run_col, run_cols), the SELECT is made from the names,
  * and read_rows steps through the rows of a list. */
 #include "db/db_internal.h"
@@ -20,6 +22,37 @@ static char *dup_or_empty(const char *s)
     return d;
 }
 
+/* ---- writing: the one shape of every writer ---------------------------------------------- */
+
+/* A value for one parameter of a statement, bound by bind_values: an integer; a real (NaN
+ * binds NULL); text where NULL and "" bind NULL (db_bind_text: optional fields); or text
+ * bound as it is ("" stays "": names and configs, which the schema requires). */
+enum sql_type { SQL_INT, SQL_REAL, SQL_TEXT, SQL_STR };
+struct sql_value {
+    enum sql_type type;
+    int64_t i;
+    double r;
+    const char *s;
+};
+#define V_INT(x)  ((struct sql_value){ .type = SQL_INT, .i = (x) })
+#define V_REAL(x) ((struct sql_value){ .type = SQL_REAL, .r = (x) })
+#define V_TEXT(x) ((struct sql_value){ .type = SQL_TEXT, .s = (x) })
+#define V_STR(x)  ((struct sql_value){ .type = SQL_STR, .s = (x) })
+#define N_VALUES(v) ((int)(sizeof (v) / sizeof (v)[0]))
+
+/* Binds v[0 .. n-1] to the parameters ?1 .. ?n of st. */
+static void bind_values(sqlite3_stmt *st, const struct sql_value *v, int n)
+{
+    for (int k = 0; k < n; k++) {
+        switch (v[k].type) {
+        case SQL_INT:  sqlite3_bind_int64(st, k + 1, v[k].i); break;
+        case SQL_REAL: db_bind_real(st, k + 1, v[k].r); break;
+        case SQL_TEXT: db_bind_text(st, k + 1, v[k].s); break;
+        case SQL_STR:  sqlite3_bind_text(st, k + 1, v[k].s, -1, SQLITE_TRANSIENT); break;
+        }
+    }
+}
+
 /* Steps a statement that returns no rows, finalizes it. */
 static int step_done(struct db *db, sqlite3_stmt *st, const char *what, char *err)
 {
@@ -28,27 +61,40 @@ static int step_done(struct db *db, sqlite3_stmt *st, const char *what, char *er
     return rc == SQLITE_DONE ? 0 : db_fail(db, what, err);
 }
 
-/* One transaction that updates the row `id` and must change exactly it: ?1 is the id, ?2
- * the text (NULL when NULL or ""), ?3, where the statement has it, the time now. `noun`
- * ("campaign", "run") names the row in the error. */
-static int update_row(struct db *db, const char *sql, int64_t id, const char *text, const char *doing,
-                      const char *noun, char *err)
+/* Prepares sql, binds v, steps it to its end and finalizes it: 0, or -1 and err ("PATH:
+ * what: <sqlite message>"). Inside the caller's transaction. */
+static int write_sql(struct db *db, const char *sql, const struct sql_value *v, int n, const char *what, char *err)
 {
-    if (db_begin(db, err) != 0) return -1;
     sqlite3_stmt *st;
-    if (db_prepare(db, &st, sql, err) != 0) goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    db_bind_text(st, 2, text);
-    if (sqlite3_bind_parameter_count(st) >= 3) sqlite3_bind_double(st, 3, db_now());
-    if (step_done(db, st, doing, err) != 0) goto fail;
-    if (sqlite3_changes(db->h) != 1) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: no %s with id %lld", db->path, noun, (long long)id);
-        goto fail;
+    if (db_prepare(db, &st, sql, err) != 0) return -1;
+    bind_values(st, v, n);
+    return step_done(db, st, what, err);
+}
+
+/* Ends the transaction a writer began with db_begin: COMMIT when its body succeeded (rc
+ * 0), else ROLLBACK. Returns what the writer returns: 0, or -1 with err. */
+static int end_write(struct db *db, int rc, char *err)
+{
+    if (rc != 0) {
+        db_rollback(db);
+        return -1;
     }
     return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+}
+
+/* One transaction that updates the row `id` and must change exactly it (an UPDATE of a
+ * missing row changes nothing, which SQLite does not call an error). `noun` ("campaign",
+ * "run") names the row in the error. */
+static int update_row(struct db *db, const char *sql, const struct sql_value *v, int n, const char *what,
+                      const char *noun, int64_t id, char *err)
+{
+    if (db_begin(db, err) != 0) return -1;
+    int rc = write_sql(db, sql, v, n, what, err);
+    if (rc == 0 && sqlite3_changes(db->h) != 1) {
+        snprintf(err, CASCADE_ERR_MAX, "%s: no %s with id %lld", db->path, noun, (long long)id);
+        rc = -1;
+    }
+    return end_write(db, rc, err);
 }
 
 /* Two campaign configs are the same when they are the same JSON value (whitespace and
@@ -173,14 +219,11 @@ int db_campaign_begin(struct db *db, const char *name, const char *config_json,
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) { db_fail(db, "looking up the campaign", err); goto fail; }
-    if (db_prepare(db, &st, "INSERT INTO campaigns (name, config_json, status, started_at, code_version, host) "
-                   "VALUES (?1, ?2, 'running', ?3, ?4, ?5)", err) != 0) goto fail;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, config_json, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 3, db_now());
-    db_bind_text(st, 4, code_version);
-    db_bind_text(st, 5, host);
-    if (step_done(db, st, "adding the campaign", err) != 0) goto fail;
+    const struct sql_value v[] = { V_STR(name), V_STR(config_json), V_REAL(db_now()), V_TEXT(code_version),
+                                   V_TEXT(host) };
+    if (write_sql(db, "INSERT INTO campaigns (name, config_json, status, started_at, code_version, host) "
+                  "VALUES (?1, ?2, 'running', ?3, ?4, ?5)", v, N_VALUES(v), "adding the campaign", err) != 0)
+        goto fail;
     *campaign_id = sqlite3_last_insert_rowid(db->h);
     return db_commit(db, err);
 fail:
@@ -195,9 +238,10 @@ int db_campaign_set_status(struct db *db, int64_t campaign_id, enum db_campaign_
                  db->path, (int)status);
         return -1;
     }
+    const struct sql_value v[] = { V_INT(campaign_id), V_TEXT(db_campaign_status_name(status)), V_REAL(db_now()) };
     return update_row(db, "UPDATE campaigns SET status = ?2, "
                       "finished_at = CASE WHEN ?2 = 'running' THEN NULL ELSE ?3 END WHERE id = ?1",
-                      campaign_id, db_campaign_status_name(status), "setting the campaign status", "campaign", err);
+                      v, N_VALUES(v), "setting the campaign status", "campaign", campaign_id, err);
 }
 
 int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_json, char *err)
@@ -213,8 +257,9 @@ int db_campaign_set_setup(struct db *db, int64_t campaign_id, const char *setup_
         }
     }
     assert(db->version >= 2);   /* a writer's file is migrated to the current version */
-    return update_row(db, "UPDATE campaigns SET setup_json = ?2 WHERE id = ?1", campaign_id, setup_json,
-                      "recording the campaign's setup", "campaign", err);
+    const struct sql_value v[] = { V_INT(campaign_id), V_TEXT(setup_json) };
+    return update_row(db, "UPDATE campaigns SET setup_json = ?2 WHERE id = ?1", v, N_VALUES(v),
+                      "recording the campaign's setup", "campaign", campaign_id, err);
 }
 
 enum campaign_col {
@@ -314,26 +359,17 @@ int db_run_add(struct db *db, const struct db_run *run, int64_t *run_id, int *cr
         snprintf(err, CASCADE_ERR_MAX, "%s: no campaign with id %lld", db->path, (long long)run->campaign_id);
         goto fail;
     }
-    if (db_prepare(db, &st, "INSERT INTO runs (campaign_id, name, role, status, seq, arch, arch_json, reason, "
-                   "retrain, seed, checkpoint, host, control_of, replicate_of, round, parent) "
-                   "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err) != 0)
+    const struct sql_value v[] = {
+        V_INT(run->campaign_id), V_STR(run->name), V_STR(db_role_name(run->role)), V_INT(run->seq),
+        V_TEXT(run->arch), V_TEXT(run->arch_json), V_TEXT(run->reason), V_TEXT(run->retrain),
+        V_INT(run->seed), V_TEXT(run->checkpoint), V_TEXT(run->host), V_TEXT(run->control_of),
+        V_TEXT(run->replicate_of), V_INT(run->round), V_TEXT(run->parent),
+    };
+    if (write_sql(db, "INSERT INTO runs (campaign_id, name, role, status, seq, arch, arch_json, reason, "
+                  "retrain, seed, checkpoint, host, control_of, replicate_of, round, parent) "
+                  "VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                  v, N_VALUES(v), "adding the run", err) != 0)
         goto fail;
-    sqlite3_bind_int64(st, 1, run->campaign_id);
-    sqlite3_bind_text(st, 2, run->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, db_role_name(run->role), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, run->seq);
-    db_bind_text(st, 5, run->arch);
-    db_bind_text(st, 6, run->arch_json);
-    db_bind_text(st, 7, run->reason);
-    db_bind_text(st, 8, run->retrain);
-    sqlite3_bind_int64(st, 9, run->seed);
-    db_bind_text(st, 10, run->checkpoint);
-    db_bind_text(st, 11, run->host);
-    db_bind_text(st, 12, run->control_of);
-    db_bind_text(st, 13, run->replicate_of);
-    sqlite3_bind_int(st, 14, run->round);
-    db_bind_text(st, 15, run->parent);
-    if (step_done(db, st, "adding the run", err) != 0) goto fail;
     *run_id = sqlite3_last_insert_rowid(db->h);
     if (db_commit(db, err) != 0) return -1;
     *created = 1;
@@ -347,34 +383,21 @@ int db_run_set_status(struct db *db, int64_t run_id, enum db_status status,
                       const char *error_or_null, char *err)
 {
     assert(status >= DB_QUEUED && status <= DB_FAILED);
-    if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
+    const struct sql_value v[] = { V_INT(run_id), V_STR(db_status_name(status)), V_TEXT(error_or_null),
+                                   V_REAL(db_now()) };
     /* running: count the attempt, keep the first start; done/failed: the end time. */
-    if (db_prepare(db, &st, "UPDATE runs SET status = ?2, error = ?3, "
-                   "attempts = attempts + (?2 = 'running'), "
-                   "started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) ELSE started_at END, "
-                   "finished_at = CASE WHEN ?2 IN ('done', 'failed') THEN ?4 ELSE NULL END "
-                   "WHERE id = ?1", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, db_status_name(status), -1, SQLITE_STATIC);
-    db_bind_text(st, 3, error_or_null);
-    sqlite3_bind_double(st, 4, db_now());
-    if (step_done(db, st, "setting the run status", err) != 0) goto fail;
-    if (sqlite3_changes(db->h) != 1) {
-        snprintf(err, CASCADE_ERR_MAX, "%s: no run with id %lld", db->path, (long long)run_id);
-        goto fail;
-    }
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    return update_row(db, "UPDATE runs SET status = ?2, error = ?3, "
+                      "attempts = attempts + (?2 = 'running'), "
+                      "started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4) ELSE started_at END, "
+                      "finished_at = CASE WHEN ?2 IN ('done', 'failed') THEN ?4 ELSE NULL END "
+                      "WHERE id = ?1", v, N_VALUES(v), "setting the run status", "run", run_id, err);
 }
 
 int db_run_set_host(struct db *db, int64_t run_id, const char *host, char *err)
 {
-    return update_row(db, "UPDATE runs SET host = ?2 WHERE id = ?1", run_id, host, "setting the run's host",
-                      "run", err);
+    const struct sql_value v[] = { V_INT(run_id), V_TEXT(host) };
+    return update_row(db, "UPDATE runs SET host = ?2 WHERE id = ?1", v, N_VALUES(v), "setting the run's host",
+                      "run", run_id, err);
 }
 
 
@@ -460,24 +483,14 @@ static int need_run(struct db *db, int64_t run_id, char *err)
 int db_record_step(struct db *db, int64_t run_id, int64_t step, double loss, double lr,
                    double grad_norm, double tokens_per_s, double val_loss, char *err)
 {
+    const struct sql_value v[] = { V_INT(run_id), V_INT(step), V_REAL(loss), V_REAL(lr), V_REAL(grad_norm),
+                                   V_REAL(tokens_per_s), V_REAL(val_loss) };
     if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (need_run(db, run_id, err) != 0 ||
-        db_prepare(db, &st, "INSERT OR REPLACE INTO steps (run_id, step, loss, lr, grad_norm, tokens_per_s, val_loss) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, step);
-    db_bind_real(st, 3, loss);
-    db_bind_real(st, 4, lr);
-    db_bind_real(st, 5, grad_norm);
-    db_bind_real(st, 6, tokens_per_s);
-    db_bind_real(st, 7, val_loss);
-    if (step_done(db, st, "recording a step", err) != 0) goto fail;
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    int rc = need_run(db, run_id, err);
+    if (rc == 0)
+        rc = write_sql(db, "INSERT OR REPLACE INTO steps (run_id, step, loss, lr, grad_norm, tokens_per_s, val_loss) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", v, N_VALUES(v), "recording a step", err);
+    return end_write(db, rc, err);
 }
 
 static int valid_level(const char *level)
@@ -488,22 +501,14 @@ static int valid_level(const char *level)
 static int insert_head(struct db *db, sqlite3_stmt *st, int64_t run_id, const char *level,
                        const struct db_head_measure *h, char *err)
 {
+    const struct sql_value v[] = {
+        V_INT(run_id), V_STR(level), V_INT(h->layer), V_INT(h->head), V_STR(h->kind), V_REAL(h->routing_fraction),
+        V_REAL(h->routing_erank), V_REAL(h->routing_pr), V_INT(h->routing_k90), V_INT(h->routing_planes),
+        V_REAL(h->filtering_erank), V_REAL(h->filtering_pr), V_INT(h->filtering_k90), V_TEXT(h->routing_sv_json),
+        V_TEXT(h->filtering_sv_json),
+    };
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 3, h->layer);
-    sqlite3_bind_int(st, 4, h->head);
-    sqlite3_bind_text(st, 5, h->kind, -1, SQLITE_TRANSIENT);
-    db_bind_real(st, 6, h->routing_fraction);
-    db_bind_real(st, 7, h->routing_erank);
-    db_bind_real(st, 8, h->routing_pr);
-    sqlite3_bind_int(st, 9, h->routing_k90);
-    sqlite3_bind_int(st, 10, h->routing_planes);
-    db_bind_real(st, 11, h->filtering_erank);
-    db_bind_real(st, 12, h->filtering_pr);
-    sqlite3_bind_int(st, 13, h->filtering_k90);
-    db_bind_text(st, 14, h->routing_sv_json);
-    db_bind_text(st, 15, h->filtering_sv_json);
+    bind_values(st, v, N_VALUES(v));
     if (sqlite3_step(st) == SQLITE_DONE) return 0;
     char what[96];
     snprintf(what, sizeof what, "recording head %d.%d (%.16s)", h->layer, h->head, h->kind);
@@ -513,15 +518,12 @@ static int insert_head(struct db *db, sqlite3_stmt *st, int64_t run_id, const ch
 static int insert_layer(struct db *db, sqlite3_stmt *st, int64_t run_id, const char *level,
                         const struct db_layer_measure *l, char *err)
 {
+    const struct sql_value v[] = {
+        V_INT(run_id), V_STR(level), V_INT(l->layer), V_REAL(l->routing_erank_mean), V_REAL(l->routing_erank_min),
+        V_REAL(l->routing_erank_max), V_REAL(l->routing_fraction_mean), V_REAL(l->filtering_erank_mean),
+    };
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 3, l->layer);
-    db_bind_real(st, 4, l->routing_erank_mean);
-    db_bind_real(st, 5, l->routing_erank_min);
-    db_bind_real(st, 6, l->routing_erank_max);
-    db_bind_real(st, 7, l->routing_fraction_mean);
-    db_bind_real(st, 8, l->filtering_erank_mean);
+    bind_values(st, v, N_VALUES(v));
     if (sqlite3_step(st) == SQLITE_DONE) return 0;
     char what[64];
     snprintf(what, sizeof what, "recording layer %d", l->layer);
@@ -558,11 +560,9 @@ static int delete_level(struct db *db, const char *table, int64_t run_id, const 
         "DELETE FROM head_measures WHERE run_id = ?1 AND level = ?2",
         "DELETE FROM layer_measures WHERE run_id = ?1 AND level = ?2",
     };
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, sql[strcmp(table, "head_measures") == 0 ? 0 : 1], err) != 0) return -1;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
-    return step_done(db, st, "replacing measurements", err);
+    const struct sql_value v[] = { V_INT(run_id), V_STR(level) };
+    return write_sql(db, sql[strcmp(table, "head_measures") == 0 ? 0 : 1], v, N_VALUES(v), "replacing measurements",
+                     err);
 }
 
 int db_record_analysis(struct db *db, int64_t run_id, const char *level,
@@ -572,40 +572,31 @@ int db_record_analysis(struct db *db, int64_t run_id, const char *level,
 {
     assert(n_heads >= 0 && n_layers >= 0);
     if (check_levels(db, level, heads, n_heads, layers, n_layers, err) != 0 || db_begin(db, err) != 0) return -1;
+    int rc = need_run(db, run_id, err);
+    if (rc == 0) rc = delete_level(db, "head_measures", run_id, level, err);
+    if (rc == 0) rc = delete_level(db, "layer_measures", run_id, level, err);
+    /* one prepared statement for all the heads, one for all the layers (a prepare per row
+     * would dominate a model's worth of rows) */
     sqlite3_stmt *st = NULL;
-    if (need_run(db, run_id, err) != 0 || delete_level(db, "head_measures", run_id, level, err) != 0 ||
-        delete_level(db, "layer_measures", run_id, level, err) != 0)
-        goto fail;
-    if (db_prepare(db, &st, "INSERT INTO head_measures (run_id, level, layer, head, kind, routing_fraction, "
-                   "routing_erank, routing_pr, routing_k90, routing_planes, filtering_erank, filtering_pr, "
-                   "filtering_k90, routing_sv_json, filtering_sv_json) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err) != 0)
-        goto fail;
-    for (int i = 0; i < n_heads; i++)
-        if (insert_head(db, st, run_id, level, &heads[i], err) != 0) goto fail;
+    if (rc == 0)
+        rc = db_prepare(db, &st, "INSERT INTO head_measures (run_id, level, layer, head, kind, routing_fraction, "
+                        "routing_erank, routing_pr, routing_k90, routing_planes, filtering_erank, filtering_pr, "
+                        "filtering_k90, routing_sv_json, filtering_sv_json) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", err);
+    for (int i = 0; rc == 0 && i < n_heads; i++) rc = insert_head(db, st, run_id, level, &heads[i], err);
     sqlite3_finalize(st);
-    if (db_prepare(db, &st, "INSERT INTO layer_measures (run_id, level, layer, routing_erank_mean, "
-                   "routing_erank_min, routing_erank_max, routing_fraction_mean, filtering_erank_mean) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err) != 0)
-        goto fail;
-    for (int i = 0; i < n_layers; i++)
-        if (insert_layer(db, st, run_id, level, &layers[i], err) != 0) goto fail;
-    sqlite3_finalize(st);
-    if (db_prepare(db, &st, "INSERT OR REPLACE INTO analysis_summary (run_id, level, cascade_spearman, measured_at) "
-                   "VALUES (?1, ?2, ?3, ?4)", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, level, -1, SQLITE_TRANSIENT);
-    db_bind_real(st, 3, cascade_spearman);
-    sqlite3_bind_double(st, 4, db_now());
-    int rc = step_done(db, st, "recording the analysis summary", err);
     st = NULL;
-    if (rc != 0) goto fail;
-    return db_commit(db, err);
-fail:
+    if (rc == 0)
+        rc = db_prepare(db, &st, "INSERT INTO layer_measures (run_id, level, layer, routing_erank_mean, "
+                        "routing_erank_min, routing_erank_max, routing_fraction_mean, filtering_erank_mean) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err);
+    for (int i = 0; rc == 0 && i < n_layers; i++) rc = insert_layer(db, st, run_id, level, &layers[i], err);
     sqlite3_finalize(st);
-    db_rollback(db);
-    return -1;
+    const struct sql_value v[] = { V_INT(run_id), V_STR(level), V_REAL(cascade_spearman), V_REAL(db_now()) };
+    if (rc == 0)
+        rc = write_sql(db, "INSERT OR REPLACE INTO analysis_summary (run_id, level, cascade_spearman, measured_at) "
+                       "VALUES (?1, ?2, ?3, ?4)", v, N_VALUES(v), "recording the analysis summary", err);
+    return end_write(db, rc, err);
 }
 
 enum layer_col {
@@ -745,35 +736,26 @@ void db_head_measures_free(struct db_head_measure *heads, int n_heads)
 
 int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, char *err)
 {
-    if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (need_run(db, run_id, err) != 0 ||
-        db_prepare(db, &st, "INSERT OR REPLACE INTO results (run_id, params_total, params_attention, "
-                   "params_saved_pct, attention_saved_pct, val_loss, perplexity, bits_per_byte, delta_ppl_pct, "
-                   "tokens_per_s, flops_per_token, wall_s, steps, tokens_trained, recorded_at, reference_run) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, r->params_total);
-    sqlite3_bind_int64(st, 3, r->params_attention);
-    const double reals[] = { r->params_saved_pct, r->attention_saved_pct, r->val_loss, r->perplexity,
-                             r->bits_per_byte, r->delta_ppl_pct, r->tokens_per_s, r->flops_per_token, r->wall_s };
-    for (int k = 0; k < 9; k++) db_bind_real(st, 4 + k, reals[k]);
-    sqlite3_bind_int64(st, 13, r->steps);
-    sqlite3_bind_int64(st, 14, r->tokens_trained);
     double now = db_now();
-    sqlite3_bind_double(st, 15, now);
-    db_bind_text(st, 16, r->reference_run);
-    if (step_done(db, st, "recording the result", err) != 0) goto fail;
-    if (db_prepare(db, &st, "UPDATE runs SET status = 'done', error = NULL, finished_at = ?2 WHERE id = ?1", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_double(st, 2, now);
-    if (step_done(db, st, "marking the run done", err) != 0) goto fail;
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    const struct sql_value v[] = {
+        V_INT(run_id), V_INT(r->params_total), V_INT(r->params_attention), V_REAL(r->params_saved_pct),
+        V_REAL(r->attention_saved_pct), V_REAL(r->val_loss), V_REAL(r->perplexity), V_REAL(r->bits_per_byte),
+        V_REAL(r->delta_ppl_pct), V_REAL(r->tokens_per_s), V_REAL(r->flops_per_token), V_REAL(r->wall_s),
+        V_INT(r->steps), V_INT(r->tokens_trained), V_REAL(now), V_TEXT(r->reference_run),
+    };
+    const struct sql_value done[] = { V_INT(run_id), V_REAL(now) };
+    if (db_begin(db, err) != 0) return -1;
+    int rc = need_run(db, run_id, err);
+    if (rc == 0)
+        rc = write_sql(db, "INSERT OR REPLACE INTO results (run_id, params_total, params_attention, "
+                       "params_saved_pct, attention_saved_pct, val_loss, perplexity, bits_per_byte, delta_ppl_pct, "
+                       "tokens_per_s, flops_per_token, wall_s, steps, tokens_trained, recorded_at, reference_run) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                       v, N_VALUES(v), "recording the result", err);
+    if (rc == 0)
+        rc = write_sql(db, "UPDATE runs SET status = 'done', error = NULL, finished_at = ?2 WHERE id = ?1", done,
+                       N_VALUES(done), "marking the run done", err);
+    return end_write(db, rc, err);
 }
 
 enum result_col {
@@ -825,23 +807,12 @@ int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *fou
 int db_round_set(struct db *db, int64_t campaign_id, int round, const char *incumbent, const char *objective,
                  double value, double delta_ppl_pct, int final, char *err)
 {
+    const struct sql_value v[] = { V_INT(campaign_id), V_INT(round), V_TEXT(incumbent), V_TEXT(objective),
+                                   V_REAL(value), V_REAL(delta_ppl_pct), V_INT(final) };
     if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, "INSERT OR REPLACE INTO rounds (campaign_id, round, incumbent, objective, value, "
-                   "delta_ppl_pct, final) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err) != 0)
-        goto fail;
-    sqlite3_bind_int64(st, 1, campaign_id);
-    sqlite3_bind_int(st, 2, round);
-    db_bind_text(st, 3, incumbent);
-    db_bind_text(st, 4, objective);
-    db_bind_real(st, 5, value);
-    db_bind_real(st, 6, delta_ppl_pct);
-    sqlite3_bind_int(st, 7, final);
-    if (step_done(db, st, "recording the round", err) != 0) goto fail;
-    return db_commit(db, err);
-fail:
-    db_rollback(db);
-    return -1;
+    return end_write(db, write_sql(db, "INSERT OR REPLACE INTO rounds (campaign_id, round, incumbent, objective, "
+                                   "value, delta_ppl_pct, final) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                   v, N_VALUES(v), "recording the round", err), err);
 }
 
 /* ---- the values the proposal rules read ---------------------------------------------- */
@@ -851,33 +822,18 @@ int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, c
 {
     assert(n_layer >= 0 && n >= 1);
     if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st = NULL;
-    if (need_run(db, run_id, err) != 0) goto fail;
-    if (db_prepare(db, &st, "DELETE FROM layer_values WHERE run_id = ?1 AND measure = ?2", err) != 0) goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
-    int rc = step_done(db, st, "replacing the layer values", err);
-    st = NULL;
-    if (rc != 0) goto fail;
-    for (int l = 0; l < n_layer; l++) {
-        if (db_prepare(db, &st, "INSERT INTO layer_values (run_id, measure, layer, value, spread, n) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err) != 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 3, l);
-        db_bind_real(st, 4, value[l]);
-        db_bind_real(st, 5, spread ? spread[l] : NAN);
-        sqlite3_bind_int(st, 6, n);
-        rc = step_done(db, st, "recording the layer values", err);
-        st = NULL;
-        if (rc != 0) goto fail;
+    const struct sql_value key[] = { V_INT(run_id), V_STR(measure) };
+    int rc = need_run(db, run_id, err);
+    if (rc == 0)
+        rc = write_sql(db, "DELETE FROM layer_values WHERE run_id = ?1 AND measure = ?2", key, N_VALUES(key),
+                       "replacing the layer values", err);
+    for (int l = 0; rc == 0 && l < n_layer; l++) {
+        const struct sql_value v[] = { V_INT(run_id), V_STR(measure), V_INT(l), V_REAL(value[l]),
+                                       V_REAL(spread ? spread[l] : NAN), V_INT(n) };
+        rc = write_sql(db, "INSERT INTO layer_values (run_id, measure, layer, value, spread, n) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", v, N_VALUES(v), "recording the layer values", err);
     }
-    return db_commit(db, err);
-fail:
-    sqlite3_finalize(st);
-    db_rollback(db);
-    return -1;
+    return end_write(db, rc, err);
 }
 
 int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,

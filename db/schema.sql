@@ -125,7 +125,7 @@ CREATE TABLE results (  -- the evaluation of a finished run, one row per done ru
     bits_per_byte        REAL,              -- val_loss / ln 2 for byte-level data; NULL otherwise
     delta_ppl_pct        REAL,              -- 100 (perplexity / the reference's - 1), %; positive = worse. The reference is reference_run: the probe; for the runs an inherit-mode campaign warm-starts (candidates, controls, standard_cont) probe_cont, the probe continued for the same inherit_steps
     tokens_per_s         REAL,              -- training throughput, tokens/s
-    flops_per_token      REAL,              -- training FLOPs per token (README, FLOP formula)
+    flops_per_token      REAL,              -- training FLOPs per token (docs/performance.md, FLOP formula)
     wall_s               REAL,              -- wall time of the run, seconds
     steps                INTEGER,           -- optimiser steps trained
     tokens_trained       INTEGER,           -- training tokens seen

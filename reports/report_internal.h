@@ -166,7 +166,8 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref);
  * runs with a result. Returns the count; order has n_runs entries. */
 int report_sorted_done(const struct report_campaign *rc, int *order);
 
-/* ---- reports/report.c: shared by the section writers ------------------------------------- */
+/* ---- reports/section.c: the helpers every section writer calls (below report.c, which
+ * assembles the sections, and below the section files, so none of them calls report.c) --- */
 
 #define REPORT_PATH_MAX 4096
 

@@ -1,11 +1,11 @@
 /* search/bench.c — `cascade bench`: training throughput against the machine's own sgemm
  * peak, where a step's time goes, and what sharing the cores costs. Nothing here is
- * asserted; the numbers are for the README and closing notes (README "Performance").
+ * asserted; the numbers are for docs/performance.md and closing notes.
  *
  * Reported per shape: tokens/s of full training steps (batch sampling + forward +
  * backward + clipping + AdamW, on a synthetic corpus of random tokens), achieved GFLOP/s =
  * tokens/s x model_config_train_flops_per_token() (3 x forward: 2 FLOPs per matmul weight
- * per token incl. the tied head, plus the attention terms; README "FLOP formula"), and
+ * per token incl. the tied head, plus the attention terms; docs/performance.md, "FLOP formula"), and
  * that as a fraction of the sgemm peak measured in the same run (best of square sgemms
  * n = 512, 1024, 2048 with all threads).
  * --profile adds, per shape, the time of a step split by op (struct model_profile) plus

@@ -2,8 +2,8 @@
  *
  * Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise several of the project's CPUs
  * and falls back to a weaker core: "Prescott" (SSE3) on some AVX-512 Xeons, "Haswell"
- * (AVX2) on AMD Zen 5. sgemm then runs 1.7-5x slower (README "OpenBLAS and threads" has
- * the measurements per CPU). OpenBLAS reads OPENBLAS_CORETYPE only when it is loaded, so
+ * (AVX2) on AMD Zen 5. sgemm then runs 1.7-5x slower (docs/performance.md, "OpenBLAS and
+ * threads", has the measurements per CPU). OpenBLAS reads OPENBLAS_CORETYPE only when it is loaded, so
  * the fix is to set it and re-execute ourselves before anything else runs.
  *
  * The decision is a pure function of (the core OpenBLAS chose, the CPU's features):

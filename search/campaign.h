@@ -97,6 +97,11 @@ struct campaign_config {
 /* Loads and validates a campaign config. Errors name the file and the key path. */
 int campaign_config_load(struct campaign_config *cc, const char *path, char *err);
 void campaign_config_free(struct campaign_config *cc);
+/* The campaign config's keys read by the table (the top-level name and the search
+ * section), *n of them, and in *search_extra (when not NULL) the NULL-terminated search
+ * keys read by hand (multipliers, retrain, measure, objective): so that a test can hold
+ * docs/config.md to them. */
+const struct config_key *campaign_config_keys(int *n, const char *const **search_extra);
 /* The resolved search section, every key with its value (a cJSON object, or NULL when out
  * of memory), for the campaign's recorded setup. */
 void *campaign_search_to_json(const struct campaign_config *cc);
@@ -227,7 +232,7 @@ int campaign_inherit(struct model *dst, const struct model_config *arch, const s
  * = train.lr x inherit_lr_frac (never below the probe's final lr), a warmup of steps/20,
  * then cosine down to train.lr x train.min_lr_frac, where the probe's own schedule ended.
  * Restarting at the full peak (with the probe's warmup) undid the probe's anneal: the
- * continued probe came out worse than the probe (README "Continuation schedule"). */
+ * continued probe came out worse than the probe (docs/campaigns.md, "Continuation schedule"). */
 #define CAMPAIGN_INHERIT_LR_FRAC 0.25
 void campaign_continuation_schedule(const struct campaign_config *cc, struct train_config *tc);
 

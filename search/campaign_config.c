@@ -73,6 +73,13 @@ static const struct config_key campaign_keys[] = {
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
 static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", "low_k", "fractions",
                                             NULL };
+
+const struct config_key *campaign_config_keys(int *n, const char *const **extra)
+{
+    *n = (int)N_CAMPAIGN_KEYS;
+    if (extra) *extra = search_extra;
+    return campaign_keys;
+}
 static const char *const objective_names[] = { "attention_params", "flops_per_token", "tokens_per_s" };
 
 const char *campaign_objective_name(enum campaign_objective o)

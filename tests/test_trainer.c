@@ -487,7 +487,7 @@ TEST(train_same_seed_bit_identical_one_thread)
     trainer_set_threads(saved);
 }
 
-/* The thread count changes no number (README "Reproducibility"): reductions run in a fixed
+/* The thread count changes no number (docs/performance.md, "Reproducibility"): reductions run in a fixed
  * order and elementwise passes compute each element alike whichever thread (and vector
  * lane or scalar remainder) gets it. Odd sizes (C 24, 4C 96, V 256, T 7, B 3) put
  * elements in the remainders at 1 thread and at 3. */

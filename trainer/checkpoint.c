@@ -15,7 +15,7 @@
  *                     FNV-1a 64 of its tokens and split); absent when unknown
  * A file written by Python's safetensors with the same names loads too (without
  * "format", moments may be absent: they start at zero, and step at 0 unless "step" is
- * given). Loading checks everything before it allocates (README "Checkpoint format"):
+ * given). Loading checks everything before it allocates (docs/formats.md, "Checkpoint format"):
  * the metadata values (step an integer 0..2^31-1, val_loss a number >= 0 or "nan",
  * train_seconds a number >= 0, train_config a valid config), the tensors' total size
  * against the parameter count of model_config, every moment present (ours) and finite,

@@ -311,6 +311,13 @@ static const struct config_key fields[] = {
 static const char *const model_layer_keys[] = { "attention", "linear_prefix", "head_dim", NULL };
 static const char *const top_keys[] = { "data", "model", "train", NULL };
 
+const struct config_key *trainer_config_keys(int *n, const char *const **layer_keys)
+{
+    *n = (int)N_FIELDS;
+    if (layer_keys) *layer_keys = model_layer_keys;
+    return fields;
+}
+
 /* A key of `section`: a table key of that section, or one of `extra` (NULL-terminated). */
 static int key_known(const struct config_key *keys, size_t n, const char *const *extra,
                      const char *section, const char *key)

@@ -20,7 +20,7 @@
 
 /* e^x and tanh(x) for the elementwise passes (GELU, softmaxes), branch-free so that the
  * loops using them vectorise; libm's expf/tanhf are scalar calls and made GELU alone
- * 30-45% of a training step (`cascade bench --profile`, README "Performance").
+ * 30-45% of a training step (`cascade bench --profile`, docs/performance.md).
  * ops_expf: x = n ln2 + r, |r| <= ln2/2 (ln2 in two parts), e^r by its degree-6 Taylor
  * polynomial (truncation < 1.3e-7 relative), 2^n from the exponent bits; x is clamped to
  * [-87.3, 88.3] so 2^n stays a normal float: below -87.3 it returns ~1e-38, not 0.

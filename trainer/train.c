@@ -3,7 +3,7 @@
  * One step: batch(seed, step) -> zero grads -> forward -> backward -> clip -> AdamW.
  * The batch depends only on (seed, step) and the checkpoint holds params, moments and
  * step, so a resumed run continues bit-for-bit as if it had never stopped, on any thread
- * count (test train_thread_count_changes_no_number; README "Reproducibility").
+ * count (test train_thread_count_changes_no_number; docs/performance.md, "Reproducibility").
  */
 #include "trainer/trainer.h"
 
@@ -44,7 +44,7 @@ void trainer_set_threads(int n)
  * in every thread of OpenMP's pool, and so in the threads they create later (a new thread
  * inherits its creator's floating-point environment). A model that has grown large logits
  * makes subnormal values, and x86 cores take a microcode assist for each subnormal operand
- * of a multiply: a diverging C256 probe (reports/cascade-scale) trained at 250 tokens/s
+ * of a multiply: a diverging C256 probe (examples/cascade-scale) trained at 250 tokens/s
  * with them and 2,018 with them flushed, to the same validation loss (20 steps resumed
  * from its checkpoint, 1 thread). Values below 1.2e-38 change no number a report shows. */
 void trainer_fp_setup(void)

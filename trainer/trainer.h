@@ -17,7 +17,7 @@
  * Parameter tensors (checkpoints use their names): listed once, with shapes, order,
  * weight decay, initialisation and which attention kinds have them, in PARAM_TABLE of
  * trainer/layout.h. Model-wide tensors have plain names ("wte", "wpe", "lnf.w"), those of
- * layer l are "h.{l}.SUFFIX" ("h.0.attn.qkv.w", "h.2.attn.u"); the README has the table
+ * layer l are "h.{l}.SUFFIX" ("h.0.attn.qkv.w", "h.2.attn.u"); docs/formats.md has the table
  * for readers of checkpoint files.
  */
 #ifndef CASCADE_TRAINER_H
@@ -91,12 +91,12 @@ struct train_config {
 /* [ours] The embedding multiplier a model config gets when it does not set one: 1 with
  * LayerNorm (GPT-2), TRAINER_NO_LN_EMBED_SCALE without. With no norm, every sub-layer
  * reads the raw residual stream, which GPT-2's N(0, 0.02) embeddings start ~35x below the
- * unit scale a LayerNorm would give; the multiplier brings it to ~1 per element (README
- * "Training without LayerNorm" has the measurements). */
+ * unit scale a LayerNorm would give; the multiplier brings it to ~1 per element (docs/studies.md,
+ * "Training without LayerNorm", has the measurements). */
 #define TRAINER_NO_LN_EMBED_SCALE 32.0f
 float model_default_embed_scale(int layernorm);
 
-/* Fills every field with its documented default (README "Config reference"). */
+/* Fills every field with its documented default (docs/config.md). */
 void trainer_config_defaults(struct train_config *cfg);
 /* Loads and validates a JSON config file on top of the defaults. On error, `err`
  * names the file and the key path, e.g. "configs/x.json: model.n_head: must be >= 1". */
@@ -126,6 +126,10 @@ struct config_key {
     const char *why;       /* appended to range errors, or NULL */
     size_t offset;         /* of the member in the struct the table fills */
 };
+/* The training config's scalar keys (the reader's table in trainer/config.c), *n of them,
+ * and in *layer_keys (when not NULL) the NULL-terminated model keys read by hand
+ * (attention, linear_prefix, head_dim): so that a test can hold docs/config.md to them. */
+const struct config_key *trainer_config_keys(int *n, const char *const **layer_keys);
 /* Reads a config file (a regular file of at most 16 MiB, no NUL byte) and parses it as
  * one JSON object; *text (malloc'ed) and *root (a cJSON *, cJSON_Delete) on success.
  * Errors: "FILE: line L, column C: invalid JSON near '...'" and the like. */
@@ -153,7 +157,7 @@ struct param_counts model_config_param_counts(const struct model_config *mc);
 /* FLOPs per token of one training step (forward + backward = 3 x forward) at context T
  * (T <= 0: seq_len). Forward = 2 x every matmul weight (incl. the tied head) + attention
  * (softmax/S–D: 4*H*d*(T+1)/2 causal average, S–D adds 2*H*d*d; linear: 4*H*d*d + 2*H*d).
- * README "FLOP formula" has the derivation. */
+ * docs/performance.md, "FLOP formula", has the derivation. */
 double model_config_train_flops_per_token(const struct model_config *mc, int T);
 
 /* ------------------------------------------------------------------------------------ */
@@ -351,7 +355,7 @@ float model_clip_and_step(struct model *m, const struct train_config *tc, float 
 float trainer_lr_at(const struct train_config *tc, int64_t step);
 
 /* ------------------------------------------------------------------------------------ */
-/* Checkpoints: safetensors with model params, optimiser moments and step (README).       */
+/* Checkpoints: safetensors with model params, optimiser moments and step (docs/formats.md). */
 
 struct checkpoint_info {
     int64_t step;

@@ -3,7 +3,7 @@
  * input is cut at its first three NUL bytes into up to four tagged files, written into a
  * fresh temporary directory under Brown names given out of name order (cr99, ca01, cm10,
  * ca00: the preparer must sort them), beside two files whose names are not Brown names
- * (it must skip them). The plain text it writes must be what README promises: the size
+ * (it must skip them). The plain text it writes must be what docs/formats.md promises: the size
  * it reports, one sentence per line, words joined by single spaces, no tabs or carriage
  * returns, no blank lines, and no temporary file left behind.
  * Seeds: tests/fuzz/corpus/brown/ (Brown-format lines, one file and three files).

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Trains and measures probes for two studies of issue 12 (README "Recipe and measure
-# study", reports/cascade-scale/README.md). Each CONFIG is a training config (the demo's
+# Trains and measures probes for two studies of issue 12 (docs/studies.md "Recipe and measure
+# study", examples/cascade-scale/README.md). Each CONFIG is a training config (the demo's
 # probe recipe, one thing varied; threads 1); for configs/DIR/NAME.json it writes, in
 # runs/DIR/:
 #   NAME.safetensors        the trained probe
@@ -8,7 +8,7 @@
 #   NAME.analyze.txt        cascade analyze: weight level, and realised on the first
 #                           validation window of data/brown.txt
 #   NAME.minus_init.txt     cascade analyze --minus-init (S - S0)
-# Usage: reports/cascade-scale/run.sh [CONFIG ...]
+# Usage: examples/cascade-scale/run.sh [CONFIG ...]
 #   no CONFIG: every arm of both studies, as two 1-thread streams side by side (1h14m
 #   as we ran it on a 2-core Intel Xeon shared with two campaigns, most of it the C256
 #   2x-steps arm, which diverged and crawled on subnormal floats, since flushed).

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints the Markdown rows of the scale and recipe tables (reports/cascade-scale/README.md,
-README "Recipe and measure study") from what reports/cascade-scale/run.sh wrote:
+"""Prints the Markdown rows of the scale and recipe tables (examples/cascade-scale/README.md,
+docs/studies.md "Recipe and measure study") from what examples/cascade-scale/run.sh wrote:
 runs/DIR/NAME.{train,analyze,minus_init}.txt. Usage: table.py runs/scale/NAME ...
 Columns: perplexity | weight routing erank by layer (Spearman rho with depth) | weight PR |
 weight k90 | erank of S - S0 (rho) | realised erank (rho) | realised PR | realised k90."""
