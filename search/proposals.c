@@ -251,8 +251,9 @@ static double size_off(const struct model_config *probe, const int *dims, size_t
 }
 
 /* d_l proportional to w_l: the scale c by bisection to the size nearest the target; then,
- * while more than 2% off, the single step (one layer, one head_dim_step up or down) that
- * brings the size nearest, as long as one does. */
+ * while more than 2% off, the move that brings the size nearest, as long as one does: one
+ * layer one head_dim_step up or down, or one layer up and another down (S's d(d-1)/2
+ * makes a dim cost more in a wider layer, so a swap moves the size a little). */
 static void proportional_dims(const struct campaign_config *cc, const struct model_config *probe, const double *w,
                               size_t target, int *dims)
 {
@@ -273,21 +274,29 @@ static void proportional_dims(const struct campaign_config *cc, const struct mod
         if (attention_with(probe, dims) > target) hi = c; else lo = c;
     }
     memcpy(dims, best, sizeof(int) * L);
+    const int step = cc->head_dim_step;
     while (best_off > 0.02) {
-        int bl = -1, bd = 0;
+        int bl = -1, bm = -1, bd = 0, be = 0;
         for (int l = 0; l < L; l++) {
-            for (int sgn = -1; sgn <= 1; sgn += 2) {
-                int v = dims[l] + sgn * cc->head_dim_step;
-                if (v < cc->head_dim_min || v > probe->layers[l].head_dim) continue;
-                int was = dims[l];
-                dims[l] = v;
-                double off = size_off(probe, dims, target);
-                dims[l] = was;
-                if (off < best_off) { best_off = off; bl = l; bd = v; }
+            for (int m = -1; m < L; m++) {   /* m -1: l alone, by +-step; else l up, m down */
+                for (int sgn = -1; sgn <= 1; sgn += 2) {
+                    if (m >= 0 && (m == l || sgn < 0)) continue;
+                    int v = dims[l] + sgn * step, u = m >= 0 ? dims[m] - step : 0;
+                    if (v < cc->head_dim_min || v > probe->layers[l].head_dim) continue;
+                    if (m >= 0 && u < cc->head_dim_min) continue;
+                    int was_l = dims[l], was_m = m >= 0 ? dims[m] : 0;
+                    dims[l] = v;
+                    if (m >= 0) dims[m] = u;
+                    double off = size_off(probe, dims, target);
+                    dims[l] = was_l;
+                    if (m >= 0) dims[m] = was_m;
+                    if (off < best_off - 1e-12) { best_off = off; bl = l; bd = v; bm = m; be = u; }
+                }
             }
         }
         if (bl < 0) break;
         dims[bl] = bd;
+        if (bm >= 0) dims[bm] = be;
     }
 }
 

@@ -189,3 +189,91 @@ TEST(measure_paired_verdict)
     CHECK_MSG(strstr(out, "b,b_ctl,3,2,within noise,") != NULL, "%s", out);
     free(out);
 }
+
+/* A layer whose attention output is zero (its output projection zeroed) cannot cost
+ * anything to cut or linearise: its sensitivity is exactly 0 at every point; the other
+ * layers' cuts do cost. */
+TEST(measure_sensitivity_of_a_silent_layer_is_zero)
+{
+    struct campaign_config cc;
+    struct dataset ds;
+    char ckpt[512], err[CASCADE_ERR_MAX];
+    REQUIRE(measure_setup(t_, &cc, ckpt, sizeof ckpt, &ds) == 0);
+    struct model m;
+    REQUIRE_MSG(checkpoint_load(ckpt, &m, NULL, NULL, err) == 0, "%s", err);
+    const struct param_tensor *pw = model_find_tensor(&m, "h.1.attn.proj.w");
+    REQUIRE(pw);
+    memset(m.params + pw->offset, 0, sizeof(float) * pw->numel);
+    REQUIRE_MSG(checkpoint_save(ckpt, &m, NULL, NULL, err) == 0, "%s", err);
+    model_free(&m);
+    cc.head_dim_step = 2;
+    cc.head_dim_min = 2;
+    cc.sensitivity_batches = 2;
+    cc.base.batch_size = 2;
+    struct campaign_sensitivity *s = malloc(sizeof *s);
+    REQUIRE(s);
+    REQUIRE_MSG(campaign_measure_sensitivity(&cc, ckpt, &ds, s, err) == 0, "%s", err);
+    CHECK(s->n_layer == 3 && s->n_dims == 3 && s->dims[0] == 2 && s->dims[2] == 6);   /* head dim 8 */
+    CHECK(s->linear_loss[1] == s->base_loss);
+    for (int j = 0; j < s->n_dims; j++) CHECK(s->cut_loss[1][j] == s->base_loss);
+    int others = 0;   /* the live layers' changes do cost (at this untrained init, a little) */
+    for (int l = 0; l < 3; l += 2)
+        for (int j = 0; j < s->n_dims; j++) others += s->cut_loss[l][j] != s->base_loss;
+    CHECK(others > 0);
+    /* the value the rules read is the linearisation cost */
+    cc.measure = MEASURE_SENSITIVITY;
+    double value[3], spread[3];
+    int n;
+    REQUIRE_MSG(campaign_measure_layers(&cc, ckpt, &ds, value, spread, &n, s, err) == 0, "%s", err);
+    CHECK(value[1] == 0.0 && value[0] == s->linear_loss[0] - s->base_loss && n == 1);
+    free(s);
+    data_free(&ds);
+}
+
+/* Fraction allocations are within 2% of their target; proportional dims follow the
+ * measure and the opposite follows its inverse; the greedy cut takes the free layer first. */
+TEST(measure_fraction_allocations_hit_their_size)
+{
+    struct campaign_config cc;
+    memset(&cc, 0, sizeof cc);
+    trainer_config_defaults(&cc.base);
+    char err[CASCADE_ERR_MAX];
+    const char *mj = "{\"vocab_size\": 256, \"seq_len\": 128, \"n_layer\": 6, \"n_head\": 4, \"n_embd\": 128, "
+                     "\"attention\": \"sd\", \"layernorm\": false}";
+    REQUIRE_MSG(model_config_from_json_string(&cc.base.model, mj, "test", err) == 0, "%s", err);
+    cc.head_dim_step = 4;
+    cc.head_dim_min = 4;
+    const struct model_config *probe = &cc.base.model;
+    size_t full = model_config_param_counts(probe).attention;
+    double v[6] = { 6.7, 2.8, 2.2, 2.3, 2.5, 2.7 };
+    const double fs[2] = { 0.5, 0.25 };
+    for (int i = 0; i < 2; i++) {
+        for (int opp = 0; opp < 2; opp++) {
+            int dims[6];
+            CHECK(campaign_fraction_dims(&cc, probe, v, NULL, fs[i], opp, dims) == 1);
+            struct model_config a = *probe;
+            for (int l = 0; l < 6; l++) a.layers[l].head_dim = dims[l];
+            double got = (double)model_config_param_counts(&a).attention / (double)full;
+            CHECK_MSG(fabs(got / fs[i] - 1.0) <= 0.02, "f %g opposite %d: %.4f", fs[i], opp, got);
+            /* layer 0 measures highest: most dims when proportional, fewest when inverse */
+            for (int l = 1; l < 6; l++) CHECK(opp ? dims[0] <= dims[l] : dims[0] >= dims[l]);
+        }
+    }
+    /* greedy: layer 3's cuts cost nothing, the others' cost their dims removed */
+    struct campaign_sensitivity *s = calloc(1, sizeof *s);
+    REQUIRE(s);
+    s->n_layer = 6;
+    s->base_loss = 2.0;
+    for (int j = 0; j < 7; j++) s->dims[s->n_dims++] = 4 * (j + 1);
+    for (int l = 0; l < 6; l++) {
+        s->head_dim[l] = 32;
+        s->linear_loss[l] = 2.5;
+        for (int j = 0; j < 7; j++) s->cut_loss[l][j] = l == 3 ? 2.0 : 2.0 + 0.01 * (32 - s->dims[j]) * (1 + l);
+    }
+    int dims[6];
+    CHECK(campaign_fraction_dims(&cc, probe, v, s, 0.5, 0, dims) == 1);
+    CHECK_MSG(dims[3] == 4 && dims[5] >= dims[0], "%d %d %d %d %d %d", dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]);
+    CHECK(campaign_fraction_dims(&cc, probe, v, s, 0.5, 1, dims) == 1);
+    CHECK_MSG(dims[3] == 32, "opposite keeps the free layer: %d", dims[3]);
+    free(s);
+}
