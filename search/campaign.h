@@ -86,6 +86,10 @@ struct campaign_config {
                                   * (spread evenly over the validation split) */
     int sensitivity_batches;     /* validation batches (B x T) each sensitivity point is measured on */
     char runs_dir[TRAINER_PATH_MAX]; /* checkpoints go to runs_dir/NAME/RUN.safetensors */
+    char baselines_from[TRAINER_PATH_MAX]; /* "" or another campaign's folder whose finished
+                                  * probe and standard checkpoints this campaign starts from
+                                  * (copied; each must be this campaign's run exactly: same
+                                  * model, seed, schedule and data, or it is refused) */
     double probe_embed_scale;    /* [ours] embedding multiplier of the runs without LayerNorm
                                   * (the probe and its candidates); runs with it use 1 */
     int parallel;                /* runs training side by side in one process: 0 auto (a

@@ -66,6 +66,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "sensitivity_batches", CONFIG_INT, 1,   1024,  0, 0, NULL, OFF_C(sensitivity_batches) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
+    { "search", "baselines_from",   CONFIG_STR,   0,    TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_C(baselines_from) },
     { "search", "parallel",         CONFIG_INT,   0,    1024,  0, 0, "0: auto, 1: one run at a time, k: k runs at once",
       OFF_C(parallel) },
 };

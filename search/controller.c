@@ -433,6 +433,41 @@ static int check_recorded_arch(const struct controller *c, const struct db_run *
     return -1;
 }
 
+/* Copies file src to dst atomically. */
+static int copy_file(const char *src, const char *dst, char *err)
+{
+    char *buf;
+    size_t len;
+    if (trainer_read_file(src, (size_t)1 << 40, &buf, &len, err) != 0) return -1;
+    char tmp[TRAINER_PATH_MAX + 8];
+    FILE *f = trainer_fopen_temp(dst, tmp, sizeof tmp, err);
+    if (!f) { free(buf); return -1; }
+    err[0] = 0;
+    int bad = fwrite(buf, 1, len, f) != len;
+    free(buf);
+    return trainer_commit_temp(f, tmp, dst, bad, err);
+}
+
+/* search.baselines_from: the probe's and the standard model's checkpoints come from
+ * another campaign's folder, copied before their first start (the run then resumes at its
+ * last step, after campaign_train_run has checked that it is this campaign's run). */
+static int copy_baseline(const struct controller *c, const struct run_spec *spec, const struct db_run *row,
+                         const char *ck, char *err)
+{
+    if (!c->cc.baselines_from[0] || row->attempts != 0 || access(ck, F_OK) == 0 ||
+        (strcmp(spec->name, "probe") != 0 && strcmp(spec->name, "standard") != 0))
+        return 0;
+    char src[2 * TRAINER_PATH_MAX];
+    snprintf(src, sizeof src, "%s/%s.safetensors", c->cc.baselines_from, spec->name);
+    if (copy_file(src, ck, err) != 0) {
+        char e[CASCADE_ERR_MAX];
+        snprintf(e, sizeof e, "search.baselines_from: %s", err);
+        snprintf(err, CASCADE_ERR_MAX, "%s", e);
+        return -1;
+    }
+    return 1;
+}
+
 /* Jobs for the specs whose runs are not finished yet. */
 static int make_jobs(struct controller *c, const struct run_spec *specs, int n_specs, struct run_job **out, int *n_out,
                      char *err)
@@ -456,7 +491,9 @@ static int make_jobs(struct controller *c, const struct run_spec *specs, int n_s
         char ck[TRAINER_PATH_MAX];
         ckpt_path(c, specs[i].name, ck, sizeof ck);
         struct stat sb;
-        if (row->status == DB_QUEUED && row->attempts == 0 && stat(ck, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        int copied = copy_baseline(c, &specs[i], row, ck, err);
+        if (copied < 0) { free(jobs); db_runs_free(rows, n_rows); return -1; }
+        if (!copied && row->status == DB_QUEUED && row->attempts == 0 && stat(ck, &sb) == 0 && S_ISREG(sb.st_mode)) {
             /* never started here, yet a checkpoint exists: it belongs to another database
              * or config, and resuming it would mix two experiments */
             snprintf(err, CASCADE_ERR_MAX, "%s exists but run '%s' of campaign '%s' has never started in %s; "

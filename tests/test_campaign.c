@@ -757,3 +757,46 @@ TEST(campaign_inherit_steps_0_evaluates_the_warm_start)
     CHECK_MSG(got == 4 && same == 1 && zero == inherited && inherited > 3 && cut_costs == 1, "%s", out ? out : "");
     free(out);
 }
+
+/* search.baselines_from: a campaign starts from another's finished probe and standard
+ * model (the same perplexities, nothing retrained); a folder whose probe was trained
+ * another way (here another seed) is refused, naming the field. */
+TEST(campaign_baselines_from_another_campaign)
+{
+    char cfg_a[512], db_a[512], cfg_b[512], db_b[512], runs_b[512], extra[700], *out = NULL;
+    int rc = run_campaign(t_, "basea", ", \"replicates\": 1", cfg_a, db_a, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    snprintf(extra, sizeof extra, ", \"replicates\": 1, \"baselines_from\": \"%s/runs_basea/basea\"",
+             test_tmpdir());
+    test_tmppath(runs_b, sizeof runs_b, "runs_baseb");
+    test_tmppath(db_b, sizeof db_b, "baseb.db");
+    write_config(t_, "baseb", runs_b, extra, cfg_b, sizeof cfg_b);
+    rc = search(cfg_b, db_b, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_MSG(!strstr(out, "probe          [#"), "the probe was retrained: %s", out);
+    free(out);
+    const char *sql = "SELECT r.name, x.perplexity FROM runs r JOIN results x ON x.run_id = r.id "
+                      "WHERE r.name IN ('probe', 'standard') ORDER BY r.name";
+    char *a = query(db_a, sql), *b = query(db_b, sql);
+    CHECK_MSG(a && b && strcmp(a, b) == 0, "%s vs %s", a, b);
+    free(a);
+    free(b);
+    /* another seed: the copied probe is not this campaign's */
+    char cfg_c[512], db_c[512], runs_c[512];
+    test_tmppath(runs_c, sizeof runs_c, "runs_basec");
+    test_tmppath(db_c, sizeof db_c, "basec.db");
+    write_config(t_, "basec", runs_c, extra, cfg_c, sizeof cfg_c);
+    char *text = test_read_file(cfg_c, NULL);
+    REQUIRE(text);
+    char *at = strstr(text, "\"threads\": 1}");
+    REQUIRE(at);
+    char patched[4096];
+    snprintf(patched, sizeof patched, "%.*s\"threads\": 1, \"seed\": 5}%s", (int)(at - text), text,
+             at + strlen("\"threads\": 1}"));
+    free(text);
+    REQUIRE(test_write_text(cfg_c, patched) == 0);
+    rc = search(cfg_c, db_c, &out);
+    CHECK_MSG(rc != 0 && strstr(out, "train.seed is 1337 in the checkpoint but 5 here"), "exit %d: %s", rc, out);
+    free(out);
+}
