@@ -17,6 +17,18 @@
 
 enum retrain_mode { RETRAIN_SCRATCH = 0, RETRAIN_INHERIT = 1 };
 
+/* How a budget-driven search chooses (search.strategy):
+ *   mixed     the first stage's candidates and controls, then rounds; any of them, measured
+ *             or blind, may become the incumbent (the behaviour before strategies existed)
+ *   measured  rounds only, from the probe: each round's proposals from the measurement, with
+ *             their blind controls trained and reported but never made incumbents
+ *   random    rounds only, from the probe: per_round changes of the same kinds (a layer made
+ *             linear, a layer's head dim halved), layers drawn from search.seed, nothing
+ *             measured
+ * measured and random train the same runs per round: a comparison at equal cost. */
+enum campaign_strategy { STRATEGY_MIXED = 0, STRATEGY_MEASURED = 1, STRATEGY_RANDOM = 2 };
+const char *campaign_strategy_name(enum campaign_strategy s);   /* "mixed", ... */
+
 /* What a budget-driven search minimises (tokens_per_s: maximises, the measured training
  * speed of the run). */
 enum campaign_objective { OBJECTIVE_ATTENTION_PARAMS = 0, OBJECTIVE_FLOPS_PER_TOKEN = 1, OBJECTIVE_TOKENS_PER_S = 2 };
@@ -71,6 +83,10 @@ struct campaign_config {
     /* budget-driven rounds [ours, SPEC 5]: off while budget_ppl_pct is 0 */
     double budget_ppl_pct;       /* Δ perplexity allowed against the equal-budget reference, % */
     enum campaign_objective objective; /* what "cheapest" means */
+    enum campaign_strategy strategy;   /* how the rounds choose */
+    uint64_t search_seed;        /* search.seed: the draws of blind controls and of random search,
+                                  * and the seed of inherited runs (their data order) */
+    int search_seed_set;         /* 0: search.seed not given: train.seed */
     int max_rounds;              /* rounds after the first */
     int per_round;               /* proposals per round (1..4: lin, its blind control, cut,
                                   * its blind control) */
@@ -175,19 +191,32 @@ int campaign_fraction_dims(const struct campaign_config *cc, const struct model_
  * name and architecture) and its re-measured per-layer values (search.measure; only its
  * S–D layers' entries are read), one layer's change at a time:
  *   probe_round{r}        the equal-budget reference: the previous round's reference
- *                         (probe_cont for round 1) continued inherit_steps more
+ *                         (probe_cont for round 1) continued inherit_steps more (its Δ
+ *                         against that previous reference), and its replicates
+ *                         probe_round{r}_r{i}, i <= replicates, with seeds search.seed + i - 1
+ * then, strategies mixed and measured:
  *   r{r}_lin{l}           the S–D layer the measurement ranks lowest made linear
  *   r{r}_linblind{l'}     its blind control: another S–D layer, drawn from the seed
  *   r{r}_cut{l}           the S–D layer with the most room cut to clamp(round_up(m v_l,
- *                         step), head_dim_min, d_l), m the first multiplier
+ *                         step), head_dim_min, d_l), m the first multiplier (1 if none);
+ *                         under "sensitivity" the cut one grid step down that adds the
+ *                         least loss per attention parameter saved (sens)
  *   r{r}_cutblind{l'}     its blind control: another S–D layer, drawn from the seed, cut
  *                         by as many dims (the same size)
- * (the first per_round of these that differ from the incumbent). Each inherits the
- * incumbent's weights and is measured against probe_round{r}. *out is malloc'ed; -1 when
- * out of memory. */
+ * strategy random: r{r}_rlin{l} and r{r}_rcut{l} in turn, layers drawn from the seed, a cut
+ * halving the head dim (rounded up to head_dim_step); value and sens are not read.
+ * At most per_round proposals, none the incumbent and none a model in trained[] (a
+ * measured choice already trained gives way to the next: the next-lowest layer, the next
+ * best cut). Each inherits the incumbent's weights and is measured against probe_round{r}.
+ * *out is malloc'ed; -1 when out of memory. */
 int campaign_propose_round(const struct campaign_config *cc, int round, const char *incumbent,
                            const struct model_config *arch, const double *value,
-                           struct run_spec **out, int *n);
+                           const struct campaign_sensitivity *sens, const struct model_config *trained,
+                           int n_trained, struct run_spec **out, int *n);
+/* "probe_cont" for round 0, "probe_round{r}" after. */
+void campaign_round_reference(char *out, size_t n, int round);
+/* search.seed, or train.seed when it is not given. */
+uint64_t campaign_run_seed(const struct campaign_config *cc);
 
 /* What one change to one S–D layer of a model costs, measured without retraining on the
  * first sensitivity_batches validation batches [ours]: the layer cut to each head dim of

@@ -66,6 +66,8 @@ static const struct config_key campaign_keys[] = {
     { "search", "sensitivity_batches", CONFIG_INT, 1,   1024,  0, 0, NULL, OFF_C(sensitivity_batches) },
     { "search", "runs_dir",         CONFIG_STR,   1,    TRAINER_PATH_MAX - 200, 0, 0, NULL, OFF_C(runs_dir) },
     { "search", "probe_embed_scale", CONFIG_NUM,  0,    1e6,   1, 0, NULL, OFF_C(probe_embed_scale) },
+    { "search", "seed",             CONFIG_SEED,  0,    9007199254740992.0, 0, 0, "2^53, exact as a JSON number",
+      OFF_C(search_seed) },
     { "search", "baselines_from",   CONFIG_STR,   0,    TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_C(baselines_from) },
     { "search", "parallel",         CONFIG_INT,   0,    1024,  0, 0, "0: auto, 1: one run at a time, k: k runs at once",
       OFF_C(parallel) },
@@ -73,7 +75,7 @@ static const struct config_key campaign_keys[] = {
 #define N_CAMPAIGN_KEYS (sizeof campaign_keys / sizeof campaign_keys[0])
 static const char *const campaign_sections[] = { "data", "model", "train", "search", NULL };
 static const char *const search_extra[] = { "multipliers", "retrain", "measure", "objective", "low_k", "fractions",
-                                            NULL };
+                                            "strategy", NULL };
 
 const struct config_key *campaign_config_keys(int *n, const char *const **extra)
 {
@@ -82,6 +84,12 @@ const struct config_key *campaign_config_keys(int *n, const char *const **extra)
     return campaign_keys;
 }
 static const char *const objective_names[] = { "attention_params", "flops_per_token", "tokens_per_s" };
+static const char *const strategy_names[] = { "mixed", "measured", "random" };
+
+const char *campaign_strategy_name(enum campaign_strategy s)
+{
+    return (int)s >= 0 && (int)s < 3 ? strategy_names[s] : "unknown";
+}
 
 const char *campaign_objective_name(enum campaign_objective o)
 {
@@ -119,6 +127,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->analysis_tokens = mc->seq_len;
     cc->analysis_windows = 8;
     cc->sensitivity_batches = 8;
+    cc->search_seed = cc->base.seed;   /* search.seed's default, as the resolved setup shows it */
     cc->probe_embed_scale = model_default_embed_scale(0);
     cc->parallel = 0;   /* auto */
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -194,6 +203,14 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
                                "\"erank_minus_init\", \"realised_erank\", \"realised_pr\" or \"sensitivity\"");
         cc->measure = (enum campaign_measure)k;
     }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(s, "strategy");
+    if (st) {
+        int k = 0;
+        while (k < 3 && !(cJSON_IsString(st) && strcmp(st->valuestring, strategy_names[k]) == 0)) k++;
+        if (k == 3) return config_fail(err, file, "search.strategy", "expected \"mixed\", \"measured\" or \"random\"");
+        cc->strategy = (enum campaign_strategy)k;
+    }
+    cc->search_seed_set = cJSON_GetObjectItemCaseSensitive(s, "seed") != NULL;
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(s, "objective");
     if (ob) {
         int k = 0;
@@ -208,7 +225,7 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
                            "search.retrain to \"inherit\"");
     /* keys that would do nothing are refused, not ignored: a user who sets them expects them
      * to act */
-    static const char *const round_keys[] = { "objective", "max_rounds", "per_round", NULL };
+    static const char *const round_keys[] = { "objective", "max_rounds", "per_round", "strategy", NULL };
     for (int k = 0; cc->budget_ppl_pct == 0 && round_keys[k]; k++) {
         if (!cJSON_GetObjectItemCaseSensitive(s, round_keys[k])) continue;
         char key[40];
@@ -216,6 +233,10 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
         return config_fail(err, file, key, "has no effect without search.budget_ppl_pct (the budget-driven rounds); "
                            "set budget_ppl_pct or remove it");
     }
+    if (cc->budget_ppl_pct > 0 && cc->measure == MEASURE_ERANK_MINUS_INIT)
+        return config_fail(err, file, "search.measure", "\"erank_minus_init\" cannot be read by the rounds: S_0 of "
+                           "an incumbent that was cut or inherited is not the init of any seed (choose another measure "
+                           "or remove budget_ppl_pct)");
     int head = mc->n_embd / mc->n_head;
     if (cJSON_GetObjectItemCaseSensitive(s, "head_dim_min") && cc->head_dim_min >= head)
         return config_fail(err, file, "search.head_dim_min", "%d leaves no cut of the probe's head dim %d "
@@ -323,6 +344,7 @@ void *campaign_search_to_json(const struct campaign_config *cc)
     cJSON *lk = cJSON_AddArrayToObject(o, "low_k");
     for (int i = 0; lk && i < cc->n_low_k; i++) cJSON_AddItemToArray(lk, cJSON_CreateNumber(cc->low_k[i]));
     cJSON_AddStringToObject(o, "retrain", cc->retrain == RETRAIN_INHERIT ? "inherit" : "scratch");
+    cJSON_AddStringToObject(o, "strategy", campaign_strategy_name(cc->strategy));
     cJSON_AddStringToObject(o, "measure", campaign_measure_name(cc->measure));
     cJSON_AddStringToObject(o, "objective", campaign_objective_name(cc->objective));
     return o;

@@ -50,8 +50,12 @@ struct controller {
     /* Perplexities of finished runs by name, the references of Δ (the probe, probe_cont,
      * a round's probe_round{r}); filled from the database and as runs finish. (n_done)
      * of (cap_done), malloc'ed: a campaign has no cap on its runs. */
-    struct done_run { char name[64]; double ppl; } *done;
+    struct done_run { char name[64]; double ppl; } *done;   /* ppl NAN: ended failed */
     int n_done, cap_done;
+    /* The replicates of this session's plan by the run they repeat, (n_reps) of (cap_reps),
+     * malloc'ed: a Δ is against the mean of its reference and the reference's replicates. */
+    struct replicate { char name[64], of[64]; } *reps;
+    int n_reps, cap_reps;
     struct param_counts probe_params; /* the reference of every saving */
     int tag_fd;                       /* campaign.tag, flock'ed while the campaign runs; -1 */
     struct campaign_sensitivity sens; /* the last measured run's curves (measure "sensitivity") */
@@ -259,12 +263,53 @@ static const char *reference_of(const struct run_spec *spec)
                                                                                            : "probe";
 }
 
-/* A finished run's perplexity, NAN while it has none. */
+/* A finished run's perplexity, NAN while it has none (or it failed). */
 static double done_ppl(const struct controller *c, const char *name)
 {
     for (int i = 0; i < c->n_done; i++)
         if (strcmp(c->done[i].name, name) == 0) return c->done[i].ppl;
     return NAN;
+}
+
+/* 1 once the run has ended, done or failed. */
+static int has_ended(const struct controller *c, const char *name)
+{
+    for (int i = 0; i < c->n_done; i++)
+        if (strcmp(c->done[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static int remember_replicate(struct controller *c, const char *name, const char *of, char *err)
+{
+    for (int i = 0; i < c->n_reps; i++) if (strcmp(c->reps[i].name, name) == 0) return 0;
+    if (c->n_reps == c->cap_reps) {
+        int cap = c->cap_reps ? 2 * c->cap_reps : 16;
+        struct replicate *r = realloc(c->reps, (size_t)cap * sizeof *r);
+        if (!r) { snprintf(err, CASCADE_ERR_MAX, "out of memory for %d replicates", cap); return -1; }
+        c->reps = r;
+        c->cap_reps = cap;
+    }
+    snprintf(c->reps[c->n_reps].name, sizeof c->reps[0].name, "%s", name);
+    snprintf(c->reps[c->n_reps++].of, sizeof c->reps[0].of, "%s", of);
+    return 0;
+}
+
+/* The perplexity a Δ is against [ours, SPEC 5]: the mean over the reference and its
+ * replicates (the noise floor's runs) that are done; NAN until the reference is done and
+ * every replicate of it in the plan has ended, so that a Δ never depends on the order in
+ * which runs finish. */
+static double reference_ppl(const struct controller *c, const char *ref)
+{
+    double sum = done_ppl(c, ref);
+    if (isnan(sum)) return NAN;
+    int n = 1;
+    for (int i = 0; i < c->n_reps; i++) {
+        if (strcmp(c->reps[i].of, ref) != 0) continue;
+        if (!has_ended(c, c->reps[i].name)) return NAN;
+        double p = done_ppl(c, c->reps[i].name);
+        if (isfinite(p)) { sum += p; n++; }
+    }
+    return sum / n;
 }
 
 static int remember_done(struct controller *c, const char *name, double ppl, char *err)
@@ -290,7 +335,7 @@ static int record_outcome(struct controller *c, const struct run_job *job, const
     struct param_counts pc = model_config_param_counts(&spec->arch);
     if (strcmp(spec->role, "probe") == 0) c->probe_params = pc;
     if (remember_done(c, spec->name, o->val.perplexity, err) != 0) return -1;
-    double ref = done_ppl(c, reference_of(spec));
+    double ref = reference_ppl(c, reference_of(spec));
     struct db_result r = { 0 };
     r.params_total = (int64_t)pc.total;
     r.params_attention = (int64_t)pc.attention;
@@ -322,6 +367,7 @@ static int load_done(struct controller *c, const struct run_spec *probe, char *e
     if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
+        if (rows[i].status == DB_FAILED) rc = remember_done(c, rows[i].name, NAN, err);
         if (rows[i].status != DB_DONE) continue;
         struct db_result r;
         int found = 0;
@@ -382,6 +428,14 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
         if (c->ex.next(&c->ex, &rep) != 0) break;
         in_flight--;
         waiting[n_wait++] = rep;
+        /* ended on arrival (done or failed), so that the references' means can wait for it */
+        const char *arrived = NULL;
+        for (int j = 0; j < n; j++) if (jobs[j].run_id == rep.run_id) arrived = jobs[j].spec.name;
+        if (arrived && rep.rc == 0 && rep.outcome.status == 0 && remember_done(c, arrived, rep.outcome.val.perplexity, err))
+            failed = 1;
+        if (arrived && (rep.rc == CAMPAIGN_RUN_BAD || (rep.rc == 0 && rep.outcome.status == 1)) &&
+            !has_ended(c, arrived) && remember_done(c, arrived, NAN, err))
+            failed = 1;
         /* record every waiting report whose reference is known, in arrival order */
         for (int progress = 1; progress;) {
             progress = 0;
@@ -390,7 +444,7 @@ static int run_jobs(struct controller *c, struct run_job *jobs, int n, char *err
                 for (int j = 0; j < n; j++) if (jobs[j].run_id == waiting[i].run_id) job = &jobs[j];
                 assert(job);
                 const char *ref = reference_of(&job->spec);
-                if (isnan(done_ppl(c, ref)) && strcmp(job->spec.name, ref) != 0 && waiting[i].rc == 0 &&
+                if (isnan(reference_ppl(c, ref)) && strcmp(job->spec.name, ref) != 0 && waiting[i].rc == 0 &&
                     waiting[i].outcome.status == 0)
                     continue;   /* its reference has not reported yet */
                 int r = record_report(c, job, &waiting[i], err);
@@ -566,6 +620,7 @@ static int add_run(struct controller *c, const struct run_spec *s, int seq, int6
     int created;
     int rc = db_run_add(c->db, &r, id, &created, err);
     free(r.arch_json);
+    if (rc == 0 && s->replicate_of[0]) rc = remember_replicate(c, s->name, s->replicate_of, err);
     return rc;
 }
 
@@ -592,20 +647,21 @@ static enum campaign_end run_stages(struct controller *c, char *err)
     int rc = run_specs(c, base, 2, err);
     if (rc != 0) return end_of(rc);
     double erank[TRAINER_MAX_LAYERS], spread[TRAINER_MAX_LAYERS];
-    int n_windows = 1;
+    for (int l = 0; l < TRAINER_MAX_LAYERS; l++) erank[l] = spread[l] = NAN;
+    int n_windows = 1, measure = c->cc.strategy != STRATEGY_RANDOM;   /* random search measures nothing */
     for (int i = 0; i < 2; i++) {
         if (run_status(c, base[i].name) != DB_DONE) {
             snprintf(err, CASCADE_ERR_MAX, "the %s failed; candidates need it (see 'cascade query runs')", base[i].name);
             return CAMPAIGN_REFERENCE_FAILED;
         }
-        if (analyse_run(c, ids[i], base[i].name, i == 0 ? erank : NULL, spread, &n_windows, err) != 0) {
+        if (analyse_run(c, ids[i], base[i].name, i == 0 && measure ? erank : NULL, spread, &n_windows, err) != 0) {
             char e[CASCADE_ERR_MAX];
             snprintf(e, sizeof e, "analysis of %s: %s", base[i].name, err);
             snprintf(err, CASCADE_ERR_MAX, "%s", e);
             return CAMPAIGN_REFERENCE_FAILED;
         }
     }
-    note_profile(c, "probe", erank, spread, n_windows, c->cc.base.model.n_layer);
+    if (measure) note_profile(c, "probe", erank, spread, n_windows, c->cc.base.model.n_layer);
     char line[512];
     int k;
 
@@ -719,7 +775,9 @@ static int choose_incumbent(struct controller *c, int round, struct incumbent *b
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const struct db_run *row = &rows[i];
-        int eligible = row->role == DB_ROLE_PROBE || row->role == DB_ROLE_CANDIDATE || row->role == DB_ROLE_CONTROL;
+        /* mixed: measured and blind alike; measured and random: never a control */
+        int eligible = row->role == DB_ROLE_PROBE || row->role == DB_ROLE_CANDIDATE ||
+                       (row->role == DB_ROLE_CONTROL && c->cc.strategy == STRATEGY_MIXED);
         if (!eligible || row->status != DB_DONE || row->round > round || row->replicate_of[0]) continue;
         struct model_config arch;
         char why[CASCADE_ERR_MAX];
@@ -746,6 +804,28 @@ static int choose_incumbent(struct controller *c, int round, struct incumbent *b
     return rc;
 }
 
+/* The models the campaign proposed in rounds <= max_round (every run's recorded
+ * architecture), so that a later round never proposes one again (a resumed round proposes
+ * its own again, the same). *out malloc'ed. */
+static int trained_models(struct controller *c, int max_round, struct model_config **out, int *n_out, char *err)
+{
+    struct db_run *rows;
+    int n;
+    if (db_runs_list(c->db, c->campaign_id, &rows, &n, err) != 0) return -1;
+    struct model_config *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
+    int k = 0;
+    if (!v) { db_runs_free(rows, n); snprintf(err, CASCADE_ERR_MAX, "out of memory"); return -1; }
+    for (int i = 0; i < n; i++) {
+        char why[CASCADE_ERR_MAX];
+        if (rows[i].round > max_round) continue;
+        if (rows[i].arch_json[0] && model_config_from_json_string(&v[k], rows[i].arch_json, "recorded", why) == 0) k++;
+    }
+    db_runs_free(rows, n);
+    *out = v;
+    *n_out = k;
+    return 0;
+}
+
 /* Rounds after the first [SPEC 5]: from the incumbent, re-measured, one layer's change at a
  * time, until no proposal stays within budget or max_rounds. Row r of `rounds` is the
  * incumbent after round r (0: after the first round); round r+1 starts from it. */
@@ -767,25 +847,38 @@ static enum campaign_end run_rounds(struct controller *c, char *err)
         if (last) return CAMPAIGN_FINISHED;
         snprintf(prev, sizeof prev, "%s", inc.name);
         double value[TRAINER_MAX_LAYERS], spread[TRAINER_MAX_LAYERS];
-        int n_windows;
-        if (analyse_run(c, inc.id, inc.name, value, spread, &n_windows, err) != 0) return CAMPAIGN_FAILED;
-        note_profile(c, inc.name, value, spread, n_windows, inc.arch.n_layer);
+        for (int l = 0; l < TRAINER_MAX_LAYERS; l++) value[l] = spread[l] = NAN;
+        int n_windows = 0;
+        /* random search reads no measurement: the incumbent is analysed for the report only */
+        int random = c->cc.strategy == STRATEGY_RANDOM;
+        if (analyse_run(c, inc.id, inc.name, random ? NULL : value, spread, &n_windows, err) != 0) return CAMPAIGN_FAILED;
+        if (!random) note_profile(c, inc.name, value, spread, n_windows, inc.arch.n_layer);
+        struct model_config *trained;
+        int n_trained;
+        if (trained_models(c, r, &trained, &n_trained, err) != 0) return CAMPAIGN_FAILED;
         struct run_spec *props;
         int np;
-        if (campaign_propose_round(&c->cc, r + 1, inc.name, &inc.arch, value, &props, &np) != 0) {
+        int rc = campaign_propose_round(&c->cc, r + 1, inc.name, &inc.arch, value,
+                                        c->cc.measure == MEASURE_SENSITIVITY && !random ? &c->sens : NULL, trained,
+                                        n_trained, &props, &np);
+        free(trained);
+        if (rc != 0) {
             snprintf(err, CASCADE_ERR_MAX, "out of memory proposing round %d", r + 1);
             return CAMPAIGN_FAILED;
         }
-        for (int i = 0; i < np; i++) {
+        int n_tries = 0;
+        for (int i = 0; i < np; i++) n_tries += strcmp(props[i].role, "baseline") != 0;
+        note(c, "round %d: %d proposals from %s (%s; and the round's reference)", r + 1, n_tries, inc.name,
+             campaign_strategy_name(c->cc.strategy));
+        /* with nothing to try, nothing is added: the next pass finds the same incumbent and
+         * ends the search */
+        for (int i = 0; i < np && n_tries; i++) {
             int64_t id;
             if (add_run(c, &props[i], 1000 * (r + 1) + i, &id, err) != 0) { free(props); return CAMPAIGN_FAILED; }
         }
-        note(c, "round %d: %d proposals from %s (and the round's reference)", r + 1, np - 1, inc.name);
-        int rc = np > 1 ? run_specs(c, props, np, err) : 0;
+        rc = n_tries ? run_specs(c, props, np, err) : 0;
         free(props);
         if (rc != 0) return end_of(rc);
-        /* with nothing to try (np 1: the reference alone) the next pass finds the same
-         * incumbent and ends the search */
     }
 }
 
@@ -972,6 +1065,7 @@ out:
     if (c->ds.tokens) data_free(&c->ds);
     campaign_config_free(&c->cc);
     free(c->done);
+    free(c->reps);
     free(c);
     return end;
 }

@@ -352,7 +352,7 @@ static void add_low_k(struct proposals *p, const struct campaign_config *cc, con
     for (int i = 0; i < k; i++) { low[order[i]] = 1; high[order[L - 1 - i]] = 1; }
     /* blind: k layers drawn from the seed (partial Fisher-Yates), drawn again (a few times)
      * while they are low{k}'s own */
-    uint64_t rng = cc->base.seed ^ (0x6c6f77626c696e64ULL + (uint64_t)k);
+    uint64_t rng = campaign_run_seed(cc) ^ (0x6c6f77626c696e64ULL + (uint64_t)k);
     for (int tries = 0; tries < 16; tries++) {
         int pool[TRAINER_MAX_LAYERS], same = 1;
         for (int l = 0; l < L; l++) { pool[l] = l; blind[l] = 0; }
@@ -482,7 +482,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         snprintf(r->name, sizeof r->name, "%s_r%d", ref, i);
         snprintf(r->role, sizeof r->role, "baseline");
         snprintf(r->replicate_of, sizeof r->replicate_of, "%s", ref);
-        r->seed = cc->base.seed + (uint64_t)(i - 1);
+        r->seed = (inherit ? campaign_run_seed(cc) : cc->base.seed) + (uint64_t)(i - 1);
         snprintf(r->reason, sizeof r->reason, "noise floor: %s again with seed %llu (%s), replicate %d of %d; the "
                  "spread of these perplexities is the noise every delta is compared with [SPEC 5]", ref,
                  (unsigned long long)r->seed, inherit ? "the continuation's data order" : "initialisation and data order",
@@ -490,6 +490,9 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         r->inherit_from = inherit ? SOURCE_PROBE : SOURCE_NONE;
         r->steps = steps;
     }
+    /* measured and random searches are their rounds alone: the first stage trains only
+     * the references */
+    if (cc->strategy != STRATEGY_MIXED) goto done;
     /* K: the leading layers whose cascade value is at or below the threshold */
     int K = 0;
     while (K < L && layer_erank[K] <= cc->linear_threshold) K++;
@@ -587,7 +590,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             snprintf(r->name, sizeof r->name, "%s_s%d", base.name, s);
             snprintf(r->replicate_of, sizeof r->replicate_of, "%s", base.name);
             if (base.control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s_s%d", base.control_of, s);
-            r->seed = cc->base.seed + (uint64_t)(s - 1);
+            r->seed = (inherit ? campaign_run_seed(cc) : cc->base.seed) + (uint64_t)(s - 1);
             const char *ref = inherit ? CAMPAIGN_PROBE_CONT : "probe";
             if (s <= cc->replicates) snprintf(r->reference, sizeof r->reference, "%s_r%d", ref, s);
             size_t k = strlen(r->reason);
@@ -596,6 +599,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
                      s, cc->candidate_replicates);
         }
     }
+done:
     if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
     *out = p.v;
     *n = p.n;
@@ -607,129 +611,253 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
 /* Budget-driven rounds                                                                   */
 
 /* The name of round r's equal-budget reference (round 0's is probe_cont). */
-static void round_reference(char *out, size_t n, int round)
+void campaign_round_reference(char *out, size_t n, int round)
 {
     if (round <= 0) snprintf(out, n, "%s", CAMPAIGN_PROBE_CONT);
     else snprintf(out, n, "probe_round%d", round);
 }
 
-/* A round proposal: inherits `parent`, trained inherit_steps, Δ against `reference`. */
-static struct run_spec *round_spec(struct proposals *p, const struct campaign_config *cc, int round,
-                                   const struct model_config *arch, const struct model_config *from,
-                                   const char *parent, const char *reference)
+uint64_t campaign_run_seed(const struct campaign_config *cc)
 {
-    struct run_spec *r = propose(p, arch, from);
+    return cc->search_seed_set ? cc->search_seed : cc->base.seed;
+}
+
+/* The round's context: what every proposal of round `round` shares. */
+struct round_ctx {
+    const struct campaign_config *cc;
+    int round;
+    const char *incumbent;             /* its name: the parent of every proposal */
+    const struct model_config *arch;   /* its architecture */
+    const struct model_config *trained;/* (n_trained) architectures trained before */
+    int n_trained;
+    char ref[64];                      /* this round's equal-budget reference */
+};
+
+static int was_trained(const struct round_ctx *x, const struct model_config *a)
+{
+    for (int i = 0; i < x->n_trained; i++) if (same_arch(&x->trained[i], a)) return 1;
+    return 0;
+}
+
+/* A round proposal: inherits the incumbent, trained inherit_steps, Δ against the round's
+ * reference; NULL when it is the incumbent, an earlier proposal, or trained before. */
+static struct run_spec *round_spec(struct proposals *p, const struct round_ctx *x, const struct model_config *arch,
+                                   const char *role)
+{
+    if (was_trained(x, arch)) return NULL;
+    struct run_spec *r = propose(p, arch, x->arch);
     if (!r) return NULL;
-    r->round = round;
+    r->round = x->round;
     r->inherit_from = SOURCE_PROBE;   /* inherits (from parent, which names the run) */
-    snprintf(r->parent, sizeof r->parent, "%s", parent);
-    snprintf(r->reference, sizeof r->reference, "%s", reference);
-    snprintf(r->role, sizeof r->role, "candidate");
-    r->steps = cc->inherit_steps;
+    snprintf(r->parent, sizeof r->parent, "%s", x->incumbent);
+    snprintf(r->reference, sizeof r->reference, "%s", x->ref);
+    snprintf(r->role, sizeof r->role, "%s", role);
+    r->steps = x->cc->inherit_steps;
     return r;
+}
+
+/* The dims a cut of layer l removes: measured (the multiplier rule on value_l, or under
+ * sensitivity the next grid point down), or measure-free (random: to half, rounded up to
+ * head_dim_step). 0 when the layer cannot be cut. */
+static int cut_dims(const struct round_ctx *x, int l, const double *value, const struct campaign_sensitivity *sens,
+                    int random)
+{
+    const struct campaign_config *cc = x->cc;
+    int d = x->arch->layers[l].head_dim, to;
+    if (random) {
+        to = (int)ceil(d / 2.0 / cc->head_dim_step - 1e-9) * cc->head_dim_step;
+        if (to < cc->head_dim_min) to = cc->head_dim_min;
+    } else if (sens) {
+        to = d;
+        for (int j = 0; j < sens->n_dims; j++) if (sens->dims[j] < d && !isnan(sens->cut_loss[l][j])) to = sens->dims[j];
+    } else {
+        to = allocated_dim(cc, cc->n_multipliers ? cc->multipliers[0] : 1.0, value[l], d);
+    }
+    return to < d ? d - to : 0;
+}
+
+/* What a measured cut of layer l costs per attention parameter saved (lower: better); the
+ * rank rule's order is the most dims removed first. */
+static double cut_score(const struct round_ctx *x, int l, int removed, const struct campaign_sensitivity *sens)
+{
+    if (!sens) return -(double)removed;
+    int to = x->arch->layers[l].head_dim - removed;
+    double loss = NAN;
+    for (int j = 0; j < sens->n_dims; j++) if (sens->dims[j] == to) loss = sens->cut_loss[l][j];
+    struct model_config a = *x->arch;
+    a.layers[l].head_dim = to;
+    double saved = (double)model_config_param_counts(x->arch).attention - (double)model_config_param_counts(&a).attention;
+    return (loss - sens->base_loss) / (saved > 0 ? saved : 1.0);
 }
 
 int campaign_propose_round(const struct campaign_config *cc, int round, const char *incumbent,
                            const struct model_config *arch, const double *value,
-                           struct run_spec **out, int *n)
+                           const struct campaign_sensitivity *sens, const struct model_config *trained,
+                           int n_trained, struct run_spec **out, int *n)
 {
     struct proposals p = { 0 };
     const int L = arch->n_layer;
+    const int random = cc->strategy == STRATEGY_RANDOM;
     const char *mname = campaign_measure_name(cc->measure);
-    char ref[64], prev_ref[64], er[256];
-    round_reference(ref, sizeof ref, round);
-    round_reference(prev_ref, sizeof prev_ref, round - 1);
+    struct round_ctx x = { cc, round, incumbent, arch, trained, n_trained, "" };
+    char prev_ref[64], er[256];
+    campaign_round_reference(x.ref, sizeof x.ref, round);
+    campaign_round_reference(prev_ref, sizeof prev_ref, round - 1);
     int k = 0;
     er[0] = 0;
-    for (int l = 0; l < L && k < (int)sizeof er; l++)
-        k += arch->layers[l].kind == ATTN_SD ? snprintf(er + k, sizeof er - k, "%s%.2f", l ? ", " : "", value[l])
+    for (int l = 0; !random && l < L && k < (int)sizeof er; l++)
+        k += arch->layers[l].kind == ATTN_SD ? snprintf(er + k, sizeof er - k, "%s%.3g", l ? ", " : "", value[l])
                                              : snprintf(er + k, sizeof er - k, "%s-", l ? ", " : "");
 
-    /* the equal-budget reference of this round: the probe, continued once more */
+    /* the equal-budget reference of this round: the previous one continued once more (its Δ
+     * against the previous reference), and its replicates with other seeds */
     struct run_spec probe, standard;
     campaign_baselines(cc, &probe, &standard);
-    struct run_spec *r = append(&p);
-    if (r) {
+    for (int i = 1; i <= cc->replicates; i++) {
+        struct run_spec *r = append(&p);
+        if (!r) break;
         *r = probe;
-        snprintf(r->name, sizeof r->name, "%s", ref);
+        if (i == 1) snprintf(r->name, sizeof r->name, "%s", x.ref);
+        else snprintf(r->name, sizeof r->name, "%s_r%d", x.ref, i);
         snprintf(r->role, sizeof r->role, "baseline");
-        snprintf(r->reason, sizeof r->reason, "equal-budget reference of round %d: %s continued %d steps more, as "
-                 "long as this round's proposals have trained in all", round, prev_ref, cc->inherit_steps);
+        if (i == 1)
+            snprintf(r->reason, sizeof r->reason, "equal-budget reference of round %d: %s continued %d steps more, as "
+                     "long as this round's proposals have trained in all", round, prev_ref, cc->inherit_steps);
+        else
+            snprintf(r->reason, sizeof r->reason, "noise floor of round %d: %s again with seed %llu (the continuation's "
+                     "data order), replicate %d of %d", round, x.ref, (unsigned long long)(campaign_run_seed(cc) + i - 1),
+                     i, cc->replicates);
         r->round = round;
         r->inherit_from = SOURCE_PROBE;
         snprintf(r->parent, sizeof r->parent, "%s", prev_ref);
+        snprintf(r->reference, sizeof r->reference, "%s", prev_ref);
+        if (i > 1) {
+            snprintf(r->replicate_of, sizeof r->replicate_of, "%s", x.ref);
+            r->seed = campaign_run_seed(cc) + (uint64_t)(i - 1);
+            snprintf(r->reference, sizeof r->reference, "%s", x.ref);
+        }
         r->steps = cc->inherit_steps;
     }
+    int n_refs = p.n;
 
     int sd[TRAINER_MAX_LAYERS], n_sd = 0;
     for (int l = 0; l < L; l++) if (arch->layers[l].kind == ATTN_SD) sd[n_sd++] = l;
-    int made = 0;
-    /* 1. linearise the S–D layer the measurement ranks lowest, and a blind other one */
-    if (n_sd >= 2 && made < cc->per_round) {
-        int lo = sd[0];
-        for (int i = 1; i < n_sd; i++) if (value[sd[i]] < value[lo]) lo = sd[i];
-        struct model_config a = *arch;
-        a.layers[lo].kind = ATTN_LINEAR;
-        char name[64];
-        snprintf(name, sizeof name, "r%d_lin%d", round, lo);
-        if ((r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
-            snprintf(r->name, sizeof r->name, "%s", name);
-            snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the lowest %s "
-                     "(%.2f; by layer: %s), made linear [SPEC 5]", round, incumbent, lo, mname, value[lo], er);
-            made++;
-        }
-        uint64_t rng = cc->base.seed * 7919u + (uint64_t)round;
-        int other = lo;
-        while (other == lo) other = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
-        a = *arch;
-        a.layers[other].kind = ATTN_LINEAR;
-        if (made < cc->per_round && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
-            snprintf(r->name, sizeof r->name, "r%d_linblind%d", round, other);
-            snprintf(r->role, sizeof r->role, "control");
-            snprintf(r->control_of, sizeof r->control_of, "%s", name);
-            snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without the "
-                     "measurement, made linear [SPEC 5]", name, other);
-            made++;
-        }
-    }
-    /* 2. cut the S–D layer with the most slack to its measured rank, and as its blind
-     * control another S–D layer (drawn from the seed) cut by as many dims */
-    if (n_sd >= 1 && made < cc->per_round) {
-        double m = cc->multipliers[0];
-        int at = -1, cut = 0;
-        for (int i = 0; i < n_sd; i++) {
-            int l = sd[i], slack = arch->layers[l].head_dim - allocated_dim(cc, m, value[l], arch->layers[l].head_dim);
-            if (slack > cut) { cut = slack; at = l; }
-        }
-        char name[64];
-        snprintf(name, sizeof name, "r%d_cut%d", round, at);
-        struct model_config a = *arch;
-        if (at >= 0) a.layers[at].head_dim -= cut;
-        if (at >= 0 && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
-            snprintf(r->name, sizeof r->name, "%s", name);
-            snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the most room, cut "
-                     "from d %d to clamp(round_up(%g * %s, %d), %d, d) = %d (%s by layer: %s) [SPEC 5]", round,
-                     incumbent, at, arch->layers[at].head_dim, m, mname, cc->head_dim_step, cc->head_dim_min,
-                     a.layers[at].head_dim, mname, er);
-            made++;
-            uint64_t rng = cc->base.seed * 104729u + (uint64_t)round;
-            int other = -1;
-            for (int tries = 0; tries < 64 && other < 0; tries++) {
-                int l = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
-                if (l != at && arch->layers[l].head_dim - cut >= cc->head_dim_min) other = l;
+    uint64_t rng = campaign_run_seed(cc) * 7919u + (uint64_t)round;
+    struct run_spec *r;
+
+    if (random) {
+        /* per_round changes, lin and cut in turn, each of a layer drawn from the seed; a draw
+         * that repeats a model trained before is drawn again (a few times) */
+        for (int made = 0, tries = 0; made < cc->per_round && tries < 64 && n_sd > 0; tries++) {
+            int want_lin = made % 2 == 0, l = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
+            struct model_config a = *arch;
+            char name[64], why[512];
+            if (want_lin && n_sd >= 2) {
+                a.layers[l].kind = ATTN_LINEAR;
+                snprintf(name, sizeof name, "r%d_rlin%d", round, l);
+                snprintf(why, sizeof why, "round %d from %s (random search): layer %d, drawn from the seed, made linear",
+                         round, incumbent, l);
+            } else {
+                int cut = cut_dims(&x, l, value, NULL, 1);
+                if (!cut) continue;
+                a.layers[l].head_dim -= cut;
+                snprintf(name, sizeof name, "r%d_rcut%d", round, l);
+                snprintf(why, sizeof why, "round %d from %s (random search): layer %d, drawn from the seed, cut from d "
+                         "%d to %d (half, rounded up to %d)", round, incumbent, l, arch->layers[l].head_dim,
+                         a.layers[l].head_dim, cc->head_dim_step);
             }
-            a = *arch;
-            if (other >= 0) a.layers[other].head_dim -= cut;
-            if (other >= 0 && made < cc->per_round && (r = round_spec(&p, cc, round, &a, arch, incumbent, ref))) {
-                snprintf(r->name, sizeof r->name, "r%d_cutblind%d", round, other);
-                snprintf(r->role, sizeof r->role, "control");
-                snprintf(r->control_of, sizeof r->control_of, "%s", name);
-                snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without the "
-                         "measurement, cut by the same %d dims (same size) [SPEC 5]", name, other, cut);
+            if (!(r = round_spec(&p, &x, &a, "candidate"))) continue;
+            snprintf(r->name, sizeof r->name, "%s", name);
+            snprintf(r->reason, sizeof r->reason, "%s", why);
+            made++;
+        }
+    } else {
+        int made = 0;
+        /* 1. linearise the S–D layer the measurement ranks lowest (the next lowest where that
+         * model was trained before), and a blind other one */
+        if (n_sd >= 2 && made < cc->per_round) {
+            int order[TRAINER_MAX_LAYERS], lo = -1;
+            double v[TRAINER_MAX_LAYERS];
+            for (int l = 0; l < L; l++) v[l] = arch->layers[l].kind == ATTN_SD ? value[l] : NAN;
+            rank_layers(v, L, order);
+            struct model_config a;
+            for (int i = 0; i < n_sd && lo < 0; i++) {
+                a = *arch;
+                a.layers[order[i]].kind = ATTN_LINEAR;
+                if (!was_trained(&x, &a)) lo = order[i];
+            }
+            char name[64];
+            snprintf(name, sizeof name, "r%d_lin%d", round, lo);
+            if (lo >= 0 && (r = round_spec(&p, &x, &a, "candidate"))) {
+                snprintf(r->name, sizeof r->name, "%s", name);
+                snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the lowest %s "
+                         "(%.3g; by layer: %s) of those not made linear before, made linear [SPEC 5]", round,
+                         incumbent, lo, mname, value[lo], er);
                 made++;
+                int other = lo;
+                for (int tries = 0; tries < 64 && other == lo; tries++) other = sd[trainer_rng_next(&rng) % (uint64_t)n_sd];
+                a = *arch;
+                a.layers[other].kind = ATTN_LINEAR;
+                if (other != lo && made < cc->per_round && (r = round_spec(&p, &x, &a, "control"))) {
+                    snprintf(r->name, sizeof r->name, "r%d_linblind%d", round, other);
+                    snprintf(r->control_of, sizeof r->control_of, "%s", name);
+                    snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without "
+                             "the measurement, made linear [SPEC 5]", name, other);
+                    made++;
+                }
+            }
+        }
+        /* 2. cut the S–D layer the measurement says gives most (most room to its measured
+         * rank; under sensitivity the least loss per parameter saved), skipping models
+         * trained before; as its blind control another S–D layer (from the seed) cut by as
+         * many dims */
+        if (n_sd >= 1 && made < cc->per_round) {
+            int at = -1, cut = 0;
+            double best = INFINITY;
+            for (int i = 0; i < n_sd; i++) {
+                int l = sd[i], c = cut_dims(&x, l, value, sens, 0);
+                if (!c) continue;
+                struct model_config a = *arch;
+                a.layers[l].head_dim -= c;
+                double score = cut_score(&x, l, c, sens);
+                if (!was_trained(&x, &a) && score < best) { best = score; at = l; cut = c; }
+            }
+            char name[64];
+            snprintf(name, sizeof name, "r%d_cut%d", round, at);
+            struct model_config a = *arch;
+            if (at >= 0) a.layers[at].head_dim -= cut;
+            if (at >= 0 && (r = round_spec(&p, &x, &a, "candidate"))) {
+                snprintf(r->name, sizeof r->name, "%s", name);
+                if (sens)
+                    snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the cut one grid step down (d %d "
+                             "to %d) that adds the least validation loss per attention parameter saved (sensitivity) "
+                             "[ours]", round, incumbent, at, arch->layers[at].head_dim, a.layers[at].head_dim);
+                else
+                    snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the most "
+                             "room, cut from d %d to clamp(round_up(%g * %s, %d), %d, d) = %d (%s by layer: %s) "
+                             "[SPEC 5]", round, incumbent, at, arch->layers[at].head_dim,
+                             cc->n_multipliers ? cc->multipliers[0] : 1.0, mname, cc->head_dim_step, cc->head_dim_min,
+                             a.layers[at].head_dim, mname, er);
+                made++;
+                int other = -1;
+                uint64_t rng2 = campaign_run_seed(cc) * 104729u + (uint64_t)round;
+                for (int tries = 0; tries < 64 && other < 0; tries++) {
+                    int l = sd[trainer_rng_next(&rng2) % (uint64_t)n_sd];
+                    if (l != at && arch->layers[l].head_dim - cut >= cc->head_dim_min) other = l;
+                }
+                a = *arch;
+                if (other >= 0) a.layers[other].head_dim -= cut;
+                if (other >= 0 && made < cc->per_round && (r = round_spec(&p, &x, &a, "control"))) {
+                    snprintf(r->name, sizeof r->name, "r%d_cutblind%d", round, other);
+                    snprintf(r->control_of, sizeof r->control_of, "%s", name);
+                    snprintf(r->reason, sizeof r->reason, "blind control of %s: layer %d, drawn from the seed without "
+                             "the measurement, cut by the same %d dims (same size) [SPEC 5]", name, other, cut);
+                    made++;
+                }
             }
         }
     }
+    (void)n_refs;
     if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
     *out = p.v;
     *n = p.n;

@@ -386,10 +386,18 @@ TEST(search_round_proposals_one_layer_at_a_time)
     double v[6] = { 9.0, 3.0, 12.0, 20.0, 7.0, 1.0 };  /* layer 5 is linear: its value is not read */
     struct run_spec *p;
     int n;
-    REQUIRE(campaign_propose_round(&cc, 2, "r1_lin5", &arch, v, &p, &n) == 0);
-    REQUIRE_MSG(n == 5, "%d proposals", n);
+    REQUIRE(campaign_propose_round(&cc, 2, "r1_lin5", &arch, v, NULL, NULL, 0, &p, &n) == 0);
+    REQUIRE_MSG(n == 7, "%d proposals", n);   /* the reference and its 2 replicates, then 4 */
+    /* the round's reference continues the previous one and its Δ is against it; its
+     * replicates repeat it with the next seeds */
     CHECK(strcmp(p[0].name, "probe_round2") == 0 && strcmp(p[0].parent, "probe_round1") == 0 &&
-          strcmp(p[0].role, "baseline") == 0);
+          strcmp(p[0].role, "baseline") == 0 && strcmp(p[0].reference, "probe_round1") == 0);
+    for (int i = 1; i <= 2; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "probe_round2_r%d", i + 1);
+        CHECK(strcmp(p[i].name, nm) == 0 && strcmp(p[i].replicate_of, "probe_round2") == 0 &&
+              strcmp(p[i].parent, "probe_round1") == 0 && p[i].seed == cc.base.seed + (uint64_t)i);
+    }
     const struct run_spec *r = named(p, n, "r2_lin1");
     REQUIRE(r != NULL);
     CHECK(r->arch.layers[1].kind == ATTN_LINEAR && strcmp(r->parent, "r1_lin5") == 0 &&
@@ -535,4 +543,75 @@ TEST(search_low_k_follows_the_profile_anywhere)
     const char *bad = "{\"name\": \"lk\", \"data\": {\"path\": \"x.txt\"}, \"model\": {\"n_layer\": 3}, "
                       "\"search\": {\"low_k\": [1, 3]}}";
     CHECK_MSG(load(t_, &cc, bad, err) == -1 && strstr(err, "search.low_k[1]: expected an integer in 1..2"), "%s", err);
+}
+
+/* A round never proposes a model trained before: the measured choice gives way to the
+ * next (the next-lowest layer; the next best cut). */
+TEST(search_round_never_repeats_a_trained_model)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE_MSG(load(t_, &cc, campaign_json, err) == 0, "%s", err);
+    struct run_spec probe, standard;
+    campaign_baselines(&cc, &probe, &standard);
+    struct model_config arch = probe.arch;
+    arch.layers[5].kind = ATTN_LINEAR;
+    double v[6] = { 9.0, 3.0, 12.0, 20.0, 7.0, 1.0 };
+    struct model_config trained[2] = { arch, arch };
+    trained[0].layers[1].kind = ATTN_LINEAR;     /* what r2_lin1 would be */
+    trained[1].layers[1].head_dim = 4;           /* what r2_cut1 would be */
+    struct run_spec *p;
+    int n;
+    REQUIRE(campaign_propose_round(&cc, 2, "r1_lin5", &arch, v, NULL, trained, 2, &p, &n) == 0);
+    CHECK(!named(p, n, "r2_lin1") && !named(p, n, "r2_cut1"));
+    const struct run_spec *lin = named(p, n, "r2_lin4"), *cut = named(p, n, "r2_cut4");
+    CHECK_MSG(lin && lin->arch.layers[4].kind == ATTN_LINEAR, "next-lowest layer 4 made linear");
+    CHECK_MSG(cut && cut->arch.layers[4].head_dim == 8, "next most room: layer 4 cut to 8");
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) CHECK(memcmp(&p[i].arch, &trained[k], sizeof trained[k]) != 0);
+    free(p);
+    campaign_config_free(&cc);
+}
+
+/* search.strategy random: per_round changes of a drawn layer each (linear, or the head dim
+ * halved), all candidates; nothing measured is read (NaN values work the same); the same
+ * seed draws the same; another search.seed may draw others. */
+TEST(search_random_strategy_draws_from_the_seed)
+{
+    static const char *json =
+        "{\"name\": \"rs\", \"data\": {\"path\": \"x.txt\"},\n"
+        " \"model\": {\"n_layer\": 6, \"n_embd\": 128, \"n_head\": 4, \"seq_len\": 64},\n"
+        " \"search\": {\"retrain\": \"inherit\", \"budget_ppl_pct\": 5, \"strategy\": \"random\", \"replicates\": 1,\n"
+        "            \"per_round\": 4, \"seed\": %d}}\n";
+    char text[1024], err[CASCADE_ERR_MAX];
+    struct run_spec *p[3];
+    int n[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(text, sizeof text, json, k == 2 ? 99 : 7);
+        struct campaign_config cc;
+        REQUIRE_MSG(load(t_, &cc, text, err) == 0, "%s", err);
+        CHECK(cc.strategy == STRATEGY_RANDOM && campaign_run_seed(&cc) == (k == 2 ? 99u : 7u));
+        struct run_spec probe, standard;
+        campaign_baselines(&cc, &probe, &standard);
+        double v[6];
+        for (int l = 0; l < 6; l++) v[l] = k == 1 ? NAN : 1.0 + l;   /* not read */
+        REQUIRE(campaign_propose_round(&cc, 1, "probe", &probe.arch, v, NULL, NULL, 0, &p[k], &n[k]) == 0);
+        REQUIRE(n[k] == 5);
+        for (int i = 1; i < 5; i++) {
+            const struct run_spec *r = &p[k][i];
+            int lin = 0, cut = 0;
+            for (int l = 0; l < 6; l++) {
+                lin += r->arch.layers[l].kind == ATTN_LINEAR;
+                cut += r->arch.layers[l].head_dim == 16;   /* 32 halved */
+            }
+            CHECK_MSG(strcmp(r->role, "candidate") == 0 && lin + cut == 1 &&
+                      (lin ? strstr(r->name, "_rlin") != NULL : strstr(r->name, "_rcut") != NULL), "%s", r->name);
+        }
+        campaign_config_free(&cc);
+    }
+    for (int i = 0; i < 5; i++) CHECK(memcmp(&p[0][i].arch, &p[1][i].arch, sizeof p[0][i].arch) == 0);
+    int differ = 0;
+    for (int i = 0; i < 5; i++) differ += memcmp(&p[0][i].arch, &p[2][i].arch, sizeof p[0][i].arch) != 0;
+    CHECK(differ > 0);
+    for (int k = 0; k < 3; k++) free(p[k]);
 }
