@@ -801,3 +801,61 @@ TEST(campaign_baselines_from_another_campaign)
     CHECK_MSG(rc != 0 && strstr(out, "train.seed is 1337 in the checkpoint but 5 here"), "exit %d: %s", rc, out);
     free(out);
 }
+
+/* search.strategy random: nothing measured is recorded (no layer_values row: the rules
+ * read nothing), every round proposes per_round drawn changes; killed in round 2 it
+ * resumes to the same answer. measured: no blind control ever becomes the incumbent. */
+#define RANDOM_EXTRA ", \"retrain\": \"inherit\", \"inherit_steps\": 10, \"budget_ppl_pct\": 50, \"max_rounds\": 3, " \
+    "\"per_round\": 4, \"strategy\": \"random\", \"seed\": 11"
+TEST(campaign_random_strategy_kill9_in_round_2_resumes_to_the_same_answer)
+{
+    char cfg_a[512], cfg_b[512], db_a[512], db_b[512], runs_a[512], runs_b[512], *out = NULL;
+    test_tmppath(runs_a, sizeof runs_a, "runs_rsa");
+    test_tmppath(runs_b, sizeof runs_b, "runs_rsb");
+    test_tmppath(db_a, sizeof db_a, "rsa.db");
+    test_tmppath(db_b, sizeof db_b, "rsb.db");
+    write_config(t_, "rs9", runs_a, RANDOM_EXTRA, cfg_a, sizeof cfg_a);
+    int rc = search(cfg_a, db_a, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    CHECK_MSG(!strstr(out, "measured cascade"), "random search measured: %s", out);
+    free(out);
+    out = query(db_a, "SELECT (SELECT count(*) FROM layer_values), (SELECT count(*) FROM runs WHERE role = 'control'), "
+                      "(SELECT count(*) FROM runs WHERE round >= 1 AND role = 'candidate' AND name LIKE 'r%_r%')");
+    CHECK_MSG(strstr(out, "\n0,0,") != NULL && !strstr(out, ",0\r\n"), "%s", out);
+    free(out);
+    write_config(t_, "rs9", runs_b, RANDOM_EXTRA, cfg_b, sizeof cfg_b);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; i=0; "
+             "while [ $i -lt 2000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
+             "2>/dev/null | grep -q 1; do i=$((i+1)); sleep 0.01; done; kill -9 $p; wait $p; "
+             "sqlite3 %s \"SELECT count(*) FROM runs WHERE round = 2 AND status = 'running'\"",
+             test_cascade_bin(), cfg_b, db_b, db_b, db_b);
+    test_run(cmd, &out);
+    CHECK_MSG(strstr(out, "1") != NULL, "not killed in round 2: %s", out);
+    free(out);
+    rc = search(cfg_b, db_b, &out);
+    REQUIRE_MSG(rc == 0, "resume exit %d: %s", rc, out);
+    free(out);
+    char *ra = query(db_a, RESULTS_SQL), *rb = query(db_b, RESULTS_SQL);
+    CHECK_MSG(strcmp(ra, rb) == 0, "results differ:\n%s\nvs\n%s", ra, rb);
+    free(ra); free(rb);
+    ra = query(db_a, ROUNDS_SQL);
+    rb = query(db_b, ROUNDS_SQL);
+    CHECK_MSG(strcmp(ra, rb) == 0, "rounds differ:\n%s\nvs\n%s", ra, rb);
+    free(ra); free(rb);
+
+    /* measured: the same rounds from the measurement; no control is ever an incumbent */
+    char cfg_m[512], db_m[512];
+    rc = run_campaign(t_, "msr", ", \"retrain\": \"inherit\", \"inherit_steps\": 10, \"budget_ppl_pct\": 50, "
+                      "\"max_rounds\": 2, \"strategy\": \"measured\"", cfg_m, db_m, &out);
+    REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    out = query(db_m, "SELECT (SELECT count(*) FROM rounds g JOIN runs r ON r.name = g.incumbent AND "
+                      "r.campaign_id = g.campaign_id WHERE r.role = 'control'), (SELECT count(*) FROM runs WHERE round = 0 "
+                      "AND role IN ('candidate', 'control')), (SELECT count(*) FROM runs WHERE round >= 1 AND role = 'control')");
+    int ctl_inc = -1, first = -1, controls = 0;
+    const char *row = out ? strchr(out, '\n') : NULL;
+    int got = row ? sscanf(row + 1, "%d,%d,%d", &ctl_inc, &first, &controls) : 0;
+    CHECK_MSG(got == 3 && ctl_inc == 0 && first == 0 && controls > 0, "%s", out ? out : "");
+    free(out);
+}
