@@ -94,6 +94,8 @@ struct campaign_config {
                                   * ...): 1 = no noise floor */
     int candidate_replicates;    /* every candidate and control of the first round trained this
                                   * many times, with the same seeds (paired): NAME, NAME_s2, ... */
+    int inherit_short_steps;     /* [ours] an inherited run of fewer steps keeps the probe's final
+                                  * lr, constant (no warmup, no peak) */
     double inherit_lr_frac;      /* [ours] peak lr of an inherited run, as a fraction of
                                   * train.lr; its cosine ends where the probe's ended
                                   * (lr x min_lr_frac), after a warmup of inherit_steps/20 */
@@ -261,7 +263,9 @@ void campaign_arch_string(char *out, int n, const struct model_config *mc);
 int campaign_inherit(struct model *dst, const struct model_config *arch, const struct model *src,
                      uint64_t seed, char *err);
 
-/* The schedule of an inherited run (the continued references included) [ours]: peak lr
+/* The schedule of an inherited run (the continued references included) [ours]: shorter
+ * than inherit_short_steps, constant at train.lr x train.min_lr_frac (the probe's final lr);
+ * else peak lr
  * = train.lr x inherit_lr_frac (never below the probe's final lr), a warmup of steps/20,
  * then cosine down to train.lr x train.min_lr_frac, where the probe's own schedule ended.
  * Restarting at the full peak (with the probe's warmup) undid the probe's anneal: the

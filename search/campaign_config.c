@@ -13,6 +13,7 @@
  *               "retrain": "scratch" | "inherit", "inherit_steps": steps/4 (0: the
  *                          inherited model evaluated as it is, no retraining),
  *               "inherit_lr_frac": 0.25 (campaign_continuation_schedule),
+ *               "inherit_short_steps": 200 (shorter continuations: constant final lr),
  *               "replicates": 3 (the Δ reference's seeds: the noise floor),
  *               "candidate_replicates": 1 (seeds of every candidate and control:
  *                          paired verdicts, v_paired),
@@ -61,6 +62,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "max_rounds",       CONFIG_INT,   1,    100,   0, 0, NULL, OFF_C(max_rounds) },
     { "search", "per_round",        CONFIG_INT,   1,    4,     0, 0, NULL, OFF_C(per_round) },
     { "search", "inherit_lr_frac",  CONFIG_NUM,   0,    1,     1, 0, NULL, OFF_C(inherit_lr_frac) },
+    { "search", "inherit_short_steps", CONFIG_INT, 0,   1e9,   0, 0, NULL, OFF_C(inherit_short_steps) },
     { "search", "analysis_tokens",  CONFIG_INT,   2,    65536, 0, 0, NULL, OFF_C(analysis_tokens) },
     { "search", "analysis_windows", CONFIG_INT,   1,    64,    0, 0, NULL, OFF_C(analysis_windows) },
     { "search", "sensitivity_batches", CONFIG_INT, 1,   1024,  0, 0, NULL, OFF_C(sensitivity_batches) },
@@ -118,6 +120,7 @@ static void campaign_defaults(struct campaign_config *cc)
     cc->retrain = RETRAIN_SCRATCH;
     cc->inherit_steps = cc->base.steps / 4 > 0 ? cc->base.steps / 4 : 1;
     cc->inherit_lr_frac = CAMPAIGN_INHERIT_LR_FRAC;
+    cc->inherit_short_steps = 200;
     cc->replicates = 3;
     cc->candidate_replicates = 1;
     cc->budget_ppl_pct = 0.0;

@@ -26,6 +26,14 @@ static int fail(char *err, const char *fmt, ...)
 void campaign_continuation_schedule(const struct campaign_config *cc, struct train_config *tc)
 {
     double end_lr = cc->base.lr * cc->base.min_lr_frac;   /* where the probe's schedule ended */
+    if (tc->steps < cc->inherit_short_steps) {
+        /* a short continuation stays at the probe's final lr: a new peak it has no time to
+         * anneal from leaves it worse than the probe (docs/campaigns.md "Continuation") */
+        tc->lr = end_lr;
+        tc->min_lr_frac = 1.0;
+        tc->warmup_steps = 0;
+        return;
+    }
     tc->lr = cc->base.lr * cc->inherit_lr_frac;
     tc->min_lr_frac = tc->lr > end_lr ? end_lr / tc->lr : 1.0;
     if (tc->lr < end_lr) tc->lr = end_lr;

@@ -501,7 +501,7 @@ TEST(campaign_rounds_kill9_in_round_2_resumes_to_the_same_answer)
     char cmd[4096];
     /* killed as soon as a run of round 2 is training (polled through sqlite3) */
     snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; i=0; "
-             "while [ $i -lt 2000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
+             "while [ $i -lt 6000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
              "2>/dev/null | grep -q 1; do i=$((i+1)); sleep 0.01; done; kill -9 $p; wait $p; "
              "sqlite3 %s \"SELECT count(*) FROM runs WHERE round = 2 AND status = 'running'\"",
              test_cascade_bin(), cfg_b, db_b, db_b, db_b);
@@ -837,7 +837,7 @@ TEST(campaign_random_strategy_kill9_in_round_2_resumes_to_the_same_answer)
     write_config(t_, "rs9", runs_b, RANDOM_EXTRA, cfg_b, sizeof cfg_b);
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s search --config %s --db %s > /dev/null 2>&1 & p=$!; i=0; "
-             "while [ $i -lt 2000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
+             "while [ $i -lt 6000 ] && ! sqlite3 %s \"SELECT 1 FROM runs WHERE round = 2 AND status = 'running'\" "
              "2>/dev/null | grep -q 1; do i=$((i+1)); sleep 0.01; done; kill -9 $p; wait $p; "
              "sqlite3 %s \"SELECT count(*) FROM runs WHERE round = 2 AND status = 'running'\"",
              test_cascade_bin(), cfg_b, db_b, db_b, db_b);

@@ -338,6 +338,13 @@ TEST(search_continuation_schedule_starts_where_the_probe_ended)
     campaign_continuation_schedule(&cc, &tc);
     CHECK_NEAR(trainer_lr_at(&tc, 50), 2e-4, 1e-9);
     CHECK_NEAR(trainer_lr_at(&tc, 199), 2e-4, 1e-9);
+    /* shorter than inherit_short_steps (200): the probe's final lr, constant, no warmup */
+    tc = cc.base;
+    tc.steps = 50;
+    cc.inherit_lr_frac = 0.25;
+    campaign_continuation_schedule(&cc, &tc);
+    CHECK(tc.warmup_steps == 0);
+    for (int s = 0; s < 50; s++) CHECK_NEAR(trainer_lr_at(&tc, s), 2e-4, 1e-9);
     /* the key is read and range-checked like the others */
     campaign_config_free(&cc);
     char bad[4096];
