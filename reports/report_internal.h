@@ -109,8 +109,10 @@ struct report_noise {
 /* A candidate and one of its controls (a row of v_controls). */
 struct report_pair {
     int cand, ctl;                 /* run indices */
-    int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: the
-                                    * candidate's change made to the standard model (std_lin) */
+    int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: an
+                                    * opposite control or the candidate's change made to the standard
+                                    * model (std_lin) */
+    char kind[16];                 /* v_controls.control_kind: "blind", "opposite", "standard model" */
     double cand_params, ctl_params; /* attention parameters; NAN unless done */
     double size_diff_pct;          /* 100 (control's attention parameters / the candidate's - 1); NAN */
     double cand_ppl, ctl_ppl;      /* perplexities; NAN unless done */
@@ -150,6 +152,16 @@ struct report_campaign {
     struct report_round *rounds;   /* (n_rounds) a budget-driven search's path, by round (v_rounds;
                                     * none before version 4 or in a one-round campaign) */
     int n_rounds;
+    /* the evidence tables (schema version 5; none in an older file) */
+    struct db_paired *paired;      /* (n_paired) v_paired: each candidate against each control over its
+                                    * paired seeds, by candidate then control in seq order */
+    int n_paired;
+    int paired_seeds;              /* some v_paired row has n >= 2: verdicts come from v_paired */
+    struct db_layer_value *values; /* (n_values) table layer_values: what the rules read, by run seq,
+                                    * measure, layer */
+    int n_values;
+    struct db_sensitivity_row *sens; /* (n_sens) table sensitivity, by run seq, layer */
+    int n_sens;
 };
 
 /* Loads campaign `name` (NULL: the most recent). -1 and err ("no campaign named 'x'"). */
@@ -165,6 +177,14 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref);
 /* The run's indices sorted by attention parameters, then perplexity, then seq; only done
  * runs with a result. Returns the count; order has n_runs entries. */
 int report_sorted_done(const struct report_campaign *rc, int *order);
+/* Whether run i is another seed of a candidate or control (search.candidate_replicates:
+ * NAME_s2, ... with replicate_of NAME) in a campaign whose verdicts are paired: the per-run
+ * tables list the base runs and leave the seeds to the paired verdicts. */
+int report_is_paired_seed(const struct report_campaign *rc, int i);
+/* The base run of run i: the run it replicates (replicate_of), else i itself. */
+int report_base_run(const struct report_campaign *rc, int i);
+/* The index of the run whose database id is id, or -1. */
+int report_run_by_id(const struct report_campaign *rc, int64_t id);
 
 /* ---- reports/section.c: the helpers every section writer calls (below report.c, which
  * assembles the sections, and below the section files, so none of them calls report.c) --- */
