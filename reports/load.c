@@ -88,6 +88,25 @@ int report_base_run(const struct report_campaign *rc, int i)
     return b >= 0 ? b : i;
 }
 
+/* The name v_paired groups a run under: the run it replicates, else its own. */
+static const char *base_name(const struct report_campaign *rc, int i)
+{
+    return rc->runs[i].run->replicate_of[0] ? rc->runs[i].run->replicate_of : rc->runs[i].run->name;
+}
+
+int report_paired_seeds(const struct report_campaign *rc, int k, int *out)
+{
+    const struct db_paired *q = &rc->paired[k];
+    int n = 0;
+    for (int j = 0; j < rc->n_pairs; j++) {
+        const struct report_pair *p = &rc->pairs[j];
+        if (isfinite(p->gap_pct) && strcmp(base_name(rc, p->cand), q->candidate) == 0 &&
+            strcmp(base_name(rc, p->ctl), q->control) == 0)
+            out[n++] = j;
+    }
+    return n;
+}
+
 int report_is_paired_seed(const struct report_campaign *rc, int i)
 {
     const struct db_run *r = rc->runs[i].run;
@@ -138,10 +157,10 @@ static int add_pair(void *user, const struct db_row *row)
     if (a < 0 || b < 0 || rc->n_pairs >= rc->n_runs) return 0;
     const char *kind = row_value(row, "control_kind"), *verdict = row_value(row, "verdict");
     struct report_pair *p = &rc->pairs[rc->n_pairs++];
-    *p = (struct report_pair){ a, b, !kind || strcmp(kind, "blind") == 0, "",
+    *p = (struct report_pair){ a, b, !kind || strcmp(kind, "blind") == 0,
                                row_real(row, "candidate_params_attention"), row_real(row, "control_params_attention"),
                                row_real(row, "size_diff_pct"), row_real(row, "candidate_ppl"),
-                               row_real(row, "control_ppl"), row_real(row, "gap_pct"), row_real(row, "noise_pct"), "" };
+                               row_real(row, "control_ppl"), row_real(row, "gap_pct"), row_real(row, "noise_pct"), "", "" };
     /* the view's own word; one it does not know is shown as the kind the report assumed */
     snprintf(p->kind, sizeof p->kind, "%s", !kind ? "blind" : strcmp(kind, "blind") == 0 || strcmp(kind, "opposite") == 0
              ? kind : "standard model");

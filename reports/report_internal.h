@@ -112,7 +112,6 @@ struct report_pair {
     int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: an
                                     * opposite control or the candidate's change made to the standard
                                     * model (std_lin) */
-    char kind[16];                 /* v_controls.control_kind: "blind", "opposite", "standard model" */
     double cand_params, ctl_params; /* attention parameters; NAN unless done */
     double size_diff_pct;          /* 100 (control's attention parameters / the candidate's - 1); NAN */
     double cand_ppl, ctl_ppl;      /* perplexities; NAN unless done */
@@ -120,6 +119,7 @@ struct report_pair {
     double noise_pct;              /* the noise floor of the candidate's reference; NAN */
     char verdict[24];              /* "measured better", "blind better", "within noise", "no noise floor",
                                     * "" unless both are done */
+    char kind[16];                 /* v_controls.control_kind: "blind", "opposite", "standard model" */
 };
 
 /* A row of v_rounds: the incumbent after one round of a budget-driven search. */
@@ -183,6 +183,10 @@ int report_sorted_done(const struct report_campaign *rc, int *order);
 int report_is_paired_seed(const struct report_campaign *rc, int i);
 /* The base run of run i: the run it replicates (replicate_of), else i itself. */
 int report_base_run(const struct report_campaign *rc, int i);
+/* The seeds of paired row k (rc->paired[k]): the indices into rc->pairs of the v_controls rows
+ * it averages (candidate and control of one seed, both done), in seq order; returns how many
+ * (at most n_pairs, the size of out). */
+int report_paired_seeds(const struct report_campaign *rc, int k, int *out);
 /* The index of the run whose database id is id, or -1. */
 int report_run_by_id(const struct report_campaign *rc, int64_t id);
 
@@ -241,6 +245,8 @@ int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out
 int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why);
 int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why);
 int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_paired(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_sensitivity(const struct report_campaign *rc, struct report_buf *out, char *why);
 
 /* ---- reports/controls.c: the noise floor and the controls ----------------------------------- */
 
@@ -253,11 +259,28 @@ void report_section_rounds(struct report_buf *md, const struct report_campaign *
  * or NULL and why). */
 void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
                              const char *svg_why);
-/* The findings' opening sentence, a paragraph: did measuring help? */
+/* The Paired verdicts (v_paired), a subsection of the controls: the table and the plot of each
+ * seed's gap (svg_name, or NULL and why); nothing unless some pair has two seeds or more
+ * (rc->paired_seeds: with one seed each the table above says it all). */
+void report_section_paired(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                           const char *svg_why);
+/* The findings' opening sentence, a paragraph: did measuring help? From v_paired when the
+ * campaign has paired seeds (each candidate against its blind and opposite controls), else
+ * from v_controls (each candidate against its blind controls and the noise floor). */
 void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md);
 /* Run i's Δ ppl % as the candidates table shows it: "+1.23", "+0.31 (noise)" when it is
  * within the noise floor of its reference (v_results.beyond_noise = 0), "–" when none. */
 void report_fmt_delta(char *out, size_t n, const struct report_campaign *rc, int i);
+
+/* ---- reports/evidence.c: what the rules read, what a cut costs --------------------------------- */
+
+/* The values the proposal rules read (table layer_values), a table per measured run, for the
+ * end of the measured cascade section; nothing when none is recorded. */
+void report_cascade_values(struct report_buf *md, const struct report_campaign *rc);
+/* The Sensitivity section (table sensitivity): the linearisation costs and cuts per layer and
+ * the plot (svg_name, or NULL and why); nothing when no curve is recorded. */
+void report_section_sensitivity(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                                const char *svg_why);
 
 /* ---- reports/findings.c ------------------------------------------------------------------ */
 
