@@ -210,8 +210,10 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         report_buf_puts(md, "No run is done yet.\n");
     } else {
         int other_ref = -1;   /* a run some Δ is against other than the probe (inherit mode: probe_cont) */
-        for (int i = 0; i < rc->n_runs; i++)
-            if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe) other_ref = rc->runs[i].ref;
+        for (int i = 0; i < rc->n_runs; i++)   /* of the rows shown: a paired seed's is its seed's replicate */
+            if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe &&
+                !report_is_paired_seed(rc, i))
+                other_ref = rc->runs[i].ref;
         report_buf_puts(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
                         "relative to the probe");
         if (rc->probe >= 0) {
