@@ -173,8 +173,9 @@ static int same_everywhere(const struct report_campaign *const *rcs, int n, cons
 static int differing_keys(struct report_buf *md, const struct report_campaign *const *rcs, int n)
 {
     int k = 0;
-    for (int c = 0; c < n; c++)
-        for (const cJSON *it = recorded_search(rcs[c])->child; it; it = it->next) {
+    for (int c = 0; c < n; c++) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, recorded_search(rcs[c])) {
             if (!it->string || strategy_key(it->string) || same_everywhere(rcs, n, it->string)) continue;
             int seen = 0;   /* named already, from an earlier campaign's section */
             for (int e = 0; e < c && !seen; e++) seen = cJSON_GetObjectItemCaseSensitive(recorded_search(rcs[e]), it->string) != NULL;
@@ -185,6 +186,7 @@ static int differing_keys(struct report_buf *md, const struct report_campaign *c
             }
             k++;
         }
+    }
     return k;
 }
 

@@ -156,7 +156,7 @@ void report_section_sensitivity(struct report_buf *md, const struct report_campa
     if (svg_name)
         report_buf_printf(md, "\n![Sensitivity curves](%s)\n\n*Loss added (nats/token, y) against the head dim after the "
                           "cut (x): one line per layer through its cuts, and a diamond at 0 for the layer made linear; "
-                          "one panel per measured run.*\n", svg_name);
+                          "one panel per measured run (the first 4).*\n", svg_name);
     else
         report_buf_printf(md, "\nNo sensitivity plot: %s.\n", svg_why);
 }
