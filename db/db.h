@@ -266,6 +266,52 @@ int db_record_result(struct db *db, int64_t run_id, const struct db_result *r, c
 /* Reads back a run's result (NULL reals as NAN); *found = 0 when it has none. */
 int db_result_get(struct db *db, int64_t run_id, struct db_result *out, int *found, char *err);
 
+/* ---- the evidence tables, for reports ------------------------------------------------------
+ * Each reads one campaign's rows (campaign_id) into a malloc'ed array the caller frees with
+ * free(); *n = 0 and *rows = NULL when there are none, as in a file older than version 5
+ * (which has no such tables) and, for db_paired_list, a version-5 file made before view
+ * v_paired existed. NULL reals read as NAN. */
+
+/* A row of table layer_values: what the proposal rules read per layer of a measured run. */
+struct db_layer_value {
+    int64_t run_id;
+    char measure[32];       /* search.measure: "erank", "pr", "k90", "planes", "erank_minus_init"
+                             * (weight level), "realised_erank", "realised_pr" (validation
+                             * windows), "sensitivity" (loss added by linearising, nats/token) */
+    int layer;              /* from 0 */
+    double value;           /* in the measure's unit (dims for ranks); NAN: not seen by the measure */
+    double spread;          /* sd of the value across windows (n >= 2), same unit; NAN otherwise */
+    int n;                  /* validation windows measured (1 at weight level) */
+};
+/* In run seq order, then measure name, then layer. */
+int db_layer_values_list(struct db *db, int64_t campaign_id, struct db_layer_value **rows, int *n, char *err);
+
+/* A row of table sensitivity with its run: one layer cut or linearised, no retraining. */
+struct db_sensitivity_row {
+    int64_t run_id;
+    struct db_sensitivity_point pt;   /* layer, change, head_dim; val_loss and delta_loss in nats/token */
+};
+/* In run seq order, then layer; per layer the "linear" row first, then the cuts by head dim,
+ * widest first. */
+int db_sensitivity_list(struct db *db, int64_t campaign_id, struct db_sensitivity_row **rows, int *n, char *err);
+
+/* A row of view v_paired: a candidate against one control over their paired seeds
+ * (search.candidate_replicates). Names are the base runs' (cut_f0.5, not cut_f0.5_s2). */
+struct db_paired {
+    char candidate[64], control[64];
+    char control_kind[24];  /* "blind", "opposite" or "standard model" (v_controls.control_kind) */
+    int n;                  /* seeds on which both are done */
+    double gap_mean_pct;    /* mean over seeds of 100 (candidate's perplexity / control's - 1), %;
+                             * negative: the candidate is better */
+    double gap_sd_pct;      /* its sample sd over seeds, %; NAN for one seed */
+    double gap_se_pct;      /* gap_sd_pct / sqrt(n), %; NAN for one seed */
+    int wins;               /* seeds on which the candidate's perplexity is lower */
+    char verdict[24];       /* "measured better", "control better" (the mean gap beyond twice its
+                             * standard error), "within noise", "one seed" */
+};
+/* In the campaign's order: by the candidate's seq, then the control's. */
+int db_paired_list(struct db *db, int64_t campaign_id, struct db_paired **rows, int *n, char *err);
+
 /* ---- queries --------------------------------------------------------------------------
  * The callback is called once for the header (row->index == -1, values and types NULL,
  * made even when no row follows), then once per row with column names, values as text

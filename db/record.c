@@ -891,3 +891,124 @@ fail:
     db_rollback(db);
     return -1;
 }
+
+/* ---- the evidence tables, read for reports ---------------------------------------------
+ * One query per campaign and table (not per run): a report reads every measured run's rows
+ * at once. A file older than version 5 has none of these tables, and a version-5 file made
+ * before v_paired existed (views come with db/schema.sql) has no paired rows: both read as
+ * no rows, so an old file gives a report without these sections instead of an error. */
+
+/* Whether the file holds a table or view of this name (version 5 files differ in views). */
+static int has_object(struct db *db, const char *name, int *found, char *err)
+{
+    sqlite3_stmt *st;
+    *found = 0;
+    if (db_prepare(db, &st, "SELECT 1 FROM sqlite_master WHERE name = ?1", err) != 0) return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, "looking up the schema", err);
+}
+
+static int read_layer_value(sqlite3_stmt *st, void *row, const void *ctx)
+{
+    struct db_layer_value *v = row;
+    v->run_id = sqlite3_column_int64(st, 0);
+    column_copy(st, 1, v->measure, sizeof v->measure);
+    v->layer = sqlite3_column_int(st, 2);
+    v->value = column_real(st, 3);
+    v->spread = column_real(st, 4);
+    v->n = sqlite3_column_int(st, 5);
+    return 0;
+}
+
+int db_layer_values_list(struct db *db, int64_t campaign_id, struct db_layer_value **rows, int *n, char *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (db->version < 5) return 0;   /* recorded from version 5 on */
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "SELECT v.run_id, v.measure, v.layer, v.value, v.spread, v.n FROM layer_values v "
+                   "JOIN runs r ON r.id = v.run_id WHERE r.campaign_id = ?1 ORDER BY r.seq, r.id, v.measure, v.layer",
+                   err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign_id);
+    void *list;
+    if (read_rows(db, st, sizeof **rows, read_layer_value, NULL, NULL, &list, n, "reading the layer values", err) != 0)
+        return -1;
+    *rows = list;
+    return 0;
+}
+
+static int read_sensitivity_row(sqlite3_stmt *st, void *row, const void *ctx)
+{
+    struct db_sensitivity_row *s = row;
+    s->run_id = sqlite3_column_int64(st, 0);
+    s->pt.layer = sqlite3_column_int(st, 1);
+    column_copy(st, 2, s->pt.change, sizeof s->pt.change);
+    s->pt.head_dim = sqlite3_column_int(st, 3);
+    s->pt.val_loss = column_real(st, 4);
+    s->pt.delta_loss = column_real(st, 5);
+    return 0;
+}
+
+int db_sensitivity_list(struct db *db, int64_t campaign_id, struct db_sensitivity_row **rows, int *n, char *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (db->version < 5) return 0;
+    sqlite3_stmt *st;
+    /* per layer: the linearisation first, then the cuts from the widest head dim down (a
+     * curve read left to right as the cut deepens is drawn by head dim anyway) */
+    if (db_prepare(db, &st, "SELECT s.run_id, s.layer, s.change, s.head_dim, s.val_loss, s.delta_loss FROM sensitivity s "
+                   "JOIN runs r ON r.id = s.run_id WHERE r.campaign_id = ?1 "
+                   "ORDER BY r.seq, r.id, s.layer, s.change = 'cut', s.head_dim DESC", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign_id);
+    void *list;
+    if (read_rows(db, st, sizeof **rows, read_sensitivity_row, NULL, NULL, &list, n, "reading the sensitivity curves",
+                  err) != 0)
+        return -1;
+    *rows = list;
+    return 0;
+}
+
+static int read_paired(sqlite3_stmt *st, void *row, const void *ctx)
+{
+    struct db_paired *p = row;
+    column_copy(st, 0, p->candidate, sizeof p->candidate);
+    column_copy(st, 1, p->control, sizeof p->control);
+    column_copy(st, 2, p->control_kind, sizeof p->control_kind);
+    p->n = sqlite3_column_int(st, 3);
+    p->gap_mean_pct = column_real(st, 4);
+    p->gap_sd_pct = column_real(st, 5);
+    p->gap_se_pct = column_real(st, 6);
+    p->wins = sqlite3_column_int(st, 7);
+    column_copy(st, 8, p->verdict, sizeof p->verdict);
+    return 0;
+}
+
+int db_paired_list(struct db *db, int64_t campaign_id, struct db_paired **rows, int *n, char *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (db->version < 5) return 0;
+    int found;
+    if (has_object(db, "v_paired", &found, err) != 0) return -1;
+    if (!found) return 0;
+    sqlite3_stmt *st;
+    /* in the campaign's order: by the candidate's seq, then the control's */
+    if (db_prepare(db, &st, "SELECT p.candidate, p.control, p.control_kind, p.n, p.gap_mean_pct, p.gap_sd_pct, "
+                   "p.gap_se_pct, p.wins, p.verdict FROM v_paired p "
+                   "LEFT JOIN runs a ON a.campaign_id = p.campaign_id AND a.name = p.candidate "
+                   "LEFT JOIN runs b ON b.campaign_id = p.campaign_id AND b.name = p.control "
+                   "WHERE p.campaign_id = ?1 ORDER BY a.seq, b.seq, p.candidate, p.control", err) != 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, campaign_id);
+    void *list;
+    if (read_rows(db, st, sizeof **rows, read_paired, NULL, NULL, &list, n, "reading the paired verdicts", err) != 0)
+        return -1;
+    *rows = list;
+    return 0;
+}

@@ -1,8 +1,10 @@
 /* reports/compare.c — the Comparison section of a report of several campaigns: a summary
  * table (status, runs, retraining, the baselines' perplexities, the probe's cascade value,
  * the Pareto front and its cheapest run, training wall time), a run-by-run table over the
- * union of run names (each campaign's savings and Δ relative to its own probe), and a
- * tradeoff plot of every campaign (NAME-compare.svg). */
+ * union of run names (each campaign's savings and Δ relative to its own probe), a
+ * tradeoff plot of every campaign (NAME-compare.svg), and, when the campaigns differ only in
+ * search.strategy and search.seed, the Strategies section: each campaign's answer and the
+ * runs it trained, then each strategy's mean ± sd over its campaigns. */
 #include "reports/report_internal.h"
 
 #include <math.h>
@@ -141,6 +143,191 @@ static void compare_runs(struct report_buf *md, const struct report_campaign *co
     }
 }
 
+/* ---- strategies ------------------------------------------------------------------------------ */
+
+/* The search section the campaign recorded as it resolved it (setup_json "search"), or NULL:
+ * only that one names every key, so only it can show that two campaigns differ in nothing
+ * else (a config as given leaves keys to defaults that may have changed since). */
+static const cJSON *recorded_search(const struct report_campaign *rc)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(rc->setup, "search");
+    return cJSON_IsObject(s) ? s : NULL;
+}
+
+/* The keys a strategy comparison lets differ. */
+static int strategy_key(const char *key) { return strcmp(key, "strategy") == 0 || strcmp(key, "seed") == 0; }
+
+/* Whether `key` has the same value (or is missing) in every campaign's search section. */
+static int same_everywhere(const struct report_campaign *const *rcs, int n, const char *key)
+{
+    const cJSON *v0 = cJSON_GetObjectItemCaseSensitive(recorded_search(rcs[0]), key);
+    for (int c = 1; c < n; c++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(recorded_search(rcs[c]), key);
+        if (!v0 != !v || (v0 && !cJSON_Compare(v0, v, 1))) return 0;
+    }
+    return 1;
+}
+
+/* Writes the keys other than strategy and seed whose values differ, each once, as code spans
+ * ("`retrain`, `measure`"); returns how many. */
+static int differing_keys(struct report_buf *md, const struct report_campaign *const *rcs, int n)
+{
+    int k = 0;
+    for (int c = 0; c < n; c++) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, recorded_search(rcs[c])) {
+            if (!it->string || strategy_key(it->string) || same_everywhere(rcs, n, it->string)) continue;
+            int seen = 0;   /* named already, from an earlier campaign's section */
+            for (int e = 0; e < c && !seen; e++) seen = cJSON_GetObjectItemCaseSensitive(recorded_search(rcs[e]), it->string) != NULL;
+            if (seen) continue;
+            if (md) {
+                if (k) report_buf_puts(md, ", ");
+                report_md_code(md, it->string, REPORT_MD_PROSE);
+            }
+            k++;
+        }
+    }
+    return k;
+}
+
+/* The campaign's strategy as recorded ("measured", "random", "mixed"), or NULL. */
+static const char *strategy_of(const struct report_campaign *rc)
+{
+    return report_json_str(recorded_search(rc), "strategy");
+}
+
+/* The search's answer: the last round, when it is marked final, with a done incumbent; NULL
+ * otherwise (not a budget-driven search, or not finished). */
+static const struct report_round *final_round(const struct report_campaign *rc)
+{
+    const struct report_round *g = rc->n_rounds ? &rc->rounds[rc->n_rounds - 1] : NULL;
+    return g && g->final && g->run >= 0 && rc->runs[g->run].has_result ? g : NULL;
+}
+
+/* The runs the search trained: done runs other than the probe and the standard baseline (which
+ * campaigns comparing strategies share). */
+static int trained_runs(const struct report_campaign *rc)
+{
+    int n = 0;
+    for (int i = 0; i < rc->n_runs; i++) n += rc->runs[i].has_result && i != rc->probe && i != rc->standard;
+    return n;
+}
+
+/* "12,345 ± 678" (mean ± sample sd over n values; "12,345" for one, "–" for none). */
+static void fmt_mean_sd(char *out, size_t size, const double *v, int n, int decimals, int sign)
+{
+    if (n == 0) { snprintf(out, size, "–"); return; }
+    double mean = 0, ss = 0;
+    for (int i = 0; i < n; i++) mean += v[i] / n;
+    for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+    char m[48], d[48];
+    if (sign) snprintf(m, sizeof m, "%+.*f", decimals, mean);
+    else report_fmt_fixed(m, sizeof m, mean, decimals);
+    if (n < 2) { snprintf(out, size, "%s", m); return; }
+    report_fmt_fixed(d, sizeof d, sqrt(ss / (n - 1)), decimals);
+    snprintf(out, size, "%s ± %s", m, d);
+}
+
+/* The Strategies section (campaigns that differ only in search.strategy and search.seed), or
+ * one line saying why there is none. */
+static void section_strategies(struct report_buf *md, const struct report_campaign *const *rcs, int n)
+{
+    for (int c = 0; c < n; c++)
+        if (!recorded_search(rcs[c])) {
+            report_buf_puts(md, "\nNo Strategies section: campaign ");
+            report_md_code(md, rcs[c]->c.name, REPORT_MD_PROSE);
+            report_buf_puts(md, " has no recorded search settings, so the report cannot tell whether the campaigns "
+                            "differ only in search.strategy and search.seed.\n");
+            return;
+        }
+    if (differing_keys(NULL, rcs, n) > 0) {
+        report_buf_puts(md, "\nNo Strategies section: the campaigns' search settings differ in more than search.strategy "
+                        "and search.seed (");
+        differing_keys(md, rcs, n);
+        report_buf_puts(md, ").\n");
+        return;
+    }
+    report_heading(md, 2, "Strategies");
+    report_buf_puts(md, "The campaigns differ only in search.strategy and search.seed (their recorded search settings "
+                    "agree in every other key), so they compare the strategies. Per campaign: the search's answer (the "
+                    "final incumbent of table rounds) with its attention parameters and its Δ perplexity against its "
+                    "reference, and the runs it trained (done runs other than the probe and the standard baseline, "
+                    "which such campaigns may share).\n\n"
+                    "| campaign | strategy | seed | final incumbent | architecture | attention params | Δ ppl % | runs "
+                    "trained |\n|---|---|---:|---|---|---:|---:|---:|\n");
+    for (int c = 0; c < n; c++) {
+        const struct report_campaign *rc = rcs[c];
+        const cJSON *seed = cJSON_GetObjectItemCaseSensitive(recorded_search(rc), "seed");
+        char sd[48] = "not recorded";
+        if (cJSON_IsNumber(seed)) snprintf(sd, sizeof sd, "%.0f", seed->valuedouble);
+        report_buf_puts(md, "| ");
+        report_md_code(md, rc->c.name, REPORT_MD_TABLE);
+        report_buf_puts(md, " | ");
+        report_md_cell(md, strategy_of(rc) ? strategy_of(rc) : "not recorded");
+        report_buf_printf(md, " | %s | ", sd);
+        const struct report_round *g = final_round(rc);
+        if (g) {
+            const struct report_run *r = &rc->runs[g->run];
+            char attn[48], delta[32] = "–";
+            report_fmt_int(attn, sizeof attn, r->res.params_attention);
+            if (isfinite(g->delta_ppl_pct)) snprintf(delta, sizeof delta, "%+.2f", g->delta_ppl_pct);
+            report_md_code(md, r->run->name, REPORT_MD_TABLE);
+            report_buf_puts(md, " | ");
+            report_md_code(md, r->run->arch, REPORT_MD_TABLE);
+            report_buf_printf(md, " | %s | %s |", attn, delta);
+        } else {
+            report_buf_puts(md, "no final round | – | – | – |");
+        }
+        report_buf_printf(md, " %d |\n", trained_runs(rc));
+    }
+    report_buf_puts(md, "\nRuns trained:\n\n");
+    for (int c = 0; c < n; c++) {
+        report_buf_puts(md, "- ");
+        report_md_code(md, rcs[c]->c.name, REPORT_MD_PROSE);
+        report_buf_puts(md, ":");
+        int k = 0;
+        for (int i = 0; i < rcs[c]->n_runs; i++) {
+            if (!rcs[c]->runs[i].has_result || i == rcs[c]->probe || i == rcs[c]->standard) continue;
+            report_buf_puts(md, k++ ? ", " : " ");
+            report_md_code(md, rcs[c]->runs[i].run->name, REPORT_MD_PROSE);
+        }
+        report_buf_puts(md, k ? "\n" : " none\n");
+    }
+    /* per strategy, over its campaigns (seeds): each strategy once, in the order first met */
+    report_buf_puts(md, "\nPer strategy, over its campaigns (mean ± sample sd; the answer's values over the campaigns "
+                    "that have one):\n\n| strategy | campaigns | with an answer | attention params of the answer | Δ ppl "
+                    "% of the answer | runs trained |\n|---|---:|---:|---:|---:|---:|\n");
+    double *v = malloc(3 * sizeof(double) * (size_t)n);
+    if (!v) { md->oom = 1; return; }
+    for (int c = 0; c < n; c++) {
+        const char *st = strategy_of(rcs[c]);
+        int first = 1;
+        for (int e = 0; e < c && first; e++) first = !(st ? strategy_of(rcs[e]) && strcmp(st, strategy_of(rcs[e])) == 0
+                                                      : !strategy_of(rcs[e]));
+        if (!first) continue;
+        int m = 0, answered = 0;
+        double *attn = v, *delta = v + n, *trained = v + 2 * n;
+        for (int e = c; e < n; e++) {
+            const char *se = strategy_of(rcs[e]);
+            if (st ? !se || strcmp(st, se) != 0 : se != NULL) continue;
+            trained[m++] = trained_runs(rcs[e]);
+            const struct report_round *g = final_round(rcs[e]);
+            if (g && isfinite(g->delta_ppl_pct)) {
+                attn[answered] = (double)rcs[e]->runs[g->run].res.params_attention;
+                delta[answered++] = g->delta_ppl_pct;
+            }
+        }
+        char a[64], d[64], t[64];
+        fmt_mean_sd(a, sizeof a, attn, answered, 0, 0);
+        fmt_mean_sd(d, sizeof d, delta, answered, 2, 1);
+        fmt_mean_sd(t, sizeof t, trained, m, 1, 0);
+        report_buf_puts(md, "| ");
+        report_md_cell(md, st ? st : "not recorded");
+        report_buf_printf(md, " | %d | %d | %s | %s | %s |\n", m, answered, a, d, t);
+    }
+    free(v);
+}
+
 int report_section_compare(struct report_buf *md, const struct report_campaign *const *rcs, int n,
                            const struct report_out *o, char *err)
 {
@@ -176,5 +363,6 @@ int report_section_compare(struct report_buf *md, const struct report_campaign *
     else
         report_buf_printf(md, "\nNo comparison plot: %s.\n", pf.why);
     report_buf_free(&pf.svg);
+    section_strategies(md, rcs, n);
     return rc;
 }

@@ -1,8 +1,10 @@
 /* reports/controls.c — did measuring help? The Noise floor section (v_noise: each
  * reference run with replicates, the spread of their perplexities and the noise floor
  * 2 sd / mean), the Measured vs blind at equal size section (v_controls: each candidate
- * beside each of its controls, with the database's verdict), the mark of a Δ within its
- * noise floor (v_results.beyond_noise) and the findings' opening sentence. Every number
+ * beside each of its controls, with the database's verdict), the Paired verdicts (v_paired:
+ * the same over paired seeds, which answer the findings' opening question when a campaign
+ * has them), the mark of a Δ within its noise floor (v_results.beyond_noise) and the
+ * findings' opening sentence. Every number
  * and verdict is a row of those views, as loaded by reports/load.c; this file only groups
  * them by candidate and words them. A database older than version 3 has none of them, and
  * the sections say so. */
@@ -94,15 +96,21 @@ void report_section_controls(struct report_buf *md, const struct report_campaign
         return;
     report_buf_puts(md, "Each candidate beside each of its controls: blind controls of the same size on the candidate's "
                     "own model that ignore the measurement (uniform or reversed head dims for a cascade allocation, the "
-                    "last layers made linear instead of the first), and the candidate's change made to the standard "
-                    "model. Size difference: the control's attention parameters relative to the candidate's. Gap: the "
-                    "candidate's perplexity relative to the control's (negative: the measured choice is better). The "
-                    "verdict sets the gap against the noise floor of the candidate's reference.\n\n"
-                    "| candidate | control | kind | attention params (candidate) | attention params (control) | size "
+                    "last layers made linear instead of the first, layers drawn from the seed), opposite controls that "
+                    "take the choice the measurement ranks worst (the highest-measured layers, head dims against the "
+                    "measure), and the candidate's change made to the standard model. Size difference: the control's "
+                    "attention parameters relative to the candidate's. Gap: the candidate's perplexity relative to the "
+                    "control's (negative: the measured choice is better). The verdict sets the gap against the noise "
+                    "floor of the candidate's reference.");
+    if (rc->paired_seeds)
+        report_buf_puts(md, " The candidates and controls were trained on paired seeds: this table holds the first "
+                        "seed's runs, and every seed is in Paired verdicts below.");
+    report_buf_puts(md, "\n\n| candidate | control | kind | attention params (candidate) | attention params (control) | size "
                     "diff % | perplexity (candidate) | perplexity (control) | gap % | noise floor % | verdict |\n"
                     "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int k = 0; k < rc->n_pairs; k++) {
         const struct report_pair *p = &rc->pairs[k];
+        if (report_is_paired_seed(rc, p->cand)) continue;   /* its seeds are in the paired table */
         char pa[48] = "–", pb[48] = "–", diff[32] = "–", ya[32], yb[32], gap[32] = "–", floor_[32];
         if (isfinite(p->cand_params)) report_fmt_int(pa, sizeof pa, llround(p->cand_params));
         if (isfinite(p->ctl_params)) report_fmt_int(pb, sizeof pb, llround(p->ctl_params));
@@ -115,8 +123,7 @@ void report_section_controls(struct report_buf *md, const struct report_campaign
         report_md_code(md, rc->runs[p->cand].run->name, REPORT_MD_TABLE);
         report_buf_puts(md, " | ");
         report_md_code(md, rc->runs[p->ctl].run->name, REPORT_MD_TABLE);
-        report_buf_printf(md, " | %s | %s | %s | %s | %s | %s | %s | %s | ", p->blind ? "blind" : "standard model", pa, pb,
-                          diff, ya, yb, gap, floor_);
+        report_buf_printf(md, " | %s | %s | %s | %s | %s | %s | %s | %s | ", p->kind, pa, pb, diff, ya, yb, gap, floor_);
         report_md_cell(md, p->verdict[0] ? p->verdict : "not done");   /* v_controls' text */
         report_buf_puts(md, " |\n");
     }
@@ -128,6 +135,56 @@ void report_section_controls(struct report_buf *md, const struct report_campaign
                           "standard model are in the table above and in the sweep.*\n", svg_name);
     else
         report_buf_printf(md, "\nNo plot of the controls: %s.\n", svg_why);
+}
+
+/* ---- paired seeds ------------------------------------------------------------------------------ */
+
+/* A paired gap: "-0.58 ± 0.24%", or "+0.10%" for one seed (no sd). */
+static void fmt_paired_gap(char *out, size_t n, const struct db_paired *q)
+{
+    if (!isfinite(q->gap_mean_pct)) snprintf(out, n, "–");
+    else if (isfinite(q->gap_sd_pct)) snprintf(out, n, "%+.2f ± %.2f%%", q->gap_mean_pct, q->gap_sd_pct);
+    else snprintf(out, n, "%+.2f%%", q->gap_mean_pct);
+}
+
+void report_section_paired(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                           const char *svg_why)
+{
+    /* one seed each: v_paired repeats the table above, so it has nothing to add */
+    if (!rc->paired_seeds) return;
+    report_heading(md, h, "Paired verdicts");
+    report_buf_puts(md, "Each candidate against each of its controls over the seeds on which both are done (db view "
+                    "v_paired; the runs of seed 2 and on are `NAME_s2`, …, each paired with the control of its own "
+                    "seed). Gap: the candidate's perplexity relative to the control's, mean ± sample sd over the seeds "
+                    "(negative: the measured choice is better); se: the standard error of the mean gap; wins: seeds on "
+                    "which the candidate is better. The verdict needs the mean gap beyond twice its standard error: "
+                    "\"measured better\" or \"control better\", else \"within noise\" (\"one seed\": no spread to "
+                    "judge by).\n\n"
+                    "| candidate | control | kind | seeds | gap % (mean ± sd) | se % | wins | verdict |\n"
+                    "|---|---|---|---:|---:|---:|---:|---|\n");
+    for (int k = 0; k < rc->n_paired; k++) {
+        const struct db_paired *q = &rc->paired[k];
+        char gap[64], se[32] = "–";
+        fmt_paired_gap(gap, sizeof gap, q);
+        if (isfinite(q->gap_se_pct)) snprintf(se, sizeof se, "%.2f", q->gap_se_pct);
+        report_buf_puts(md, "| ");
+        report_md_code(md, q->candidate, REPORT_MD_TABLE);
+        report_buf_puts(md, " | ");
+        report_md_code(md, q->control, REPORT_MD_TABLE);
+        report_buf_puts(md, " | ");
+        report_md_cell(md, q->control_kind);   /* the view's text */
+        report_buf_printf(md, " | %d | %s | %s | %d/%d | ", q->n, gap, se, q->wins, q->n);
+        report_md_cell(md, q->verdict);
+        report_buf_puts(md, " |\n");
+    }
+    if (svg_name)
+        report_buf_printf(md, "\n![Paired gaps by seed](%s)\n\n*The gap of each seed (dots; x: the candidate's "
+                          "perplexity relative to the control's, %%, negative: the measured choice is better), one row per "
+                          "candidate and control, coloured by the control's kind; the vertical bar marks the mean gap and "
+                          "the line through it spans twice its standard error either side, so a line that crosses 0 is "
+                          "within noise.*\n", svg_name);
+    else
+        report_buf_printf(md, "\nNo plot of the paired gaps: %s.\n", svg_why);
 }
 
 /* ---- did measuring help? ---------------------------------------------------------------------- */
@@ -191,9 +248,118 @@ static void candidate_answer(struct report_buf *md, const struct report_campaign
         report_buf_printf(md, "; noise floor %s%%)", f);
 }
 
+/* One control in a candidate's paired answer: "measured better than `uniform_f0.5` (-0.58 ±
+ * 0.24%, 3/3 seeds)", "within noise of ...", "worse than ..." (control better), "one seed
+ * only against ...". The verdict is v_paired's. */
+static void paired_clause(struct report_buf *md, const struct db_paired *q)
+{
+    const char *v = q->verdict;
+    report_buf_puts(md, strcmp(v, "measured better") == 0 ? "measured better than " : strcmp(v, "within noise") == 0
+                    ? "within noise of " : strcmp(v, "control better") == 0 ? "worse than " : "one seed only against ");
+    report_md_code(md, q->control, REPORT_MD_PROSE);
+    char gap[64];
+    fmt_paired_gap(gap, sizeof gap, q);
+    if (q->n >= 2) report_buf_printf(md, " (%s, %d/%d seeds)", gap, q->wins, q->n);
+    else report_buf_printf(md, " (%s)", gap);
+}
+
+/* The control kinds in the order a candidate's answer names them, with their phrases. */
+static const char *const kinds[3] = { "blind", "opposite", "standard model" };
+static const char *const kind_phrase[3][2] = { { "its blind control", "its blind controls" },
+                                               { "its opposite", "its opposites" },
+                                               { "the same change on the standard model", "the same changes on the "
+                                                 "standard model" } };
+
+/* The group of a control kind (0 blind, 1 opposite, 2 the rest). */
+static int kind_group(const char *kind)
+{
+    return strcmp(kind, kinds[0]) == 0 ? 0 : strcmp(kind, kinds[1]) == 0 ? 1 : 2;
+}
+
+/* One candidate's paired answer (rows [k0, k1) of rc->paired, all of it): "For `c`: against
+ * its blind controls, measured better than `a` (...) and within noise of `b` (...); against
+ * its opposite, ...". Returns whether it beat every blind control (1), not (0), or has
+ * none of two seeds or more (-1); *opp likewise for its opposites. */
+static int paired_answer(struct report_buf *md, const struct report_campaign *rc, int k0, int k1, int *opp)
+{
+    int all[2] = { 1, 1 }, any[2] = { 0, 0 }, first_group = 1;
+    report_buf_puts(md, "For ");
+    report_md_code(md, rc->paired[k0].candidate, REPORT_MD_PROSE);
+    report_buf_puts(md, ":");
+    for (int g = 0; g < 3; g++) {
+        int n = 0, m = 0;
+        for (int k = k0; k < k1; k++) n += kind_group(rc->paired[k].control_kind) == g;
+        if (n == 0) continue;
+        report_buf_printf(md, "%s against %s, ", first_group ? "" : ";", kind_phrase[g][n > 1]);
+        first_group = 0;
+        for (int k = k0; k < k1; k++) {
+            const struct db_paired *q = &rc->paired[k];
+            if (kind_group(q->control_kind) != g) continue;
+            if (m++) report_buf_puts(md, m == n ? " and " : ", ");
+            paired_clause(md, q);
+            if (g < 2 && q->n >= 2) {
+                any[g] = 1;
+                all[g] &= strcmp(q->verdict, "measured better") == 0;
+            }
+        }
+    }
+    report_buf_puts(md, ". ");
+    *opp = any[1] ? all[1] : -1;
+    return any[0] ? all[0] : -1;
+}
+
+/* "`a`, `b`" or "none" */
+static void name_list(struct report_buf *md, const struct report_campaign *rc, const int *ks, int n)
+{
+    if (n == 0) report_buf_puts(md, "none");
+    for (int j = 0; j < n; j++) {
+        if (j) report_buf_puts(md, ", ");
+        report_md_code(md, rc->paired[ks[j]].candidate, REPORT_MD_PROSE);
+    }
+}
+
+/* The opening sentence from v_paired (a campaign with paired seeds): each candidate against
+ * its blind and its opposite controls, then how many beat all of them. */
+static void paired_help(const struct report_campaign *rc, struct report_buf *md)
+{
+    report_buf_puts(md, "On paired seeds (gap: the candidate's perplexity relative to the control's, mean ± sd over the "
+                    "seeds, negative when the measured choice is better; then the seeds it wins; a verdict needs the "
+                    "mean gap beyond twice its standard error, see Paired verdicts). ");
+    int *beat = malloc(2 * sizeof(int) * ((size_t)rc->n_paired + 1));
+    if (!beat) { md->oom = 1; return; }
+    int *beat_opp = beat + rc->n_paired + 1, nb = 0, nbo = 0, tb = 0, to = 0;
+    for (int k0 = 0; k0 < rc->n_paired;) {
+        int k1 = k0 + 1;   /* rows of one candidate are together (by its seq) */
+        while (k1 < rc->n_paired && strcmp(rc->paired[k1].candidate, rc->paired[k0].candidate) == 0) k1++;
+        int opp, blind = paired_answer(md, rc, k0, k1, &opp);
+        if (blind >= 0) { tb++; if (blind) beat[nb++] = k0; }
+        if (opp >= 0) { to++; if (opp) beat_opp[nbo++] = k0; }
+        k0 = k1;
+    }
+    if (tb) {
+        report_buf_printf(md, "Measured better than all its blind controls: %d of %d candidate%s (", nb, tb,
+                          report_plural(tb));
+        name_list(md, rc, beat, nb);
+        report_buf_puts(md, ")");
+        if (to) {
+            report_buf_printf(md, "; than all its opposites: %d of %d (", nbo, to);
+            name_list(md, rc, beat_opp, nbo);
+            report_buf_puts(md, ")");
+        }
+        report_buf_puts(md, ".");
+    } else if (to) {
+        report_buf_printf(md, "Measured better than all its opposites: %d of %d candidate%s (", nbo, to, report_plural(to));
+        name_list(md, rc, beat_opp, nbo);
+        report_buf_puts(md, ").");
+    }
+    report_buf_puts(md, "\n\n");
+    free(beat);
+}
+
 void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md)
 {
     report_buf_puts(md, "**Did measuring help?** ");
+    if (rc->paired_seeds) { paired_help(rc, md); return; }
     if (rc->schema_version < 3) {
         report_buf_printf(md, "Not recorded: this database (schema version %d) predates blind controls and replicates, "
                           "so the report cannot say.\n\n", rc->schema_version);

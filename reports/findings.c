@@ -167,7 +167,9 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
     const struct report_run *p = run_at(rc, rc->probe);
     for (int i = 0; i < rc->n_runs; i++) {
         const struct report_run *r = &rc->runs[i];
-        if (!r->has_result || r->run->role != DB_ROLE_CANDIDATE || r->sweep_series >= 0) continue;
+        /* a paired seed's candidate is the same model again: its gaps are in the opening sentence */
+        if (!r->has_result || r->run->role != DB_ROLE_CANDIDATE || r->sweep_series >= 0 || report_is_paired_seed(rc, i))
+            continue;
         int linear = 0, cut = 0;
         for (int l = 0; r->arch.ok && l < r->arch.n_layer; l++) {
             linear += r->arch.kind[l] == 'L';

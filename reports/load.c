@@ -2,7 +2,8 @@
  * row with its config and setup (JSON), its runs with their results and Pareto marks,
  * the probe's and the standard baseline's per-layer and per-head measurements at both
  * levels, the noise floor of each replicated reference (v_noise) and each candidate's
- * controls (v_controls), and what follows from the runs' architectures (arch_json: the
+ * controls (v_controls), the evidence tables of version 5 (v_paired, layer_values,
+ * sensitivity), and what follows from the runs' architectures (arch_json: the
  * per-layer attention kinds and head dims, LayerNorm): which runs belong to the
  * linearisation sweep and at which k, and the run each Δ is against. */
 #include "reports/report_internal.h"
@@ -74,6 +75,44 @@ int report_run_index(const struct report_campaign *rc, const char *name)
     return -1;
 }
 
+int report_run_by_id(const struct report_campaign *rc, int64_t id)
+{
+    for (int i = 0; i < rc->n_runs; i++)
+        if (rc->runs[i].run->id == id) return i;
+    return -1;
+}
+
+int report_base_run(const struct report_campaign *rc, int i)
+{
+    int b = rc->runs[i].run->replicate_of[0] ? report_run_index(rc, rc->runs[i].run->replicate_of) : -1;
+    return b >= 0 ? b : i;
+}
+
+/* The name v_paired groups a run under: the run it replicates, else its own. */
+static const char *base_name(const struct report_campaign *rc, int i)
+{
+    return rc->runs[i].run->replicate_of[0] ? rc->runs[i].run->replicate_of : rc->runs[i].run->name;
+}
+
+int report_paired_seeds(const struct report_campaign *rc, int k, int *out)
+{
+    const struct db_paired *q = &rc->paired[k];
+    int n = 0;
+    for (int j = 0; j < rc->n_pairs; j++) {
+        const struct report_pair *p = &rc->pairs[j];
+        if (isfinite(p->gap_pct) && strcmp(base_name(rc, p->cand), q->candidate) == 0 &&
+            strcmp(base_name(rc, p->ctl), q->control) == 0)
+            out[n++] = j;
+    }
+    return n;
+}
+
+int report_is_paired_seed(const struct report_campaign *rc, int i)
+{
+    const struct db_run *r = rc->runs[i].run;
+    return rc->paired_seeds && r->replicate_of[0] && (r->role == DB_ROLE_CANDIDATE || r->role == DB_ROLE_CONTROL);
+}
+
 /* A named query's column in a row (not the header), NULL for SQL NULL or no such column. */
 static const char *row_value(const struct db_row *row, const char *col)
 {
@@ -121,7 +160,10 @@ static int add_pair(void *user, const struct db_row *row)
     *p = (struct report_pair){ a, b, !kind || strcmp(kind, "blind") == 0,
                                row_real(row, "candidate_params_attention"), row_real(row, "control_params_attention"),
                                row_real(row, "size_diff_pct"), row_real(row, "candidate_ppl"),
-                               row_real(row, "control_ppl"), row_real(row, "gap_pct"), row_real(row, "noise_pct"), "" };
+                               row_real(row, "control_ppl"), row_real(row, "gap_pct"), row_real(row, "noise_pct"), "", "" };
+    /* the view's own word; one it does not know is shown as the kind the report assumed */
+    snprintf(p->kind, sizeof p->kind, "%s", !kind ? "blind" : strcmp(kind, "blind") == 0 || strcmp(kind, "opposite") == 0
+             ? kind : "standard model");
     snprintf(p->verdict, sizeof p->verdict, "%s", verdict ? verdict : "");
     return 0;
 }
@@ -180,6 +222,18 @@ static int load_rounds(struct db *db, struct report_campaign *rc, char *err)
     if (!rc->rounds) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", db_path(db)); return -1; }
     if (rc->schema_version < 4) return 0;
     return db_query_named(db, "rounds", rc->c.name, add_round, rc, err);
+}
+
+/* The evidence tables of version 5: the paired verdicts, the values the rules read and the
+ * sensitivity curves (db/db.h; an older file has none of them). */
+static int load_evidence(struct db *db, struct report_campaign *rc, char *err)
+{
+    if (db_paired_list(db, rc->c.id, &rc->paired, &rc->n_paired, err) != 0 ||
+        db_layer_values_list(db, rc->c.id, &rc->values, &rc->n_values, err) != 0 ||
+        db_sensitivity_list(db, rc->c.id, &rc->sens, &rc->n_sens, err) != 0)
+        return -1;
+    for (int k = 0; k < rc->n_paired; k++) rc->paired_seeds |= rc->paired[k].n >= 2;
+    return 0;
 }
 
 /* The run each Δ is against: results.reference_run as the controller recorded it. A
@@ -303,7 +357,9 @@ int report_campaign_load(struct db *db, const char *name, struct report_campaign
         if (!cJSON_IsObject(rc->setup)) { cJSON_Delete(rc->setup); rc->setup = NULL; }
     }
     rc->schema_version = db_schema_version(db);
-    if (load_runs(db, rc, err) != 0 || load_controls(db, rc, err) != 0 || load_rounds(db, rc, err) != 0) goto fail;
+    if (load_runs(db, rc, err) != 0 || load_controls(db, rc, err) != 0 || load_rounds(db, rc, err) != 0 ||
+        load_evidence(db, rc, err) != 0)
+        goto fail;
     if (db_query_named(db, "pareto", rc->c.name, mark_pareto, rc, err) != 0) goto fail;
     rc->probe = find_role(rc, DB_ROLE_PROBE, "probe");
     rc->standard = find_role(rc, DB_ROLE_BASELINE, "standard");
@@ -330,6 +386,9 @@ void report_campaign_free(struct report_campaign *rc)
     free(rc->noise);
     free(rc->pairs);
     free(rc->rounds);
+    free(rc->paired);
+    free(rc->values);
+    free(rc->sens);
     db_runs_free(rc->db_runs, rc->n_runs);
     cJSON_Delete(rc->config);
     cJSON_Delete(rc->setup);

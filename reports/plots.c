@@ -1,4 +1,4 @@
-/* reports/plots.c — the report's four plots, drawn with reports/svg.c:
+/* reports/plots.c — the report's plots, drawn with reports/svg.c:
  *   cascade   routing effective rank by layer; every head a point (class "pt"), the layer
  *             means a line; the S–D probe and the standard model side by side (x offset
  *             -0.12 / +0.12 of a layer); one panel per level measured (weight, realised)
@@ -14,6 +14,14 @@
  *             a point (class "pt") per run, a line (class "pair") from the candidate to
  *             each control, and a bar (class "noise") through the candidate spanning the
  *             perplexities within its reference's noise floor; one colour per candidate
+ *             (with paired seeds: the first seed's runs only)
+ *   paired    the gap % (x) of each candidate against each control (a row each, v_paired):
+ *             one dot (class "pt") per seed on which both are done, a bar (class "mean") at
+ *             the mean gap, a line (class "se") over mean ± 2 standard errors, a dashed line
+ *             at 0; colours by the control's kind
+ *   sensitivity  loss added, nats/token (y) vs the head dim after a cut (x), one line per
+ *             layer through its cuts and a diamond at x = 0 for the layer made linear, each
+ *             a point (class "pt"); one panel per measured run (at most 4)
  * Sizes are pixels; fonts 12-15 px. */
 #include "reports/svg.h"
 
@@ -405,10 +413,11 @@ int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, 
 /* A blind pair of v_controls with both runs done, so both are points of the plot. The
  * candidates' changes on the standard model are left to the table and the sweep plot: of
  * another size and perplexity range, they would squash the comparison at equal size. */
-static int pair_plottable(const struct report_pair *p)
+static int pair_plottable(const struct report_campaign *rc, const struct report_pair *p)
 {
+    /* a paired seed's pair is left to the paired plot: one point per candidate and control here */
     return p->blind && isfinite(p->cand_params) && isfinite(p->ctl_params) && isfinite(p->cand_ppl) &&
-           isfinite(p->ctl_ppl);
+           isfinite(p->ctl_ppl) && !report_is_paired_seed(rc, p->cand);
 }
 
 /* The perplexities a control may have and be within the candidate's noise floor f (%):
@@ -424,7 +433,7 @@ static void noise_band(double ppl, double f, double *lo, double *hi)
 static int first_plotted(const struct report_campaign *rc, int k)
 {
     for (int j = 0; j < k; j++)
-        if (rc->pairs[j].cand == rc->pairs[k].cand && pair_plottable(&rc->pairs[j])) return 0;
+        if (rc->pairs[j].cand == rc->pairs[k].cand && pair_plottable(rc, &rc->pairs[j])) return 0;
     return 1;
 }
 
@@ -434,7 +443,7 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
     int n = 0, floors = 0;
     for (int k = 0; k < rc->n_pairs; k++) {
         const struct report_pair *p = &rc->pairs[k];
-        if (!pair_plottable(p)) continue;
+        if (!pair_plottable(rc, p)) continue;
         n++;
         double ys[4] = { p->cand_ppl, p->ctl_ppl, p->cand_ppl, p->cand_ppl };
         if (isfinite(p->noise_pct) && p->noise_pct >= 0) { noise_band(p->cand_ppl, p->noise_pct, &ys[2], &ys[3]); floors++; }
@@ -472,7 +481,7 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
         int group = -1;
         for (int k = 0; k < rc->n_pairs; k++) {
             const struct report_pair *q = &rc->pairs[k];
-            if (!pair_plottable(q)) continue;
+            if (!pair_plottable(rc, q)) continue;
             int first = first_plotted(rc, k);
             group += first;
             const char *colour = campaign_colours[(group < 0 ? 0 : group) % 8];
@@ -516,5 +525,203 @@ int report_plot_controls(const struct report_campaign *rc, struct report_buf *ou
     }
     svg_boxes_free(&boxes);
     figure_end(out, &p, items, ni);
+    return 0;
+}
+
+/* ---- paired seeds ----------------------------------------------------------------------------- */
+
+/* The colour of a control kind in the paired plot. */
+static const char *kind_colour(const char *kind)
+{
+    return strcmp(kind, "blind") == 0 ? SVG_BLUE : strcmp(kind, "opposite") == 0 ? SVG_RED : SVG_GREY;
+}
+
+int report_plot_paired(const struct report_campaign *rc, struct report_buf *out, char *why)
+{
+    if (!rc->paired_seeds) {
+        snprintf(why, 256, "no candidate and control are both done on two seeds or more (db view v_paired)");
+        return 1;
+    }
+    int *seeds = malloc(sizeof(int) * ((size_t)rc->n_pairs + 1));
+    if (!seeds) { out->oom = 1; snprintf(why, 256, "out of memory"); return 1; }
+    int rows = 0;
+    double xlo = 0, xhi = 0, widest = 0;   /* 0 always shown: the line a verdict is judged against */
+    char label[200];
+    for (int k = 0; k < rc->n_paired; k++) {
+        const struct db_paired *q = &rc->paired[k];
+        int m = report_paired_seeds(rc, k, seeds);
+        if (m == 0) continue;
+        rows++;
+        for (int j = 0; j < m; j++) {
+            xlo = fmin(xlo, rc->pairs[seeds[j]].gap_pct);
+            xhi = fmax(xhi, rc->pairs[seeds[j]].gap_pct);
+        }
+        if (isfinite(q->gap_mean_pct) && isfinite(q->gap_se_pct)) {
+            xlo = fmin(xlo, q->gap_mean_pct - 2 * q->gap_se_pct);
+            xhi = fmax(xhi, q->gap_mean_pct + 2 * q->gap_se_pct);
+        }
+        snprintf(label, sizeof label, "%s vs %s", q->candidate, q->control);
+        widest = fmax(widest, svg_text_width(label, 12));
+    }
+    if (rows == 0) {
+        free(seeds);
+        snprintf(why, 256, "no candidate and control of a pair are both done on any seed");
+        return 1;
+    }
+    struct svg_legend_item items[5];
+    int ni = 0;
+    static const char *const kind_names[3] = { "blind", "opposite", "standard model" };
+    static const char *const kind_labels[3] = { "a seed, blind control", "a seed, opposite control",
+                                                "a seed, change on the standard model" };
+    for (int g = 0; g < 3; g++) {
+        int present = 0;
+        for (int k = 0; k < rc->n_paired; k++) present |= strcmp(kind_colour(rc->paired[k].control_kind),
+                                                                 kind_colour(kind_names[g])) == 0;
+        if (present) items[ni++] = (struct svg_legend_item){ kind_labels[g], { kind_colour(kind_names[g]), SVG_CIRCLE,
+                                                                              0, NULL, 0 }, 1, 0 };
+    }
+    const struct svg_style mean_st = { SVG_BLACK, SVG_CIRCLE, 0, NULL, 2.5 }, se_st = { SVG_BLACK, SVG_CIRCLE, 0, NULL, 1 },
+                           zero_st = { SVG_GREY, SVG_CIRCLE, 0, "2 3", 1 };
+    items[ni++] = (struct svg_legend_item){ "mean gap", mean_st, 0, 1 };
+    items[ni++] = (struct svg_legend_item){ "mean ± 2 standard errors", se_st, 0, 1 };
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    const double row_h = 28, pw = 440, left = fmax(LEFT, widest + 24);
+    double ph = fmax(rows * row_h, lh);
+    double w = left + pw + 24 + lw + 16;
+    char title[300];
+    snprintf(title, sizeof title, "Paired gaps by seed, campaign %s", rc->c.name);
+    svg_begin(out, w, TOP + ph + BOTTOM, title, "Each seed's gap between a candidate and one of its controls (dots), "
+              "the mean gap (bar) and twice its standard error either side (line); negative: the candidate is better.");
+    figure_title(out, w, title);
+    struct svg_panel p = { left, TOP, pw, ph, { 0 }, { 0 } };
+    svg_axis_fit(&p.ax, xlo, xhi, 6, 0);
+    p.ax.title = "gap: the candidate's perplexity relative to the control's (%)";
+    /* row r at y = -r, top to bottom, half a row of room above the first and below the last */
+    p.ay = (struct svg_axis){ -(ph / row_h) + 0.5, 0.5, 0, 0, NULL };
+    svg_panel_draw(out, &p, NULL);
+    double zx[2] = { svg_px(&p, 0), svg_px(&p, 0) }, zy[2] = { p.y, p.y + p.h };
+    svg_polyline(out, zx, zy, 2, &zero_st, "zero");
+    int r = 0;
+    for (int k = 0; k < rc->n_paired; k++) {
+        const struct db_paired *q = &rc->paired[k];
+        int m = report_paired_seeds(rc, k, seeds);
+        if (m == 0) continue;
+        double cy = svg_py(&p, -r);
+        r++;
+        snprintf(label, sizeof label, "%s vs %s", q->candidate, q->control);
+        svg_text(out, p.x - 8, cy + 4, 12, "end", "fill=\"#333333\"", label);
+        if (isfinite(q->gap_mean_pct) && isfinite(q->gap_se_pct)) {
+            double sx[2] = { svg_px(&p, q->gap_mean_pct - 2 * q->gap_se_pct), svg_px(&p, q->gap_mean_pct + 2 * q->gap_se_pct) },
+                   sy[2] = { cy, cy };
+            svg_polyline(out, sx, sy, 2, &se_st, "se");
+        }
+        if (isfinite(q->gap_mean_pct)) {
+            double mx[2] = { svg_px(&p, q->gap_mean_pct), svg_px(&p, q->gap_mean_pct) }, my[2] = { cy - 10, cy + 10 };
+            svg_polyline(out, mx, my, 2, &mean_st, "mean");
+        }
+        /* the seeds spread a little up and down, so equal gaps stay apart */
+        double dy = m > 1 ? fmin(5, 16.0 / (m - 1)) : 0;
+        struct svg_style st = { kind_colour(q->control_kind), SVG_CIRCLE, 0, NULL, 0 };
+        for (int j = 0; j < m; j++) {
+            const struct report_pair *s = &rc->pairs[seeds[j]];
+            char tip[400];
+            snprintf(tip, sizeof tip, "%s vs %s (seed %lld): gap %+.2f%% (perplexity %.3f vs %.3f)",
+                     rc->runs[s->cand].run->name, rc->runs[s->ctl].run->name, (long long)rc->runs[s->cand].run->seed,
+                     s->gap_pct, s->cand_ppl, s->ctl_ppl);
+            svg_marker(out, svg_px(&p, s->gap_pct), cy + (j - (m - 1) / 2.0) * dy, 4, &st, "pt", tip);
+        }
+    }
+    free(seeds);
+    figure_end(out, &p, items, ni);
+    return 0;
+}
+
+/* ---- sensitivity ------------------------------------------------------------------------------- */
+
+#define SENS_MAX_PANELS 4
+
+int report_plot_sensitivity(const struct report_campaign *rc, struct report_buf *out, char *why)
+{
+    if (rc->n_sens == 0) {
+        snprintf(why, 256, "no sensitivity curve is recorded (search.measure \"sensitivity\")");
+        return 1;
+    }
+    /* one panel per measured run (the probe, then round incumbents), at most SENS_MAX_PANELS */
+    int64_t panel_run[SENS_MAX_PANELS];
+    int np = 0, n_layer = 0;
+    double xhi = 1, ylo = 0, yhi = 0;
+    for (int i = 0; i < rc->n_sens; i++) {
+        const struct db_sensitivity_row *s = &rc->sens[i];
+        int seen = 0;
+        for (int k = 0; k < np; k++) seen |= panel_run[k] == s->run_id;
+        if (!seen && np == SENS_MAX_PANELS) continue;
+        if (!seen) panel_run[np++] = s->run_id;
+        if (s->pt.layer + 1 > n_layer) n_layer = s->pt.layer + 1;
+        if (strcmp(s->pt.change, "cut") == 0) xhi = fmax(xhi, s->pt.head_dim);
+        if (isfinite(s->pt.delta_loss)) { ylo = fmin(ylo, s->pt.delta_loss); yhi = fmax(yhi, s->pt.delta_loss); }
+    }
+    struct svg_legend_item items[REPORT_MAX_LAYERS + 1];
+    char layer_labels[REPORT_MAX_LAYERS][32];
+    int ni = 0;
+    for (int l = 0; l < n_layer && l < REPORT_MAX_LAYERS; l++) {
+        snprintf(layer_labels[l], sizeof layer_labels[l], "layer %d: cuts", l);
+        items[ni++] = (struct svg_legend_item){ layer_labels[l], { campaign_colours[l % 8], SVG_CIRCLE, 0,
+                                                                   l >= 8 ? "6 3" : NULL, 2 }, 1, 1 };
+    }
+    items[ni++] = (struct svg_legend_item){ "layer made linear (at 0)", { SVG_GREY, SVG_DIAMOND, 0, NULL, 0 }, 1, 0 };
+    double lw, lh;
+    svg_legend_size(items, ni, 12, &lw, &lh);
+    const double pw = 340, ph = fmax(300, lh), gap = 76;
+    double w = LEFT + np * pw + (np - 1) * gap + 24 + lw + 16;
+    char title[300];
+    snprintf(title, sizeof title, "Sensitivity: loss added by one layer's cut, campaign %s", rc->c.name);
+    svg_begin(out, w, TOP + ph + BOTTOM, title, "The validation loss one change to one layer adds without retraining: "
+              "each layer's head dim cut (a line per layer) or the layer made linear (a diamond at head dim 0).");
+    figure_title(out, w, title);
+    for (int k = 0; k < np; k++) {
+        int ri = report_run_by_id(rc, panel_run[k]);
+        struct svg_panel p = { LEFT + k * (pw + gap), TOP, pw, ph, { 0 }, { 0 } };
+        svg_axis_fit(&p.ax, 0, xhi, 6, 1);
+        p.ax.lo = 0;
+        p.ax.title = "head dim after the cut";
+        svg_axis_fit(&p.ay, ylo, yhi, 6, 0);
+        p.ay.title = "loss added (nats/token)";
+        svg_panel_draw(out, &p, ri >= 0 ? rc->runs[ri].run->name : "?");
+        svg_panel_hline(out, &p, 0, SVG_GREY);
+        for (int l = 0; l < n_layer && l < REPORT_MAX_LAYERS; l++) {
+            double px[64], py[64];
+            int n = 0;
+            struct svg_style st = { campaign_colours[l % 8], SVG_CIRCLE, 0, l >= 8 ? "6 3" : NULL, 2 };
+            /* the rows come by head dim, widest first: the line runs from the mildest cut down */
+            for (int i = 0; i < rc->n_sens && n < 64; i++) {
+                const struct db_sensitivity_row *s = &rc->sens[i];
+                if (s->run_id != panel_run[k] || s->pt.layer != l || strcmp(s->pt.change, "cut") != 0 ||
+                    !isfinite(s->pt.delta_loss))
+                    continue;
+                px[n] = svg_px(&p, s->pt.head_dim);
+                py[n++] = svg_py(&p, s->pt.delta_loss);
+            }
+            if (n >= 2) svg_polyline(out, px, py, n, &st, "curve");
+            for (int i = 0; i < rc->n_sens; i++) {
+                const struct db_sensitivity_row *s = &rc->sens[i];
+                if (s->run_id != panel_run[k] || s->pt.layer != l || !isfinite(s->pt.delta_loss)) continue;
+                int linear = strcmp(s->pt.change, "linear") == 0;
+                struct svg_style m = st;
+                if (linear) m.shape = SVG_DIAMOND;
+                char tip[300];
+                if (linear)
+                    snprintf(tip, sizeof tip, "%s, layer %d made linear (head dim %d): loss %+.4f nats/token",
+                             ri >= 0 ? rc->runs[ri].run->name : "?", l, s->pt.head_dim, s->pt.delta_loss);
+                else
+                    snprintf(tip, sizeof tip, "%s, layer %d cut to head dim %d: loss %+.4f nats/token",
+                             ri >= 0 ? rc->runs[ri].run->name : "?", l, s->pt.head_dim, s->pt.delta_loss);
+                svg_marker(out, svg_px(&p, linear ? 0 : s->pt.head_dim), svg_py(&p, s->pt.delta_loss), linear ? 4.5 : 3.5,
+                           &m, "pt", tip);
+            }
+        }
+    }
+    svg_legend(out, LEFT + np * pw + (np - 1) * gap + 24, TOP, items, ni, 12);
+    svg_end(out);
     return 0;
 }

@@ -168,6 +168,7 @@ static void section_cascade(struct report_buf *md, const struct report_campaign 
             }
         }
     }
+    report_cascade_values(md, rc);
     if (svg_name)
         report_buf_printf(md, "\n![Routing effective rank by layer](%s)\n\n*Routing effective rank by layer: each head a "
                           "point, the layer means a line; the S–D probe (circles, solid line) beside the standard softmax "
@@ -209,8 +210,10 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         report_buf_puts(md, "No run is done yet.\n");
     } else {
         int other_ref = -1;   /* a run some Δ is against other than the probe (inherit mode: probe_cont) */
-        for (int i = 0; i < rc->n_runs; i++)
-            if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe) other_ref = rc->runs[i].ref;
+        for (int i = 0; i < rc->n_runs; i++)   /* of the rows shown: a paired seed's is its seed's replicate */
+            if (rc->runs[i].has_result && rc->runs[i].ref >= 0 && rc->runs[i].ref != rc->probe &&
+                !report_is_paired_seed(rc, i))
+                other_ref = rc->runs[i].ref;
         report_buf_puts(md, "Every done run, sorted by attention parameters (then perplexity). Savings and Δ are "
                         "relative to the probe");
         if (rc->probe >= 0) {
@@ -224,12 +227,16 @@ static void section_candidates(struct report_buf *md, const struct report_campai
         }
         report_buf_printf(md, "; ✓ marks the Pareto front of attention parameters vs perplexity.%s Architecture: each "
                           "layer's attention (L linear, S S–D, A softmax), then `d` and each layer's head dim, then `LN` "
-                          "when LayerNorm is on.\n\n", rc->n_noise ? " \"(noise)\" after a Δ: within the noise floor of "
-                          "the run it is against (see Noise floor)." : "");
+                          "when LayerNorm is on.%s\n\n", rc->n_noise ? " \"(noise)\" after a Δ: within the noise floor of "
+                          "the run it is against (see Noise floor)." : "", rc->paired_seeds ? " The candidates and "
+                          "controls were trained on paired seeds: this table lists each one's first seed, and the runs "
+                          "of the other seeds (`NAME_s2`, …) are in Paired verdicts (the gap of every seed) and in the "
+                          "tradeoff plot." : "");
         report_buf_puts(md, "| run | role | architecture | params | attention params | attention saved % | perplexity | "
                         "Δ ppl % | bits/byte | tokens/s | Pareto | reason |\n"
                         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|:-:|---|\n");
-        for (int j = 0; j < nd; j++) candidate_row(md, rc, order[j]);
+        for (int j = 0; j < nd; j++)
+            if (!report_is_paired_seed(rc, order[j])) candidate_row(md, rc, order[j]);
     }
     free(order);
     if (rc->n_failed > 0) {
@@ -333,30 +340,37 @@ static int section_campaign(struct report_buf *md, const struct report_campaign 
         report_buf_free(&title);
     }
     status_line(md, rc);
-    struct report_plot pf[4];
+    enum { CASCADE, TRADEOFF, SWEEP, CONTROLS, PAIRED, SENSITIVITY, N_PLOTS };
+    struct report_plot pf[N_PLOTS];
     memset(pf, 0, sizeof pf);
-    const char *kinds[4] = { "cascade", "tradeoff", "sweep", "controls" };
-    for (int k = 0; k < 4; k++) report_plot_path(&pf[k], o, multi ? rc->c.name : NULL, kinds[k]);
-    pf[0].made = report_plot_cascade(rc, &pf[0].svg, pf[0].why) == 0;
-    pf[1].made = report_plot_tradeoff(&rc, 1, &pf[1].svg, pf[1].why) == 0;
-    pf[2].made = report_plot_sweep(rc, &pf[2].svg, pf[2].why) == 0;
-    pf[3].made = report_plot_controls(rc, &pf[3].svg, pf[3].why) == 0;
+    const char *kinds[N_PLOTS] = { "cascade", "tradeoff", "sweep", "controls", "paired", "sensitivity" };
+    for (int k = 0; k < N_PLOTS; k++) report_plot_path(&pf[k], o, multi ? rc->c.name : NULL, kinds[k]);
+    pf[CASCADE].made = report_plot_cascade(rc, &pf[CASCADE].svg, pf[CASCADE].why) == 0;
+    pf[TRADEOFF].made = report_plot_tradeoff(&rc, 1, &pf[TRADEOFF].svg, pf[TRADEOFF].why) == 0;
+    pf[SWEEP].made = report_plot_sweep(rc, &pf[SWEEP].svg, pf[SWEEP].why) == 0;
+    pf[CONTROLS].made = report_plot_controls(rc, &pf[CONTROLS].svg, pf[CONTROLS].why) == 0;
+    pf[PAIRED].made = report_plot_paired(rc, &pf[PAIRED].svg, pf[PAIRED].why) == 0;
+    pf[SENSITIVITY].made = report_plot_sensitivity(rc, &pf[SENSITIVITY].svg, pf[SENSITIVITY].why) == 0;
     int rc_ = 0;
-    for (int k = 0; k < 4 && rc_ == 0; k++) rc_ = report_plot_save(&pf[k], err);
+    for (int k = 0; k < N_PLOTS && rc_ == 0; k++) rc_ = report_plot_save(&pf[k], err);
+#define PLOT(k) (pf[k].made ? pf[k].link : NULL), pf[k].why
     if (rc_ == 0) {
         report_section_setup(md, rc, h);
         section_status(md, rc, h);
-        section_cascade(md, rc, h, pf[0].made ? pf[0].link : NULL, pf[0].why);
+        section_cascade(md, rc, h, PLOT(CASCADE));
+        report_section_sensitivity(md, rc, h, PLOT(SENSITIVITY));
         section_candidates(md, rc, h);
-        section_tradeoff(md, h, pf[1].made ? pf[1].link : NULL, pf[1].why);
-        section_sweep(md, rc, h, pf[2].made ? pf[2].link : NULL, pf[2].why);
+        section_tradeoff(md, h, PLOT(TRADEOFF));
+        section_sweep(md, rc, h, PLOT(SWEEP));
         report_section_noise(md, rc, h);
-        report_section_controls(md, rc, h, pf[3].made ? pf[3].link : NULL, pf[3].why);
+        report_section_controls(md, rc, h, PLOT(CONTROLS));
+        report_section_paired(md, rc, h + 1, PLOT(PAIRED));
         report_section_rounds(md, rc, h);
         report_heading(md, h, "Findings");
         report_findings(rc, md);
     }
-    for (int k = 0; k < 4; k++) report_buf_free(&pf[k].svg);
+#undef PLOT
+    for (int k = 0; k < N_PLOTS; k++) report_buf_free(&pf[k].svg);
     return rc_;
 }
 

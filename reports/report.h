@@ -12,6 +12,10 @@
  *   DIR/NAME-sweep.svg     Δ perplexity % vs linearised leading layers, S–D vs standard
  *   DIR/NAME-controls.svg  attention parameters vs perplexity of each candidate joined to
  *                          its blind controls, with the noise floor of its reference as a bar
+ *   DIR/NAME-paired.svg    with paired seeds: each seed's gap per candidate and control, the
+ *                          mean gap and mean ± 2 standard errors
+ *   DIR/NAME-sensitivity.svg  with sensitivity curves: loss added vs head dim after a cut,
+ *                          a line per layer, the layer made linear at 0
  * With two or more campaigns the per-campaign plots are NAME-C-cascade.svg etc. (C the
  * campaign's name, characters other than letters, digits, '.', '_', '-' as '_') and
  * NAME-compare.svg overlays the campaigns' tradeoffs. A plot without data (no measured
@@ -19,27 +23,38 @@
  * Links are relative (the file names alone). Every point of a plot is one element of
  * class "pt".
  *
- * The report (single campaign; with several, a comparison section first and then one
- * section per campaign holding the same subsections one level down):
+ * The report (single campaign; with several, a comparison section first — with a
+ * Strategies section when the campaigns' recorded search settings differ only in strategy
+ * and seed, else one line saying why not — and then one section per campaign holding the
+ * same subsections one level down):
  *   # title, status line
  *   ## Setup          corpus, model, budget, seeds, retraining, rules, machine, version,
  *                     wall time: from the setup JSON (its resolved "train_config" and
  *                     "search"), else the config as given; missing facts say "not recorded"
  *   ## Status         only when a run is not done: queued / running / failed runs by name
  *   ## The measured cascade   per-layer table of the probe, profile table, Spearman
- *                     values, the cascade plot
- *   ## Candidates     table of done runs sorted by attention parameters, failed runs
+ *                     values, the values the proposal rules read (layer_values: per
+ *                     measured run, measure and layer, value ± spread over windows, the
+ *                     windows), the cascade plot
+ *   ## Sensitivity    with sensitivity curves: per measured run and layer the cost of
+ *                     making it linear and of each cut (nats/token), the plot
+ *   ## Candidates     table of done runs sorted by attention parameters (with paired seeds:
+ *                     each candidate and control by its first seed), failed runs
  *   ## Tradeoff       the tradeoff plot
  *   ## Linearisation sweep    table and plot
  *   ## Noise floor    each reference run with replicates (v_noise): n, perplexity mean ±
  *                     sd and range, the noise floor 2 sd / mean
  *   ## Measured vs blind at equal size   each candidate beside each control (v_controls):
- *                     sizes and size difference, perplexities, gap, noise floor, verdict;
- *                     the controls plot
- *   ## Findings       opens with one sentence, "Did measuring help?": each candidate with
- *                     blind controls, its perplexity against theirs, the noise floor and
- *                     the answer (or why the campaign cannot tell); then numbers computed
- *                     from the rows above, each naming its runs
+ *                     kind (blind, opposite, standard model), sizes and size difference,
+ *                     perplexities, gap, noise floor, verdict; the controls plot
+ *     ### Paired verdicts   with paired seeds (v_paired): seeds, gap mean ± sd, se, wins,
+ *                     verdict; the paired plot
+ *   ## Findings       opens with one sentence, "Did measuring help?": with paired seeds
+ *                     v_paired's verdict of each candidate against its blind controls and
+ *                     its opposites; else each candidate with blind controls, its
+ *                     perplexity against theirs, the noise floor and the answer (or why
+ *                     the campaign cannot tell); then numbers computed from the rows above,
+ *                     each naming its runs
  *   ## Reproduce      the command that made the report
  * Number formats (tables and findings): integers with ',' thousands separators
  * (1,234,567); perplexity %.3f; Δ perplexity % %+.2f; savings % %.1f; bits per byte %.4f;

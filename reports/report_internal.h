@@ -109,8 +109,9 @@ struct report_noise {
 /* A candidate and one of its controls (a row of v_controls). */
 struct report_pair {
     int cand, ctl;                 /* run indices */
-    int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: the
-                                    * candidate's change made to the standard model (std_lin) */
+    int blind;                     /* 1: a blind control of equal size on the candidate's model; 0: an
+                                    * opposite control or the candidate's change made to the standard
+                                    * model (std_lin) */
     double cand_params, ctl_params; /* attention parameters; NAN unless done */
     double size_diff_pct;          /* 100 (control's attention parameters / the candidate's - 1); NAN */
     double cand_ppl, ctl_ppl;      /* perplexities; NAN unless done */
@@ -118,6 +119,7 @@ struct report_pair {
     double noise_pct;              /* the noise floor of the candidate's reference; NAN */
     char verdict[24];              /* "measured better", "blind better", "within noise", "no noise floor",
                                     * "" unless both are done */
+    char kind[16];                 /* v_controls.control_kind: "blind", "opposite", "standard model" */
 };
 
 /* A row of v_rounds: the incumbent after one round of a budget-driven search. */
@@ -150,6 +152,16 @@ struct report_campaign {
     struct report_round *rounds;   /* (n_rounds) a budget-driven search's path, by round (v_rounds;
                                     * none before version 4 or in a one-round campaign) */
     int n_rounds;
+    /* the evidence tables (schema version 5; none in an older file) */
+    struct db_paired *paired;      /* (n_paired) v_paired: each candidate against each control over its
+                                    * paired seeds, by candidate then control in seq order */
+    int n_paired;
+    int paired_seeds;              /* some v_paired row has n >= 2: verdicts come from v_paired */
+    struct db_layer_value *values; /* (n_values) table layer_values: what the rules read, by run seq,
+                                    * measure, layer */
+    int n_values;
+    struct db_sensitivity_row *sens; /* (n_sens) table sensitivity, by run seq, layer */
+    int n_sens;
 };
 
 /* Loads campaign `name` (NULL: the most recent). -1 and err ("no campaign named 'x'"). */
@@ -165,6 +177,18 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref);
 /* The run's indices sorted by attention parameters, then perplexity, then seq; only done
  * runs with a result. Returns the count; order has n_runs entries. */
 int report_sorted_done(const struct report_campaign *rc, int *order);
+/* Whether run i is another seed of a candidate or control (search.candidate_replicates:
+ * NAME_s2, ... with replicate_of NAME) in a campaign whose verdicts are paired: the per-run
+ * tables list the base runs and leave the seeds to the paired verdicts. */
+int report_is_paired_seed(const struct report_campaign *rc, int i);
+/* The base run of run i: the run it replicates (replicate_of), else i itself. */
+int report_base_run(const struct report_campaign *rc, int i);
+/* The seeds of paired row k (rc->paired[k]): the indices into rc->pairs of the v_controls rows
+ * it averages (candidate and control of one seed, both done), in seq order; returns how many
+ * (at most n_pairs, the size of out). */
+int report_paired_seeds(const struct report_campaign *rc, int k, int *out);
+/* The index of the run whose database id is id, or -1. */
+int report_run_by_id(const struct report_campaign *rc, int64_t id);
 
 /* ---- reports/section.c: the helpers every section writer calls (below report.c, which
  * assembles the sections, and below the section files, so none of them calls report.c) --- */
@@ -221,6 +245,8 @@ int report_plot_cascade(const struct report_campaign *rc, struct report_buf *out
 int report_plot_tradeoff(const struct report_campaign *const *rcs, int n, struct report_buf *out, char *why);
 int report_plot_sweep(const struct report_campaign *rc, struct report_buf *out, char *why);
 int report_plot_controls(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_paired(const struct report_campaign *rc, struct report_buf *out, char *why);
+int report_plot_sensitivity(const struct report_campaign *rc, struct report_buf *out, char *why);
 
 /* ---- reports/controls.c: the noise floor and the controls ----------------------------------- */
 
@@ -233,11 +259,28 @@ void report_section_rounds(struct report_buf *md, const struct report_campaign *
  * or NULL and why). */
 void report_section_controls(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
                              const char *svg_why);
-/* The findings' opening sentence, a paragraph: did measuring help? */
+/* The Paired verdicts (v_paired), a subsection of the controls: the table and the plot of each
+ * seed's gap (svg_name, or NULL and why); nothing unless some pair has two seeds or more
+ * (rc->paired_seeds: with one seed each the table above says it all). */
+void report_section_paired(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                           const char *svg_why);
+/* The findings' opening sentence, a paragraph: did measuring help? From v_paired when the
+ * campaign has paired seeds (each candidate against its blind and opposite controls), else
+ * from v_controls (each candidate against its blind controls and the noise floor). */
 void report_did_measuring_help(const struct report_campaign *rc, struct report_buf *md);
 /* Run i's Δ ppl % as the candidates table shows it: "+1.23", "+0.31 (noise)" when it is
  * within the noise floor of its reference (v_results.beyond_noise = 0), "–" when none. */
 void report_fmt_delta(char *out, size_t n, const struct report_campaign *rc, int i);
+
+/* ---- reports/evidence.c: what the rules read, what a cut costs --------------------------------- */
+
+/* The values the proposal rules read (table layer_values), a table per measured run, for the
+ * end of the measured cascade section; nothing when none is recorded. */
+void report_cascade_values(struct report_buf *md, const struct report_campaign *rc);
+/* The Sensitivity section (table sensitivity): the linearisation costs and cuts per layer and
+ * the plot (svg_name, or NULL and why); nothing when no curve is recorded. */
+void report_section_sensitivity(struct report_buf *md, const struct report_campaign *rc, int h, const char *svg_name,
+                                const char *svg_why);
 
 /* ---- reports/findings.c ------------------------------------------------------------------ */
 

@@ -130,6 +130,7 @@ double svg_py(const struct svg_panel *p, double y) { return p->y + p->h - (y - p
 static int axis_ticks(const struct svg_axis *a, double *v)
 {
     int n = 0;
+    if (!(a->step > 0)) return 0;   /* a categorical axis: the caller labels it */
     double first = ceil(a->lo / a->step - 1e-9) * a->step;
     for (int i = 0; n < 64; i++) {
         double t = first + i * a->step;

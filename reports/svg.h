@@ -20,7 +20,7 @@
 /* One axis: the data range shown and its ticks. */
 struct svg_axis {
     double lo, hi;          /* data values at the ends of the axis */
-    double step;            /* between ticks, from lo */
+    double step;            /* between ticks, from lo; 0: no ticks (a categorical axis the caller labels) */
     int decimals;           /* of the tick labels */
     const char *title;      /* with its unit, e.g. "attention parameters (thousands)" */
 };

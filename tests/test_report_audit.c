@@ -158,7 +158,8 @@ static int known_heading(const char *text, size_t len)
 {
     static const char *const titles[] = { "Setup", "Status", "The measured cascade", "Candidates", "Tradeoff",
                                           "Linearisation sweep", "Noise floor", "Measured vs blind at equal size",
-                                          "Search rounds", "Findings", "Reproduce", "Comparison" };
+                                          "Search rounds", "Findings", "Reproduce", "Comparison", "Strategies",
+                                          "Sensitivity", "Paired verdicts" };
     for (size_t i = 0; i < sizeof titles / sizeof *titles; i++)
         if (strlen(titles[i]) == len && strncmp(text, titles[i], len) == 0) return 1;
     return len > 9 && strncmp(text, "Campaign ", 9) == 0;
