@@ -251,7 +251,8 @@ static double size_off(const struct model_config *probe, const int *dims, size_t
 }
 
 /* d_l proportional to w_l: the scale c by bisection to the size nearest the target; then,
- * while more than 2% off, the move that brings the size nearest, as long as one does: one
+ * while more than 2% off, the move that brings the size nearest, as long as one does (at
+ * most 4 L moves: the bisection leaves the size within a step or two): one
  * layer one head_dim_step up or down, or one layer up and another down (S's d(d-1)/2
  * makes a dim cost more in a wider layer, so a swap moves the size a little). */
 static void proportional_dims(const struct campaign_config *cc, const struct model_config *probe, const double *w,
@@ -275,7 +276,7 @@ static void proportional_dims(const struct campaign_config *cc, const struct mod
     }
     memcpy(dims, best, sizeof(int) * L);
     const int step = cc->head_dim_step;
-    while (best_off > 0.02) {
+    for (int it = 0; best_off > 0.02 && it < 4 * L; it++) {   /* bounded: each move costs O(L^3) */
         int bl = -1, bm = -1, bd = 0, be = 0;
         for (int l = 0; l < L; l++) {
             for (int m = -1; m < L; m++) {   /* m -1: l alone, by +-step; else l up, m down */

@@ -11,7 +11,7 @@
 
 static void check_loaded(const struct campaign_config *cc)
 {
-    char err[CASCADE_ERR_MAX], arch[512];
+    char err[CASCADE_ERR_MAX], arch[CAMPAIGN_ARCH_MAX];
     fuzz_err_reset(err);
     fuzz_check(trainer_config_validate(&cc->base, cc->path, err) == 0, "the campaign's training config validates");
     fuzz_check(cc->json != NULL && cc->name[0] != 0, "a loaded campaign has its text and name");
@@ -28,7 +28,7 @@ static void check_loaded(const struct campaign_config *cc)
         erank[l] = cc->linear_threshold * (0.5 + 1.5 * l / (L > 1 ? L - 1 : 1)) + 0.25;
     struct run_spec *runs = NULL;
     int n = 0;
-    if (campaign_propose(cc, erank, &runs, &n) == 0) {
+    if (campaign_propose(cc, erank, NULL, &runs, &n) == 0) {
         for (int i = 0; i < n; i++) {
             fuzz_check(runs[i].name[0] != 0 && runs[i].arch.n_layer == L, "a proposal names a run of the campaign's depth");
             char *mj = model_config_to_json(&runs[i].arch);
