@@ -622,3 +622,23 @@ TEST(search_random_strategy_draws_from_the_seed)
     CHECK(differ > 0);
     for (int k = 0; k < 3; k++) free(p[k]);
 }
+
+/* erank_minus_init cannot be read by the rounds (an incumbent that was cut or inherited
+ * has no S_0 of any seed): refused with the reason; a strategy needs the rounds. */
+TEST(search_rounds_refuse_erank_minus_init_and_strategy_needs_rounds)
+{
+    struct campaign_config cc;
+    char err[CASCADE_ERR_MAX];
+    const char *bad = "{\"name\": \"r\", \"data\": {\"path\": \"x.txt\"}, \"model\": {\"n_layer\": 3}, \"search\": "
+                      "{\"retrain\": \"inherit\", \"budget_ppl_pct\": 5, \"measure\": \"erank_minus_init\"}}";
+    CHECK_MSG(load(t_, &cc, bad, err) == -1 && strstr(err, "search.measure: \"erank_minus_init\" cannot be read by the "
+                                                         "rounds"), "%s", err);
+    const char *alone = "{\"name\": \"r\", \"data\": {\"path\": \"x.txt\"}, \"model\": {\"n_layer\": 3}, \"search\": "
+                        "{\"strategy\": \"random\"}}";
+    CHECK_MSG(load(t_, &cc, alone, err) == -1 && strstr(err, "search.strategy: has no effect without "
+                                                           "search.budget_ppl_pct"), "%s", err);
+    const char *ok = "{\"name\": \"r\", \"data\": {\"path\": \"x.txt\"}, \"model\": {\"n_layer\": 3}, \"search\": "
+                     "{\"retrain\": \"inherit\", \"budget_ppl_pct\": 5, \"strategy\": \"measured\"}}";
+    CHECK_MSG(load(t_, &cc, ok, err) == 0 && cc.strategy == STRATEGY_MEASURED, "%s", err);
+    campaign_config_free(&cc);
+}
