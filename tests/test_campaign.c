@@ -39,8 +39,9 @@ static void write_config(struct test_ctx *t_, const char *name, const char *runs
              " \"model\": {\"n_layer\": 3, \"n_embd\": 16, \"n_head\": 2, \"seq_len\": 16},\n"
              " \"train\": {\"steps\": 40, \"batch_size\": 4, \"lr\": 5e-3, \"warmup_steps\": 4,\n"
              "           \"log_every\": 5, \"eval_batches\": 4, \"checkpoint_every\": 10, \"threads\": 1},\n"
-             " \"search\": {\"linear_threshold\": 50, \"max_prefix\": 2, \"multipliers\": [0.5],\n"
-             "            \"runs_dir\": \"%s\"%s}}\n", name, corpus, runs, extra);
+             " \"search\": {\"linear_threshold\": 50, \"max_prefix\": 2, \"multipliers\": [0.5],%s\n"
+             "            \"runs_dir\": \"%s\"%s}}\n", name, corpus,
+             strstr(extra, "\"measure\"") ? "" : " \"measure\": \"erank\",", runs, extra);
     char file[128];
     snprintf(file, sizeof file, "%s.json", name);
     test_tmppath(path, n, file);
@@ -711,7 +712,7 @@ TEST(campaign_with_more_than_256_runs_records_every_run)
              " \"model\": {\"n_layer\": 8, \"n_embd\": 8, \"n_head\": 1, \"seq_len\": 4},\n"
              " \"train\": {\"steps\": 1, \"batch_size\": 1, \"warmup_steps\": 1, \"log_every\": 100,\n"
              "           \"eval_batches\": 1, \"checkpoint_every\": 0, \"threads\": 1},\n"
-             " \"search\": {\"linear_threshold\": 1e6, \"max_prefix\": 8, \"multipliers\": [0.5, 1, 1.5, 2],\n"
+             " \"search\": {\"linear_threshold\": 1e6, \"max_prefix\": 8, \"multipliers\": [0.5, 1, 1.5, 2], \"measure\": \"erank\",\n"
              "            \"replicates\": 16, \"candidate_replicates\": 8, \"retrain\": \"inherit\", \"inherit_steps\": 1,\n"
              "            \"budget_ppl_pct\": 1000, \"max_rounds\": 2, \"head_dim_step\": 1, \"head_dim_min\": 1,\n"
              "            \"runs_dir\": \"%s\"}}\n",

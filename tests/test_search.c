@@ -14,7 +14,7 @@ static const char *campaign_json =
     "{\"name\": \"t\", \"data\": {\"path\": \"x.txt\"},\n"
     " \"model\": {\"n_layer\": 6, \"n_embd\": 128, \"n_head\": 4, \"seq_len\": 64},\n"
     " \"train\": {\"steps\": 100, \"batch_size\": 4},\n"
-    " \"search\": {\"linear_threshold\": 2.5, \"multipliers\": [1, 2], \"head_dim_step\": 4,\n"
+    " \"search\": {\"linear_threshold\": 2.5, \"multipliers\": [1, 2], \"head_dim_step\": 4, \"measure\": \"erank\",\n"
     "            \"head_dim_min\": 4, \"runs_dir\": \"/tmp/x\"}}\n";
 
 static int load(struct test_ctx *t_, struct campaign_config *cc, const char *json, char *err)
@@ -353,13 +353,23 @@ TEST(search_continuation_schedule_starts_where_the_probe_ended)
     CHECK(load(t_, &cc, bad, err) == -1 && strstr(err, "search.inherit_lr_frac: expected a number in (0, 1], got 0"));
 }
 
+/* campaign_json with its "measure": "erank" replaced by `measure` (a JSON value, or "" to
+ * leave the key out). */
+static void with_measure(char *out, size_t n, const char *measure)
+{
+    const char *at = strstr(campaign_json, " \"measure\": \"erank\",");
+    snprintf(out, n, "%.*s%s%s%s", (int)(at - campaign_json), campaign_json, measure[0] ? " \"measure\": " : "",
+             measure, measure[0] ? "," : "");
+    size_t k = strlen(out);
+    snprintf(out + k, n - k, "%s", at + strlen(" \"measure\": \"erank\","));
+}
+
 /* search.measure chooses the layer value the rules read; its name is in every reason. */
 TEST(search_measure_is_a_config_choice)
 {
     struct campaign_config cc;
     char err[CASCADE_ERR_MAX], text[4096];
-    const char *end = strrchr(campaign_json, '}');
-    snprintf(text, sizeof text, "%.*s, \"measure\": \"k90\"}}", (int)(end - campaign_json - 1), campaign_json);
+    with_measure(text, sizeof text, "\"k90\"");
     REQUIRE_MSG(load(t_, &cc, text, err) == 0, "%s", err);
     CHECK(cc.measure == MEASURE_K90 && strcmp(campaign_measure_name(cc.measure), "k90") == 0);
     double v[6] = { 2.0, 2.0, 9, 9, 9, 9 };
@@ -370,11 +380,12 @@ TEST(search_measure_is_a_config_choice)
     CHECK(r && strstr(r->reason, "mean routing k90 <= 2.50"));
     free(p);
     campaign_config_free(&cc);
-    snprintf(text, sizeof text, "%.*s, \"measure\": \"rank\"}}", (int)(end - campaign_json - 1), campaign_json);
+    with_measure(text, sizeof text, "\"rank\"");
     CHECK(load(t_, &cc, text, err) == -1 && strstr(err, "search.measure: expected \"erank\", \"pr\", \"k90\", \"planes\", \"erank_minus_init\", \"realised_erank\", \"realised_pr\" or \"sensitivity\""));
-    /* the default is erank */
-    REQUIRE(load(t_, &cc, campaign_json, err) == 0);
-    CHECK(cc.measure == MEASURE_ERANK);
+    /* the default is sensitivity (chosen by the evidence campaign) */
+    with_measure(text, sizeof text, "");
+    REQUIRE_MSG(load(t_, &cc, text, err) == 0, "%s", err);
+    CHECK(cc.measure == MEASURE_SENSITIVITY);
     campaign_config_free(&cc);
 }
 
