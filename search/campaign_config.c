@@ -38,6 +38,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,60 +142,50 @@ static void campaign_defaults(struct campaign_config *cc)
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
 }
 
+/* search.KEY, when given: a list of at most CAMPAIGN_MAX_MULTIPLIERS numbers into out[]
+ * and *n. integer: whole numbers in [lo, hi]; else numbers in (lo, hi) (hi included when
+ * hi >= 1000: the multipliers' bound). Errors name the key, or the element: "search.low_k[1]:
+ * expected an integer in 1..2 ...". */
+static int read_list(const char *file, const cJSON *s, const char *key, const char *list_what, int integer, double lo,
+                     double hi, const char *elem_what, double *out, int *n, char *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(s, key);
+    if (!a) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "search.%s", key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > CAMPAIGN_MAX_MULTIPLIERS)
+        return config_fail(err, file, path, "expected a list of %s", list_what);
+    *n = 0;
+    for (const cJSON *it = a->child; it; it = it->next) {
+        double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+        int ok = integer ? v == floor(v) && v >= lo && v <= hi : v > lo && (hi >= 1000 ? v <= hi : v < hi);
+        if (!ok) {
+            snprintf(path, sizeof path, "search.%s[%d]", key, *n);
+            return config_fail(err, file, path, "expected %s", elem_what);
+        }
+        out[(*n)++] = v;
+    }
+    return 0;
+}
+
 /* search.multipliers, search.retrain, and the bounds that depend on the model. */
 static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *err)
 {
     const char *file = cc->path;
     const struct model_config *mc = &cc->base.model;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "multipliers");
-    if (m) {
-        int n = cJSON_GetArraySize(m);
-        if (!cJSON_IsArray(m) || n > CAMPAIGN_MAX_MULTIPLIERS)
-            return config_fail(err, file, "search.multipliers", "expected a list of 0..%d numbers (none: no "
-                               "multiplier cuts)", CAMPAIGN_MAX_MULTIPLIERS);
-        cc->n_multipliers = 0;
-        for (const cJSON *it = m->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble <= 1000)) {
-                char path[64];
-                snprintf(path, sizeof path, "search.multipliers[%d]", cc->n_multipliers);
-                return config_fail(err, file, path, "expected a number in (0, 1000]");
-            }
-            cc->multipliers[cc->n_multipliers++] = it->valuedouble;
-        }
-    }
-    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(s, "fractions");
-    if (fr) {
-        int n = cJSON_GetArraySize(fr);
-        if (!cJSON_IsArray(fr) || n > CAMPAIGN_MAX_MULTIPLIERS)
-            return config_fail(err, file, "search.fractions", "expected a list of at most %d fractions",
-                               CAMPAIGN_MAX_MULTIPLIERS);
-        cc->n_fractions = 0;
-        for (const cJSON *it = fr->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || !(it->valuedouble > 0 && it->valuedouble < 1)) {
-                char path[64];
-                snprintf(path, sizeof path, "search.fractions[%d]", cc->n_fractions);
-                return config_fail(err, file, path, "expected a fraction in (0, 1) of the probe's attention parameters");
-            }
-            cc->fractions[cc->n_fractions++] = it->valuedouble;
-        }
-    }
-    const cJSON *lk = cJSON_GetObjectItemCaseSensitive(s, "low_k");
-    if (lk) {
-        int n = cJSON_GetArraySize(lk);
-        if (!cJSON_IsArray(lk) || n > CAMPAIGN_MAX_MULTIPLIERS)
-            return config_fail(err, file, "search.low_k", "expected a list of at most %d layer counts",
-                               CAMPAIGN_MAX_MULTIPLIERS);
-        cc->n_low_k = 0;
-        for (const cJSON *it = lk->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (int)it->valuedouble || it->valueint < 1 ||
-                it->valueint >= mc->n_layer) {
-                char path[64];
-                snprintf(path, sizeof path, "search.low_k[%d]", cc->n_low_k);
-                return config_fail(err, file, path, "expected an integer in 1..%d (model.n_layer - 1: one S-D layer "
-                                   "stays)", mc->n_layer - 1);
-            }
-            cc->low_k[cc->n_low_k++] = it->valueint;
-        }
+    char what[96];
+    if (read_list(file, s, "multipliers", "0..8 numbers (none: no multiplier cuts)", 0, 0, 1000, "a number in (0, 1000]",
+                  cc->multipliers, &cc->n_multipliers, err) != 0 ||
+        read_list(file, s, "fractions", "at most 8 fractions", 0, 0, 1, "a fraction in (0, 1) of the probe's attention "
+                  "parameters", cc->fractions, &cc->n_fractions, err) != 0)
+        return -1;
+    double k[CAMPAIGN_MAX_MULTIPLIERS];
+    snprintf(what, sizeof what, "an integer in 1..%d (model.n_layer - 1: one S-D layer stays)", mc->n_layer - 1);
+    int n_k = -1;
+    if (read_list(file, s, "low_k", "at most 8 layer counts", 1, 1, mc->n_layer - 1, what, k, &n_k, err) != 0) return -1;
+    if (n_k >= 0) {
+        cc->n_low_k = n_k;
+        for (int i = 0; i < n_k; i++) cc->low_k[i] = (int)k[i];
     }
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "retrain");
     if (r) {

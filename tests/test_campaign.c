@@ -50,6 +50,18 @@ static void write_config(struct test_ctx *t_, const char *name, const char *runs
     fclose(f);
 }
 
+/* Gives the config written by write_config another train.seed; 0 on success. */
+static int set_train_seed(const char *cfg, int seed)
+{
+    char *text = test_read_file(cfg, NULL), patched[4096];
+    char *at = text ? strstr(text, "\"threads\": 1}") : NULL;
+    if (at) snprintf(patched, sizeof patched, "%.*s\"threads\": 1, \"seed\": %d}%s", (int)(at - text), text, seed,
+                     at + strlen("\"threads\": 1}"));
+    int rc = at ? test_write_text(cfg, patched) : -1;
+    free(text);
+    return rc;
+}
+
 static int search(const char *config, const char *db, char **out)
 {
     char cmd[2048];
@@ -663,15 +675,7 @@ TEST(campaign_foreign_checkpoint_is_refused)
     test_tmppath(runs_b, sizeof runs_b, "runs_swapb");
     test_tmppath(db_b, sizeof db_b, "swapb.db");
     write_config(t_, "swapb", runs_b, "", cfg_b, sizeof cfg_b);
-    char *text = test_read_file(cfg_b, NULL);
-    REQUIRE(text);
-    char *at = strstr(text, "\"threads\": 1}");
-    REQUIRE(at);
-    char patched[4096];
-    snprintf(patched, sizeof patched, "%.*s\"threads\": 1, \"seed\": 2}%s", (int)(at - text), text,
-             at + strlen("\"threads\": 1}"));
-    free(text);
-    REQUIRE(test_write_text(cfg_b, patched) == 0);
+    REQUIRE(set_train_seed(cfg_b, 2) == 0);
     rc = search(cfg_b, db_b, &out);
     REQUIRE_MSG(rc == 0, "exit %d: %s", rc, out);
     free(out);
@@ -804,15 +808,7 @@ TEST(campaign_baselines_from_another_campaign)
     test_tmppath(runs_c, sizeof runs_c, "runs_basec");
     test_tmppath(db_c, sizeof db_c, "basec.db");
     write_config(t_, "basec", runs_c, extra, cfg_c, sizeof cfg_c);
-    char *text = test_read_file(cfg_c, NULL);
-    REQUIRE(text);
-    char *at = strstr(text, "\"threads\": 1}");
-    REQUIRE(at);
-    char patched[4096];
-    snprintf(patched, sizeof patched, "%.*s\"threads\": 1, \"seed\": 5}%s", (int)(at - text), text,
-             at + strlen("\"threads\": 1}"));
-    free(text);
-    REQUIRE(test_write_text(cfg_c, patched) == 0);
+    REQUIRE(set_train_seed(cfg_c, 5) == 0);
     rc = search(cfg_c, db_c, &out);
     CHECK_MSG(rc != 0 && strstr(out, "train.seed is 1337 in the checkpoint but 5 here"), "exit %d: %s", rc, out);
     free(out);
