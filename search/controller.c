@@ -279,16 +279,24 @@ static int has_ended(const struct controller *c, const char *name)
     return 0;
 }
 
+/* A growable array v of n elements of `size` bytes with room for one more: v itself or
+ * its reallocation (*cap updated); NULL (v untouched) when out of memory. */
+static void *grow(void *v, int n, int *cap, size_t size, char *err)
+{
+    if (n < *cap) return v;
+    int want = *cap ? 2 * *cap : 64;
+    void *p = realloc(v, (size_t)want * size);
+    if (!p) { snprintf(err, CASCADE_ERR_MAX, "out of memory for %d runs", want); return NULL; }
+    *cap = want;
+    return p;
+}
+
 static int remember_replicate(struct controller *c, const char *name, const char *of, char *err)
 {
     for (int i = 0; i < c->n_reps; i++) if (strcmp(c->reps[i].name, name) == 0) return 0;
-    if (c->n_reps == c->cap_reps) {
-        int cap = c->cap_reps ? 2 * c->cap_reps : 16;
-        struct replicate *r = realloc(c->reps, (size_t)cap * sizeof *r);
-        if (!r) { snprintf(err, CASCADE_ERR_MAX, "out of memory for %d replicates", cap); return -1; }
-        c->reps = r;
-        c->cap_reps = cap;
-    }
+    struct replicate *r = grow(c->reps, c->n_reps, &c->cap_reps, sizeof *c->reps, err);
+    if (!r) return -1;
+    c->reps = r;
     snprintf(c->reps[c->n_reps].name, sizeof c->reps[0].name, "%s", name);
     snprintf(c->reps[c->n_reps++].of, sizeof c->reps[0].of, "%s", of);
     return 0;
@@ -316,13 +324,9 @@ static int remember_done(struct controller *c, const char *name, double ppl, cha
 {
     for (int i = 0; i < c->n_done; i++)
         if (strcmp(c->done[i].name, name) == 0) { c->done[i].ppl = ppl; return 0; }
-    if (c->n_done == c->cap_done) {
-        int cap = c->cap_done ? 2 * c->cap_done : 64;
-        struct done_run *d = realloc(c->done, (size_t)cap * sizeof *d);
-        if (!d) { snprintf(err, CASCADE_ERR_MAX, "out of memory for %d finished runs", cap); return -1; }
-        c->done = d;
-        c->cap_done = cap;
-    }
+    struct done_run *d = grow(c->done, c->n_done, &c->cap_done, sizeof *c->done, err);
+    if (!d) return -1;
+    c->done = d;
     snprintf(c->done[c->n_done].name, sizeof c->done[0].name, "%s", name);
     c->done[c->n_done++].ppl = ppl;
     return 0;
