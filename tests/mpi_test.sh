@@ -45,7 +45,7 @@ config() {
  "model": {"n_layer": 3, "n_embd": 16, "n_head": 2, "seq_len": 16},
  "train": {"steps": $2, "batch_size": 4, "lr": 5e-3, "warmup_steps": 4,
            "log_every": 5, "eval_batches": 4, "checkpoint_every": 10, "threads": 1},
- "search": {"linear_threshold": 50, "max_prefix": 2, "multipliers": [0.5],
+ "search": {"linear_threshold": 50, "max_prefix": 2, "multipliers": [0.5], "measure": "erank",
             "runs_dir": "$TMP/$3"}}
 EOF
     echo "$TMP/$1.json"
