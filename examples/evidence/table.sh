@@ -10,4 +10,4 @@ echo "|---|---|---|---|---|---|---|---|"
 "$cascade" query --db "$db" --format csv --sql "SELECT campaign, candidate, control, control_kind, n,
   printf('%+.2f ± %.2f', gap_mean_pct, gap_sd_pct), wins || '/' || n, verdict FROM v_paired
   WHERE campaign LIKE 'evidence_%' ORDER BY campaign, candidate, control" |
-  tail -n +2 | sed 's/^/| /; s/,/ | /g; s/$/ |/'
+  tail -n +2 | tr -d '\r' | sed 's/^/| /; s/,/ | /g; s/$/ |/'
