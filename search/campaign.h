@@ -1,9 +1,13 @@
 /* search/campaign.h — the search controller's parts (private to search/):
  *   search/campaign_config.c  the campaign config
  *   search/proposals.c        the reference runs and the candidate rules of SPEC.md §5,
- *                             with the blind controls
+ *                             with the blind and opposite controls, the paired seeds,
+ *                             the fraction allocations and the rounds' proposals
+ *   search/measure.c          what the rules read: the per-layer value of search.measure
+ *                             with its own error, and the sensitivity curves
  *   search/inherit.c          weight surgery: warm starts ("inherit")
  *   search/run.c              training one run (its schedule, its outcome)
+ * The machine (CPU, directories, the OpenBLAS core) is search/host.h.
  * The controller (search/controller.c) records everything through db/db.h; the parts
  * here touch only checkpoint files, so a worker process (MPI) runs them without the
  * database. The command line is search/cmd_*.c; executors search/executor_*.c.
