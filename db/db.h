@@ -213,12 +213,9 @@ struct db_layer_measure {
 };
 /* The per-layer values the proposal rules read (search.measure) for one run: value[l]
  * (NAN: not seen by the measure) and spread[l] (NAN: none), measured on n windows; replaces
- * the run's earlier values of that measure. Read back: db_layer_values_get (value and
- * spread of n_layer layers, NAN where absent; *n 0 when never recorded). */
+ * the run's earlier values of that measure. Read back: db_layer_values_list. */
 int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, const double *value,
                            const double *spread, int n_layer, int n, char *err);
-int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,
-                        int n_layer, int *n, char *err);
 /* One point of a run's sensitivity curves (table sensitivity): layer `layer` changed
  * ("cut" to head_dim, or "linear"), its validation loss and the loss added. */
 struct db_sensitivity_point {

@@ -836,60 +836,22 @@ int db_record_layer_values(struct db *db, int64_t run_id, const char *measure, c
     return end_write(db, rc, err);
 }
 
-int db_layer_values_get(struct db *db, int64_t run_id, const char *measure, double *value, double *spread,
-                        int n_layer, int *n, char *err)
-{
-    *n = 0;
-    for (int l = 0; l < n_layer; l++) value[l] = spread[l] = NAN;
-    if (db->version < 5) return 0;   /* recorded from version 5 on */
-    sqlite3_stmt *st;
-    if (db_prepare(db, &st, "SELECT layer, value, spread, n FROM layer_values WHERE run_id = ?1 AND measure = ?2 "
-                   "ORDER BY layer", err) != 0)
-        return -1;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, measure, -1, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int l = sqlite3_column_int(st, 0);
-        if (l < 0 || l >= n_layer) continue;
-        value[l] = column_real(st, 1);
-        spread[l] = column_real(st, 2);
-        *n = sqlite3_column_int(st, 3);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(db, "reading the layer values", err);
-}
-
 int db_record_sensitivity(struct db *db, int64_t run_id, const struct db_sensitivity_point *pts, int n, char *err)
 {
     assert(n >= 0);
     if (db_begin(db, err) != 0) return -1;
-    sqlite3_stmt *st = NULL;
-    if (need_run(db, run_id, err) != 0) goto fail;
-    if (db_prepare(db, &st, "DELETE FROM sensitivity WHERE run_id = ?1", err) != 0) goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc = step_done(db, st, "replacing the sensitivity curves", err);
-    st = NULL;
-    if (rc != 0) goto fail;
-    for (int i = 0; i < n; i++) {
-        if (db_prepare(db, &st, "INSERT INTO sensitivity (run_id, layer, change, head_dim, val_loss, delta_loss) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", err) != 0)
-            goto fail;
-        sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_int(st, 2, pts[i].layer);
-        sqlite3_bind_text(st, 3, pts[i].change, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, pts[i].head_dim);
-        db_bind_real(st, 5, pts[i].val_loss);
-        db_bind_real(st, 6, pts[i].delta_loss);
-        rc = step_done(db, st, "recording the sensitivity curves", err);
-        st = NULL;
-        if (rc != 0) goto fail;
+    const struct sql_value key[] = { V_INT(run_id) };
+    int rc = need_run(db, run_id, err);
+    if (rc == 0)
+        rc = write_sql(db, "DELETE FROM sensitivity WHERE run_id = ?1", key, N_VALUES(key),
+                       "replacing the sensitivity curves", err);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const struct sql_value v[] = { V_INT(run_id), V_INT(pts[i].layer), V_STR(pts[i].change),
+                                       V_INT(pts[i].head_dim), V_REAL(pts[i].val_loss), V_REAL(pts[i].delta_loss) };
+        rc = write_sql(db, "INSERT INTO sensitivity (run_id, layer, change, head_dim, val_loss, delta_loss) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", v, N_VALUES(v), "recording the sensitivity curves", err);
     }
-    return db_commit(db, err);
-fail:
-    sqlite3_finalize(st);
-    db_rollback(db);
-    return -1;
+    return end_write(db, rc, err);
 }
 
 /* ---- the evidence tables, read for reports ---------------------------------------------

@@ -88,9 +88,9 @@ struct campaign_config {
     double budget_ppl_pct;       /* Δ perplexity allowed against the equal-budget reference, % */
     enum campaign_objective objective; /* what "cheapest" means */
     enum campaign_strategy strategy;   /* how the rounds choose */
-    uint64_t search_seed;        /* search.seed: the draws of blind controls and of random search,
-                                  * and the seed of inherited runs (their data order) */
-    int search_seed_set;         /* 0: search.seed not given: train.seed */
+    uint64_t search_seed;        /* search.seed (default train.seed): the draws of blind controls
+                                  * and of random search, and the seed of inherited runs (their
+                                  * data order) */
     int max_rounds;              /* rounds after the first */
     int per_round;               /* proposals per round (1..4: lin, its blind control, cut,
                                   * its blind control) */
@@ -221,8 +221,7 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                            int n_trained, struct run_spec **out, int *n);
 /* "probe_cont" for round 0, "probe_round{r}" after. */
 void campaign_round_reference(char *out, size_t n, int round);
-/* search.seed, or train.seed when it is not given. */
-uint64_t campaign_run_seed(const struct campaign_config *cc);
+
 
 /* What one change to one S–D layer of a model costs, measured without retraining on the
  * first sensitivity_batches validation batches [ours]: the layer cut to each head dim of
@@ -240,19 +239,20 @@ struct campaign_sensitivity {
     double linear_loss[TRAINER_MAX_LAYERS]; /* (n_layer) loss with layer l linear */
     int head_dim[TRAINER_MAX_LAYERS]; /* (n_layer) each layer's own head dim */
 };
-/* Measures the curves of the model in checkpoint ckpt (search/measure.c). */
-int campaign_measure_sensitivity(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+/* Measures the curves of model m (search/measure.c; m is evaluated, not changed). */
+int campaign_measure_sensitivity(const struct campaign_config *cc, struct model *m, const struct dataset *ds,
                                  struct campaign_sensitivity *out, char *err);
 
-/* The per-layer value the proposal rules read (search.measure) of the model in checkpoint
- * `ckpt` (search/measure.c): value[l] the layer's mean over its heads (and, realised, over
+/* The per-layer value the proposal rules read (search.measure) of model m (search/measure.c;
+ * label names it in errors): value[l] the layer's mean over its heads (and, realised, over
  * the windows), NAN for a layer the measure does not see (a linear layer on text);
  * spread[l] its standard deviation across windows (NAN with one window, or at weight
- * level); *n the windows measured (1 at weight level). erank_minus_init regenerates S_0
- * from the campaign's train.seed. sensitivity: value[l] = linear_loss[l] - base_loss, and
- * *sens (when not NULL) receives the curves. */
-int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
-                            double *value, double *spread, int *n, struct campaign_sensitivity *sens, char *err);
+ * level); *n the windows measured (1 at weight level). erank_minus_init subtracts S_0
+ * (regenerated from the campaign's train.seed) from m itself: m is changed. sensitivity:
+ * value[l] = linear_loss[l] - base_loss, and *sens (when not NULL) receives the curves. */
+int campaign_measure_layers(const struct campaign_config *cc, struct model *m, const char *label,
+                            const struct dataset *ds, double *value, double *spread, int *n,
+                            struct campaign_sensitivity *sens, char *err);
 
 /* "L L S S | d 32,32,16,8": every layer, so distinct models read differently. n >=
  * CAMPAIGN_ARCH_MAX holds the longest: 64 layers of "S " and of "16384," and " | LN". */

@@ -136,7 +136,7 @@ static void campaign_defaults(struct campaign_config *cc)
      * choice and the realised erank pointed the wrong way */
     cc->measure = MEASURE_SENSITIVITY;
     cc->sensitivity_batches = 8;
-    cc->search_seed = cc->base.seed;   /* search.seed's default, as the resolved setup shows it */
+    cc->search_seed = cc->base.seed;   /* search.seed's default */
     cc->probe_embed_scale = model_default_embed_scale(0);
     cc->parallel = 0;   /* auto */
     snprintf(cc->runs_dir, sizeof cc->runs_dir, "runs");
@@ -209,7 +209,6 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
         if (k == 3) return config_fail(err, file, "search.strategy", "expected \"mixed\", \"measured\" or \"random\"");
         cc->strategy = (enum campaign_strategy)k;
     }
-    cc->search_seed_set = cJSON_GetObjectItemCaseSensitive(s, "seed") != NULL;
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(s, "objective");
     if (ob) {
         int k = 0;

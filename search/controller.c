@@ -173,8 +173,7 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
     int N = c->cc.analysis_tokens;
     const int32_t *window = c->ds.tokens + c->ds.n_train;
     int rc = analysis_model_trainer(&am, &m, window, N, path, err);
-    model_free(&m);
-    if (rc != 0) return -1;
+    if (rc != 0) { model_free(&m); return -1; }
     int nh = am.n_layer * am.n_head;
     struct db_head_measure *heads = calloc(nh, sizeof *heads);
     struct db_layer_measure *layers = calloc(am.n_layer, sizeof *layers);
@@ -221,7 +220,7 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
         double spread[TRAINER_MAX_LAYERS];
         int n_windows;
         struct campaign_sensitivity *sens = c->cc.measure == MEASURE_SENSITIVITY ? &c->sens : NULL;
-        rc = campaign_measure_layers(&c->cc, path, &c->ds, erank_out, spread, &n_windows, sens, err);
+        rc = campaign_measure_layers(&c->cc, &m, path, &c->ds, erank_out, spread, &n_windows, sens, err);
         if (rc == 0)
             rc = db_record_layer_values(c->db, run_id, campaign_measure_name(c->cc.measure), erank_out, spread,
                                         am.n_layer, n_windows, err);
@@ -233,6 +232,7 @@ static int analyse_run(struct controller *c, int64_t run_id, const char *run, do
     free(layers);
     free(svs);
     analysis_model_free(&am);
+    model_free(&m);
     return rc;
 }
 
@@ -491,19 +491,22 @@ static int check_recorded_arch(const struct controller *c, const struct db_run *
     return -1;
 }
 
-/* Copies file src to dst atomically. */
+/* Copies the regular file src to dst atomically, a block at a time. */
 static int copy_file(const char *src, const char *dst, char *err)
 {
-    char *buf;
-    size_t len;
-    if (trainer_read_file(src, (size_t)1 << 40, &buf, &len, err) != 0) return -1;
+    FILE *in = trainer_fopen_regular(src, NULL, err);
+    if (!in) return -1;
     char tmp[TRAINER_PATH_MAX + 8];
-    FILE *f = trainer_fopen_temp(dst, tmp, sizeof tmp, err);
-    if (!f) { free(buf); return -1; }
-    err[0] = 0;
-    int bad = fwrite(buf, 1, len, f) != len;
-    free(buf);
-    return trainer_commit_temp(f, tmp, dst, bad, err);
+    FILE *out = trainer_fopen_temp(dst, tmp, sizeof tmp, err);
+    if (!out) { fclose(in); return -1; }
+    char buf[1 << 16];
+    size_t got;
+    int bad = 0;
+    while (!bad && (got = fread(buf, 1, sizeof buf, in)) > 0) bad = fwrite(buf, 1, got, out) != got;
+    if (ferror(in)) bad = 1;
+    fclose(in);
+    snprintf(err, CASCADE_ERR_MAX, "%s: copying it to %s failed", src, dst);
+    return trainer_commit_temp(out, tmp, dst, bad, err);
 }
 
 /* search.baselines_from: the probe's and the standard model's checkpoints come from

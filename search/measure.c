@@ -53,12 +53,10 @@ static int changed_loss(const struct campaign_config *cc, const struct model *sr
     return rc;
 }
 
-int campaign_measure_sensitivity(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
+int campaign_measure_sensitivity(const struct campaign_config *cc, struct model *src, const struct dataset *ds,
                                  struct campaign_sensitivity *out, char *err)
 {
-    struct model src;
-    if (checkpoint_load(ckpt, &src, NULL, NULL, err) != 0) return -1;
-    const struct model_config *mc = &src.cfg;
+    const struct model_config *mc = &src->cfg;
     memset(out, 0, sizeof *out);
     out->n_layer = mc->n_layer;
     int d_max = 0;
@@ -66,7 +64,7 @@ int campaign_measure_sensitivity(const struct campaign_config *cc, const char *c
     for (int d = cc->head_dim_step; d < d_max && out->n_dims < CAMPAIGN_MAX_GRID; d += cc->head_dim_step)
         if (d >= cc->head_dim_min) out->dims[out->n_dims++] = d;
     struct eval_result r;
-    int rc = trainer_evaluate(&src, ds, cc->base.batch_size, mc->seq_len, cc->sensitivity_batches, &r, err);
+    int rc = trainer_evaluate(src, ds, cc->base.batch_size, mc->seq_len, cc->sensitivity_batches, &r, err);
     out->base_loss = r.loss;
     for (int l = 0; l < mc->n_layer && rc == 0; l++) {
         out->linear_loss[l] = NAN;
@@ -75,24 +73,24 @@ int campaign_measure_sensitivity(const struct campaign_config *cc, const char *c
         if (mc->layers[l].kind != ATTN_SD) continue;
         struct model_config a = *mc;
         a.layers[l].kind = ATTN_LINEAR;
-        rc = changed_loss(cc, &src, &a, ds, &out->linear_loss[l], err);
+        rc = changed_loss(cc, src, &a, ds, &out->linear_loss[l], err);
         for (int j = 0; j < out->n_dims && rc == 0 && out->dims[j] < mc->layers[l].head_dim; j++) {
             a = *mc;
             a.layers[l].head_dim = out->dims[j];
-            rc = changed_loss(cc, &src, &a, ds, &out->cut_loss[l][j], err);
+            rc = changed_loss(cc, src, &a, ds, &out->cut_loss[l][j], err);
         }
     }
-    model_free(&src);
     return rc;
 }
 
-int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, const struct dataset *ds,
-                            double *value, double *spread, int *n, struct campaign_sensitivity *sens, char *err)
+int campaign_measure_layers(const struct campaign_config *cc, struct model *m, const char *label,
+                            const struct dataset *ds, double *value, double *spread, int *n,
+                            struct campaign_sensitivity *sens, char *err)
 {
     if (cc->measure == MEASURE_SENSITIVITY) {
         struct campaign_sensitivity *s = sens ? sens : malloc(sizeof *s);
-        if (!s) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", ckpt); return -1; }
-        int rc = campaign_measure_sensitivity(cc, ckpt, ds, s, err);
+        if (!s) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", label); return -1; }
+        int rc = campaign_measure_sensitivity(cc, m, ds, s, err);
         for (int l = 0; rc == 0 && l < s->n_layer; l++) {
             value[l] = s->linear_loss[l] - s->base_loss;
             spread[l] = NAN;
@@ -101,26 +99,23 @@ int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, 
         if (!sens) free(s);
         return rc;
     }
-    struct model m;
-    if (checkpoint_load(ckpt, &m, NULL, NULL, err) != 0) return -1;
-    const int L = m.cfg.n_layer;
+    const int L = m->cfg.n_layer;
     int realised = cc->measure == MEASURE_REALISED_ERANK || cc->measure == MEASURE_REALISED_PR;
     int W = realised ? cc->analysis_windows : 1, N = cc->analysis_tokens, rc = 0;
     size_t n_val = ds->n_tokens - ds->n_train;
     if (realised && n_val < (size_t)N) {
         snprintf(err, CASCADE_ERR_MAX, "%s: the validation split has %zu tokens, fewer than search.analysis_tokens = %d",
                  ds->path, n_val, N);
-        model_free(&m);
         return -1;
     }
-    if (cc->measure == MEASURE_ERANK_MINUS_INIT) rc = model_sd_subtract_init(&m, cc->base.seed, err);
+    if (cc->measure == MEASURE_ERANK_MINUS_INIT) rc = model_sd_subtract_init(m, cc->base.seed, err);
     double *x = calloc((size_t)W * L, sizeof *x);   /* (W, L) the value of layer l on window w */
-    if (!x) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", ckpt); rc = -1; }
+    if (!x) { snprintf(err, CASCADE_ERR_MAX, "%s: out of memory", label); rc = -1; }
     size_t stride = W > 1 ? (n_val - (size_t)N) / (size_t)(W - 1) : 0;
     for (int w = 0; w < W && rc == 0; w++) {
         struct analysis_model am;
         const int32_t *window = realised ? ds->tokens + ds->n_train + (size_t)w * stride : NULL;
-        rc = analysis_model_trainer(&am, &m, window, realised ? N : 0, ckpt, err);
+        rc = analysis_model_trainer(&am, m, window, realised ? N : 0, label, err);
         if (rc != 0) break;
         for (int l = 0; l < L; l++) x[(size_t)w * L + l] = layer_value(&am.layers[l], cc->measure);
         analysis_model_free(&am);
@@ -135,6 +130,5 @@ int campaign_measure_layers(const struct campaign_config *cc, const char *ckpt, 
     }
     *n = W;
     free(x);
-    model_free(&m);
     return rc;
 }

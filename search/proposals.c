@@ -200,14 +200,14 @@ static size_t attention_with(const struct model_config *base, const int *dims)
  * the layer whose step adds the least loss per attention parameter saved (opposite: the
  * most), until at or below the target. The loss of a dim is the single-layer curve's
  * (cuts are assumed to add up). */
-static void greedy_dims(const struct campaign_config *cc, const struct model_config *probe,
-                        const struct campaign_sensitivity *s, size_t target, int opposite, int *dims)
+static void greedy_dims(const struct model_config *probe, const struct campaign_sensitivity *s, size_t target,
+                        int opposite, int *dims)
 {
     const int L = probe->n_layer;
     int at[TRAINER_MAX_LAYERS];   /* index into the grid of each layer's dim; n_dims: full */
     for (int l = 0; l < L; l++) { dims[l] = probe->layers[l].head_dim; at[l] = s->n_dims; }
     while (attention_with(probe, dims) > target) {
-        int best = -1;
+        int best = -1, best_j = -1;
         double best_ratio = 0.0;
         size_t now = attention_with(probe, dims);
         for (int l = 0; l < L; l++) {
@@ -221,15 +221,16 @@ static void greedy_dims(const struct campaign_config *cc, const struct model_con
             size_t saved = now - attention_with(probe, saved_dims);
             if (saved == 0) continue;
             double ratio = (s->cut_loss[l][j] - before) / (double)saved;
-            if (best < 0 || (opposite ? ratio > best_ratio : ratio < best_ratio)) { best = l; best_ratio = ratio; }
+            if (best < 0 || (opposite ? ratio > best_ratio : ratio < best_ratio)) {
+                best = l;
+                best_j = j;
+                best_ratio = ratio;
+            }
         }
         if (best < 0) break;   /* every layer at the grid's floor */
-        int j = at[best] - 1;
-        while (s->dims[j] >= dims[best] || isnan(s->cut_loss[best][j])) j--;
-        at[best] = j;
-        dims[best] = s->dims[j];
+        at[best] = best_j;
+        dims[best] = s->dims[best_j];
     }
-    (void)cc;
 }
 
 /* d_l = clamp(round(c w_l / step) step, head_dim_min, d_l of the probe). */
@@ -307,7 +308,7 @@ int campaign_fraction_dims(const struct campaign_config *cc, const struct model_
     const int L = probe->n_layer;
     size_t target = (size_t)llround(f * (double)model_config_param_counts(probe).attention);
     if (sens) {
-        greedy_dims(cc, probe, sens, target, opposite, dims);
+        greedy_dims(probe, sens, target, opposite, dims);
     } else {
         double w[TRAINER_MAX_LAYERS];
         for (int l = 0; l < L; l++) {
@@ -353,7 +354,7 @@ static void add_low_k(struct proposals *p, const struct campaign_config *cc, con
     for (int i = 0; i < k; i++) { low[order[i]] = 1; high[order[L - 1 - i]] = 1; }
     /* blind: k layers drawn from the seed (partial Fisher-Yates), drawn again (a few times)
      * while they are low{k}'s own */
-    uint64_t rng = campaign_run_seed(cc) ^ (0x6c6f77626c696e64ULL + (uint64_t)k);
+    uint64_t rng = cc->search_seed ^ (0x6c6f77626c696e64ULL + (uint64_t)k);
     for (int tries = 0; tries < 16; tries++) {
         int pool[TRAINER_MAX_LAYERS], same = 1;
         for (int l = 0; l < L; l++) { pool[l] = l; blind[l] = 0; }
@@ -483,7 +484,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
         snprintf(r->name, sizeof r->name, "%s_r%d", ref, i);
         snprintf(r->role, sizeof r->role, "baseline");
         snprintf(r->replicate_of, sizeof r->replicate_of, "%s", ref);
-        r->seed = (inherit ? campaign_run_seed(cc) : cc->base.seed) + (uint64_t)(i - 1);
+        r->seed = (inherit ? cc->search_seed : cc->base.seed) + (uint64_t)(i - 1);
         snprintf(r->reason, sizeof r->reason, "noise floor: %s again with seed %llu (%s), replicate %d of %d; the "
                  "spread of these perplexities is the noise every delta is compared with [SPEC 5]", ref,
                  (unsigned long long)r->seed, inherit ? "the continuation's data order" : "initialisation and data order",
@@ -591,7 +592,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             snprintf(r->name, sizeof r->name, "%s_s%d", base.name, s);
             snprintf(r->replicate_of, sizeof r->replicate_of, "%s", base.name);
             if (base.control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s_s%d", base.control_of, s);
-            r->seed = (inherit ? campaign_run_seed(cc) : cc->base.seed) + (uint64_t)(s - 1);
+            r->seed = (inherit ? cc->search_seed : cc->base.seed) + (uint64_t)(s - 1);
             const char *ref = inherit ? CAMPAIGN_PROBE_CONT : "probe";
             if (s <= cc->replicates) snprintf(r->reference, sizeof r->reference, "%s_r%d", ref, s);
             size_t k = strlen(r->reason);
@@ -616,11 +617,6 @@ void campaign_round_reference(char *out, size_t n, int round)
 {
     if (round <= 0) snprintf(out, n, "%s", CAMPAIGN_PROBE_CONT);
     else snprintf(out, n, "probe_round%d", round);
-}
-
-uint64_t campaign_run_seed(const struct campaign_config *cc)
-{
-    return cc->search_seed_set ? cc->search_seed : cc->base.seed;
 }
 
 /* The round's context: what every proposal of round `round` shares. */
@@ -726,7 +722,7 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                      "long as this round's proposals have trained in all", round, prev_ref, cc->inherit_steps);
         else
             snprintf(r->reason, sizeof r->reason, "noise floor of round %d: %s again with seed %llu (the continuation's "
-                     "data order), replicate %d of %d", round, x.ref, (unsigned long long)(campaign_run_seed(cc) + i - 1),
+                     "data order), replicate %d of %d", round, x.ref, (unsigned long long)(cc->search_seed + i - 1),
                      i, cc->replicates);
         r->round = round;
         r->inherit_from = SOURCE_PROBE;
@@ -734,16 +730,15 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
         snprintf(r->reference, sizeof r->reference, "%s", prev_ref);
         if (i > 1) {
             snprintf(r->replicate_of, sizeof r->replicate_of, "%s", x.ref);
-            r->seed = campaign_run_seed(cc) + (uint64_t)(i - 1);
+            r->seed = cc->search_seed + (uint64_t)(i - 1);
             snprintf(r->reference, sizeof r->reference, "%s", x.ref);
         }
         r->steps = cc->inherit_steps;
     }
-    int n_refs = p.n;
 
     int sd[TRAINER_MAX_LAYERS], n_sd = 0;
     for (int l = 0; l < L; l++) if (arch->layers[l].kind == ATTN_SD) sd[n_sd++] = l;
-    uint64_t rng = campaign_run_seed(cc) * 7919u + (uint64_t)round;
+    uint64_t rng = cc->search_seed * 7919u + (uint64_t)round;
     struct run_spec *r;
 
     if (random) {
@@ -841,7 +836,7 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                              a.layers[at].head_dim, mname, er);
                 made++;
                 int other = -1;
-                uint64_t rng2 = campaign_run_seed(cc) * 104729u + (uint64_t)round;
+                uint64_t rng2 = cc->search_seed * 104729u + (uint64_t)round;
                 for (int tries = 0; tries < 64 && other < 0; tries++) {
                     int l = sd[trainer_rng_next(&rng2) % (uint64_t)n_sd];
                     if (l != at && arch->layers[l].head_dim - cut >= cc->head_dim_min) other = l;
@@ -858,7 +853,6 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
             }
         }
     }
-    (void)n_refs;
     if (p.oom) { free(p.v); *out = NULL; *n = 0; return -1; }
     *out = p.v;
     *n = p.n;

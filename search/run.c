@@ -52,7 +52,7 @@ int campaign_train_run(const struct campaign_config *cc, const struct run_spec *
     int eval_only = spec->steps == 0 && spec->inherit_from != SOURCE_NONE;
     tc.steps = eval_only ? 1 : spec->steps;
     if (spec->seed) tc.seed = spec->seed;
-    else if (spec->inherit_from != SOURCE_NONE) tc.seed = campaign_run_seed(cc);   /* its data order */
+    else if (spec->inherit_from != SOURCE_NONE) tc.seed = cc->search_seed;   /* its data order */
     if (tc.warmup_steps >= tc.steps) tc.warmup_steps = tc.steps / 10;
     if (spec->inherit_from != SOURCE_NONE) campaign_continuation_schedule(cc, &tc);
     snprintf(tc.out_path, sizeof tc.out_path, "%s", ckpt_path);

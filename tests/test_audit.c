@@ -122,8 +122,7 @@ TEST(audit_arch_strings_are_whole)
     campaign_arch_string(sa, sizeof sa, &a);
     campaign_arch_string(sb, sizeof sb, &b);
     size_t n = strlen(sa);
-    CHECK_MSG(n + 1 < sizeof sa && n > 255 && strcmp(sa + n - 11, "16384 | LN") != 0 && strstr(sa, ",16384 | LN"),
-              "%zu: %s", n, sa);
+    CHECK_MSG(n + 1 < sizeof sa && n > 255 && strstr(sa, ",16384 | LN"), "%zu: %s", n, sa);
     CHECK(strcmp(sa, sb) != 0);
 
     char path[512], err[CASCADE_ERR_MAX];

@@ -14,11 +14,7 @@ out=examples/evidence
 db=runs/evidence.db
 mkdir -p runs "$out/configs"
 # the shared probe and standard model: a campaign that proposes nothing else
-sed -e 's/"name": "evidence_erank_b50"/"name": "evidence_base"/' -e 's/"low_k": \[1, 2\]/"low_k": []/' \
-    -e 's/"fractions": \[0.5\]/"fractions": []/' -e 's/"baselines_from": "runs\/evidence_base",//' \
-    -e 's/"replicates": 3,/"replicates": 1,/' -e 's/"candidate_replicates": 3,/"candidate_replicates": 1,/' \
-    configs/evidence.json > "$out/configs/evidence_base.json"
-"$cascade" search --config "$out/configs/evidence_base.json" --db "$db"
+CASCADE="$cascade" "$out/base.sh"
 for measure in erank realised_erank sensitivity; do
   for budget in 0 50 200; do
     name="evidence_${measure}_b${budget}"

@@ -14,13 +14,7 @@ cascade=${CASCADE:-./cascade}
 out=examples/strategy
 db=runs/strategy.db
 mkdir -p runs "$out/configs"
-if [ ! -f runs/evidence_base/probe.safetensors ]; then
-  sed -e 's/"name": "evidence_erank_b50"/"name": "evidence_base"/' -e 's/"low_k": \[1, 2\]/"low_k": []/' \
-      -e 's/"fractions": \[0.5\]/"fractions": []/' -e 's/"baselines_from": "runs\/evidence_base",//' \
-      -e 's/"replicates": 3,/"replicates": 1,/' -e 's/"candidate_replicates": 3,/"candidate_replicates": 1,/' \
-      configs/evidence.json > "$out/configs/evidence_base.json"
-  "$cascade" search --config "$out/configs/evidence_base.json" --db runs/evidence_base.db
-fi
+CASCADE="$cascade" examples/evidence/base.sh   # the shared probe (already finished: says so)
 for budget in 200 50; do
   for strategy in measured random; do
     for seed in 1 2 3; do
