@@ -264,22 +264,25 @@ TEST(attn_sd_logits_split_into_routing_and_filtering)
 
 /* ---- linear attention ------------------------------------------------------------- */
 
-/* One problem: an interleaved (B, T, 3*H*d + pad) q|k|v buffer, like the trainer's. */
+/* One problem: an interleaved (B, T, 2*H*d + H*dv + pad) q|k|v buffer, like the
+ * trainer's; d the query/key width of a head, dv its value width. Cq = H*d, C = H*dv
+ * (the output's width). */
 struct lin_case {
-    int B, T, H, d, C, ld;
+    int B, T, H, d, dv, Cq, C, ld;
     float *x, *dx, *out, *den, *dout, *scratch;
 };
 
-static void lin_case_init(struct lin_case *c, int B, int T, int H, int d, uint64_t seed)
+static void lin_case_init(struct lin_case *c, int B, int T, int H, int d, int dv, uint64_t seed)
 {
-    c->B = B; c->T = T; c->H = H; c->d = d; c->C = H * d; c->ld = 3 * c->C + 1;
+    c->B = B; c->T = T; c->H = H; c->d = d; c->dv = dv; c->Cq = H * d; c->C = H * dv;
+    c->ld = 2 * c->Cq + c->C + 1;
     long nx = (long)B * T * c->ld, no = (long)B * T * c->C;
     c->x = malloc(sizeof(float) * nx);
     c->dx = malloc(sizeof(float) * nx);
     c->out = malloc(sizeof(float) * no);
     c->den = malloc(sizeof(float) * B * H * T);
     c->dout = malloc(sizeof(float) * no);
-    c->scratch = malloc(sizeof(float) * linear_attention_scratch_floats(T, d, omp_get_max_threads()));
+    c->scratch = malloc(sizeof(float) * linear_attention_scratch_floats(T, d, dv, omp_get_max_threads()));
     fill_rand(c->x, nx, 1.0f, seed);
     fill_rand(c->dout, no, 1.0f, seed + 1);
     fill_rand(c->dx, nx, 1.0f, seed + 2);
@@ -292,18 +295,19 @@ static void lin_case_free(struct lin_case *c)
 
 static void lin_forward(struct lin_case *c)
 {
-    linear_attention_forward(c->out, c->den, c->scratch, c->x, c->x + c->C, c->x + 2 * c->C, c->ld,
-                             c->B, c->T, c->H, c->d);
+    linear_attention_forward(c->out, c->den, c->scratch, c->x, c->x + c->Cq, c->x + 2 * c->Cq, c->ld,
+                             c->B, c->T, c->H, c->d, c->dv);
 }
 
 static void lin_backward(struct lin_case *c)
 {
-    linear_attention_backward(c->dx, c->dx + c->C, c->dx + 2 * c->C, c->scratch, c->dout,
-                              c->x, c->x + c->C, c->x + 2 * c->C, c->out, c->den, c->ld,
-                              c->B, c->T, c->H, c->d);
+    linear_attention_backward(c->dx, c->dx + c->Cq, c->dx + 2 * c->Cq, c->scratch, c->dout,
+                              c->x, c->x + c->Cq, c->x + 2 * c->Cq, c->out, c->den, c->ld,
+                              c->B, c->T, c->H, c->d, c->dv);
 }
 
-static const int lin_dims[] = {1, 3, 4, 5};
+/* (d, dv) pairs: equal widths, and a value side wider and narrower than the routing side */
+static const int lin_dims[][2] = {{1, 1}, {3, 3}, {4, 4}, {5, 5}, {2, 5}, {5, 2}};
 static const int lin_lens[] = {1, 7, 33};
 
 /* The O(T^2) definition (SPEC §4) in double, straight from the formula. */
@@ -312,8 +316,8 @@ TEST(attn_linear_forward_matches_naive)
     for (unsigned di = 0; di < sizeof lin_dims / sizeof lin_dims[0]; di++)
         for (unsigned ti = 0; ti < sizeof lin_lens / sizeof lin_lens[0]; ti++) {
             struct lin_case c;
-            int d = lin_dims[di], T = lin_lens[ti];
-            lin_case_init(&c, 2, T, 2, d, 100 + 10 * di + ti);
+            int d = lin_dims[di][0], dv = lin_dims[di][1], T = lin_lens[ti];
+            lin_case_init(&c, 2, T, 2, d, dv, 100 + 10 * di + ti);
             lin_forward(&c);
             int bad = 0;
             for (int b = 0; b < c.B; b++)
@@ -322,20 +326,20 @@ TEST(attn_linear_forward_matches_naive)
                         const float *qi = c.x + ((long)b * T + i) * c.ld + h * d;
                         double num[5] = {0}, den = LINEAR_ATTN_EPS;
                         for (int j = 0; j <= i; j++) {
-                            const float *kj = c.x + ((long)b * T + j) * c.ld + c.C + h * d;
-                            const float *vj = kj + c.C;
+                            const float *kj = c.x + ((long)b * T + j) * c.ld + c.Cq + h * d;
+                            const float *vj = c.x + ((long)b * T + j) * c.ld + 2 * c.Cq + h * dv;
                             double w = 0;
                             for (int a = 0; a < d; a++) w += phi_ref(qi[a]) * phi_ref(kj[a]);
                             den += w;
-                            for (int a = 0; a < d; a++) num[a] += w * vj[a];
+                            for (int a = 0; a < dv; a++) num[a] += w * vj[a];
                         }
                         if (fabs(c.den[((long)b * c.H + h) * T + i] - den) > 1e-5 * den) bad++;
-                        for (int a = 0; a < d; a++) {
-                            double y = num[a] / den, got = c.out[((long)b * T + i) * c.C + h * d + a];
+                        for (int a = 0; a < dv; a++) {
+                            double y = num[a] / den, got = c.out[((long)b * T + i) * c.C + h * dv + a];
                             if (fabs(got - y) > 1e-5 * (1 + fabs(y))) bad++;
                         }
                     }
-            CHECK_MSG(bad == 0, "d=%d T=%d: %d entries differ from the naive reference", d, T, bad);
+            CHECK_MSG(bad == 0, "d=%d dv=%d T=%d: %d entries differ from the naive reference", d, dv, T, bad);
             lin_case_free(&c);
         }
 }
@@ -345,8 +349,8 @@ TEST(attn_linear_gradient)
     for (unsigned di = 0; di < sizeof lin_dims / sizeof lin_dims[0]; di++)
         for (unsigned ti = 0; ti < sizeof lin_lens / sizeof lin_lens[0]; ti++) {
             struct lin_case c;
-            int d = lin_dims[di], T = lin_lens[ti];
-            lin_case_init(&c, 2, T, 2, d, 200 + 10 * di + ti);
+            int d = lin_dims[di][0], dv = lin_dims[di][1], T = lin_lens[ti];
+            lin_case_init(&c, 2, T, 2, d, dv, 200 + 10 * di + ti);
             long nx = (long)c.B * T * c.ld;
             float *dx0 = malloc(sizeof(float) * nx);
             memcpy(dx0, c.dx, sizeof(float) * nx);
@@ -355,12 +359,12 @@ TEST(attn_linear_gradient)
             /* the padding column of each row is no gradient and must stay untouched */
             int clobbered = 0;
             for (long e = 0; e < nx; e++)
-                if (e % c.ld >= 3 * c.C && c.dx[e] != dx0[e]) clobbered++;
-            CHECK_MSG(clobbered == 0, "d=%d T=%d: %d padding entries written", d, T, clobbered);
+                if (e % c.ld >= 2 * c.Cq + c.C && c.dx[e] != dx0[e]) clobbered++;
+            CHECK_MSG(clobbered == 0, "d=%d dv=%d T=%d: %d padding entries written", d, dv, T, clobbered);
 
             struct grad_tally g = {0};
             for (long e = 0; e < nx; e++) {
-                if (e % c.ld >= 3 * c.C) continue;
+                if (e % c.ld >= 2 * c.Cq + c.C) continue;
                 float x0 = c.x[e], xp = x0 + (float)FD_STEP, xm = x0 - (float)FD_STEP;
                 c.x[e] = xp; lin_forward(&c);
                 double lp = weighted_sum(c.out, c.C, c.dout, c.B * T, c.C);
@@ -370,8 +374,8 @@ TEST(attn_linear_gradient)
                 tally(&g, (double)c.dx[e] - dx0[e], (lp - lm) / ((double)xp - xm), e);
             }
             CHECK_MSG(g.bad == 0,
-                      "d=%d T=%d: %d of %d gradients off, worst at row %ld col %ld: analytic %.6g numeric %.6g",
-                      d, T, g.bad, g.total, g.worst_i / c.ld, g.worst_i % c.ld, g.worst_a, g.worst_n);
+                      "d=%d dv=%d T=%d: %d of %d gradients off, worst at row %ld col %ld: analytic %.6g numeric %.6g",
+                      d, dv, T, g.bad, g.total, g.worst_i / c.ld, g.worst_i % c.ld, g.worst_a, g.worst_n);
             free(dx0);
             lin_case_free(&c);
         }
@@ -383,7 +387,7 @@ TEST(attn_linear_causal)
 {
     struct lin_case c;
     const int T = 9, d = 3;
-    lin_case_init(&c, 2, T, 2, d, 300);
+    lin_case_init(&c, 2, T, 2, d, d, 300);
     long no = (long)c.B * T * c.C;
     float *out0 = malloc(sizeof(float) * no), *den0 = malloc(sizeof(float) * c.B * c.H * T);
     lin_forward(&c);
@@ -419,7 +423,7 @@ TEST(attn_linear_thread_count_independent)
     struct lin_case c[3];
     for (int r = 0; r < 3; r++) {
         omp_set_num_threads(counts[r]);
-        lin_case_init(&c[r], 2, 17, 2, 5, 400);  /* same seed: same inputs */
+        lin_case_init(&c[r], 2, 17, 2, 5, 5, 400);  /* same seed: same inputs */
         lin_forward(&c[r]);
         lin_backward(&c[r]);
     }

@@ -246,19 +246,21 @@ TEST(ops_encoder_gradients)
 }
 
 /* ---- Causal softmax attention -------------------------------------------------------- */
-struct att_ctx { int B, T, H, d, ld; float *qkv, *out, *att, *wout; };
+/* q | k | v interleaved per token, (B, T, 2*H*d + H*dv): d the query/key width, dv the
+ * value width (a layer's qk_dim and v_dim). */
+struct att_ctx { int B, T, H, d, dv, ld; float *qkv, *out, *att, *wout; };
 static double att_loss(void *p)
 {
     struct att_ctx *c = p;
     int Hd = c->H * c->d;
-    attention_forward(c->out, c->att, c->qkv, c->qkv + Hd, c->qkv + 2 * Hd, c->ld, c->B, c->T, c->H, c->d);
-    return dot(c->out, c->wout, (long)c->B * c->T * Hd);
+    attention_forward(c->out, c->att, c->qkv, c->qkv + Hd, c->qkv + 2 * Hd, c->ld, c->B, c->T, c->H, c->d, c->dv);
+    return dot(c->out, c->wout, (long)c->B * c->T * c->H * c->dv);
 }
-static void attention_case(struct test_ctx *t_, int B, int T, int H, int d)
+static void attention_case(struct test_ctx *t_, int B, int T, int H, int d, int dv)
 {
-    uint64_t rng = 6 + T * 31 + d;
-    struct att_ctx c = { B, T, H, d, 3 * H * d };
-    long nq = (long)B * T * c.ld, no = (long)B * T * H * d;
+    uint64_t rng = 6 + T * 31 + d + 7 * dv;
+    struct att_ctx c = { B, T, H, d, dv, 2 * H * d + H * dv };
+    long nq = (long)B * T * c.ld, no = (long)B * T * H * dv;
     c.qkv = malloc(4 * nq); c.out = malloc(4 * no); c.att = malloc(4L * B * H * T * T); c.wout = malloc(4 * no);
     fill(c.qkv, nq, 1, &rng); fill(c.wout, no, 1, &rng);
     float *dqkv = calloc(nq, 4), *scratch = malloc(4 * attention_scratch_floats(T, omp_get_max_threads()));
@@ -272,17 +274,20 @@ static void attention_case(struct test_ctx *t_, int B, int T, int H, int d)
     }
     int Hd = H * d;
     attention_backward(dqkv, dqkv + Hd, dqkv + 2 * Hd, scratch, c.wout, c.qkv, c.qkv + Hd,
-                       c.qkv + 2 * Hd, c.att, c.ld, B, T, H, d);
+                       c.qkv + 2 * Hd, c.att, c.ld, B, T, H, d, dv);
     CHECK(grad_check(t_, "dqkv", att_loss, &c, c.qkv, dqkv, nq, 0) == 0);
     free(c.qkv); free(c.out); free(c.att); free(c.wout); free(dqkv); free(scratch);
 }
 TEST(ops_attention_gradients)
 {
-    attention_case(t_, 2, 5, 2, 3);
-    attention_case(t_, 1, 1, 1, 1);
-    attention_case(t_, 1, 4, 3, 2);
+    attention_case(t_, 2, 5, 2, 3, 3);
+    attention_case(t_, 1, 1, 1, 1, 1);
+    attention_case(t_, 1, 4, 3, 2, 2);
+    /* query/key and value widths apart (a routing-only cut: qk_dim < v_dim, and the reverse) */
+    attention_case(t_, 2, 5, 2, 2, 4);
+    attention_case(t_, 1, 6, 3, 4, 1);
     /* more rows than one block (ATT_ROWS 64 in trainer/ops.c): a full block and a part */
-    attention_case(t_, 1, 66, 1, 1);
+    attention_case(t_, 1, 66, 1, 1, 1);
 }
 
 /* ---- Whole model ---------------------------------------------------------------------- */

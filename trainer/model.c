@@ -177,7 +177,7 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
         TAKE(la->qkv, N * 3 * Hd);
         if (kind == ATTN_LINEAR) {
             TAKE(la->den, (size_t)B * H * T);
-            long s = linear_attention_scratch_floats(T, (int)d, nthreads);
+            long s = linear_attention_scratch_floats(T, (int)d, (int)d, nthreads);
             if (s > scratch) scratch = s;
         } else {
             TAKE(la->att, (size_t)B * H * T * T);
@@ -398,7 +398,7 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
         PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
-        PROF(m, fwd, PROF_ATTN_CORE, attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d));
+        PROF(m, fwd, PROF_ATTN_CORE, attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, d));
         break;
     case ATTN_SD:
         PROF(m, fwd, PROF_MM_ATTN_IN,
@@ -407,12 +407,12 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
         PROF(m, fwd, PROF_ATTN_CORE,
              sd_build_l(la->lmat, p.s, p.delta, H, d);
              sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);      /* q = p L */
-             attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d));
+             attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, d));
         break;
     case ATTN_LINEAR:
         PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
         PROF(m, fwd, PROF_ATTN_CORE,
-             linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d));
+             linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d, d));
         break;
     }
     PROF(m, fwd, PROF_MM_ATTN_OUT, matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C));
@@ -518,12 +518,12 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d));
+             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d));
         PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
         break;
     case ATTN_SD:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d);
+             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d);
              memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
              sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
              sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));
@@ -534,7 +534,7 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     case ATTN_LINEAR:
         PROF(m, bwd, PROF_ATTN_CORE,
              linear_attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->atty, la->den,
-                                       ld, B, T, H, d));
+                                       ld, B, T, H, d, d));
         PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
         break;
     }

@@ -233,14 +233,15 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
 #define ATT_ROWS 64
 
 void attention_forward(float *out, float *att, const float *q, const float *k,
-                       const float *v, int ld, int B, int T, int H, int d)
+                       const float *v, int ld, int B, int T, int H, int d, int d_v)
 {
     const float scale = 1.0f / sqrtf((float)d);
-    const int ldo = H * d;
+    const int ldo = H * d_v;
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        size_t base = (size_t)b * T * ld + (size_t)h * d;
+        size_t base = (size_t)b * T * ld + (size_t)h * d;       /* head h of q, k */
+        size_t vbase = (size_t)b * T * ld + (size_t)h * d_v;    /* head h of v */
         float *a = att + (size_t)bh * T * T;
         /* scores (rows, keys) = Q K^T / sqrt(d), block by block of rows */
         for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
@@ -260,12 +261,12 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
             for (int j = 0; j <= i; j++) row[j] *= inv;
             for (int j = i + 1; j < T; j++) row[j] = 0.0f;
         }
-        /* out (rows, d) = att (rows, keys) @ V (keys, d) */
+        /* out (rows, d_v) = att (rows, keys) @ V (keys, d_v) */
         for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
             int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d, nk,
-                        1.0f, a + (size_t)r0 * T, T, v + base, ld, 0.0f,
-                        out + (size_t)b * T * ldo + (size_t)h * d + (size_t)r0 * ldo, ldo);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d_v, nk,
+                        1.0f, a + (size_t)r0 * T, T, v + vbase, ld, 0.0f,
+                        out + (size_t)b * T * ldo + (size_t)h * d_v + (size_t)r0 * ldo, ldo);
         }
     }
 }
@@ -277,24 +278,25 @@ long attention_scratch_floats(int T, int nthreads)
 
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
-                        int ld, int B, int T, int H, int d)
+                        int ld, int B, int T, int H, int d, int d_v)
 {
     const float scale = 1.0f / sqrtf((float)d);
-    const int ldo = H * d;
+    const int ldo = H * d_v;
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        size_t base = (size_t)b * T * ld + (size_t)h * d;
+        size_t base = (size_t)b * T * ld + (size_t)h * d;       /* head h of q, k */
+        size_t vbase = (size_t)b * T * ld + (size_t)h * d_v;    /* head h of v */
         const float *a = att + (size_t)bh * T * T;
-        const float *dO = dout + (size_t)b * T * ldo + (size_t)h * d;
+        const float *dO = dout + (size_t)b * T * ldo + (size_t)h * d_v;
         float *ds = scratch + (size_t)omp_get_thread_num() * T * T;
         /* per block of rows: datt (rows, keys) = dO @ V^T; dV (keys) += att^T @ dO */
         for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
             int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d,
-                        1.0f, dO + (size_t)r0 * ldo, ldo, v + base, ld, 0.0f, ds + (size_t)r0 * T, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d, nr,
-                        1.0f, a + (size_t)r0 * T, T, dO + (size_t)r0 * ldo, ldo, 1.0f, dv + base, ld);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d_v,
+                        1.0f, dO + (size_t)r0 * ldo, ldo, v + vbase, ld, 0.0f, ds + (size_t)r0 * T, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d_v, nr,
+                        1.0f, a + (size_t)r0 * T, T, dO + (size_t)r0 * ldo, ldo, 1.0f, dv + vbase, ld);
         }
         /* softmax backward: dscore_ij = a_ij (datt_ij - sum_k a_ik datt_ik), j <= i */
         for (int i = 0; i < T; i++) {

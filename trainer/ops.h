@@ -7,8 +7,10 @@
  *     tensor used twice (residual streams, the tied embedding) sums its gradients; the
  *     caller zeroes gradients once per step.
  *   - q, k, v are read through a row stride `ld` (floats between consecutive tokens),
- *     so they can live interleaved in one (B, T, 3*H*d) buffer or in separate buffers.
- *     Head h of token (b, t) is at base + (b*T + t)*ld + h*d.
+ *     so they can live interleaved in one (B, T, 2*H*d + H*d_v) buffer or in separate
+ *     buffers. d is a head's query/key width (SPEC's d, the layer's qk_dim), d_v its value
+ *     width (v_dim). Head h of token (b, t) is at base + (b*T + t)*ld + h*d in q and k,
+ *     + h*d_v in v.
  *   - every matmul goes through cblas_sgemm.
  * Threading: OpenMP parallel loops; results do not depend on the thread count except
  * where a comment says so (reductions are done in a fixed order).
@@ -87,15 +89,15 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
                            float dloss, int N, int V);
 
 /* Causal softmax attention (scale 1/sqrt(d)).
- * q, k, v: strided (see above); out (B,T,H*d); att (B,H,T,T) softmax probabilities, rows
+ * q, k, v: strided (see above); out (B,T,H*d_v); att (B,H,T,T) softmax probabilities, rows
  * i hold zeros for j > i. */
 void attention_forward(float *out, float *att, const float *q, const float *k,
-                       const float *v, int ld, int B, int T, int H, int d);
+                       const float *v, int ld, int B, int T, int H, int d, int d_v);
 /* dq, dk, dv: strided like q, k, v (accumulated). scratch: T*T floats per thread,
  * attention_scratch_floats() in all. */
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
-                        int ld, int B, int T, int H, int d);
+                        int ld, int B, int T, int H, int d, int d_v);
 long attention_scratch_floats(int T, int nthreads);
 
 /* ---- S–D attention (SPEC.md §2) ---------------------------------------------------
@@ -119,17 +121,18 @@ void sd_query_backward(float *dp, int ldp, float *dL, const float *dq, int ldq,
 
 /* ---- ELU+1 causal linear attention (SPEC.md §4) -----------------------------------
  * phi(x) = elu(x) + 1; y_i = phi(q_i)^T S_i / (phi(q_i)^T z_i + eps),
- * S_i = sum_{j<=i} phi(k_j) v_j^T (d x d), z_i = sum_{j<=i} phi(k_j). O(T d^2) per head.
- * out (B,T,H*d); den (B,H,T) saves the denominators for backward. scratch: the running
- * sums, linear_attention_scratch_floats(T, d, nthreads) floats (as for backward). */
+ * S_i = sum_{j<=i} phi(k_j) v_j^T (d x d_v), z_i = sum_{j<=i} phi(k_j). O(T d d_v) per head.
+ * out (B,T,H*d_v); den (B,H,T) saves the denominators for backward. scratch: the running
+ * sums, linear_attention_scratch_floats(T, d, d_v, nthreads) floats (as for backward). */
 #define LINEAR_ATTN_EPS 1e-6f
 void linear_attention_forward(float *out, float *den, float *scratch, const float *q,
-                              const float *k, const float *v, int ld, int B, int T, int H, int d);
+                              const float *k, const float *v, int ld, int B, int T, int H, int d,
+                              int d_v);
 /* dq, dk, dv strided like q, k, v (accumulated). scratch: linear_attention_scratch_floats. */
 void linear_attention_backward(float *dq, float *dk, float *dv, float *scratch,
                                const float *dout, const float *q, const float *k,
                                const float *v, const float *out, const float *den,
-                               int ld, int B, int T, int H, int d);
-long linear_attention_scratch_floats(int T, int d, int nthreads);
+                               int ld, int B, int T, int H, int d, int d_v);
+long linear_attention_scratch_floats(int T, int d, int d_v, int nthreads);
 
 #endif
