@@ -299,7 +299,7 @@ static int sd_head(void *ctx, int h, char *e)
 static int trainer_weights(struct analysis_model *am, struct model *m, int l, char *err)
 {
     const struct model_config *c = &m->cfg;
-    int H = c->n_head, d = c->layers[l].head_dim;
+    int H = c->n_head, d = c->layers[l].qk_dim;   /* the routing side; v_dim is not read */
     char name[64];
     if (c->layers[l].kind == ATTN_SD) {
         char sn[64], dn[64];
@@ -320,7 +320,8 @@ static int trainer_weights(struct analysis_model *am, struct model *m, int l, ch
     snprintf(name, sizeof name, "h.%d.attn.qkv.w", l);
     const float *w = need_param(m, am->path, name, err);
     if (!w) return -1;
-    return layer_qk(am, l, w, 3 * H * d, 0, H * d, d, attn_kind_name(c->layers[l].kind), name, err);
+    int ld = H * (2 * d + c->layers[l].v_dim);      /* qkv.w (C, 2Hd + Hdv): W_Q | W_K | W_V */
+    return layer_qk(am, l, w, ld, 0, H * d, d, attn_kind_name(c->layers[l].kind), name, err);
 }
 
 struct realised_job { struct analysis_model *am; const struct model *m; int l, N; };

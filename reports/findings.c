@@ -173,7 +173,7 @@ static void allocations(const struct report_campaign *rc, struct report_buf *md)
         int linear = 0, cut = 0;
         for (int l = 0; r->arch.ok && l < r->arch.n_layer; l++) {
             linear += r->arch.kind[l] == 'L';
-            cut += p && p->arch.ok && l < p->arch.n_layer && r->arch.dim[l] < p->arch.dim[l];
+            cut += p && p->arch.ok && l < p->arch.n_layer && (r->arch.dim[l] < p->arch.dim[l] || r->arch.v_dim[l] < p->arch.v_dim[l]);
         }
         const char *what = !r->arch.ok ? "Candidate" : cut && linear ? "Linear prefix plus cascade allocation"
                          : cut ? "Cascade allocation" : "Candidate";

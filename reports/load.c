@@ -27,6 +27,19 @@ static char kind_letter(const char *name)
     return 0;
 }
 
+/* One per-layer width list of n entries, each an integer in 1..2^20, into out; 0 if not. */
+static int read_dims(const cJSON *list, int n, int *out)
+{
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != n) return 0;
+    for (int l = 0; l < n; l++) {
+        const cJSON *d = cJSON_GetArrayItem(list, l);
+        if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > 1 << 20 || d->valuedouble != (int)d->valuedouble)
+            return 0;
+        out[l] = (int)d->valuedouble;
+    }
+    return 1;
+}
+
 void report_arch_from_json(const char *json, struct report_arch *a)
 {
     memset(a, 0, sizeof *a);
@@ -34,14 +47,13 @@ void report_arch_from_json(const char *json, struct report_arch *a)
     const cJSON *att = cJSON_GetObjectItemCaseSensitive(j, "attention"), *hd = cJSON_GetObjectItemCaseSensitive(j, "head_dim");
     const cJSON *nl = cJSON_GetObjectItemCaseSensitive(j, "n_layer"), *es = cJSON_GetObjectItemCaseSensitive(j, "embed_scale");
     int n = cJSON_GetArraySize(att);
-    int ok = cJSON_IsArray(att) && cJSON_IsArray(hd) && n >= 1 && n <= REPORT_MAX_LAYERS && cJSON_GetArraySize(hd) == n &&
-             (!nl || (cJSON_IsNumber(nl) && nl->valuedouble == n));
+    int ok = cJSON_IsArray(att) && n >= 1 && n <= REPORT_MAX_LAYERS && (!nl || (cJSON_IsNumber(nl) && nl->valuedouble == n));
+    if (ok && hd) ok = read_dims(hd, n, a->dim) && read_dims(hd, n, a->v_dim);
+    else if (ok) ok = read_dims(cJSON_GetObjectItemCaseSensitive(j, "qk_dim"), n, a->dim) &&
+                      read_dims(cJSON_GetObjectItemCaseSensitive(j, "v_dim"), n, a->v_dim);
     for (int l = 0; ok && l < n; l++) {
-        const cJSON *k = cJSON_GetArrayItem(att, l), *d = cJSON_GetArrayItem(hd, l);
-        a->kind[l] = kind_letter(cJSON_GetStringValue(k));
-        ok = a->kind[l] && cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble <= 1 << 20 &&
-             d->valuedouble == (int)d->valuedouble;
-        if (ok) a->dim[l] = (int)d->valuedouble;
+        a->kind[l] = kind_letter(cJSON_GetStringValue(cJSON_GetArrayItem(att, l)));
+        ok = a->kind[l] != 0;
     }
     if (ok) {
         a->n_layer = n;
@@ -60,7 +72,7 @@ int report_prefix_k(const struct report_arch *a, const struct report_arch *ref)
     int k = 0;
     while (k < a->n_layer && a->kind[k] == 'L' && ref->kind[k] != 'L') k++;
     for (int l = 0; l < a->n_layer; l++) {
-        if (a->dim[l] != ref->dim[l]) return -1;
+        if (a->dim[l] != ref->dim[l] || a->v_dim[l] != ref->v_dim[l]) return -1;
         if (l >= k && a->kind[l] != ref->kind[l]) return -1;
     }
     return k;

@@ -59,13 +59,15 @@ const char *report_plural(double n);
 #define REPORT_MAX_LAYERS 64
 
 /* A run's architecture, read from its arch_json (the model config it trained, as the
- * trainer writes it: "attention" and "head_dim" per layer, "layernorm", "embed_scale").
+ * trainer writes it: "attention" and "head_dim" per layer, or "qk_dim" and "v_dim" where
+ * a layer's two widths differ; "layernorm", "embed_scale").
  * The arch string ("L L S S | d 32,32,16,8 | LN") is only shown, never parsed. */
 struct report_arch {
     int ok;                        /* read: the per-layer lists are there and agree */
     int n_layer;
     char kind[REPORT_MAX_LAYERS];  /* 'L' linear, 'S' S–D, 'A' softmax */
-    int dim[REPORT_MAX_LAYERS];    /* head dim of each layer */
+    int dim[REPORT_MAX_LAYERS];    /* query/key width (qk_dim) of each layer */
+    int v_dim[REPORT_MAX_LAYERS];  /* value width (v_dim) of each layer */
     int layernorm;
     double embed_scale;            /* the embedding multiplier [ours]; 1 when not recorded (runs
                                     * recorded before it existed had 1) */

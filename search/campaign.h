@@ -82,6 +82,10 @@ struct campaign_config {
     int low_k[CAMPAIGN_MAX_MULTIPLIERS];
     int control;                 /* 1: the same prefixes on the standard model */
     int combine;                 /* 1: linear prefix + cut head dims */
+    int qk_cuts;                 /* 1: every head-dim candidate (cut_m, cut_f) and opposite
+                                  * (inverse_f) also as a routing-only cut, NAME_qk: its dims as
+                                  * the query/key widths, the value widths kept; with blind
+                                  * controls uniform_..._qk, reversed_..._qk */
     enum retrain_mode retrain;
     int inherit_steps;           /* step budget of inherited candidates */
     /* budget-driven rounds [ours, SPEC 5]: off while budget_ppl_pct is 0 */

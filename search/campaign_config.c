@@ -26,6 +26,8 @@
  *               "low_k": [] (k of low{k}: the k lowest-measured layers linear),
  *               "fractions": [] (f of cut_f{f}: dims from the measurement at f of the
  *                          probe's attention parameters),
+ *               "qk_cuts": false (also each head-dim candidate and opposite with its dims
+ *                          on the query/key side alone: NAME_qk, values kept),
  *               "analysis_tokens": seq_len, "analysis_windows": 8 (realised
  *                          measures: windows averaged), "runs_dir": "runs",
  *               "probe_embed_scale": 32,    embedding multiplier of the runs without
@@ -56,6 +58,7 @@ static const struct config_key campaign_keys[] = {
     { "search", "head_dim_min",     CONFIG_INT,   1,    1024,  0, 0, NULL, OFF_C(head_dim_min) },
     { "search", "control",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(control) },
     { "search", "combine",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(combine) },
+    { "search", "qk_cuts",          CONFIG_BOOL,  0,    1,     0, 0, NULL, OFF_C(qk_cuts) },
     { "search", "inherit_steps",    CONFIG_INT,   0,    1e9,   0, 0, NULL, OFF_C(inherit_steps) },
     { "search", "replicates",       CONFIG_INT,   1,    16,    0, 0, NULL, OFF_C(replicates) },
     { "search", "candidate_replicates", CONFIG_INT, 1,  16,    0, 0, NULL, OFF_C(candidate_replicates) },
@@ -273,8 +276,8 @@ int campaign_config_load(struct campaign_config *cc, const char *path, char *err
         goto done;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    static const char *const per_run[] = { "attention", "head_dim", "layernorm", "linear_prefix",
-                                            "embed_scale", NULL };
+    static const char *const per_run[] = { "attention", "head_dim", "qk_dim", "v_dim", "layernorm",
+                                            "linear_prefix", "embed_scale", NULL };
     for (int k = 0; cJSON_IsObject(model) && per_run[k]; k++) {
         if (cJSON_GetObjectItemCaseSensitive(model, per_run[k])) {
             char key[32];

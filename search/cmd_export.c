@@ -7,7 +7,7 @@
  *    "model": the run's model config: vocab_size, n_layer, n_embd, n_head, seq_len,
  *             layernorm (false where the probe had none), residual_scale_init,
  *             embed_scale, sd_s_init_std, "attention": [one kind per layer],
- *             "head_dim": [one per layer],
+ *             "head_dim": [one per layer] (or "qk_dim" and "v_dim" where they differ),
  *    "train": the campaign's training section (batch, steps, schedule, seed, ...)}
  * The data and train sections come from the campaign's recorded setup ("train_config",
  * resolved with every default) or, for a database that predates it, from the campaign's

@@ -29,20 +29,26 @@ static void install_stop_handler(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* "S S L L" plus the head dims, for one-line summaries. */
+/* "S S L L" plus the head dims, for one-line summaries: "(d=32)" when every layer has the
+ * same, else one entry per layer, "qk/v" where a layer's two widths differ. */
 static void describe_layers(char *out, size_t n, const struct model_config *mc)
 {
     size_t k = 0;
     int same_d = 1;
+    const struct layer_arch *l0 = &mc->layers[0];
     for (int l = 0; l < mc->n_layer && k < n; l++) {
-        const char *c = mc->layers[l].kind == ATTN_SD ? "S" : mc->layers[l].kind == ATTN_LINEAR ? "L" : "A";
+        const struct layer_arch *la = &mc->layers[l];
+        const char *c = la->kind == ATTN_SD ? "S" : la->kind == ATTN_LINEAR ? "L" : "A";
         k += snprintf(out + k, n - k, "%s%s", l ? " " : "", c);
-        if (mc->layers[l].head_dim != mc->layers[0].head_dim) same_d = 0;
+        if (la->qk_dim != l0->qk_dim || la->v_dim != l0->v_dim || la->qk_dim != la->v_dim) same_d = 0;
     }
-    if (same_d) { if (k < n) snprintf(out + k, n - k, " (d=%d)", mc->layers[0].head_dim); return; }
+    if (same_d) { if (k < n) snprintf(out + k, n - k, " (d=%d)", l0->qk_dim); return; }
     if (k < n) k += snprintf(out + k, n - k, " (d=");
-    for (int l = 0; l < mc->n_layer && k < n; l++)
-        k += snprintf(out + k, n - k, "%s%d", l ? "," : "", mc->layers[l].head_dim);
+    for (int l = 0; l < mc->n_layer && k < n; l++) {
+        const struct layer_arch *la = &mc->layers[l];
+        k += snprintf(out + k, n - k, "%s%d", l ? "," : "", la->qk_dim);
+        if (la->v_dim != la->qk_dim && k < n) k += snprintf(out + k, n - k, "/%d", la->v_dim);
+    }
     if (k < n) snprintf(out + k, n - k, ")");
 }
 

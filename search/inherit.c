@@ -1,21 +1,25 @@
 /* search/inherit.c — warm starts of candidates from a trained source model ("inherit"
  * retraining, SPEC.md §4–§5).
  *
+ * d is a head's query/key width (qk_dim), d_v its value width (v_dim).
  * Rules, per layer (source kind -> candidate kind):
- *   same kind, same d     every tensor copied.
+ *   same kind, same d, d_v  every tensor copied.
  *   softmax -> linear     [W_Q | W_K | W_V] and W_O copied: the tensors have the same names
  *                         and shapes.
- *   sd -> linear (same d) W_K = U, W_Q = U L (L = S - D), W_V, W_O as they were. With our
+ *   sd -> linear (same d, d_v)  W_K = U, W_Q = U L (L = S - D), W_V, W_O as they were. With our
  *                         (in, out) layout q_i = (U L)^T x_i = L^T p_i, so q_i . k_j =
  *                         p_i^T L p_j = l_ij sqrt(d): the S–D logits exactly. (SPEC §4 writes
  *                         W_Q = U L^T, which gives l_ji; we keep the stated intent.)
- *   sd d -> sd d' < d     the leading rotation planes of S: real Schur form S = Z T Z^T
+ *   sd d -> sd d' < d     (the routing side) the leading rotation planes of S: real Schur
+ *                         form S = Z T Z^T
  *                         (LAPACKE dgees), 2x2 blocks ordered by |omega|; Z' = the d'
  *                         columns of the leading planes (a plane split in half when d' is
  *                         odd); U' = U Z', S' = Z'^T S Z' and D' = diag(Z'^T D Z'), both
  *                         scaled by sqrt(d'/d) so that logits keep their size under the new
- *                         1/sqrt(d'). Values [ours]: the head's first d' value columns and
- *                         the matching rows of W_O.
+ *                         1/sqrt(d'). The values are untouched when d_v stays.
+ *   sd d_v -> sd d_v' < d_v  (the value side) [ours]: the head's first d_v' value columns
+ *                         and the matching rows of W_O. A joint cut (head_dim) does both; a
+ *                         routing-only cut (qk_dim) only the first, keeping every value.
  * Everything else (embeddings, MLPs, norms) is copied by name when the shapes agree; a
  * tensor that is neither copied nor converted keeps its fresh initialisation.
  */
@@ -45,13 +49,15 @@ static float *tensor(const struct model *m, int l, const char *suffix)
     return model_param(m, nm);
 }
 
-/* S–D layer -> linear layer of the same head dim. */
+/* S–D layer -> linear layer of the same widths. */
 static int sd_to_linear(struct model *dst, const struct model *src, int l, char *err)
 {
-    int C = src->cfg.n_embd, H = src->cfg.n_head, d = src->cfg.layers[l].head_dim, Hd = H * d;
-    if (dst->cfg.layers[l].head_dim != d) {
-        snprintf(err, CASCADE_ERR_MAX, "inherit: layer %d: S-D d=%d -> linear d=%d is not supported",
-                 l, d, dst->cfg.layers[l].head_dim);
+    const struct layer_arch *from = &src->cfg.layers[l], *to = &dst->cfg.layers[l];
+    int C = src->cfg.n_embd, H = src->cfg.n_head, d = from->qk_dim, dv = from->v_dim;
+    int Hd = H * d, Hdv = H * dv, ld = 2 * Hd + Hdv;   /* qkv.w (C, 2Hd + Hdv) */
+    if (to->qk_dim != d || to->v_dim != dv) {
+        snprintf(err, CASCADE_ERR_MAX, "inherit: layer %d: S-D d=%d/%d -> linear d=%d/%d (qk/v) is not "
+                 "supported", l, d, dv, to->qk_dim, to->v_dim);
         return -1;
     }
     const float *u = tensor(src, l, "attn.u"), *vw = tensor(src, l, "attn.v.w"), *vb = tensor(src, l, "attn.v.b");
@@ -61,20 +67,21 @@ static int sd_to_linear(struct model *dst, const struct model *src, int l, char 
         model_sd_matrix(src, l, h, L);
         for (int c = 0; c < C; c++) {
             const float *urow = u + (size_t)c * Hd + h * d;
-            float *q = qkvw + (size_t)c * 3 * Hd + h * d;
+            float *q = qkvw + (size_t)c * ld + h * d;
             for (int j = 0; j < d; j++) {        /* (U L)_cj = sum_i U_ci L_ij */
                 double acc = 0.0;
                 for (int i = 0; i < d; i++) acc += (double)urow[i] * L[i * d + j];
                 q[j] = (float)acc;
                 q[Hd + j] = urow[j];                                   /* W_K = U */
-                q[2 * Hd + j] = vw[(size_t)c * Hd + h * d + j];        /* W_V */
             }
+            for (int j = 0; j < dv; j++)                               /* W_V */
+                qkvw[(size_t)c * ld + 2 * Hd + h * dv + j] = vw[(size_t)c * Hdv + h * dv + j];
         }
         for (int j = 0; j < d; j++) {
             qkvb[h * d + j] = 0.0f;
             qkvb[Hd + h * d + j] = 0.0f;
-            qkvb[2 * Hd + h * d + j] = vb[h * d + j];
         }
+        for (int j = 0; j < dv; j++) qkvb[2 * Hd + h * dv + j] = vb[h * dv + j];
     }
     free(L);
     return 0;
@@ -121,12 +128,14 @@ done:
     return rc;
 }
 
-/* S–D layer of head dim d -> S–D layer of head dim dn < d. */
+/* S–D layer of widths (d, dv) -> S–D layer of (dn, dvn), dn <= d, dvn <= dv: each side
+ * that shrinks is cut; a side that keeps its width was copied by name already. */
 static int sd_cut(struct model *dst, const struct model *src, int l, char *err)
 {
     int C = src->cfg.n_embd, H = src->cfg.n_head;
-    int d = src->cfg.layers[l].head_dim, dn = dst->cfg.layers[l].head_dim;
-    int Hd = H * d, Hdn = H * dn;
+    int d = src->cfg.layers[l].qk_dim, dn = dst->cfg.layers[l].qk_dim;
+    int dv = src->cfg.layers[l].v_dim, dvn = dst->cfg.layers[l].v_dim;
+    int Hd = H * d, Hdn = H * dn, Hdv = H * dv, Hdvn = H * dvn;
     const float *u = tensor(src, l, "attn.u"), *vw = tensor(src, l, "attn.v.w"), *vb = tensor(src, l, "attn.v.b");
     const float *pw = tensor(src, l, "attn.proj.w");
     float *u2 = tensor(dst, l, "attn.u"), *s2 = tensor(dst, l, "attn.s"), *dl2 = tensor(dst, l, "attn.delta");
@@ -135,7 +144,7 @@ static int sd_cut(struct model *dst, const struct model *src, int l, char *err)
     double *z = calloc((size_t)d * dn, sizeof(double));
     const double scale = sqrt((double)dn / d);
     int rc = 0;
-    for (int h = 0; h < H && rc == 0; h++) {
+    for (int h = 0; h < H && rc == 0 && dn < d; h++) {
         model_sd_matrix(src, l, h, L);
         if ((rc = leading_planes(z, L, d, dn, err)) != 0) break;
         /* U' = U Z' */
@@ -164,12 +173,14 @@ static int sd_cut(struct model *dst, const struct model *src, int l, char *err)
                 }
             }
         }
-        /* values: the first dn columns of the head, and the matching rows of W_O */
+    }
+    /* values: the first dvn columns of each head, and the matching rows of W_O */
+    for (int h = 0; h < H && rc == 0 && dvn < dv; h++) {
         for (int c = 0; c < C; c++)
-            for (int j = 0; j < dn; j++) vw2[(size_t)c * Hdn + h * dn + j] = vw[(size_t)c * Hd + h * d + j];
-        for (int j = 0; j < dn; j++) {
-            vb2[h * dn + j] = vb[h * d + j];
-            memcpy(pw2 + (size_t)(h * dn + j) * C, pw + (size_t)(h * d + j) * C, sizeof(float) * C);
+            for (int j = 0; j < dvn; j++) vw2[(size_t)c * Hdvn + h * dvn + j] = vw[(size_t)c * Hdv + h * dv + j];
+        for (int j = 0; j < dvn; j++) {
+            vb2[h * dvn + j] = vb[h * dv + j];
+            memcpy(pw2 + (size_t)(h * dvn + j) * C, pw + (size_t)(h * dv + j) * C, sizeof(float) * C);
         }
     }
     free(L);
@@ -194,15 +205,16 @@ int campaign_inherit(struct model *dst, const struct model_config *arch, const s
     copy_matching(dst, src);
     for (int l = 0; l < arch->n_layer; l++) {
         enum attn_kind from = sc->layers[l].kind, to = arch->layers[l].kind;
-        int d = sc->layers[l].head_dim, dn = arch->layers[l].head_dim;
+        int d = sc->layers[l].qk_dim, dn = arch->layers[l].qk_dim;
+        int dv = sc->layers[l].v_dim, dvn = arch->layers[l].v_dim;
         int rc = 0;
-        if (from == to && d == dn) continue;
+        if (from == to && d == dn && dv == dvn) continue;
         if (from == ATTN_SD && to == ATTN_LINEAR) rc = sd_to_linear(dst, src, l, err);
-        else if (from == ATTN_SD && to == ATTN_SD && dn < d) rc = sd_cut(dst, src, l, err);
-        else if (from == ATTN_SOFTMAX && to == ATTN_LINEAR && d == dn) rc = 0; /* copied by name */
+        else if (from == ATTN_SD && to == ATTN_SD && dn <= d && dvn <= dv) rc = sd_cut(dst, src, l, err);
+        else if (from == ATTN_SOFTMAX && to == ATTN_LINEAR && d == dn && dv == dvn) rc = 0; /* copied by name */
         else {
-            snprintf(err, CASCADE_ERR_MAX, "inherit: layer %d: %s d=%d -> %s d=%d is not supported", l,
-                     attn_kind_name(from), d, attn_kind_name(to), dn);
+            snprintf(err, CASCADE_ERR_MAX, "inherit: layer %d: %s d=%d/%d -> %s d=%d/%d (qk/v) is not supported",
+                     l, attn_kind_name(from), d, dv, attn_kind_name(to), dn, dvn);
             rc = -1;
         }
         if (rc != 0) { model_free(dst); return -1; }

@@ -60,7 +60,7 @@ int campaign_measure_sensitivity(const struct campaign_config *cc, struct model 
     memset(out, 0, sizeof *out);
     out->n_layer = mc->n_layer;
     int d_max = 0;
-    for (int l = 0; l < mc->n_layer; l++) if (mc->layers[l].head_dim > d_max) d_max = mc->layers[l].head_dim;
+    for (int l = 0; l < mc->n_layer; l++) if (mc->layers[l].qk_dim > d_max) d_max = mc->layers[l].qk_dim;
     for (int d = cc->head_dim_step; d < d_max && out->n_dims < CAMPAIGN_MAX_GRID; d += cc->head_dim_step)
         if (d >= cc->head_dim_min) out->dims[out->n_dims++] = d;
     struct eval_result r;
@@ -68,15 +68,15 @@ int campaign_measure_sensitivity(const struct campaign_config *cc, struct model 
     out->base_loss = r.loss;
     for (int l = 0; l < mc->n_layer && rc == 0; l++) {
         out->linear_loss[l] = NAN;
-        out->head_dim[l] = mc->layers[l].head_dim;
+        out->head_dim[l] = mc->layers[l].qk_dim;
         for (int j = 0; j < out->n_dims; j++) out->cut_loss[l][j] = NAN;
         if (mc->layers[l].kind != ATTN_SD) continue;
         struct model_config a = *mc;
         a.layers[l].kind = ATTN_LINEAR;
         rc = changed_loss(cc, src, &a, ds, &out->linear_loss[l], err);
-        for (int j = 0; j < out->n_dims && rc == 0 && out->dims[j] < mc->layers[l].head_dim; j++) {
+        for (int j = 0; j < out->n_dims && rc == 0 && out->dims[j] < mc->layers[l].qk_dim; j++) {
             a = *mc;
-            a.layers[l].head_dim = out->dims[j];
+            layer_arch_set_head_dim(&a.layers[l], out->dims[j]);
             rc = changed_loss(cc, src, &a, ds, &out->cut_loss[l][j], err);
         }
     }

@@ -19,8 +19,11 @@ void campaign_arch_string(char *out, int n, const struct model_config *mc)
         k += snprintf(out + k, n - k, "%s%s", l ? " " : "", c);
     }
     if (k < n) k += snprintf(out + k, n - k, " | d ");
-    for (int l = 0; l < mc->n_layer && k < n; l++)
-        k += snprintf(out + k, n - k, "%s%d", l ? "," : "", mc->layers[l].head_dim);
+    for (int l = 0; l < mc->n_layer && k < n; l++) {   /* "qk/v" where the widths differ */
+        const struct layer_arch *la = &mc->layers[l];
+        k += snprintf(out + k, n - k, "%s%d", l ? "," : "", la->qk_dim);
+        if (la->v_dim != la->qk_dim && k < n) k += snprintf(out + k, n - k, "/%d", la->v_dim);
+    }
     if (k < n) snprintf(out + k, n - k, "%s", mc->layernorm ? " | LN" : "");
 }
 
@@ -30,7 +33,7 @@ static void uniform_arch(struct model_config *mc, const struct campaign_config *
     mc->layernorm = ln;
     mc->embed_scale = ln ? 1.0f : (float)cc->probe_embed_scale;
     int d = mc->n_embd / mc->n_head;
-    for (int l = 0; l < mc->n_layer; l++) mc->layers[l] = (struct layer_arch){ kind, d };
+    for (int l = 0; l < mc->n_layer; l++) mc->layers[l] = (struct layer_arch){ kind, d, d };
 }
 
 /* A reference run of the campaign's shape and budget, every layer `kind`. */
@@ -57,8 +60,25 @@ static int same_arch(const struct model_config *a, const struct model_config *b)
 {
     if (a->layernorm != b->layernorm || a->n_layer != b->n_layer) return 0;
     for (int l = 0; l < a->n_layer; l++)
-        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim) return 0;
+        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].qk_dim != b->layers[l].qk_dim ||
+            a->layers[l].v_dim != b->layers[l].v_dim)
+            return 0;
     return 1;
+}
+
+/* A joint cut of a layer by `by` dims: its query/key and value widths both. */
+static void cut_layer(struct layer_arch *la, int by)
+{
+    la->qk_dim -= by;
+    la->v_dim -= by;
+}
+
+/* Sets layer l's width d: both widths (a joint cut), or the query/key width alone (qk: a
+ * routing-only cut, the values kept). */
+static void set_layer_dim(struct layer_arch *la, int d, int qk)
+{
+    if (qk) la->qk_dim = d;
+    else layer_arch_set_head_dim(la, d);
 }
 
 struct proposals {
@@ -124,14 +144,15 @@ static void as_control(struct run_spec *r, const struct run_spec *cand, const ch
 }
 
 /* The uniform head dim whose attention parameter count is nearest `target` (ties: the
- * smaller), for an architecture like `base` with every layer at that dim. */
-static int nearest_uniform_dim(const struct model_config *base, size_t target, int d_max, size_t *got)
+ * smaller), for an architecture like `base` with every layer at that dim (qk: its
+ * query/key width alone). */
+static int nearest_uniform_dim(const struct model_config *base, size_t target, int d_max, int qk, size_t *got)
 {
     int best = 1;
     size_t best_diff = (size_t)-1;
     for (int d = 1; d <= d_max; d++) {
         struct model_config a = *base;
-        for (int l = 0; l < a.n_layer; l++) a.layers[l].head_dim = d;
+        for (int l = 0; l < a.n_layer; l++) set_layer_dim(&a.layers[l], d, qk);
         size_t n = model_config_param_counts(&a).attention;
         size_t diff = n > target ? n - target : target - n;
         if (diff < best_diff) { best_diff = diff; best = d; *got = n; }
@@ -140,34 +161,56 @@ static int nearest_uniform_dim(const struct model_config *base, size_t target, i
 }
 
 /* uniform_m{m}: one head dim in every layer, the size nearest the candidate's;
- * reversed_m{m}: the candidate's dims in reverse layer order (same size exactly). */
-static void add_cut_controls(struct proposals *p, const struct campaign_config *cc, const struct run_spec *cand,
-                             const struct model_config *probe)
+ * reversed_m{m}: the candidate's dims in reverse layer order (same size exactly). Of a
+ * routing-only candidate (cut_..._qk): the same on the query/key widths, named ..._qk. */
+static void add_cut_controls(struct proposals *p, const struct run_spec *cand, const struct model_config *probe,
+                             int qk)
 {
     const int L = cand->arch.n_layer;
+    const char *what = qk ? "query/key width" : "head dim";
     size_t target = model_config_param_counts(&cand->arch).attention, got = 0;
-    int d = nearest_uniform_dim(&cand->arch, target, probe->layers[0].head_dim, &got);
+    int d = nearest_uniform_dim(&cand->arch, target, probe->layers[0].qk_dim, qk, &got);
     struct model_config a = cand->arch;
-    for (int l = 0; l < L; l++) a.layers[l].head_dim = d;
+    for (int l = 0; l < L; l++) set_layer_dim(&a.layers[l], d, qk);
     char name[64], why[512];
     double off = 100.0 * ((double)got / (double)target - 1.0);
     struct run_spec *r = propose(p, &a, probe);
     if (r) {
         snprintf(name, sizeof name, "uniform_%s", cand->name + 4);
-        snprintf(why, sizeof why, "blind control of %s: head dim %d in every layer, %zu attention parameters "
-                 "against its %zu (%+.1f%%%s) [SPEC 5]", cand->name, d, got, target, off,
+        snprintf(why, sizeof why, "blind control of %s: %s %d in every layer, %zu attention parameters "
+                 "against its %zu (%+.1f%%%s) [SPEC 5]", cand->name, what, d, got, target, off,
                  fabs(off) <= 2.0 ? "" : ", the nearest a single dim allows");
         as_control(r, cand, name, why);
     }
-    for (int l = 0; l < L; l++) a.layers[l].head_dim = cand->arch.layers[L - 1 - l].head_dim;
+    for (int l = 0; l < L; l++) set_layer_dim(&a.layers[l], cand->arch.layers[L - 1 - l].qk_dim, qk);
     r = propose(p, &a, probe);   /* NULL when the dims read the same both ways */
     if (r) {
         snprintf(name, sizeof name, "reversed_%s", cand->name + 4);
-        snprintf(why, sizeof why, "blind control of %s: its head dims in reverse layer order (same size) [SPEC 5]",
-                 cand->name);
+        snprintf(why, sizeof why, "blind control of %s: its %ss in reverse layer order (same size) [SPEC 5]",
+                 cand->name, what);
         as_control(r, cand, name, why);
     }
-    (void)cc;
+}
+
+/* The routing-only twin of a joint head-dim candidate or opposite control (cut_m{m},
+ * cut_f{f}, inverse_f{f}): the same measured dims given to the query/key widths alone,
+ * every value width kept at the probe's (search.qk_cuts) [ours]. A routing measure can
+ * only be expected to predict the routing side. Named {name}_qk. */
+static void add_qk_twin(struct proposals *p, const struct run_spec *src, const struct model_config *probe)
+{
+    struct model_config a = src->arch;
+    for (int l = 0; l < a.n_layer; l++) a.layers[l].v_dim = probe->layers[l].v_dim;
+    /* a control is kept even when another proposal has its architecture (as in
+     * add_fraction): the pair must exist to be compared */
+    struct run_spec *r = src->control_of[0] ? (same_arch(&a, probe) ? NULL : append(p)) : propose(p, &a, probe);
+    if (!r) return;
+    *r = *src;
+    r->arch = a;
+    snprintf(r->name, sizeof r->name, "%s_qk", src->name);
+    if (src->control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s_qk", src->control_of);
+    size_t k = strlen(r->reason);
+    snprintf(r->reason + k, sizeof r->reason - k, "; routing side only: these dims as query/key widths (U, S, D), "
+             "every value width kept [ours]");
 }
 
 /* linlast{k}: the last k layers linear instead of the first k. */
@@ -192,7 +235,7 @@ static void add_linear_control(struct proposals *p, const struct run_spec *cand,
 static size_t attention_with(const struct model_config *base, const int *dims)
 {
     struct model_config a = *base;
-    for (int l = 0; l < a.n_layer; l++) a.layers[l].head_dim = dims[l];
+    for (int l = 0; l < a.n_layer; l++) layer_arch_set_head_dim(&a.layers[l], dims[l]);
     return model_config_param_counts(&a).attention;
 }
 
@@ -205,7 +248,7 @@ static void greedy_dims(const struct model_config *probe, const struct campaign_
 {
     const int L = probe->n_layer;
     int at[TRAINER_MAX_LAYERS];   /* index into the grid of each layer's dim; n_dims: full */
-    for (int l = 0; l < L; l++) { dims[l] = probe->layers[l].head_dim; at[l] = s->n_dims; }
+    for (int l = 0; l < L; l++) { dims[l] = probe->layers[l].qk_dim; at[l] = s->n_dims; }
     while (attention_with(probe, dims) > target) {
         int best = -1, best_j = -1;
         double best_ratio = 0.0;
@@ -240,7 +283,7 @@ static void scaled_dims(const struct campaign_config *cc, const struct model_con
     const int step = cc->head_dim_step;
     for (int l = 0; l < probe->n_layer; l++) {
         long v = lround(c * w[l] / step) * step;
-        int d = probe->layers[l].head_dim;
+        int d = probe->layers[l].qk_dim;
         dims[l] = v < cc->head_dim_min ? cc->head_dim_min : v > d ? d : (int)v;
     }
 }
@@ -284,7 +327,7 @@ static void proportional_dims(const struct campaign_config *cc, const struct mod
                 for (int sgn = -1; sgn <= 1; sgn += 2) {
                     if (m >= 0 && (m == l || sgn < 0)) continue;
                     int v = dims[l] + sgn * step, u = m >= 0 ? dims[m] - step : 0;
-                    if (v < cc->head_dim_min || v > probe->layers[l].head_dim) continue;
+                    if (v < cc->head_dim_min || v > probe->layers[l].qk_dim) continue;
                     if (m >= 0 && u < cc->head_dim_min) continue;
                     int was_l = dims[l], was_m = m >= 0 ? dims[m] : 0;
                     dims[l] = v;
@@ -417,7 +460,7 @@ static void add_fraction(struct proposals *p, const struct campaign_config *cc, 
         char ds[256];
         int k = 0;
         for (int l = 0; l < L; l++) {
-            a.layers[l].head_dim = dims[l];
+            layer_arch_set_head_dim(&a.layers[l], dims[l]);
             k += snprintf(ds + k, sizeof ds - k, "%s%d", l ? "," : "", dims[l]);
         }
         double got = 100.0 * (double)model_config_param_counts(&a).attention / (double)full;
@@ -453,7 +496,7 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     struct proposals p = { 0 };
     struct run_spec probe, standard;
     campaign_baselines(cc, &probe, &standard);
-    const int L = cc->base.model.n_layer, d = probe.arch.layers[0].head_dim;
+    const int L = cc->base.model.n_layer, d = probe.arch.layers[0].qk_dim;
     const int inherit = cc->retrain == RETRAIN_INHERIT;
     const int steps = inherit ? cc->inherit_steps : cc->base.steps;
     char er[256];
@@ -544,8 +587,8 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
             int k = 0;
             for (int l = 0; l < L; l++) {
                 if (pass == 1 && l < Kc) a.layers[l].kind = ATTN_LINEAR;  /* linear layers keep full d */
-                else a.layers[l].head_dim = allocated_dim(cc, m, layer_erank[l], d);
-                k += snprintf(dims + k, sizeof dims - k, "%s%d", l ? "," : "", a.layers[l].head_dim);
+                else layer_arch_set_head_dim(&a.layers[l], allocated_dim(cc, m, layer_erank[l], d));
+                k += snprintf(dims + k, sizeof dims - k, "%s%d", l ? "," : "", a.layers[l].qk_dim);
             }
             struct run_spec *r = propose(&p, &a, &probe.arch);
             if (!r) continue;
@@ -571,13 +614,22 @@ int campaign_propose(const struct campaign_config *cc, const double *layer_erank
     /* 4c. fraction allocations with their opposites */
     for (int i = 0; i < cc->n_fractions; i++)
         add_fraction(&p, cc, &probe, layer_erank, sens, cc->fractions[i], inherit, steps);
+    /* 4d. routing-only twins of the head-dim candidates and their opposites */
+    for (int i = 0, n_joint = p.n; cc->qk_cuts && i < n_joint; i++) {
+        struct run_spec src = p.v[i];   /* a copy: append may move the list */
+        if (strncmp(src.name, "cut_m", 5) == 0 || strncmp(src.name, "cut_f", 5) == 0 ||
+            strncmp(src.name, "inverse_f", 9) == 0)
+            add_qk_twin(&p, &src, &probe.arch);
+    }
     /* 5. blind controls of every measured candidate [ours, SPEC 5] */
     int n_measured = p.n;
     for (int i = 0; i < n_measured; i++) {
         struct run_spec cand = p.v[i];   /* a copy: append may move the list */
         if (strcmp(cand.role, "candidate") != 0) continue;   /* std_lin controls are "control" */
-        if (strncmp(cand.name, "cut_m", 5) == 0 || strncmp(cand.name, "cut_f", 5) == 0)
-            add_cut_controls(&p, cc, &cand, &probe.arch);
+        if (strncmp(cand.name, "cut_m", 5) == 0 || strncmp(cand.name, "cut_f", 5) == 0) {
+            size_t n = strlen(cand.name);
+            add_cut_controls(&p, &cand, &probe.arch, n > 3 && strcmp(cand.name + n - 3, "_qk") == 0);
+        }
         else if (strncmp(cand.name, "lin", 3) == 0 && !strchr(cand.name, '_')) add_linear_control(&p, &cand, &probe.arch);
     }
     /* 6. paired seeds of every candidate and control */
@@ -660,7 +712,7 @@ static int cut_dims(const struct round_ctx *x, int l, const double *value, const
                     int random)
 {
     const struct campaign_config *cc = x->cc;
-    int d = x->arch->layers[l].head_dim, to;
+    int d = x->arch->layers[l].qk_dim, to;
     if (random) {
         to = (int)ceil(d / 2.0 / cc->head_dim_step - 1e-9) * cc->head_dim_step;
         if (to < cc->head_dim_min) to = cc->head_dim_min;
@@ -678,11 +730,11 @@ static int cut_dims(const struct round_ctx *x, int l, const double *value, const
 static double cut_score(const struct round_ctx *x, int l, int removed, const struct campaign_sensitivity *sens)
 {
     if (!sens) return -(double)removed;
-    int to = x->arch->layers[l].head_dim - removed;
+    int to = x->arch->layers[l].qk_dim - removed;
     double loss = NAN;
     for (int j = 0; j < sens->n_dims; j++) if (sens->dims[j] == to) loss = sens->cut_loss[l][j];
     struct model_config a = *x->arch;
-    a.layers[l].head_dim = to;
+    cut_layer(&a.layers[l], removed);
     double saved = (double)model_config_param_counts(x->arch).attention - (double)model_config_param_counts(&a).attention;
     return (loss - sens->base_loss) / (saved > 0 ? saved : 1.0);
 }
@@ -756,11 +808,11 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
             } else {
                 int cut = cut_dims(&x, l, value, NULL, 1);
                 if (!cut) continue;
-                a.layers[l].head_dim -= cut;
+                cut_layer(&a.layers[l], cut);
                 snprintf(name, sizeof name, "r%d_rcut%d", round, l);
                 snprintf(why, sizeof why, "round %d from %s (random search): layer %d, drawn from the seed, cut from d "
-                         "%d to %d (half, rounded up to %d)", round, incumbent, l, arch->layers[l].head_dim,
-                         a.layers[l].head_dim, cc->head_dim_step);
+                         "%d to %d (half, rounded up to %d)", round, incumbent, l, arch->layers[l].qk_dim,
+                         a.layers[l].qk_dim, cc->head_dim_step);
             }
             if (!(r = round_spec(&p, &x, &a, "candidate"))) continue;
             snprintf(r->name, sizeof r->name, "%s", name);
@@ -814,35 +866,35 @@ int campaign_propose_round(const struct campaign_config *cc, int round, const ch
                 int l = sd[i], c = cut_dims(&x, l, value, sens, 0);
                 if (!c) continue;
                 struct model_config a = *arch;
-                a.layers[l].head_dim -= c;
+                cut_layer(&a.layers[l], c);
                 double score = cut_score(&x, l, c, sens);
                 if (!was_trained(&x, &a) && score < best) { best = score; at = l; cut = c; }
             }
             char name[64];
             snprintf(name, sizeof name, "r%d_cut%d", round, at);
             struct model_config a = *arch;
-            if (at >= 0) a.layers[at].head_dim -= cut;
+            if (at >= 0) cut_layer(&a.layers[at], cut);
             if (at >= 0 && (r = round_spec(&p, &x, &a, "candidate"))) {
                 snprintf(r->name, sizeof r->name, "%s", name);
                 if (sens)
                     snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the cut one grid step down (d %d "
                              "to %d) that adds the least validation loss per attention parameter saved (sensitivity) "
-                             "[ours]", round, incumbent, at, arch->layers[at].head_dim, a.layers[at].head_dim);
+                             "[ours]", round, incumbent, at, arch->layers[at].qk_dim, a.layers[at].qk_dim);
                 else
                     snprintf(r->reason, sizeof r->reason, "round %d from %s: layer %d, the S-D layer with the most "
                              "room, cut from d %d to clamp(round_up(%g * %s, %d), %d, d) = %d (%s by layer: %s) "
-                             "[SPEC 5]", round, incumbent, at, arch->layers[at].head_dim,
+                             "[SPEC 5]", round, incumbent, at, arch->layers[at].qk_dim,
                              cc->n_multipliers ? cc->multipliers[0] : 1.0, mname, cc->head_dim_step, cc->head_dim_min,
-                             a.layers[at].head_dim, mname, er);
+                             a.layers[at].qk_dim, mname, er);
                 made++;
                 int other = -1;
                 uint64_t rng2 = cc->search_seed * 104729u + (uint64_t)round;
                 for (int tries = 0; tries < 64 && other < 0; tries++) {
                     int l = sd[trainer_rng_next(&rng2) % (uint64_t)n_sd];
-                    if (l != at && arch->layers[l].head_dim - cut >= cc->head_dim_min) other = l;
+                    if (l != at && arch->layers[l].qk_dim - cut >= cc->head_dim_min) other = l;
                 }
                 a = *arch;
-                if (other >= 0) a.layers[other].head_dim -= cut;
+                if (other >= 0) cut_layer(&a.layers[other], cut);
                 if (other >= 0 && made < cc->per_round && (r = round_spec(&p, &x, &a, "control"))) {
                     snprintf(r->name, sizeof r->name, "r%d_cutblind%d", round, other);
                     snprintf(r->control_of, sizeof r->control_of, "%s", name);

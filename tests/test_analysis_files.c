@@ -458,9 +458,9 @@ static void cascade_config(struct model_config *mc)
     mc->n_head = 2;
     mc->n_embd = 16;
     mc->layernorm = 0;
-    mc->layers[0] = (struct layer_arch){ ATTN_SD, 4 };
-    mc->layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 6 };
-    mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 3 };
+    mc->layers[0] = (struct layer_arch){ ATTN_SD, 4, 4 };
+    mc->layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 6, 6 };
+    mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 3, 3 };
 }
 
 TEST(analysis_cascade_checkpoint_weight_and_realised)
@@ -495,7 +495,7 @@ TEST(analysis_cascade_checkpoint_weight_and_realised)
     float lg[100];
     const char *kinds[3] = { "sd", "softmax", "linear" };
     for (int l = 0; l < 3; l++) {
-        int d = mc.layers[l].head_dim;
+        int d = mc.layers[l].qk_dim;
         for (int h = 0; h < 2; h++) {
             const struct analysis_head *hd = &am.heads[l * 2 + h];
             CHECK(strcmp(hd->kind, kinds[l]) == 0 && hd->head_dim == d);

@@ -20,9 +20,9 @@ static void small_model(struct model_config *mc, enum attn_kind k0, enum attn_ki
     mc->n_head = 2;
     mc->n_embd = 16;
     mc->layernorm = ln;
-    mc->layers[0] = (struct layer_arch){ k0, 8 };
-    mc->layers[1] = (struct layer_arch){ k1, 5 };
-    mc->layers[2] = (struct layer_arch){ k2, 8 };
+    mc->layers[0] = (struct layer_arch){ k0, 8, 8 };
+    mc->layers[1] = (struct layer_arch){ k1, 5, 5 };
+    mc->layers[2] = (struct layer_arch){ k2, 8, 8 };
 }
 
 TEST(model_causal_for_every_kind)
@@ -88,7 +88,7 @@ TEST(sd_trained_heads_are_stable)
     int checked = 0;
     double worst = -1e30;
     for (int l = 0; l < m.cfg.n_layer; l++) {
-        int d = m.cfg.layers[l].head_dim;
+        int d = m.cfg.layers[l].qk_dim;
         for (int h = 0; h < m.cfg.n_head; h++) {
             float *L = malloc(sizeof(float) * d * d), *wr = malloc(sizeof(float) * d), *wi = malloc(sizeof(float) * d);
             REQUIRE(model_sd_matrix(&m, l, h, L) == 0);
@@ -112,7 +112,7 @@ TEST(sd_realised_skew_part_is_p_s_pt)
     struct model m;
     char err[CASCADE_ERR_MAX];
     REQUIRE_MSG(train_sd(&m, 20, err) == 0, "training failed: %s", err);
-    int T = 12, C = m.cfg.n_embd, d = m.cfg.layers[0].head_dim, H = m.cfg.n_head;
+    int T = 12, C = m.cfg.n_embd, d = m.cfg.layers[0].qk_dim, H = m.cfg.n_head;
     int32_t in[12];
     for (int i = 0; i < T; i++) in[i] = "the S-D logit"[i];
     REQUIRE_MSG(model_forward(&m, in, NULL, 1, T, NULL, err) == 0, "%s", err);

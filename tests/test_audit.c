@@ -115,9 +115,9 @@ TEST(audit_arch_strings_are_whole)
     struct model_config a = { 0 };
     a.n_layer = TRAINER_MAX_LAYERS;
     a.layernorm = 1;
-    for (int l = 0; l < a.n_layer; l++) a.layers[l] = (struct layer_arch){ ATTN_SD, 16384 };
+    for (int l = 0; l < a.n_layer; l++) a.layers[l] = (struct layer_arch){ ATTN_SD, 16384, 16384 };
     struct model_config b = a;
-    b.layers[TRAINER_MAX_LAYERS - 1].head_dim = 16383;
+    layer_arch_set_head_dim(&b.layers[TRAINER_MAX_LAYERS - 1], 16383);
     char sa[CAMPAIGN_ARCH_MAX], sb[CAMPAIGN_ARCH_MAX];
     campaign_arch_string(sa, sizeof sa, &a);
     campaign_arch_string(sb, sizeof sb, &b);

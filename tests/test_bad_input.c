@@ -46,8 +46,8 @@ static int save_small(const char *path, char *err)
     mc->n_embd = 8;
     mc->n_head = 2;
     mc->seq_len = 8;
-    mc->layers[0] = (struct layer_arch){ ATTN_SD, 4 };
-    mc->layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 4 };
+    mc->layers[0] = (struct layer_arch){ ATTN_SD, 4, 4 };
+    mc->layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 4, 4 };
     struct model m;
     if (model_init(&m, mc, 5, err) != 0) return -1;
     for (size_t i = 0; i < m.n_params; i++) { m.adam_m[i] = 0.01f; m.adam_v[i] = 0.02f; }

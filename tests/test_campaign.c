@@ -437,7 +437,7 @@ TEST(campaign_export_trains)
     char err[CASCADE_ERR_MAX];
     REQUIRE_MSG(trainer_config_load(&tc, out_json, err) == 0, "%s", err);
     CHECK(tc.model.n_layer == 3 && tc.model.layers[0].kind == ATTN_LINEAR && tc.model.layers[1].kind == ATTN_LINEAR &&
-          tc.model.layers[2].kind == ATTN_SD && tc.model.layers[2].head_dim == 4 && !tc.model.layernorm);
+          tc.model.layers[2].kind == ATTN_SD && tc.model.layers[2].qk_dim == 4 && !tc.model.layernorm);
     CHECK(tc.steps == 40 && tc.batch_size == 4 && tc.model.embed_scale == TRAINER_NO_LN_EMBED_SCALE);
     char ck[600];
     snprintf(ck, sizeof ck, "%s.safetensors", out_json);

@@ -52,11 +52,11 @@ static void expect_layers(struct test_ctx *t_, const struct model_config *mc,
     for (int l = 0; l < n; l++) {
         CHECK_MSG(mc->layers[l].kind == kinds[l], "layer %d kind %s, want %s", l,
                   attn_kind_name(mc->layers[l].kind), attn_kind_name(kinds[l]));
-        CHECK_MSG(mc->layers[l].head_dim == dims[l], "layer %d head_dim %d, want %d", l,
-                  mc->layers[l].head_dim, dims[l]);
+        CHECK_MSG(mc->layers[l].qk_dim == dims[l] && mc->layers[l].v_dim == dims[l],
+                  "layer %d qk_dim %d v_dim %d, want %d", l, mc->layers[l].qk_dim, mc->layers[l].v_dim, dims[l]);
     }
     for (int l = n; l < TRAINER_MAX_LAYERS; l++)
-        CHECK(mc->layers[l].kind == 0 && mc->layers[l].head_dim == 0);
+        CHECK(mc->layers[l].kind == 0 && mc->layers[l].qk_dim == 0 && mc->layers[l].v_dim == 0);
 }
 
 TEST(config_attn_kind_names_round_trip)
@@ -95,7 +95,7 @@ static void check_shipped(struct test_ctx *t_, const struct train_config *c, int
     const struct model_config *m = &c->model;
     CHECK(m->vocab_size == 256 && m->n_layer == L && m->n_embd == C && m->n_head == 4);
     CHECK(m->seq_len == T && m->layernorm == 1 && m->residual_scale_init == 1);
-    for (int l = 0; l < L; l++) CHECK(m->layers[l].kind == ATTN_SOFTMAX && m->layers[l].head_dim == d);
+    for (int l = 0; l < L; l++) CHECK(m->layers[l].kind == ATTN_SOFTMAX && m->layers[l].qk_dim == d);
     CHECK(strcmp(c->data_path, "data/brown.txt") == 0);
     CHECK(c->val_fraction == 0.05);
     CHECK(c->batch_size == B && c->steps == 2000);
@@ -354,7 +354,9 @@ TEST(config_validate_code_built)
         CHECK(trainer_config_validate(&cfg, "code", err) == -1); \
         CHECK_MSG(strstr(err, "code: " want) == err, "error \"%s\" does not start \"%s\"", err, "code: " want); \
     } while (0)
-    EXPECT_INVALID(cfg.model.layers[2].head_dim = 0, "model.head_dim[2]: expected an integer in 1..1024, got 0");
+    EXPECT_INVALID(layer_arch_set_head_dim(&cfg.model.layers[2], 0), "model.head_dim[2]: expected an integer in 1..1024, got 0");
+    EXPECT_INVALID(cfg.model.layers[2].qk_dim = 0, "model.qk_dim[2]: expected an integer in 1..1024, got 0");
+    EXPECT_INVALID(cfg.model.layers[2].v_dim = 2000, "model.v_dim[2]: expected an integer in 1..1024, got 2000");
     EXPECT_INVALID(cfg.model.layers[1].kind = (enum attn_kind)7, "model.attention[1]: expected");
     EXPECT_INVALID(cfg.model.n_layer = 0, "model.n_layer: expected an integer in 1..64, got 0");
     EXPECT_INVALID(cfg.model.layernorm = 2, "model.layernorm: expected true or false");
@@ -367,7 +369,7 @@ TEST(config_validate_code_built)
 #undef EXPECT_INVALID
     /* Layers beyond n_layer are not looked at; no file name leaves just the key path. */
     cfg = base;
-    cfg.model.layers[10].head_dim = -5;
+    layer_arch_set_head_dim(&cfg.model.layers[10], -5);
     CHECK_MSG(trainer_config_validate(&cfg, NULL, err) == 0, "%s", err);
     cfg.steps = 0;
     CHECK(trainer_config_validate(&cfg, NULL, err) == -1);
@@ -383,7 +385,7 @@ TEST(config_model_json_round_trip)
     a.layernorm = 0; a.residual_scale_init = 0; a.embed_scale = 0.3f;
     const enum attn_kind kinds[5] = { ATTN_LINEAR, ATTN_LINEAR, ATTN_SD, ATTN_SOFTMAX, ATTN_SD };
     const int dims[5] = { 8, 16, 5, 32, 7 };
-    for (int l = 0; l < 5; l++) { a.layers[l].kind = kinds[l]; a.layers[l].head_dim = dims[l]; }
+    for (int l = 0; l < 5; l++) { a.layers[l].kind = kinds[l]; layer_arch_set_head_dim(&a.layers[l], dims[l]); }
     char *json = model_config_to_json(&a);
     REQUIRE(json != NULL);
     /* The full per-layer form, never the compact one. */
@@ -413,9 +415,9 @@ TEST(config_train_json_round_trip)
     char err[CASCADE_ERR_MAX] = "";
     trainer_config_defaults(&a);
     a.model.n_layer = 3; a.model.n_embd = 64; a.model.n_head = 2; a.model.layernorm = 0;
-    a.model.layers[0] = (struct layer_arch){ ATTN_LINEAR, 8 };
-    a.model.layers[1] = (struct layer_arch){ ATTN_SD, 32 };
-    a.model.layers[2] = (struct layer_arch){ ATTN_SOFTMAX, 13 };
+    a.model.layers[0] = (struct layer_arch){ ATTN_LINEAR, 8, 8 };
+    a.model.layers[1] = (struct layer_arch){ ATTN_SD, 32, 32 };
+    a.model.layers[2] = (struct layer_arch){ ATTN_SOFTMAX, 13, 13 };
     memset(&a.model.layers[3], 0, sizeof a.model.layers[3]);
     snprintf(a.data_path, sizeof a.data_path, "data/\"quoted\" path.bin");
     /* One ulp above 2e-3: 15 digits would print it as 0.002. */
@@ -465,9 +467,9 @@ TEST(config_param_counts_by_hand)
     memset(&mc, 0, sizeof mc);
     mc.vocab_size = 10; mc.seq_len = 8; mc.n_embd = 4; mc.n_head = 2; mc.n_layer = 3;
     mc.layernorm = 1;
-    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 2 };
-    mc.layers[1] = (struct layer_arch){ ATTN_SD, 3 };
-    mc.layers[2] = (struct layer_arch){ ATTN_LINEAR, 1 };
+    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 2, 2 };
+    mc.layers[1] = (struct layer_arch){ ATTN_SD, 3, 3 };
+    mc.layers[2] = (struct layer_arch){ ATTN_LINEAR, 1, 1 };
     /* wte 10*4 = 40, wpe 8*4 = 32                                      ->  72
      * layer 0 (Hd = 4): qkv.w 4*12 = 48, qkv.b 12, proj.w 4*4 = 16, proj.b 4       -> 80
      * layer 1 (Hd = 6): u 4*6 = 24, s 2*(3*2/2) = 6, delta 2*3 = 6, v.w 24, v.b 6,
@@ -502,9 +504,9 @@ TEST(config_flops_by_hand)
     memset(&mc, 0, sizeof mc);
     mc.vocab_size = 10; mc.seq_len = 8; mc.n_embd = 4; mc.n_head = 2; mc.n_layer = 3;
     mc.layernorm = 1;
-    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 2 };
-    mc.layers[1] = (struct layer_arch){ ATTN_SD, 3 };
-    mc.layers[2] = (struct layer_arch){ ATTN_LINEAR, 1 };
+    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 2, 2 };
+    mc.layers[1] = (struct layer_arch){ ATTN_SD, 3, 3 };
+    mc.layers[2] = (struct layer_arch){ ATTN_LINEAR, 1, 1 };
     /* Matmul weights: head 10*4 = 40
      *   layer 0: qkv.w 48 + proj.w 16 + mlp 64 + 64       = 192
      *   layer 1: u 24 + v.w 24 + proj.w 24 + mlp 128      = 200

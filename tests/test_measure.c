@@ -251,7 +251,7 @@ TEST(measure_fraction_allocations_hit_their_size)
             int dims[6];
             CHECK(campaign_fraction_dims(&cc, probe, v, NULL, fs[i], opp, dims) == 1);
             struct model_config a = *probe;
-            for (int l = 0; l < 6; l++) a.layers[l].head_dim = dims[l];
+            for (int l = 0; l < 6; l++) layer_arch_set_head_dim(&a.layers[l], dims[l]);
             double got = (double)model_config_param_counts(&a).attention / (double)full;
             CHECK_MSG(fabs(got / fs[i] - 1.0) <= 0.02, "f %g opposite %d: %.4f", fs[i], opp, got);
             /* layer 0 measures highest: most dims when proportional, fewest when inverse */

@@ -69,12 +69,12 @@ TEST(search_propose_follows_the_cascade)
     /* d_l = clamp(round_up(m erank_l, 4), 4, 32) */
     int want1[6] = { 4, 4, 4, 4, 4, 12 }, want2[6] = { 4, 8, 8, 8, 8, 20 };
     REQUIRE((r = named(p, n, "cut_m1")) != NULL);
-    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].head_dim == want1[l], "m1 layer %d: %d", l, r->arch.layers[l].head_dim);
+    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].qk_dim == want1[l], "m1 layer %d: %d", l, r->arch.layers[l].qk_dim);
     REQUIRE((r = named(p, n, "cut_m2")) != NULL);
-    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].head_dim == want2[l], "m2 layer %d: %d", l, r->arch.layers[l].head_dim);
+    for (int l = 0; l < 6; l++) CHECK_MSG(r->arch.layers[l].qk_dim == want2[l], "m2 layer %d: %d", l, r->arch.layers[l].qk_dim);
     REQUIRE((r = named(p, n, "lin3_cut_m2")) != NULL);
-    CHECK(r->arch.layers[0].kind == ATTN_LINEAR && r->arch.layers[0].head_dim == 32);
-    CHECK(r->arch.layers[3].kind == ATTN_SD && r->arch.layers[3].head_dim == 8 && r->arch.layers[5].head_dim == 20);
+    CHECK(r->arch.layers[0].kind == ATTN_LINEAR && r->arch.layers[0].qk_dim == 32);
+    CHECK(r->arch.layers[3].kind == ATTN_SD && r->arch.layers[3].qk_dim == 8 && r->arch.layers[5].qk_dim == 20);
     /* blind controls: equal size (uniform within 2% or the nearest a single dim gives,
      * stated), the reversed order exactly, the last k layers linear */
     for (int m = 1; m <= 2; m++) {
@@ -87,11 +87,11 @@ TEST(search_propose_follows_the_cascade)
         REQUIRE((r = named(p, n, name)) != NULL);
         CHECK(strcmp(r->role, "control") == 0 && strcmp(r->control_of, cand->name) == 0);
         size_t got = model_config_param_counts(&r->arch).attention;
-        for (int l = 1; l < 6; l++) CHECK(r->arch.layers[l].head_dim == r->arch.layers[0].head_dim);
+        for (int l = 1; l < 6; l++) CHECK(r->arch.layers[l].qk_dim == r->arch.layers[0].qk_dim);
         /* no other uniform dim is nearer */
         for (int d = 1; d <= 32; d++) {
             struct model_config a = r->arch;
-            for (int l = 0; l < 6; l++) a.layers[l].head_dim = d;
+            for (int l = 0; l < 6; l++) layer_arch_set_head_dim(&a.layers[l], d);
             size_t other = model_config_param_counts(&a).attention;
             CHECK_MSG(llabs((long long)other - (long long)want) >= llabs((long long)got - (long long)want),
                       "%s: d %d is nearer", name, d);
@@ -102,7 +102,7 @@ TEST(search_propose_follows_the_cascade)
         snprintf(name, sizeof name, "reversed_m%d", m);
         REQUIRE((r = named(p, n, name)) != NULL);
         CHECK(strcmp(r->control_of, cand->name) == 0 && strcmp(r->role, "control") == 0);
-        for (int l = 0; l < 6; l++) CHECK(r->arch.layers[l].head_dim == cand->arch.layers[5 - l].head_dim);
+        for (int l = 0; l < 6; l++) CHECK(r->arch.layers[l].qk_dim == cand->arch.layers[5 - l].qk_dim);
         CHECK(model_config_param_counts(&r->arch).attention == want);
     }
     for (int k = 1; k <= 4; k++) {
@@ -223,7 +223,7 @@ static int sd_model(struct model *m, int d, char *err)
     mc.n_head = 2;
     mc.seq_len = 8;
     mc.layernorm = 0;
-    for (int l = 0; l < 2; l++) mc.layers[l] = (struct layer_arch){ ATTN_SD, d };
+    for (int l = 0; l < 2; l++) mc.layers[l] = (struct layer_arch){ ATTN_SD, d, d };
     if (model_init(m, &mc, 5, err) != 0) return -1;
     uint64_t rng = 17;
     for (size_t i = 0; i < m->n_params; i++) m->params[i] = 0.5f * trainer_rng_normal(&rng);
@@ -292,7 +292,7 @@ TEST(search_inherit_cut_keeps_the_leading_rotation_planes)
             s[k++] = (float)v;   /* head 0 */
         }
     struct model_config arch = src.cfg;
-    arch.layers[0].head_dim = dn;
+    layer_arch_set_head_dim(&arch.layers[0], dn);
     REQUIRE_MSG(campaign_inherit(&dst, &arch, &src, 1, err) == 0, "%s", err);
     /* S' has the two leading planes, scaled by sqrt(dn/d): singular values 3,3,2,2 * c */
     float L[16], sv[4], scratch[4];
@@ -424,7 +424,7 @@ TEST(search_round_proposals_one_layer_at_a_time)
      * 3, 24 at 4: layer 1 is cut to 4 */
     r = named(p, n, "r2_cut1");
     REQUIRE(r != NULL);
-    CHECK(r->arch.layers[1].head_dim == 4 && r->arch.layers[0].head_dim == 32 && r->arch.layers[4].head_dim == 32);
+    CHECK(r->arch.layers[1].qk_dim == 4 && r->arch.layers[0].qk_dim == 32 && r->arch.layers[4].qk_dim == 32);
     size_t size = model_config_param_counts(&r->arch).attention;
     int blind = 0;
     for (int i = 0; i < n; i++) {
@@ -435,7 +435,7 @@ TEST(search_round_proposals_one_layer_at_a_time)
         }
         if (strncmp(p[i].name, "r2_cutblind", 11) == 0) {
             int l = atoi(p[i].name + 11);
-            CHECK(l != 1 && l != 5 && p[i].arch.layers[l].head_dim == 4 && strcmp(p[i].control_of, "r2_cut1") == 0);
+            CHECK(l != 1 && l != 5 && p[i].arch.layers[l].qk_dim == 4 && strcmp(p[i].control_of, "r2_cut1") == 0);
             CHECK(model_config_param_counts(&p[i].arch).attention == size);
             blind++;
         }
@@ -577,14 +577,14 @@ TEST(search_round_never_repeats_a_trained_model)
     double v[6] = { 9.0, 3.0, 12.0, 20.0, 7.0, 1.0 };
     struct model_config trained[2] = { arch, arch };
     trained[0].layers[1].kind = ATTN_LINEAR;     /* what r2_lin1 would be */
-    trained[1].layers[1].head_dim = 4;           /* what r2_cut1 would be */
+    layer_arch_set_head_dim(&trained[1].layers[1], 4);   /* what r2_cut1 would be */
     struct run_spec *p;
     int n;
     REQUIRE(campaign_propose_round(&cc, 2, "r1_lin5", &arch, v, NULL, trained, 2, &p, &n) == 0);
     CHECK(!named(p, n, "r2_lin1") && !named(p, n, "r2_cut1"));
     const struct run_spec *lin = named(p, n, "r2_lin4"), *cut = named(p, n, "r2_cut4");
     CHECK_MSG(lin && lin->arch.layers[4].kind == ATTN_LINEAR, "next-lowest layer 4 made linear");
-    CHECK_MSG(cut && cut->arch.layers[4].head_dim == 8, "next most room: layer 4 cut to 8");
+    CHECK_MSG(cut && cut->arch.layers[4].qk_dim == 8, "next most room: layer 4 cut to 8");
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) CHECK(memcmp(&p[i].arch, &trained[k], sizeof trained[k]) != 0);
     free(p);
@@ -620,7 +620,7 @@ TEST(search_random_strategy_draws_from_the_seed)
             int lin = 0, cut = 0;
             for (int l = 0; l < 6; l++) {
                 lin += r->arch.layers[l].kind == ATTN_LINEAR;
-                cut += r->arch.layers[l].head_dim == 16;   /* 32 halved */
+                cut += r->arch.layers[l].qk_dim == 16;   /* 32 halved */
             }
             CHECK_MSG(strcmp(r->role, "candidate") == 0 && lin + cut == 1 &&
                       (lin ? strstr(r->name, "_rlin") != NULL : strstr(r->name, "_rcut") != NULL), "%s", r->name);

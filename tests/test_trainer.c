@@ -306,9 +306,19 @@ static void mixed_config(struct model_config *mc, int layernorm)
     mc->layernorm = layernorm;
     /* a multiplier != 1 without LayerNorm, moderate because the test's weights are large */
     mc->embed_scale = layernorm ? 1.0f : 2.5f;
-    mc->layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 4 };
-    mc->layers[1] = (struct layer_arch){ ATTN_SD, 3 };
-    mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 1 };
+    mc->layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 4, 4 };
+    mc->layers[1] = (struct layer_arch){ ATTN_SD, 3, 3 };
+    mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 1, 1 };
+}
+
+/* The same with every layer's query/key and value widths apart (qk_dim, v_dim): the value
+ * side wider in one layer, narrower in another. */
+static void mixed_split_config(struct model_config *mc, int layernorm)
+{
+    mixed_config(mc, layernorm);
+    mc->layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 2, 4 };
+    mc->layers[1] = (struct layer_arch){ ATTN_SD, 3, 2 };
+    mc->layers[2] = (struct layer_arch){ ATTN_LINEAR, 1, 3 };
 }
 
 struct model_ctx { struct model *m; int32_t *in, *tg; int B, T; };
@@ -320,10 +330,11 @@ static double model_loss(void *p)
     return model_forward(c->m, c->in, c->tg, c->B, c->T, &loss, err) == 0 ? loss : NAN;
 }
 
-static void model_grad_case(struct test_ctx *t_, int layernorm)
+static void model_grad_case(struct test_ctx *t_, int layernorm, int split)
 {
     struct model_config mc;
-    mixed_config(&mc, layernorm);
+    if (split) mixed_split_config(&mc, layernorm);
+    else mixed_config(&mc, layernorm);
     struct model m;
     char err[CASCADE_ERR_MAX];
     REQUIRE_MSG(model_init(&m, &mc, 7, err) == 0, "%s", err);
@@ -371,22 +382,30 @@ static void model_grad_case(struct test_ctx *t_, int layernorm)
 
 TEST(model_gradients_mixed_layernorm)
 {
-    model_grad_case(t_, 1);
+    model_grad_case(t_, 1, 0);
 }
 
 TEST(model_gradients_mixed_no_layernorm)
 {
-    model_grad_case(t_, 0);
+    model_grad_case(t_, 0, 0);
+}
+
+/* Every kind with qk_dim != v_dim: the whole model's gradients, tensor by tensor. */
+TEST(model_gradients_mixed_qk_v_split)
+{
+    model_grad_case(t_, 0, 1);
+    model_grad_case(t_, 1, 1);
 }
 
 TEST(model_param_counts_match_layout)
 {
     /* every kind, with and without LayerNorm, and an S–D layer with d = 1, whose attn.s
      * has always been stored as (H) floats (trainer/layout.h) */
-    for (int variant = 0; variant < 3; variant++) {
+    for (int variant = 0; variant < 4; variant++) {
         struct model_config mc;
-        mixed_config(&mc, variant != 0);
-        if (variant == 2) mc.layers[2] = (struct layer_arch){ ATTN_SD, 1 };
+        if (variant == 3) mixed_split_config(&mc, 1);   /* qk_dim != v_dim in every layer */
+        else mixed_config(&mc, variant != 0);
+        if (variant == 2) mc.layers[2] = (struct layer_arch){ ATTN_SD, 1, 1 };
         struct model m;
         char err[CASCADE_ERR_MAX];
         REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
@@ -412,7 +431,7 @@ TEST(model_forward_out_of_memory_is_an_error)
     mc.n_embd = 1;
     mc.n_head = 1024;
     mc.seq_len = 65536;
-    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 1 };
+    mc.layers[0] = (struct layer_arch){ ATTN_SOFTMAX, 1, 1 };
     struct model m;
     char err[CASCADE_ERR_MAX] = "";
     REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
@@ -453,8 +472,8 @@ static void tiny_train_config(struct train_config *tc, int steps)
     tc->model.n_embd = 16;
     tc->model.n_head = 2;
     tc->model.seq_len = 8;
-    tc->model.layers[0] = (struct layer_arch){ ATTN_SD, 8 };
-    tc->model.layers[1] = (struct layer_arch){ ATTN_LINEAR, 8 };
+    tc->model.layers[0] = (struct layer_arch){ ATTN_SD, 8, 8 };
+    tc->model.layers[1] = (struct layer_arch){ ATTN_LINEAR, 8, 8 };
     tc->model.layernorm = 0;
     tc->batch_size = 4;
     tc->steps = steps;
@@ -506,8 +525,8 @@ TEST(train_thread_count_changes_no_number)
     tc.model.n_embd = 24;
     tc.model.n_head = 3;
     tc.model.seq_len = 7;
-    tc.model.layers[0] = (struct layer_arch){ ATTN_SD, 8 };
-    tc.model.layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 8 };
+    tc.model.layers[0] = (struct layer_arch){ ATTN_SD, 8, 8 };
+    tc.model.layers[1] = (struct layer_arch){ ATTN_SOFTMAX, 8, 8 };
     tc.batch_size = 3;
     struct model a, b;
     struct train_result ra, rb;
@@ -622,7 +641,7 @@ TEST(checkpoint_round_trip_and_errors)
     CHECK(memcmp(back.params, m.params, 4 * m.n_params) == 0);
     CHECK(memcmp(back.adam_m, m.adam_m, 4 * m.n_params) == 0);
     CHECK(memcmp(back.adam_v, m.adam_v, 4 * m.n_params) == 0);
-    CHECK(back.cfg.layers[1].kind == ATTN_SD && back.cfg.layers[2].head_dim == 1);
+    CHECK(back.cfg.layers[1].kind == ATTN_SD && back.cfg.layers[2].qk_dim == 1);
     model_free(&back);
     /* a malformed train_seconds (same length, so the header stays valid) is named */
     size_t len;

@@ -23,9 +23,13 @@
  *                                           list with one entry per layer: ["sd", "linear", ...]
  *               "linear_prefix": 0,         0..n_layer: the first k layers become "linear",
  *                                           applied after "attention"
- *               "head_dim": 32},            1..1024 for every layer, or a list, one per layer;
+ *               "head_dim": 32,             1..1024 for every layer, or a list, one per layer:
+ *                                           a head's query/key and value widths both;
  *                                           when absent, n_embd / n_head (which must then
  *                                           divide); explicit head dims need not divide n_embd
+ *               "qk_dim": 32,               like head_dim, the query/key width alone (the
+ *                                           routing side: U, S, D of S–D), over head_dim
+ *               "v_dim": 32},               like head_dim, the value width alone (W_V, W_O)
  *     "train": {"batch_size": 16,           >= 1
  *               "steps": 2000,              optimiser steps, >= 1
  *               "lr": 2e-3,                 peak learning rate, > 0
@@ -51,23 +55,23 @@
  * "FILE: KEY.PATH: what was expected, got what", e.g.
  *   configs/x.json: model.n_head: expected an integer in 1..1024, got "four"
  * The upper bounds on n_embd, n_head, seq_len and head_dim are ours: they keep every
- * weight matrix's element count (C x 4C, C x 3Hd, V x C, T x C) within an int.
+ * weight matrix's element count (C x 4C, C x (2Hd + Hd_v), V x C, T x C) within an int.
  *
  * FLOPs per token of training (model_config_train_flops_per_token), at context T:
  *   train   = 3 x forward                     (backward costs about twice the forward)
  *   forward = 2 x W + sum over layers of A_l
  *   W       = V*C (tied output head) + sum over layers of
- *               softmax, linear: C*3Hd (qkv) + Hd*C (proj)
- *               sd:              C*Hd (U) + C*Hd (W_V) + Hd*C (proj)
+ *               softmax, linear: C*(2Hd + Hd_v) (qkv) + Hd_v*C (proj)
+ *               sd:              C*Hd (U) + C*Hd_v (W_V) + Hd_v*C (proj)
  *             + C*4C + 4C*C (MLP)
  *             i.e. every matmul weight element; the wte lookup, wpe, biases, LayerNorm,
  *             GELU and softmax are not counted.
- *   A_l     = softmax: 2*H*d*(T+1)           QK^T and AV, 2 FLOPs per multiply-add, each
+ *   A_l     = softmax: H*(d+d_v)*(T+1)       QK^T and AV, 2 FLOPs per multiply-add, each
  *                                            query attends to (T+1)/2 positions on average
- *             sd:      2*H*d*(T+1) + 2*H*d*d  plus the query transform p_i^T L (d x d)
- *             linear:  4*H*d*d + 2*H*d        state update phi(k) v^T and readout phi(q)^T S,
+ *             sd:      H*(d+d_v)*(T+1) + 2*H*d*d  plus the query transform p_i^T L (d x d)
+ *             linear:  4*H*d*d_v + 2*H*d      state update phi(k) v^T and readout phi(q)^T S,
  *                                            plus the denominator phi(q) . z
- *   where H = n_head, d = that layer's head_dim, C = n_embd, V = vocab_size.
+ *   where H = n_head, d = that layer's qk_dim, d_v its v_dim, C = n_embd, V = vocab_size.
  */
 #include "trainer/trainer.h"
 #include "trainer/layout.h"
@@ -137,7 +141,7 @@ static void model_config_defaults(struct model_config *mc)
     mc->sd_s_init_std = TRAINER_SD_S_INIT_STD;
     for (int l = 0; l < mc->n_layer; l++) {
         mc->layers[l].kind = ATTN_SOFTMAX;
-        mc->layers[l].head_dim = mc->n_embd / mc->n_head;
+        layer_arch_set_head_dim(&mc->layers[l], mc->n_embd / mc->n_head);
     }
 }
 
@@ -308,7 +312,8 @@ static const struct config_key fields[] = {
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 /* Model keys that describe layers; read by parse_layers, not through the table. */
-static const char *const model_layer_keys[] = { "attention", "linear_prefix", "head_dim", NULL };
+static const char *const model_layer_keys[] = { "attention", "linear_prefix", "head_dim", "qk_dim",
+                                                "v_dim", NULL };
 static const char *const top_keys[] = { "data", "model", "train", NULL };
 
 const struct config_key *trainer_config_keys(int *n, const char *const **layer_keys)
@@ -546,7 +551,7 @@ static int check_fields(const struct cfg_ctx *c, const char *section, const void
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Per-layer keys: attention, linear_prefix, head_dim                                     */
+/* Per-layer keys: attention, linear_prefix, head_dim, qk_dim, v_dim                     */
 
 static int read_kind(const struct cfg_ctx *c, const cJSON *v, const char *path, enum attn_kind *out)
 {
@@ -591,22 +596,25 @@ static int parse_attention(const struct cfg_ctx *c, const cJSON *v, struct model
     return 0;
 }
 
-static int parse_head_dim(const struct cfg_ctx *c, const cJSON *v, struct model_config *mc)
+/* Which widths a per-layer dim key sets: head_dim both, qk_dim or v_dim one. */
+enum dim_side { DIM_BOTH, DIM_QK, DIM_V };
+
+static void set_dim(struct layer_arch *la, enum dim_side side, int d)
 {
-    const char *path = "model.head_dim";
+    if (side != DIM_V) la->qk_dim = d;
+    if (side != DIM_QK) la->v_dim = d;
+}
+
+/* head_dim, qk_dim or v_dim (v, present): an integer for every layer or a list of them. */
+static int parse_dim(const struct cfg_ctx *c, const cJSON *v, const char *key, enum dim_side side,
+                     struct model_config *mc)
+{
+    char path[32];
+    snprintf(path, sizeof path, "model.%s", key);
     double x;
-    if (!v) {
-        /* The default splits the width evenly; an uneven split has no obvious meaning. */
-        if (mc->n_embd % mc->n_head != 0)
-            return cfg_fail(c, path, "not given, and its default n_embd / n_head needs n_embd "
-                            "(%d) divisible by model.n_head (%d); give head_dim explicitly",
-                            mc->n_embd, mc->n_head);
-        for (int l = 0; l < mc->n_layer; l++) mc->layers[l].head_dim = mc->n_embd / mc->n_head;
-        return 0;
-    }
     if (cJSON_IsNumber(v)) {
         if (read_int(c, v, path, 1, CFG_MAX_HEAD_DIM, NULL, &x)) return -1;
-        for (int l = 0; l < mc->n_layer; l++) mc->layers[l].head_dim = (int)x;
+        for (int l = 0; l < mc->n_layer; l++) set_dim(&mc->layers[l], side, (int)x);
         return 0;
     }
     if (!cJSON_IsArray(v)) {
@@ -621,8 +629,31 @@ static int parse_head_dim(const struct cfg_ctx *c, const cJSON *v, struct model_
         char epath[64];
         snprintf(epath, sizeof epath, "%s[%d]", path, l);
         if (read_int(c, e, epath, 1, CFG_MAX_HEAD_DIM, NULL, &x)) return -1;
-        mc->layers[l].head_dim = (int)x;
+        set_dim(&mc->layers[l], side, (int)x);
     }
+    return 0;
+}
+
+/* head_dim, then qk_dim and v_dim over it. Without head_dim, a side neither of the two
+ * sets gets n_embd / n_head. */
+static int parse_head_dims(const struct cfg_ctx *c, const cJSON *obj, struct model_config *mc)
+{
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(obj, "head_dim");
+    const cJSON *qk = cJSON_GetObjectItemCaseSensitive(obj, "qk_dim");
+    const cJSON *vd = cJSON_GetObjectItemCaseSensitive(obj, "v_dim");
+    if (hd) {
+        if (parse_dim(c, hd, "head_dim", DIM_BOTH, mc)) return -1;
+    } else if (!qk || !vd) {
+        /* The default splits the width evenly; an uneven split has no obvious meaning. */
+        if (mc->n_embd % mc->n_head != 0)
+            return cfg_fail(c, "model.head_dim", "not given, and its default n_embd / n_head "
+                            "needs n_embd (%d) divisible by model.n_head (%d); give head_dim "
+                            "explicitly", mc->n_embd, mc->n_head);
+        for (int l = 0; l < mc->n_layer; l++)
+            layer_arch_set_head_dim(&mc->layers[l], mc->n_embd / mc->n_head);
+    }
+    if (qk && parse_dim(c, qk, "qk_dim", DIM_QK, mc)) return -1;
+    if (vd && parse_dim(c, vd, "v_dim", DIM_V, mc)) return -1;
     return 0;
 }
 
@@ -648,7 +679,7 @@ static int parse_model(const struct cfg_ctx *c, const cJSON *obj, struct model_c
         mc->embed_scale = source == FROM_CHECKPOINT ? 1.0f : model_default_embed_scale(mc->layernorm);
     for (int l = 0; l < TRAINER_MAX_LAYERS; l++) {
         mc->layers[l].kind = ATTN_SOFTMAX;
-        mc->layers[l].head_dim = 0;
+        layer_arch_set_head_dim(&mc->layers[l], 0);
     }
     const cJSON *att = cJSON_GetObjectItemCaseSensitive(obj, "attention");
     if (att && parse_attention(c, att, mc)) return -1;
@@ -660,7 +691,7 @@ static int parse_model(const struct cfg_ctx *c, const cJSON *obj, struct model_c
         if (read_int(c, lp, "model.linear_prefix", 0, mc->n_layer, why, &k)) return -1;
         for (int l = 0; l < (int)k; l++) mc->layers[l].kind = ATTN_LINEAR;
     }
-    if (parse_head_dim(c, cJSON_GetObjectItemCaseSensitive(obj, "head_dim"), mc)) return -1;
+    if (parse_head_dims(c, obj, mc)) return -1;
     memset(&mc->layers[mc->n_layer], 0,
            (size_t)(TRAINER_MAX_LAYERS - mc->n_layer) * sizeof mc->layers[0]);
     return 0;
@@ -679,15 +710,21 @@ static int validate_model(const struct cfg_ctx *c, const struct model_config *mc
         if ((int)la->kind < 0 || (int)la->kind > ATTN_LINEAR)
             return cfg_fail(c, path, "expected \"softmax\", \"sd\" or \"linear\", got kind %d",
                             (int)la->kind);
-        snprintf(path, sizeof path, "model.head_dim[%d]", l);
-        if (la->head_dim < 1 || la->head_dim > CFG_MAX_HEAD_DIM)
+        /* A layer whose two widths agree is named by head_dim, as its config wrote it. */
+        int same = la->qk_dim == la->v_dim;
+        snprintf(path, sizeof path, "model.%s[%d]", same ? "head_dim" : "qk_dim", l);
+        if (la->qk_dim < 1 || la->qk_dim > CFG_MAX_HEAD_DIM)
             return cfg_fail(c, path, "expected an integer in 1..%d, got %d", CFG_MAX_HEAD_DIM,
-                            la->head_dim);
-        /* The widest attention matrix, qkv.w (C, 3Hd), must be indexable with an int. */
-        long long numel = (long long)mc->n_embd * 3 * mc->n_head * la->head_dim;
+                            la->qk_dim);
+        if (!same) snprintf(path, sizeof path, "model.v_dim[%d]", l);
+        if (la->v_dim < 1 || la->v_dim > CFG_MAX_HEAD_DIM)
+            return cfg_fail(c, path, "expected an integer in 1..%d, got %d", CFG_MAX_HEAD_DIM,
+                            la->v_dim);
+        /* The widest attention matrix, qkv.w (C, 2Hd + Hd_v), must be indexable with an int. */
+        long long numel = (long long)mc->n_embd * mc->n_head * (2LL * la->qk_dim + la->v_dim);
         if (numel > INT_MAX)
-            return cfg_fail(c, path, "n_embd x 3 x n_head x head_dim = %lld exceeds %d", numel,
-                            INT_MAX);
+            return cfg_fail(c, path, "n_embd x n_head x (2 qk_dim + v_dim) = %lld exceeds %d",
+                            numel, INT_MAX);
     }
     return 0;
 }
@@ -870,19 +907,27 @@ static cJSON *section_to_json(const char *section, const void *base)
 }
 
 /* The model object with the per-layer lists written out even when uniform, so a reload
- * needs no defaults and reproduces the architecture exactly. */
+ * needs no defaults and reproduces the architecture exactly. Widths go out as one
+ * "head_dim" list when every layer's qk_dim equals its v_dim (the form of every file made
+ * before the split, byte for byte), else as a "qk_dim" and a "v_dim" list. */
 static cJSON *model_to_json(const struct model_config *mc)
 {
+    int split = 0;
+    for (int l = 0; l < clamp_layers(mc); l++)
+        if (mc->layers[l].qk_dim != mc->layers[l].v_dim) split = 1;
     cJSON *o = section_to_json("model", mc);
     cJSON *att = cJSON_AddArrayToObject(o, "attention");
-    cJSON *hd = cJSON_AddArrayToObject(o, "head_dim");
-    if (!att || !hd) { cJSON_Delete(o); return NULL; }
+    cJSON *qk = cJSON_AddArrayToObject(o, split ? "qk_dim" : "head_dim");
+    cJSON *vd = split ? cJSON_AddArrayToObject(o, "v_dim") : NULL;
+    if (!att || !qk || (split && !vd)) { cJSON_Delete(o); return NULL; }
     for (int l = 0; l < clamp_layers(mc); l++) {
         cJSON *k = cJSON_CreateString(attn_kind_name(mc->layers[l].kind));
         if (k) cJSON_AddItemToArray(att, k);
-        cJSON *d = cJSON_CreateNumber(mc->layers[l].head_dim);
-        if (d) cJSON_AddItemToArray(hd, d);
-        if (!k || !d) { cJSON_Delete(o); return NULL; }
+        cJSON *d = cJSON_CreateNumber(mc->layers[l].qk_dim);
+        if (d) cJSON_AddItemToArray(qk, d);
+        cJSON *dv = split ? cJSON_CreateNumber(mc->layers[l].v_dim) : NULL;
+        if (dv) cJSON_AddItemToArray(vd, dv);
+        if (!k || !d || (split && !dv)) { cJSON_Delete(o); return NULL; }
     }
     return o;
 }
@@ -966,19 +1011,19 @@ double model_config_train_flops_per_token(const struct model_config *mc, int T)
     double weights = (double)mc->vocab_size * C;   /* the tied output head */
     double attn = 0;                               /* FLOPs that are not weight matmuls */
     for (int l = 0; l < clamp_layers(mc); l++) {
-        double d = mc->layers[l].head_dim, Hd = H * d;
+        double d = mc->layers[l].qk_dim, dv = mc->layers[l].v_dim, Hd = H * d, Hdv = H * dv;
         switch (mc->layers[l].kind) {
         case ATTN_SD:
-            weights += 2 * C * Hd + Hd * C;         /* u, v.w, proj.w */
-            attn += 2 * H * d * ctx + 2 * H * d * d;
+            weights += C * Hd + C * Hdv + Hdv * C;  /* u, v.w, proj.w */
+            attn += H * (d + dv) * ctx + 2 * H * d * d;
             break;
         case ATTN_LINEAR:
-            weights += 3 * C * Hd + Hd * C;         /* qkv.w, proj.w */
-            attn += 4 * H * d * d + 2 * H * d;
+            weights += C * (2 * Hd + Hdv) + Hdv * C; /* qkv.w, proj.w */
+            attn += 4 * H * d * dv + 2 * H * d;
             break;
         default:
-            weights += 3 * C * Hd + Hd * C;
-            attn += 2 * H * d * ctx;
+            weights += C * (2 * Hd + Hdv) + Hdv * C;
+            attn += H * (d + dv) * ctx;
             break;
         }
         weights += 8 * C * C;                       /* mlp.fc.w, mlp.proj.w */

@@ -29,8 +29,9 @@ _Static_assert(ATTN_SOFTMAX < 8 && ATTN_SD < 8 && ATTN_LINEAR < 8, "kind bits st
 static void row_shape(enum param_row r, const struct model_config *c, int l, long *rows, long *cols)
 {
     const long V = c->vocab_size, T = c->seq_len, C = c->n_embd, H = c->n_head;
-    const long d = l >= 0 ? c->layers[l].head_dim : 0, Hd = H * d;
-    (void)V; (void)T; (void)C; (void)H; (void)d; (void)Hd;  /* a table may not use all */
+    const long d = l >= 0 ? c->layers[l].qk_dim : 0, Hd = H * d;
+    const long dv = l >= 0 ? c->layers[l].v_dim : 0, Hdv = H * dv;
+    (void)V; (void)T; (void)C; (void)H; (void)d; (void)Hd; (void)dv; (void)Hdv;  /* a table may not use all */
     switch (r) {
 #define LAYOUT_SHAPE(field, name, rs, cs, ...) case ROW_##field: *rows = (rs); *cols = (cs); return;
     PARAM_TABLE(LAYOUT_SHAPE, LAYOUT_SHAPE)

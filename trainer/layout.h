@@ -16,8 +16,9 @@
  * lnf). Columns:
  *   field  the pointer's name in struct global_ptrs (G) or struct layer_ptrs (L)
  *   name   checkpoint name (G) or the suffix after "h.{l}." (L)
- *   rows, cols  the shape, as expressions in V T C H d Hd (SPEC.md symbols; d and Hd = H*d
- *          are the layer's, 0 in G rows). cols 0 means a 1-D tensor of `rows` floats; so
+ *   rows, cols  the shape, as expressions in V T C H d Hd dv Hdv (SPEC.md symbols; d is the
+ *          layer's qk_dim (query/key width of a head), dv its v_dim (value width), Hd = H*d,
+ *          Hdv = H*dv; all 0 in G rows). cols 0 means a 1-D tensor of `rows` floats; so
  *          does a cols expression that evaluates to 0: attn.s of an S–D layer with d = 1
  *          has always been stored as (H) (unused floats; kept for checkpoint and
  *          initialisation compatibility).
@@ -29,7 +30,8 @@
  *          KIND_LINEAR, KINDS_ALL), | WITH_LN when it exists only with layernorm on.
  *          G rows use KINDS_ALL.
  * Attention parameters (param_counts.attention) are the L rows whose name starts "attn.".
- * Weights are (in, out): y = x W + b; head h of a (.., H*d) tensor is columns h*d..h*d+d-1.
+ * Weights are (in, out): y = x W + b; head h of a (.., H*d) tensor is columns h*d..h*d+d-1
+ * (of an (.., H*dv) tensor, h*dv..h*dv+dv-1).
  */
 #ifndef CASCADE_TRAINER_LAYOUT_H
 #define CASCADE_TRAINER_LAYOUT_H
@@ -46,17 +48,17 @@
     L(ln1w,     "ln1.w",        C,      0,                0,    INIT_ONE,      KINDS_ALL | WITH_LN) \
     L(ln1b,     "ln1.b",        C,      0,                0,    INIT_ZERO,     KINDS_ALL | WITH_LN) \
     /* [W_Q | W_K | W_V] */                                                                         \
-    L(qkvw,     "attn.qkv.w",   C,      3 * Hd,           1,    INIT_NORMAL,   KIND_SOFTMAX | KIND_LINEAR) \
-    L(qkvb,     "attn.qkv.b",   3 * Hd, 0,                0,    INIT_ZERO,     KIND_SOFTMAX | KIND_LINEAR) \
+    L(qkvw,     "attn.qkv.w",   C,      2 * Hd + Hdv,     1,    INIT_NORMAL,   KIND_SOFTMAX | KIND_LINEAR) \
+    L(qkvb,     "attn.qkv.b",   2 * Hd + Hdv, 0,          0,    INIT_ZERO,     KIND_SOFTMAX | KIND_LINEAR) \
     /* S–D (SPEC §2): [U] shared query/key projection, no bias; [s] upper triangle of S,  */ \
     /* row-major (i < j); [δ] D = diag(softplus(δ)); [W_V]                                 */ \
     L(u,        "attn.u",       C,      Hd,               1,    INIT_NORMAL,   KIND_SD)             \
     L(s,        "attn.s",       H,      d * (d - 1) / 2,  2,    INIT_SD_S,     KIND_SD)             \
     L(delta,    "attn.delta",   H,      d,                0,    INIT_SD_DELTA, KIND_SD)             \
-    L(vw,       "attn.v.w",     C,      Hd,               1,    INIT_NORMAL,   KIND_SD)             \
-    L(vb,       "attn.v.b",     Hd,     0,                0,    INIT_ZERO,     KIND_SD)             \
+    L(vw,       "attn.v.w",     C,      Hdv,              1,    INIT_NORMAL,   KIND_SD)             \
+    L(vb,       "attn.v.b",     Hdv,    0,                0,    INIT_ZERO,     KIND_SD)             \
     /* W_O */                                                                                       \
-    L(projw,    "attn.proj.w",  Hd,     C,                1,    INIT_PROJ,     KINDS_ALL)           \
+    L(projw,    "attn.proj.w",  Hdv,    C,                1,    INIT_PROJ,     KINDS_ALL)           \
     L(projb,    "attn.proj.b",  C,      0,                0,    INIT_ZERO,     KINDS_ALL)           \
     L(ln2w,     "ln2.w",        C,      0,                0,    INIT_ONE,      KINDS_ALL | WITH_LN) \
     L(ln2b,     "ln2.b",        C,      0,                0,    INIT_ZERO,     KINDS_ALL | WITH_LN) \

@@ -122,11 +122,12 @@ float *model_param(const struct model *m, const char *name)
 
 struct layer_acts {
     float *ln1, *ln1_mean, *ln1_rstd;   /* (N,C), (N), (N)    layernorm only */
-    float *qkv;                         /* (N, 3Hd) q | k | v interleaved per row */
+    float *qkv;                         /* (N, 2Hd + Hdv) q | k | v interleaved per row
+                                         * (d = qk_dim, dv = v_dim of the layer) */
     float *att;                         /* (B,H,T,T) softmax and sd */
     float *den;                         /* (B,H,T) linear */
     float *lmat;                        /* (H,d,d) L = S - D, sd */
-    float *atty;                        /* (N, Hd) attention output before proj */
+    float *atty;                        /* (N, Hdv) attention output before proj */
     float *attproj;                     /* (N, C) */
     float *res1;                        /* (N, C) */
     float *ln2, *ln2_mean, *ln2_rstd;   /* (N,C), (N), (N)    layernorm only */
@@ -148,8 +149,8 @@ struct model_acts {
     /* gradient buffers, reused by every layer in backward */
     float *dresid;                      /* (N, C) gradient of the residual stream */
     float *dln;                         /* (N, C) gradient of a LayerNorm output */
-    float *dqkv;                        /* (N, 3*Hd_max) */
-    float *datty;                       /* (N, Hd_max) */
+    float *dqkv;                        /* (N, max over layers of 2Hd + Hdv) */
+    float *datty;                       /* (N, max over layers of Hdv) */
     float *dfch, *dfch_gelu;            /* (N, 4C) */
     float *dlogits;                     /* (N, V) */
     float *dlmat;                       /* (H, d_max, d_max) */
@@ -162,22 +163,23 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
 {
     size_t off = 0;
     size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, V = c->vocab_size;
-    size_t hd_max = 0, d_max = 0;
+    size_t qkv_max = 0, hdv_max = 0, d_max = 0;
     long scratch = 0;
 #define TAKE(ptr, n) do { (ptr) = base ? base + off : NULL; off += (n); } while (0)
     TAKE(a->encoded, N * C);
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *la = &a->layers[l];
         int kind = c->layers[l].kind;
-        size_t d = c->layers[l].head_dim, Hd = H * d;
+        size_t d = c->layers[l].qk_dim, dv = c->layers[l].v_dim, qkv = H * (2 * d + dv);
         memset(la, 0, sizeof *la);
-        if (Hd > hd_max) hd_max = Hd;
+        if (qkv > qkv_max) qkv_max = qkv;
+        if (H * dv > hdv_max) hdv_max = H * dv;
         if (d > d_max) d_max = d;
         if (c->layernorm) { TAKE(la->ln1, N * C); TAKE(la->ln1_mean, N); TAKE(la->ln1_rstd, N); }
-        TAKE(la->qkv, N * 3 * Hd);
+        TAKE(la->qkv, N * qkv);
         if (kind == ATTN_LINEAR) {
             TAKE(la->den, (size_t)B * H * T);
-            long s = linear_attention_scratch_floats(T, (int)d, (int)d, nthreads);
+            long s = linear_attention_scratch_floats(T, (int)d, (int)dv, nthreads);
             if (s > scratch) scratch = s;
         } else {
             TAKE(la->att, (size_t)B * H * T * T);
@@ -185,7 +187,7 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
             if (s > scratch) scratch = s;
         }
         if (kind == ATTN_SD) TAKE(la->lmat, H * d * d);
-        TAKE(la->atty, N * Hd);
+        TAKE(la->atty, N * H * dv);
         TAKE(la->attproj, N * C);
         TAKE(la->res1, N * C);
         if (c->layernorm) { TAKE(la->ln2, N * C); TAKE(la->ln2_mean, N); TAKE(la->ln2_rstd, N); }
@@ -201,8 +203,8 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
     TAKE(a->losses, N);
     TAKE(a->dresid, N * C);
     TAKE(a->dln, N * C);
-    TAKE(a->dqkv, N * 3 * hd_max);
-    TAKE(a->datty, N * hd_max);
+    TAKE(a->dqkv, N * qkv_max);
+    TAKE(a->datty, N * hdv_max);
     TAKE(a->dfch, N * 4 * C);
     TAKE(a->dfch_gelu, N * 4 * C);
     TAKE(a->dlogits, N * V);
@@ -392,30 +394,31 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
     const struct model_config *c = &m->cfg;
     struct layer_acts *la = &m->acts->layers[l];
     struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
-    int N = B * T, C = c->n_embd, H = c->n_head, d = c->layers[l].head_dim, Hd = H * d;
-    int ld = 3 * Hd;
+    int N = B * T, C = c->n_embd, H = c->n_head;
+    int d = c->layers[l].qk_dim, dv = c->layers[l].v_dim, Hd = H * d, Hdv = H * dv;
+    int ld = 2 * Hd + Hdv;
     float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
-        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
-        PROF(m, fwd, PROF_ATTN_CORE, attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, d));
+        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, ld));
+        PROF(m, fwd, PROF_ATTN_CORE, attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, dv));
         break;
     case ATTN_SD:
         PROF(m, fwd, PROF_MM_ATTN_IN,
              matmul_forward(k, ld, x, p.u, NULL, N, C, Hd);         /* p = x U, kept as keys */
-             matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hd));
+             matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hdv));
         PROF(m, fwd, PROF_ATTN_CORE,
              sd_build_l(la->lmat, p.s, p.delta, H, d);
              sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);      /* q = p L */
-             attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, d));
+             attention_forward(la->atty, la->att, q, k, v, ld, B, T, H, d, dv));
         break;
     case ATTN_LINEAR:
-        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, 3 * Hd));
+        PROF(m, fwd, PROF_MM_ATTN_IN, matmul_forward(la->qkv, ld, x, p.qkvw, p.qkvb, N, C, ld));
         PROF(m, fwd, PROF_ATTN_CORE,
-             linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d, d));
+             linear_attention_forward(la->atty, la->den, m->acts->scratch, q, k, v, ld, B, T, H, d, dv));
         break;
     }
-    PROF(m, fwd, PROF_MM_ATTN_OUT, matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hd, C));
+    PROF(m, fwd, PROF_MM_ATTN_OUT, matmul_forward(la->attproj, C, la->atty, p.projw, p.projb, N, Hdv, C));
 }
 
 int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
@@ -481,7 +484,8 @@ int model_attention_logits(const struct model *m, int l, int h, int b, float *ou
     if (!m->acts || l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head ||
         b < 0 || b >= m->acts->B || c->layers[l].kind == ATTN_LINEAR)
         return -1;
-    int T = m->acts->T, d = c->layers[l].head_dim, Hd = c->n_head * d, ld = 3 * Hd;
+    int T = m->acts->T, d = c->layers[l].qk_dim, Hd = c->n_head * d;
+    int ld = 2 * Hd + c->n_head * c->layers[l].v_dim;
     const float *qkv = m->acts->layers[l].qkv + (size_t)b * T * ld + (size_t)h * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d,
                 1.0f / sqrtf((float)d), qkv, ld, qkv + Hd, ld, 0.0f, out, T);
@@ -493,7 +497,7 @@ int model_sd_matrix(const struct model *m, int l, int h, float *out)
     const struct model_config *c = &m->cfg;
     if (l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head || c->layers[l].kind != ATTN_SD) return -1;
     struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
-    int d = c->layers[l].head_dim;
+    int d = c->layers[l].qk_dim;
     sd_build_l(out, p.s + (size_t)h * d * (d - 1) / 2, p.delta + (size_t)h * d, 1, d);
     return 0;
 }
@@ -510,32 +514,33 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     struct layer_acts *la = &a->layers[l];
     struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
     struct layer_ptrs g = layer_ptrs_in(m, m->grads, l);
-    int N = B * T, C = c->n_embd, H = c->n_head, d = c->layers[l].head_dim, Hd = H * d;
-    int ld = 3 * Hd;
+    int N = B * T, C = c->n_embd, H = c->n_head;
+    int d = c->layers[l].qk_dim, dv = c->layers[l].v_dim, Hd = H * d, Hdv = H * dv;
+    int ld = 2 * Hd + Hdv;
     const float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
-    float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv = a->dqkv + 2 * Hd;
+    float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv_ = a->dqkv + 2 * Hd;   /* dv_: the gradient of v */
     PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d));
-        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
+             attention_backward(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv));
+        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, ld));
         break;
     case ATTN_SD:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d);
+             attention_backward(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv);
              memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
              sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
              sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));
         PROF(m, bwd, PROF_MM_ATTN_IN,
              matmul_backward(dx, g.u, NULL, dk, ld, x, p.u, N, C, Hd);
-             matmul_backward(dx, g.vw, g.vb, dv, ld, x, p.vw, N, C, Hd));
+             matmul_backward(dx, g.vw, g.vb, dv_, ld, x, p.vw, N, C, Hdv));
         break;
     case ATTN_LINEAR:
         PROF(m, bwd, PROF_ATTN_CORE,
-             linear_attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->atty, la->den,
-                                       ld, B, T, H, d, d));
-        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
+             linear_attention_backward(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->atty, la->den,
+                                       ld, B, T, H, d, dv));
+        PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, ld));
         break;
     }
 }
@@ -566,7 +571,7 @@ void model_backward(struct model *m)
         struct layer_acts *la = &a->layers[l];
         struct layer_ptrs p = layer_ptrs_in(m, m->params, l);
         struct layer_ptrs g = layer_ptrs_in(m, m->grads, l);
-        int Hd = c->n_head * c->layers[l].head_dim;
+        int Hdv = c->n_head * c->layers[l].v_dim;
         const float *x = l > 0 ? a->layers[l - 1].res2 : a->encoded;
         /* dres holds d(res2). MLP branch: res2 = res1 + fcproj(gelu(fc(ln2(res1)))). */
         PROF(m, bwd, PROF_ZERO, memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C));
@@ -586,9 +591,9 @@ void model_backward(struct model *m)
                  matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C));
         }
         /* dres now holds d(res1). Attention branch: res1 = x + proj(attn(ln1(x))). */
-        PROF(m, bwd, PROF_ZERO, memset(a->datty, 0, sizeof(float) * (size_t)N * Hd));
+        PROF(m, bwd, PROF_ZERO, memset(a->datty, 0, sizeof(float) * (size_t)N * Hdv));
         PROF(m, bwd, PROF_MM_ATTN_OUT,
-             matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C));
+             matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hdv, C));
         if (c->layernorm) {
             PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
             attention_block_backward(m, l, la->ln1, a->dln, B, T);

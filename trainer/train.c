@@ -212,9 +212,10 @@ int model_config_same(const struct model_config *a, const struct model_config *b
         return 0;
     }
     for (int l = 0; l < a->n_layer; l++) {
-        if (a->layers[l].kind != b->layers[l].kind || a->layers[l].head_dim != b->layers[l].head_dim) {
-            snprintf(why, n, "layer %d: %s d=%d vs %s d=%d", l, attn_kind_name(a->layers[l].kind),
-                     a->layers[l].head_dim, attn_kind_name(b->layers[l].kind), b->layers[l].head_dim);
+        const struct layer_arch *x = &a->layers[l], *y = &b->layers[l];
+        if (x->kind != y->kind || x->qk_dim != y->qk_dim || x->v_dim != y->v_dim) {
+            snprintf(why, n, "layer %d: %s d=%d/%d vs %s d=%d/%d (qk/v)", l, attn_kind_name(x->kind),
+                     x->qk_dim, x->v_dim, attn_kind_name(y->kind), y->qk_dim, y->v_dim);
             return 0;
         }
     }

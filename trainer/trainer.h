@@ -44,8 +44,18 @@ int attn_kind_parse(const char *s, enum attn_kind *out); /* 0 ok, -1 unknown */
 
 struct layer_arch {
     enum attn_kind kind;   /* attention of this layer */
-    int head_dim;          /* d of this layer, 1 <= d; every layer has n_head heads */
+    int qk_dim;            /* d: a head's query/key width, the routing side (U, S, D of S–D,
+                            * W_Q and W_K otherwise; SPEC §2 with p of size d), 1 <= d */
+    int v_dim;             /* a head's value width (W_V, and W_O's rows), 1 <= v_dim.
+                            * Config key head_dim sets both; qk_dim and v_dim set one side.
+                            * Every layer has n_head heads. */
 };
+/* Sets both widths of a layer: a joint head-dim cut (the config key head_dim). */
+static inline void layer_arch_set_head_dim(struct layer_arch *la, int d)
+{
+    la->qk_dim = d;
+    la->v_dim = d;
+}
 
 struct model_config {
     int vocab_size;        /* V: 256 for bytes */
