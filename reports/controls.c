@@ -325,6 +325,18 @@ static void paired_help(const struct report_campaign *rc, struct report_buf *md)
     report_buf_puts(md, "On paired seeds (gap: the candidate's perplexity relative to the control's, mean ± sd over the "
                     "seeds, negative when the measured choice is better; then the seeds it wins; a verdict needs the "
                     "mean gap beyond twice its standard error, see Paired verdicts). ");
+    /* With nothing trained after the cut (search.inherit_steps 0) every seed is the same
+     * model on the same batches: the gaps agree to rounding and the seeds count as one. */
+    int multi = 0, same = 0;
+    for (int k = 0; k < rc->n_paired; k++) {
+        if (rc->paired[k].n < 2) continue;
+        multi++;
+        same += fabs(rc->paired[k].gap_sd_pct) < 1e-9;
+    }
+    if (multi && same == multi)
+        report_buf_puts(md, "Every seed gave the same gap (± 0.00): nothing was trained after the cut, so the paired "
+                        "seeds are one model evaluated once: the verdicts below hold for this probe only, and the seeds "
+                        "it wins count one measurement. ");
     int *beat = malloc(2 * sizeof(int) * ((size_t)rc->n_paired + 1));
     if (!beat) { md->oom = 1; return; }
     int *beat_opp = beat + rc->n_paired + 1, nb = 0, nbo = 0, tb = 0, to = 0;

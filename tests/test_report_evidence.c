@@ -142,8 +142,9 @@ static int ev_baselines(struct db *db, int64_t cid, int *seq, int64_t *probe_id,
 }
 
 /* A campaign with the paired runs on `seeds` seeds (1 or 3), the probe's layer values and
- * sensitivity curves. */
-static int ev_paired_campaign(struct db *db, const char *name, int seeds, char *err)
+ * sensitivity curves; `identical`: every seed gives seed 1's perplexities (a campaign with
+ * inherit_steps 0, where nothing trains after the cut). */
+static int ev_paired_campaign(struct db *db, const char *name, int seeds, int identical, char *err)
 {
     int64_t cid, probe_id, id;
     int seq = 0;
@@ -159,9 +160,10 @@ static int ev_paired_campaign(struct db *db, const char *name, int seeds, char *
             char rname[64], ctl_of[64];
             snprintf(rname, sizeof rname, s ? "%s_s%d" : "%s", p->name, s + 1);
             if (p->control_of) snprintf(ctl_of, sizeof ctl_of, s ? "%s_s%d" : "%s", p->control_of, s + 1);
-            struct ev_run f = { rname, p->role, p->kinds, p->dims, p->ppl[s], p->attn, p->control_of ? ctl_of : NULL,
+            int at = identical ? 0 : s;
+            struct ev_run f = { rname, p->role, p->kinds, p->dims, p->ppl[at], p->attn, p->control_of ? ctl_of : NULL,
                                 s ? p->name : NULL, refs[s], 1337 + s };
-            if (ev_add(db, cid, seq++, &f, ref_ppl[s], &id, err) != 0) return -1;
+            if (ev_add(db, cid, seq++, &f, ref_ppl[at], &id, err) != 0) return -1;
         }
     if (db_record_layer_values(db, probe_id, "realised_erank", probe_value, probe_spread, 4, 8, err) != 0) return -1;
     double sens_value[4];
@@ -218,8 +220,9 @@ static int ev_database(struct test_ctx *t_, char *path, size_t n)
     db_fixture_fresh_path(path, n, "evidence.db");
     struct db *db;
     if (db_open(&db, path, DB_WRITE, err) != 0) { test_fail(t_, __FILE__, __LINE__, "%s", err); return -1; }
-    int rc = ev_paired_campaign(db, "paired", 3, err);
-    if (rc == 0) rc = ev_paired_campaign(db, "single", 1, err);
+    int rc = ev_paired_campaign(db, "paired", 3, 0, err);
+    if (rc == 0) rc = ev_paired_campaign(db, "single", 1, 0, err);
+    if (rc == 0) rc = ev_paired_campaign(db, "budget0", 3, 1, err);
     if (rc == 0) rc = ev_strategy_campaign(db, "measured_s1", "measured", 1, "inherit", 8000, 6.10, 3, err);
     if (rc == 0) rc = ev_strategy_campaign(db, "measured_s2", "measured", 2, "inherit", 9000, 6.05, 2, err);
     if (rc == 0) rc = ev_strategy_campaign(db, "random_s1", "rand|om", 1, "inherit", 12000, 6.15, 4, err);
@@ -321,6 +324,24 @@ TEST(report_evidence_opening_sentence_answers_from_the_paired_seeds)
     /* nothing of the single-seed form, and no seed run named as a candidate of its own */
     CHECK(strstr(open, "noise floor ±") == NULL && strstr(open, "_s2") == NULL);
     free(open);
+    free(md);
+}
+
+/* Seeds that all give the same gap (nothing trained after the cut) are said to be one
+ * measurement; seeds that differ are not. */
+TEST(report_evidence_identical_seeds_are_called_one_measurement)
+{
+    const char *b0[] = { "budget0" }, *pd[] = { "paired" };
+    char *md = ev_report(t_, b0, 1, "budget0.md");
+    REQUIRE(md != NULL);
+    char *open = paragraph(md, "**Did measuring help?**");
+    REQUIRE(open != NULL);
+    CHECK_MSG(strstr(open, "Every seed gave the same gap (± 0.00): nothing was trained after the cut") != NULL, "%s", open);
+    free(open);
+    free(md);
+    md = ev_report(t_, pd, 1, "paired-distinct.md");
+    REQUIRE(md != NULL);
+    CHECK(strstr(md, "Every seed gave the same gap") == NULL);
     free(md);
 }
 
