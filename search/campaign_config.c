@@ -234,6 +234,12 @@ static int parse_search_rest(struct campaign_config *cc, const cJSON *s, char *e
         return config_fail(err, file, key, "has no effect without search.budget_ppl_pct (the budget-driven rounds); "
                            "set budget_ppl_pct or remove it");
     }
+    /* routing-only twins come from the head-dim families of the first stage */
+    int cut_families = cc->n_fractions > 0 || (cc->n_multipliers > 0 && cc->measure != MEASURE_SENSITIVITY);
+    if (cc->qk_cuts && (!cut_families || cc->strategy != STRATEGY_MIXED))
+        return config_fail(err, file, "search.qk_cuts", "has no effect without a head-dim candidate to take the dims "
+                           "of (search.fractions, or search.multipliers under a measure other than \"sensitivity\") "
+                           "in a first stage that proposes them (strategy \"mixed\"); remove it");
     if (cc->budget_ppl_pct > 0 && cc->measure == MEASURE_ERANK_MINUS_INIT)
         return config_fail(err, file, "search.measure", "\"erank_minus_init\" cannot be read by the rounds: S_0 of "
                            "an incumbent that was cut or inherited is not the init of any seed (choose another measure "

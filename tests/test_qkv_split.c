@@ -297,6 +297,15 @@ TEST(split_campaign_routing_only_candidates_and_controls)
     const struct run_spec *s2 = named(p, n, "inverse_f0.5_qk_s2");
     CHECK(s2 && strcmp(s2->control_of, "cut_f0.5_qk_s2") == 0 && named(p, n, "uniform_m1_qk_s2") != NULL);
     free(p);
+    /* a key with nothing to act on is refused, naming it */
+    test_tmppath(path, sizeof path, "qk-bad.json");
+    REQUIRE(test_write_text(path,
+        "{\"name\": \"t\", \"data\": {\"path\": \"x.txt\"},\n"
+        " \"model\": {\"n_layer\": 6, \"n_embd\": 128, \"n_head\": 4, \"seq_len\": 64},\n"
+        " \"search\": {\"multipliers\": [1], \"qk_cuts\": true, \"runs_dir\": \"/tmp/x\"}}\n") == 0);
+    struct campaign_config bad;
+    CHECK(campaign_config_load(&bad, path, err) == -1);   /* sensitivity (the default) proposes no cut_m */
+    CHECK_MSG(strstr(err, "qk-bad.json: search.qk_cuts: has no effect"), "%s", err);
     /* off by default: no twins */
     cc.qk_cuts = 0;
     REQUIRE(campaign_propose(&cc, erank, NULL, &p, &n) == 0);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 cascade=${CASCADE:-./cascade}
 mkdir -p runs examples/evidence/configs
 sed -e 's/"name": "evidence_erank_b50"/"name": "evidence_base"/' -e 's/"low_k": \[1, 2\]/"low_k": []/' \
-    -e 's/"fractions": \[0.5\]/"fractions": []/' -e 's/"baselines_from": "runs\/evidence_base",//' \
+    -e 's/"fractions": \[0.5\]/"fractions": []/' -e 's/"qk_cuts": true,//' -e 's/"baselines_from": "runs\/evidence_base",//' \
     -e 's/"replicates": 3,/"replicates": 1,/' -e 's/"candidate_replicates": 3,/"candidate_replicates": 1,/' \
     configs/evidence.json > examples/evidence/configs/evidence_base.json
 "$cascade" search --config examples/evidence/configs/evidence_base.json --db runs/evidence.db

@@ -3,9 +3,11 @@
 # shape, one shared probe, then for each measure (weight erank, realised erank over 8
 # windows, sensitivity) and each retraining budget (0, 50, 200 steps) one campaign of
 # configs/evidence.json: low{1,2} against high{k} (opposite) and lowblind{k} (blind),
-# cut_f0.5 against inverse_f0.5 (opposite) and uniform_f0.5 / reversed_f0.5 (blind), every
-# one on 3 paired seeds. Then a report per campaign and the paired table (table.sh).
-# Run from the repository root:  examples/evidence/run.sh  (about 55 min on 2 cores)
+# cut_f0.5 against inverse_f0.5 (opposite) and uniform_f0.5 / reversed_f0.5 (blind), and
+# the routing-only twins of those four (search.qk_cuts: cut_f0.5_qk, ..., the dims as
+# query/key widths, every value width kept), every one on 3 paired seeds. Then a report
+# per campaign and the paired table (table.sh).
+# Run from the repository root:  examples/evidence/run.sh
 # CASCADE=path runs another binary (default ./cascade).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
