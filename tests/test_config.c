@@ -592,3 +592,23 @@ TEST(model_sd_subtract_init_removes_the_init)
     model_free(&m);
     model_free(&before);
 }
+
+/* train.precision: "fp32" is the default and recorded; "bf16" is refused on every machine
+ * with one line that names the field and what is missing (the CPU's instructions, or a
+ * bf16 GEMM in the loaded OpenBLAS), whichever this CPU lacks; other values are refused. */
+TEST(config_precision_fp32_or_a_refusal)
+{
+    struct train_config cfg;
+    trainer_config_defaults(&cfg);
+    CHECK(strcmp(cfg.precision, "fp32") == 0);
+    char *json = trainer_config_to_json(&cfg);
+    CHECK(json && strstr(json, "\"precision\":\"fp32\"") != NULL);
+    free(json);
+    expect_load_error(t_, "{\"train\": {\"precision\": \"bf16\"}}", "train.precision: \"bf16\" ");
+    expect_load_error(t_, "{\"train\": {\"precision\": \"fp16\"}}",
+                      "train.precision: expected \"fp32\" or \"bf16\", got \"fp16\"");
+    char path[512], err[CASCADE_ERR_MAX];
+    REQUIRE(write_tmp("bf16.json", "{\"train\": {\"precision\": \"bf16\"}}", path) == 0);
+    CHECK(trainer_config_load(&cfg, path, err) == -1);
+    CHECK_MSG(strstr(err, "lacks") || strstr(err, "not implemented"), "%s", err);
+}

@@ -46,6 +46,8 @@
  *               "log_every": 50,            steps between progress reports, >= 1
  *               "checkpoint_every": 500,    0: only at the end
  *               "threads": 0,               0: all cores
+ *               "precision": "fp32",        the only arithmetic cascade trains in; "bf16"
+ *                                           is refused, naming what is missing (below)
  *               "out": ""}   checkpoint path, "" (default) for none
  *   }
  *
@@ -77,6 +79,8 @@
 #include "trainer/layout.h"
 
 #include <cjson/cJSON.h>
+#include <cpuid.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -167,6 +171,7 @@ void trainer_config_defaults(struct train_config *cfg)
     cfg->log_every = 50;
     cfg->checkpoint_every = 500;
     cfg->threads = 0;
+    snprintf(cfg->precision, sizeof cfg->precision, "%s", "fp32");
     snprintf(cfg->out_path, sizeof cfg->out_path, "%s", "");
 }
 
@@ -307,6 +312,7 @@ static const struct config_key fields[] = {
     { "train", "log_every",        CONFIG_INT,  1,   NO_MAX,           0, 0, NULL, OFF_T(log_every) },
     { "train", "checkpoint_every", CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(checkpoint_every) },
     { "train", "threads",          CONFIG_INT,  0,   NO_MAX,           0, 0, NULL, OFF_T(threads) },
+    { "train", "precision",        CONFIG_STR,  1,   7,                0, 0, NULL, OFF_T(precision) },
     { "train", "out",              CONFIG_STR,  0,   TRAINER_PATH_MAX - 1, 0, 0, NULL, OFF_T(out_path) },
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
@@ -729,11 +735,39 @@ static int validate_model(const struct cfg_ctx *c, const struct model_config *mc
     return 0;
 }
 
+/* Why train.precision "bf16" cannot be had here, into why (issue 21, docs/performance.md):
+ * it needs bf16 dot products in the CPU (AVX512-BF16: CPUID.(7,1):EAX bit 5; AMX-BF16:
+ * CPUID.(7,0):EDX bit 22) and a bf16 GEMM: OpenBLAS's cblas_sbgemm, which Debian's 0.3.21
+ * is built without (BUILD_BFLOAT16), and a kernel of our own measured slower than its
+ * fp32 sgemm. */
+static void bf16_refusal(char *why, size_t n)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    int bf16 = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+    int amx = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22));
+    int sbgemm = dlsym(RTLD_DEFAULT, "cblas_sbgemm") != NULL;
+    if (!bf16 && !amx)
+        snprintf(why, n, "\"bf16\" needs AVX512-BF16 or AMX-BF16, which this CPU lacks; use \"fp32\"");
+    else if (!sbgemm)
+        snprintf(why, n, "\"bf16\" needs a bf16 GEMM (OpenBLAS cblas_sbgemm), which the OpenBLAS loaded here lacks "
+                 "(Debian's 0.3.21 is built without BUILD_BFLOAT16), though the CPU has %s; use \"fp32\" "
+                 "(docs/performance.md)", bf16 ? "AVX512-BF16" : "AMX-BF16");
+    else
+        snprintf(why, n, "\"bf16\" is not implemented: cascade's matrix products are fp32 (docs/performance.md); "
+                 "use \"fp32\"");
+}
+
 static int validate_train(const struct cfg_ctx *c, const struct train_config *cfg)
 {
     if (check_fields(c, "data", cfg)) return -1;
     if (validate_model(c, &cfg->model)) return -1;
     if (check_fields(c, "train", cfg)) return -1;
+    if (strcmp(cfg->precision, "fp32") != 0) {
+        char why[400];
+        if (strcmp(cfg->precision, "bf16") == 0) bf16_refusal(why, sizeof why);
+        else snprintf(why, sizeof why, "expected \"fp32\" or \"bf16\", got \"%s\"", cfg->precision);
+        return cfg_fail(c, "train.precision", "%s", why);
+    }
     long long bt = (long long)cfg->batch_size * cfg->model.seq_len;
     if (bt > INT_MAX)
         return cfg_fail(c, "train.batch_size", "batch_size x model.seq_len = %lld exceeds %d",

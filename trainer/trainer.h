@@ -95,6 +95,8 @@ struct train_config {
     int log_every;         /* steps between progress reports */
     int checkpoint_every;  /* steps between checkpoints (0: only at the end) */
     int threads;           /* 0: all cores, fewer while other work keeps them busy (train.c) */
+    char precision[8];     /* "fp32", the arithmetic of every kernel; "bf16" is refused with
+                            * the reason (trainer/config.c, docs/performance.md) */
     char out_path[TRAINER_PATH_MAX]; /* checkpoint path ("" = none) */
 };
 
