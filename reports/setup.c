@@ -327,6 +327,10 @@ static void setup_machine(struct report_buf *md, const struct report_campaign *r
         }
         report_buf_puts(md, "; OpenBLAS core ");
         report_md_cell(md, blas ? blas : "not recorded");
+        /* train.precision; a campaign recorded before the key existed trained in fp32 */
+        const char *prec = cJSON_GetStringValue(train_value(rc, "train", "precision"));
+        report_buf_puts(md, "; arithmetic ");
+        report_md_cell(md, prec ? prec : "fp32");
         row_end(md);
         setup_parallel(md, cJSON_GetObjectItemCaseSensitive(su, "parallel"));
     }

@@ -445,7 +445,7 @@ TEST(report_setup_and_cascade_tables)
                      "steps, cosine decay to 0.1× |"));
     CHECK(strstr(md, "| Seeds | 1337 (every run) |"));
     CHECK(strstr(md, "| Retraining | scratch: every candidate and control trained from scratch"));
-    CHECK(strstr(md, "| Machine | CPU Test CPU 9000; 2 cores; 2 threads; OpenBLAS core Haswell |"));
+    CHECK(strstr(md, "| Machine | CPU Test CPU 9000; 2 cores; 2 threads; OpenBLAS core Haswell; arithmetic fp32 |"));
     CHECK(strstr(md, "| Runs | 2 at once, 1 thread each (search.parallel auto, measured: 1 × 2 threads 6,100 tokens/s, "
                      "2 × 1 thread 7,900 tokens/s in all) |"));
     CHECK(strstr(md, "Setup: parallel") == NULL);

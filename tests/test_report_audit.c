@@ -493,7 +493,7 @@ TEST(report_audit_one_is_singular)
     char *md = ev_report(t_, path, c, 1, "one.md");
     REQUIRE(md != NULL);
     CHECK_MSG(!one_plural(md, hit, sizeof hit), "'%s' in the report", hit);
-    CHECK(strstr(md, "| Machine | CPU c; 1 core; 1 thread; OpenBLAS core b |") != NULL);
+    CHECK(strstr(md, "| Machine | CPU c; 1 core; 1 thread; OpenBLAS core b; arithmetic fp32 |") != NULL);
     CHECK(strstr(md, "1 layer, width 8, 1 head per layer (head dim 8), context 1 token, vocabulary 1 |") != NULL);
     CHECK(strstr(md, "1 step of batch 1 × 1 token (1 token per run)") != NULL);
     CHECK(strstr(md, "1 of its 1 run did not finish") != NULL);
