@@ -200,14 +200,18 @@ static void add_qk_twin(struct proposals *p, const struct run_spec *src, const s
 {
     struct model_config a = src->arch;
     for (int l = 0; l < a.n_layer; l++) a.layers[l].v_dim = probe->layers[l].v_dim;
+    char cand[72];
+    snprintf(cand, sizeof cand, "%s_qk", src->control_of);
+    int has_cand = 0;   /* a control's twin needs its candidate's twin */
+    for (int i = 0; src->control_of[0] && i < p->n; i++) has_cand |= strcmp(p->v[i].name, cand) == 0;
     /* a control is kept even when another proposal has its architecture (as in
      * add_fraction): the pair must exist to be compared */
-    struct run_spec *r = src->control_of[0] ? (same_arch(&a, probe) ? NULL : append(p)) : propose(p, &a, probe);
+    struct run_spec *r = !src->control_of[0] ? propose(p, &a, probe) : has_cand && !same_arch(&a, probe) ? append(p) : NULL;
     if (!r) return;
     *r = *src;
     r->arch = a;
     snprintf(r->name, sizeof r->name, "%s_qk", src->name);
-    if (src->control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s_qk", src->control_of);
+    if (src->control_of[0]) snprintf(r->control_of, sizeof r->control_of, "%s", cand);
     size_t k = strlen(r->reason);
     snprintf(r->reason + k, sizeof r->reason - k, "; routing side only: these dims as query/key widths (U, S, D), "
              "every value width kept [ours]");
