@@ -230,6 +230,64 @@ static int sd_model(struct model *m, int d, char *err)
     return 0;
 }
 
+static int same_tensor(const struct model *a, const struct model *b, const char *name)
+{
+    const struct param_tensor *x = model_find_tensor(a, name), *y = model_find_tensor(b, name);
+    return x && y && x->numel == y->numel && memcmp(a->params + x->offset, b->params + y->offset,
+                                                    sizeof(float) * x->numel) == 0;
+}
+
+/* A routing-only cut (qk_dim 6 -> 4, v_dim 6) changes U, S, D exactly as the joint cut
+ * does and keeps every value weight; a value-only cut keeps U, S, D and takes each head's
+ * leading value columns and the matching rows of W_O. */
+TEST(search_inherit_cuts_one_side)
+{
+    struct model src, joint, routing, values;
+    char err[CASCADE_ERR_MAX];
+    REQUIRE(sd_model(&src, 6, err) == 0);
+    struct model_config a = src.cfg;
+    layer_arch_set_head_dim(&a.layers[0], 4);
+    REQUIRE_MSG(campaign_inherit(&joint, &a, &src, 1, err) == 0, "%s", err);
+    a = src.cfg;
+    a.layers[0].qk_dim = 4;
+    REQUIRE_MSG(campaign_inherit(&routing, &a, &src, 1, err) == 0, "%s", err);
+    a = src.cfg;
+    a.layers[0].v_dim = 4;
+    REQUIRE_MSG(campaign_inherit(&values, &a, &src, 1, err) == 0, "%s", err);
+    const char *routing_side[3] = { "h.0.attn.u", "h.0.attn.s", "h.0.attn.delta" };
+    const char *value_side[3] = { "h.0.attn.v.w", "h.0.attn.v.b", "h.0.attn.proj.w" };
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(same_tensor(&routing, &joint, routing_side[i]), "%s: routing-only cut differs from the joint", routing_side[i]);
+        CHECK_MSG(same_tensor(&routing, &src, value_side[i]), "%s: a routing-only cut changed the values", value_side[i]);
+        CHECK_MSG(same_tensor(&values, &src, routing_side[i]), "%s: a value-only cut changed the routing", routing_side[i]);
+        CHECK_MSG(same_tensor(&values, &joint, value_side[i]), "%s: value-only cut differs from the joint", value_side[i]);
+    }
+    /* the value-only cut's W_V: columns h*6 .. h*6+3 of the source, per head */
+    const float *vs = model_param(&src, "h.0.attn.v.w"), *vd = model_param(&values, "h.0.attn.v.w");
+    int bad = 0;
+    for (int c = 0; c < 12; c++)
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < 4; j++) bad += vd[c * 8 + h * 4 + j] != vs[c * 12 + h * 6 + j];
+    CHECK(bad == 0);
+    /* a routing-only cut of S–D, then linearised at the same widths */
+    a = routing.cfg;
+    a.layers[0].kind = ATTN_LINEAR;
+    struct model lin;
+    REQUIRE_MSG(campaign_inherit(&lin, &a, &routing, 1, err) == 0, "%s", err);
+    const float *qkv = model_param(&lin, "h.0.attn.qkv.w"), *v = model_param(&routing, "h.0.attn.v.w");
+    bad = 0;   /* qkv.w (C, 2 H 4 + H 6): W_V at column 16 */
+    for (int c = 0; c < 12; c++)
+        for (int j = 0; j < 12; j++) bad += qkv[c * 28 + 16 + j] != v[c * 12 + j];
+    CHECK(bad == 0);
+    /* growing a side is refused, naming both widths */
+    a = src.cfg;
+    a.layers[1].v_dim = 8;
+    CHECK(campaign_inherit(&lin, &a, &src, 1, err) == -1);
+    CHECK_MSG(strstr(err, "layer 1: sd d=6/6 -> sd d=6/8 (qk/v) is not supported"), "%s", err);
+    model_free(&src); model_free(&joint); model_free(&routing); model_free(&values); model_free(&lin);
+}
+
+
 TEST(search_inherit_sd_to_linear_keeps_the_logits)
 {
     struct model src, dst;
