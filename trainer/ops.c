@@ -8,11 +8,14 @@
  * rows in a fixed order, so results do not depend on the thread count.
  */
 #include "trainer/ops.h"
+#include "trainer/ops_tile.h"
 
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LAYERNORM_EPS 1e-5f
@@ -227,47 +230,110 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
 /* ------------------------------------------------------------------------------------ */
 /* Causal softmax attention                                                               */
 
-/* Query rows per block: a block of rows r0..r0+nr-1 needs keys 0..r0+nr-1 only, so the
- * masked upper triangle is computed only inside diagonal blocks (at T = 128: 75% of the
- * full T x T products, at T = 1024: 53%), with one sgemm per block and product. */
-#define ATT_ROWS 64
+/* Per (batch, head), strips of ATT_R query rows: the scores of the strip against keys
+ * 0..(its last row) as att_tile products (trainer/ops_tile.h) with K^T, the causal softmax
+ * of each row while the strip is in L1, then the strip's output as att_tile products of
+ * its probabilities with V. Backward likewise by strips of rows (datt, the softmax
+ * backward, dQ), then by strips of keys (dK, dV: sums over the rows i >= j, read down
+ * the columns of dscore and att). The masked upper triangle is computed only inside
+ * tiles that cross the diagonal, and never used. Sums: k order in the tiles, VL lanes
+ * then the lanes in order in the softmax sums and row dots; all fixed, so results do
+ * not depend on the thread count or on the BLAS core. */
+
+/* Work space of one thread (floats), forward and backward. */
+static long att_fwd_floats(int T, int d, int d_v)
+{
+    long Tp = round_up(T, ATT_W);
+    return (long)d * Tp + (long)T * round_up(d_v, ATT_W) + ATT_R * Tp + (long)ATT_R * ATT_W;
+}
+
+static long att_bwd_floats(int T, int d, int d_v)
+{
+    long Tp = round_up(T, ATT_W), dp = round_up(d, ATT_W), dvp = round_up(d_v, ATT_W);
+    return (long)d_v * Tp + 2L * T * dp + (long)T * dvp + ATT_R * Tp + (long)ATT_R * ATT_W;
+}
+
+/* The kernels have no error path; a few hundred KB per thread beside activations of
+ * B*H*T*T floats. */
+static float *att_alloc(long floats)
+{
+    float *p = aligned_alloc(64, ((size_t)floats * sizeof(float) + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "cascade: out of memory for %ld floats of attention work space\n", floats);
+        abort();
+    }
+    return p;
+}
+
+/* Row i of the causal softmax: s holds the strip's raw scores q_i . k_j for j < n = i+1
+ * (and round_up(n, VL) readable floats); row (T floats) gets the probabilities of
+ * scale * s, zeros for j >= n. */
+static void softmax_row(float *row, float *s, int n, int T, float scale)
+{
+    int nv = (n + VL - 1) / VL, last = (nv - 1) * VL;
+    vi tail = vlanes_below(n - last);
+    vf mx = vbcast(-INFINITY);
+    for (int j = 0; j < last; j += VL) mx = vmax(mx, vload(s + j) * scale);
+    mx = vmax(mx, vselect(tail, vload(s + last) * scale, vbcast(-INFINITY)));
+    vf m = vbcast(vhmax(mx)), acc = { 0 };
+    for (int j = 0; j < last; j += VL) {
+        vf e = vexpf(vload(s + j) * scale - m);
+        acc += e;
+        vstore(s + j, e);
+    }
+    vf e = vselect(tail, vexpf(vload(s + last) * scale - m), (vf){ 0 });
+    acc += e;
+    vstore(s + last, e);
+    vf inv = vbcast(1.0f / vsum(acc));
+    int full = last + VL <= T ? last + VL : last;   /* whole vectors that fit in the row */
+    for (int j = 0; j < full; j += VL) vstore(row + j, vload(s + j) * inv);
+    for (int j = full; j < n; j++) row[j] = s[j] * inv[0];
+    if (full < n) full = n;
+    if (full < T) memset(row + full, 0, sizeof(float) * (size_t)(T - full));
+}
 
 void attention_forward(float *out, float *att, const float *q, const float *k,
                        const float *v, int ld, int B, int T, int H, int d, int d_v)
 {
     const float scale = 1.0f / sqrtf((float)d);
-    const int ldo = H * d_v;
-    #pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H;
-        size_t base = (size_t)b * T * ld + (size_t)h * d;       /* head h of q, k */
-        size_t vbase = (size_t)b * T * ld + (size_t)h * d_v;    /* head h of v */
-        float *a = att + (size_t)bh * T * T;
-        /* scores (rows, keys) = Q K^T / sqrt(d), block by block of rows */
-        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
-            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d,
-                        scale, q + base + (size_t)r0 * ld, ld, k + base, ld, 0.0f, a + (size_t)r0 * T, T);
+    const int ldo = H * d_v, Tp = round_up(T, ATT_W);
+    #pragma omp parallel
+    {
+        float *ws = att_alloc(att_fwd_floats(T, d, d_v));
+        float *kt = ws;                                         /* (d, Tp) K^T */
+        float *vbuf = kt + (long)d * Tp;                        /* (T, dvp) padded V */
+        float *s = vbuf + (long)T * round_up(d_v, ATT_W);       /* (ATT_R, Tp) scores */
+        float *tile = s + (long)ATT_R * Tp;                     /* (ATT_R, ATT_W) */
+        #pragma omp for schedule(static)
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            const float *qh = q + (size_t)b * T * ld + (size_t)h * d;
+            const float *kh = k + (size_t)b * T * ld + (size_t)h * d;
+            const float *vh = v + (size_t)b * T * ld + (size_t)h * d_v;
+            float *a = att + (size_t)bh * T * T;
+            float *oh = out + (size_t)b * T * ldo + (size_t)h * d_v;
+            copy_transpose(kt, Tp, kh, ld, T, d);
+            long ldv;
+            const float *vb = tile_operand(vbuf, &ldv, vh, ld, T, d_v);
+            const float *ar[ATT_R];
+            for (int i0 = 0; i0 < T; i0 += ATT_R) {
+                int nr = T - i0 < ATT_R ? T - i0 : ATT_R, nk = i0 + nr;
+                /* scores of the strip against keys 0..nk-1 */
+                tile_rows(ar, qh, ld, i0, nr);
+                for (int j0 = 0; j0 < nk; j0 += ATT_W) att_tile(s + j0, Tp, ar, 1, kt + j0, Tp, 0, d);
+                for (int r = 0; r < nr; r++)
+                    softmax_row(a + (size_t)(i0 + r) * T, s + (long)r * Tp, i0 + r + 1, T, scale);
+                /* out (strip, d_v) = att (strip, keys < nk) @ V; att is 0 past each row's i */
+                tile_rows(ar, a, T, i0, nr);
+                for (int c0 = 0; c0 < d_v; c0 += ATT_W) {
+                    int nc = d_v - c0 < ATT_W ? d_v - c0 : ATT_W;
+                    att_tile(tile, ATT_W, ar, 1, vb + c0, ldv, 0, nk);
+                    for (int r = 0; r < nr; r++)
+                        memcpy(oh + (size_t)(i0 + r) * ldo + c0, tile + r * ATT_W, sizeof(float) * nc);
+                }
+            }
         }
-        for (int i = 0; i < T; i++) {
-            float *row = a + (size_t)i * T;
-            float mx = row[0];
-            for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-            #pragma omp simd
-            for (int j = 0; j <= i; j++) row[j] = ops_expf(row[j] - mx);
-            float sum = 0.0f;
-            for (int j = 0; j <= i; j++) sum += row[j];
-            float inv = 1.0f / sum;
-            for (int j = 0; j <= i; j++) row[j] *= inv;
-            for (int j = i + 1; j < T; j++) row[j] = 0.0f;
-        }
-        /* out (rows, d_v) = att (rows, keys) @ V (keys, d_v) */
-        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
-            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d_v, nk,
-                        1.0f, a + (size_t)r0 * T, T, v + vbase, ld, 0.0f,
-                        out + (size_t)b * T * ldo + (size_t)h * d_v + (size_t)r0 * ldo, ldo);
-        }
+        free(ws);
     }
 }
 
@@ -276,44 +342,102 @@ long attention_scratch_floats(int T, int nthreads)
     return (long)T * T * nthreads;
 }
 
+/* Row i of the softmax backward: a = att's row (T floats), p = datt_ij (j < n = i+1;
+ * round_up(n, VL) readable floats); dr (T floats) gets a_ij (datt_ij - sum_k a_ik datt_ik)
+ * for j < n and zeros for n <= j < nz. */
+static void softmax_backward_row(float *dr, const float *arow, const float *p, int n, int nz, int T)
+{
+    int nv = (n + VL - 1) / VL, last = (nv - 1) * VL;
+    vi tail = vlanes_below(n - last);
+    vf acc = { 0 }, al;
+    for (int j = 0; j < last; j += VL) acc += vload(arow + j) * vload(p + j);
+    if (last + VL <= T) al = vload(arow + last);
+    else for (int l = 0; l < VL; l++) al[l] = last + l < n ? arow[last + l] : 0.0f;
+    al = vselect(tail, al, (vf){ 0 });
+    acc += al * vselect(tail, vload(p + last), (vf){ 0 });
+    vf dot = vbcast(vsum(acc));
+    for (int j = 0; j < last; j += VL) vstore(dr + j, vload(arow + j) * (vload(p + j) - dot));
+    vf dl = al * (vload(p + last) - dot);   /* 0 in the lanes from n */
+    int end = last + VL;
+    if (end <= T) vstore(dr + last, dl);
+    else { for (int l = 0; last + l < T; l++) dr[last + l] = dl[l]; end = T; }
+    for (int j = end; j < nz; j++) dr[j] = 0.0f;
+}
+
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
                         int ld, int B, int T, int H, int d, int d_v)
 {
     const float scale = 1.0f / sqrtf((float)d);
-    const int ldo = H * d_v;
-    #pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < B * H; bh++) {
-        int b = bh / H, h = bh % H;
-        size_t base = (size_t)b * T * ld + (size_t)h * d;       /* head h of q, k */
-        size_t vbase = (size_t)b * T * ld + (size_t)h * d_v;    /* head h of v */
-        const float *a = att + (size_t)bh * T * T;
-        const float *dO = dout + (size_t)b * T * ldo + (size_t)h * d_v;
-        float *ds = scratch + (size_t)omp_get_thread_num() * T * T;
-        /* per block of rows: datt (rows, keys) = dO @ V^T; dV (keys) += att^T @ dO */
-        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
-            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, d_v,
-                        1.0f, dO + (size_t)r0 * ldo, ldo, v + vbase, ld, 0.0f, ds + (size_t)r0 * T, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d_v, nr,
-                        1.0f, a + (size_t)r0 * T, T, dO + (size_t)r0 * ldo, ldo, 1.0f, dv + vbase, ld);
+    const int ldo = H * d_v, Tp = round_up(T, ATT_W);
+    #pragma omp parallel
+    {
+        float *ws = att_alloc(att_bwd_floats(T, d, d_v));
+        float *vt = ws;                                         /* (d_v, Tp) V^T */
+        float *kbuf = vt + (long)d_v * Tp;                      /* (T, dp) padded K */
+        float *qbuf = kbuf + (long)T * round_up(d, ATT_W);      /* (T, dp) padded Q */
+        float *obuf = qbuf + (long)T * round_up(d, ATT_W);      /* (T, dvp) padded dO */
+        float *p = obuf + (long)T * round_up(d_v, ATT_W);       /* (ATT_R, Tp) datt strip */
+        float *tile = p + (long)ATT_R * Tp;                     /* (ATT_R, ATT_W) */
+        float *ds = scratch + (size_t)omp_get_thread_num() * T * T;  /* (T, T) dscores */
+        #pragma omp for schedule(static)
+        for (int bh = 0; bh < B * H; bh++) {
+            int b = bh / H, h = bh % H;
+            size_t base = (size_t)b * T * ld + (size_t)h * d, vbase = (size_t)b * T * ld + (size_t)h * d_v;
+            const float *a = att + (size_t)bh * T * T;
+            const float *dO = dout + (size_t)b * T * ldo + (size_t)h * d_v;
+            copy_transpose(vt, Tp, v + vbase, ld, T, d_v);
+            long ldk, ldq, ldob;
+            const float *kb = tile_operand(kbuf, &ldk, k + base, ld, T, d);
+            const float *qb = tile_operand(qbuf, &ldq, q + base, ld, T, d);
+            const float *ob = tile_operand(obuf, &ldob, dO, ldo, T, d_v);
+            const float *ar[ATT_R];
+            /* strips of rows: datt = dO V^T, dscore = a (datt - rowdot), dQ += dscore K */
+            for (int i0 = 0; i0 < T; i0 += ATT_R) {
+                int nr = T - i0 < ATT_R ? T - i0 : ATT_R, nk = i0 + nr;
+                tile_rows(ar, dO, ldo, i0, nr);
+                for (int j0 = 0; j0 < nk; j0 += ATT_W) att_tile(p + j0, Tp, ar, 1, vt + j0, Tp, 0, d_v);
+                /* dscore rows, zero up to the strip's last key: the tiles below read them
+                 * (a key strip j0 <= i0 reads columns j0..j0+ATT_R-1 <= nk-1 of these rows) */
+                for (int r = 0; r < nr; r++)
+                    softmax_backward_row(ds + (size_t)(i0 + r) * T, a + (size_t)(i0 + r) * T,
+                                         p + (long)r * Tp, i0 + r + 1, nk, T);
+                tile_rows(ar, ds, T, i0, nr);
+                for (int c0 = 0; c0 < d; c0 += ATT_W) {
+                    int nc = d - c0 < ATT_W ? d - c0 : ATT_W;
+                    att_tile(tile, ATT_W, ar, 1, kb + c0, ldk, 0, nk);
+                    for (int r = 0; r < nr; r++) {
+                        float *o = dq + base + (size_t)(i0 + r) * ld + c0;
+                        const float *t = tile + r * ATT_W;
+                        for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                    }
+                }
+            }
+            /* strips of keys j0..: dK += dscore^T Q, dV += att^T dO, over rows i >= j0 */
+            for (int j0 = 0; j0 < T; j0 += ATT_R) {
+                int nr = T - j0 < ATT_R ? T - j0 : ATT_R;
+                for (int r = 0; r < ATT_R; r++) ar[r] = ds + j0 + (r < nr ? r : nr - 1);
+                for (int c0 = 0; c0 < d; c0 += ATT_W) {
+                    int nc = d - c0 < ATT_W ? d - c0 : ATT_W;
+                    att_tile(tile, ATT_W, ar, T, qb + c0, ldq, j0, T);
+                    for (int r = 0; r < nr; r++) {
+                        float *o = dk + base + (size_t)(j0 + r) * ld + c0;
+                        const float *t = tile + r * ATT_W;
+                        for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                    }
+                }
+                for (int r = 0; r < ATT_R; r++) ar[r] = a + j0 + (r < nr ? r : nr - 1);
+                for (int c0 = 0; c0 < d_v; c0 += ATT_W) {
+                    int nc = d_v - c0 < ATT_W ? d_v - c0 : ATT_W;
+                    att_tile(tile, ATT_W, ar, T, ob + c0, ldob, j0, T);
+                    for (int r = 0; r < nr; r++) {
+                        float *o = dv + vbase + (size_t)(j0 + r) * ld + c0;
+                        const float *t = tile + r * ATT_W;
+                        for (int c = 0; c < nc; c++) o[c] += t[c];
+                    }
+                }
+            }
         }
-        /* softmax backward: dscore_ij = a_ij (datt_ij - sum_k a_ik datt_ik), j <= i */
-        for (int i = 0; i < T; i++) {
-            const float *ar = a + (size_t)i * T;
-            float *dr = ds + (size_t)i * T;
-            float dot = 0.0f;
-            for (int j = 0; j <= i; j++) dot += ar[j] * dr[j];
-            for (int j = 0; j <= i; j++) dr[j] = ar[j] * (dr[j] - dot);
-            for (int j = i + 1; j < T; j++) dr[j] = 0.0f;
-        }
-        /* dQ (rows) += dscore @ K * scale; dK (keys) += dscore^T @ Q (rows) * scale */
-        for (int r0 = 0; r0 < T; r0 += ATT_ROWS) {
-            int nr = T - r0 < ATT_ROWS ? T - r0 : ATT_ROWS, nk = r0 + nr;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d, nk,
-                        scale, ds + (size_t)r0 * T, T, k + base, ld, 1.0f, dq + base + (size_t)r0 * ld, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, d, nr,
-                        scale, ds + (size_t)r0 * T, T, q + base + (size_t)r0 * ld, ld, 1.0f, dk + base, ld);
-        }
+        free(ws);
     }
 }
