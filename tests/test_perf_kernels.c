@@ -307,3 +307,119 @@ TEST(perf_sd_query_thread_count_independent)
     }
     for (int r = 0; r < 3; r++) { free(q[r]); free(g[r]); free(dL[r]); }
 }
+
+/* ---- LayerNorm (lane sums) ---------------------------------------------------------- */
+
+/* Forward and backward against double loops at C a multiple of every vector width (128)
+ * and not (133, 5), then bit-identical with 1, 2 and 3 threads. */
+static void ln_run(int N, int C, uint64_t seed, float *out, float *dx, float *dw, float *db)
+{
+    uint64_t rng = seed;
+    long n = (long)N * C;
+    float *x = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C);
+    float *dout = malloc(sizeof(float) * n), *mean = malloc(sizeof(float) * N), *rstd = malloc(sizeof(float) * N);
+    fill(x, n, 2.0f, &rng); fill(w, C, 1.0f, &rng); fill(b, C, 1.0f, &rng); fill(dout, n, 1.0f, &rng);
+    fill(dx, n, 1.0f, &rng); fill(dw, C, 1.0f, &rng); fill(db, C, 1.0f, &rng);   /* accumulated onto */
+    for (long i = 0; i < n; i++) x[i] += 0.5f;   /* a mean away from 0 */
+    layernorm_forward(out, mean, rstd, x, w, b, N, C);
+    layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+    free(x); free(w); free(b); free(dout); free(mean); free(rstd);
+}
+
+TEST(perf_layernorm_matches_reference_and_threads)
+{
+    const int Cs[] = { 128, 133, 5 };
+    for (int ci = 0; ci < 3; ci++) {
+        int N = 37, C = Cs[ci];
+        long n = (long)N * C;
+        float *out = malloc(sizeof(float) * n), *dx = malloc(sizeof(float) * n),
+              *dw = malloc(sizeof(float) * C), *db = malloc(sizeof(float) * C);
+        ln_run(N, C, 3 + ci, out, dx, dw, db);
+        /* the reference from the same inputs (same generator sequence) */
+        uint64_t rng = 3 + ci;
+        float *x = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C);
+        float *dout = malloc(sizeof(float) * n), *dx0 = malloc(sizeof(float) * n),
+              *dw0 = malloc(sizeof(float) * C), *db0 = malloc(sizeof(float) * C);
+        fill(x, n, 2.0f, &rng); fill(w, C, 1.0f, &rng); fill(b, C, 1.0f, &rng); fill(dout, n, 1.0f, &rng);
+        fill(dx0, n, 1.0f, &rng); fill(dw0, C, 1.0f, &rng); fill(db0, C, 1.0f, &rng);
+        for (long i = 0; i < n; i++) x[i] += 0.5f;
+        int bad = 0;
+        double *rdw = calloc(C, sizeof(double)), *rdb = calloc(C, sizeof(double));
+        for (int r = 0; r < N; r++) {
+            const float *xr = x + (long)r * C, *dr = dout + (long)r * C;
+            double m = 0, v = 0, gm = 0, gxm = 0;
+            for (int c = 0; c < C; c++) m += xr[c];
+            m /= C;
+            for (int c = 0; c < C; c++) v += (xr[c] - m) * (xr[c] - m);
+            double s = 1.0 / sqrt(v / C + 1e-5);
+            for (int c = 0; c < C; c++) {
+                double xh = (xr[c] - m) * s, g = (double)dr[c] * w[c];
+                gm += g; gxm += g * xh;
+                rdw[c] += dr[c] * xh; rdb[c] += dr[c];
+                if (!close_to(out[(long)r * C + c], xh * w[c] + b[c], 1e-5)) bad++;
+            }
+            gm /= C; gxm /= C;
+            for (int c = 0; c < C; c++) {
+                double xh = (xr[c] - m) * s, ref = s * ((double)dr[c] * w[c] - gm - xh * gxm);
+                if (!close_to(dx[(long)r * C + c] - dx0[(long)r * C + c], ref, 1e-4)) bad++;
+            }
+        }
+        for (int c = 0; c < C; c++)
+            if (!close_to(dw[c] - dw0[c], rdw[c], 1e-4) || !close_to(db[c] - db0[c], rdb[c], 1e-4)) bad++;
+        CHECK_MSG(bad == 0, "C=%d: %d entries differ from the reference", C, bad);
+        /* thread counts */
+        int prev = omp_get_max_threads();
+        for (int th = 1; th <= 3; th++) {
+            float *o2 = malloc(sizeof(float) * n), *dx2 = malloc(sizeof(float) * n),
+                  *dw2 = malloc(sizeof(float) * C), *db2 = malloc(sizeof(float) * C);
+            omp_set_num_threads(th);
+            ln_run(N, C, 3 + ci, o2, dx2, dw2, db2);
+            CHECK_MSG(memcmp(o2, out, sizeof(float) * n) == 0 && memcmp(dx2, dx, sizeof(float) * n) == 0 &&
+                      memcmp(dw2, dw, sizeof(float) * C) == 0 && memcmp(db2, db, sizeof(float) * C) == 0,
+                      "C=%d, %d threads: results differ", C, th);
+            free(o2); free(dx2); free(dw2); free(db2);
+        }
+        omp_set_num_threads(prev);
+        free(out); free(dx); free(dw); free(db); free(x); free(w); free(b); free(dout);
+        free(dx0); free(dw0); free(db0); free(rdw); free(rdb);
+    }
+}
+
+/* ---- Overwriting backward variants (no zeroing pass) --------------------------------- */
+
+/* matmul_backward_set and gelu_backward_set write what the accumulating versions add to
+ * a zeroed buffer, whatever the buffer held (NaN here); dw, dbias still accumulate. */
+TEST(perf_backward_set_variants_overwrite)
+{
+    int N = 13, IC = 7, OC = 9;
+    uint64_t rng = 77;
+    float *inp = malloc(sizeof(float) * N * IC), *w = malloc(sizeof(float) * IC * OC),
+          *dout = malloc(sizeof(float) * N * OC);
+    float *dinp_a = calloc(N * IC, sizeof(float)), *dinp_s = malloc(sizeof(float) * N * IC);
+    float *dw_a = malloc(sizeof(float) * IC * OC), *dw_s = malloc(sizeof(float) * IC * OC);
+    float *db_a = malloc(sizeof(float) * OC), *db_s = malloc(sizeof(float) * OC);
+    fill(inp, N * IC, 1, &rng); fill(w, IC * OC, 1, &rng); fill(dout, N * OC, 1, &rng);
+    fill(dw_a, IC * OC, 1, &rng); fill(db_a, OC, 1, &rng);
+    memcpy(dw_s, dw_a, sizeof(float) * IC * OC); memcpy(db_s, db_a, sizeof(float) * OC);
+    for (int i = 0; i < N * IC; i++) dinp_s[i] = NAN;
+    matmul_backward(dinp_a, dw_a, db_a, dout, OC, inp, w, N, IC, OC);
+    matmul_backward_set(dinp_s, dw_s, db_s, dout, OC, inp, w, N, IC, OC);
+    int same_dinp = 1;
+    for (int i = 0; i < N * IC; i++) same_dinp &= dinp_a[i] == dinp_s[i];
+    CHECK(same_dinp);
+    CHECK(memcmp(dw_a, dw_s, sizeof(float) * IC * OC) == 0);
+    CHECK(memcmp(db_a, db_s, sizeof(float) * OC) == 0);
+
+    long n = 1000;
+    float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n),
+          *ga = calloc(n, sizeof(float)), *gs = malloc(sizeof(float) * n);
+    fill(x, n, 2, &rng); fill(dy, n, 1, &rng);
+    for (long i = 0; i < n; i++) gs[i] = NAN;
+    gelu_backward(ga, x, dy, n);
+    gelu_backward_set(gs, x, dy, n);
+    int same = 1;   /* as values: 0 + (-0) is +0 */
+    for (long i = 0; i < n; i++) same &= ga[i] == gs[i];
+    CHECK(same);
+    free(inp); free(w); free(dout); free(dinp_a); free(dinp_s); free(dw_a); free(dw_s);
+    free(db_a); free(db_s); free(x); free(dy); free(ga); free(gs);
+}

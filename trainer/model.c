@@ -569,15 +569,14 @@ void model_backward(struct model *m)
         int Hd = c->n_head * c->layers[l].head_dim;
         const float *x = l > 0 ? a->layers[l - 1].res2 : a->encoded;
         /* dres holds d(res2). MLP branch: res2 = res1 + fcproj(gelu(fc(ln2(res1)))). */
-        PROF(m, bwd, PROF_ZERO, memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C));
+        /* dfch_gelu, dfch, dln and datty have one writer each, which overwrites them:
+         * no zeroing pass (_set variants) */
         PROF(m, bwd, PROF_MM_FC_PROJ,
-             matmul_backward(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
-                             N, 4 * C, C));
-        PROF(m, bwd, PROF_ZERO, memset(a->dfch, 0, sizeof(float) * (size_t)N * 4 * C));
-        PROF(m, bwd, PROF_GELU, gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
+             matmul_backward_set(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
+                                 N, 4 * C, C));
+        PROF(m, bwd, PROF_GELU, gelu_backward_set(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
         if (c->layernorm) {
-            PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
-            PROF(m, bwd, PROF_MM_FC, matmul_backward(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
+            PROF(m, bwd, PROF_MM_FC, matmul_backward_set(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
             PROF(m, bwd, PROF_LAYERNORM,
                  layernorm_backward(dres, g.ln2w, g.ln2b, a->dln, la->res1, p.ln2w,
                                     la->ln2_mean, la->ln2_rstd, N, C));
@@ -586,9 +585,8 @@ void model_backward(struct model *m)
                  matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C));
         }
         /* dres now holds d(res1). Attention branch: res1 = x + proj(attn(ln1(x))). */
-        PROF(m, bwd, PROF_ZERO, memset(a->datty, 0, sizeof(float) * (size_t)N * Hd));
         PROF(m, bwd, PROF_MM_ATTN_OUT,
-             matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C));
+             matmul_backward_set(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hd, C));
         if (c->layernorm) {
             PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
             attention_block_backward(m, l, la->ln1, a->dln, B, T);

@@ -49,6 +49,18 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t
 /* ------------------------------------------------------------------------------------ */
 /* LayerNorm                                                                              */
 
+/* Sums over a row of C floats in a fixed order: VL lanes over whole vectors, the tail
+ * columns into lanes 0.., then the lanes in order (vsum). A serial sum of 128 floats is
+ * a chain of 128 dependent adds; LayerNorm was 12% of the tiny shape's step (issue 21). */
+static inline float row_sum(const float *x, int C)
+{
+    vf acc = { 0 };
+    int c = 0;
+    for (; c + VL <= C; c += VL) acc += vload(x + c);
+    for (int l = 0; c < C; c++, l++) acc[l] += x[c];
+    return vsum(acc);
+}
+
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *w, const float *b, int N, int C)
 {
@@ -56,12 +68,13 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
-        float m = 0.0f, v = 0.0f;
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        for (int c = 0; c < C; c++) { float xm = x[c] - m; v += xm * xm; }
-        float s = 1.0f / sqrtf(v / C + LAYERNORM_EPS);
-        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
+        float m = row_sum(x, C) / C;
+        vf acc = { 0 }, mv = vbcast(m);
+        int c = 0;
+        for (; c + VL <= C; c += VL) { vf xm = vload(x + c) - mv; acc += xm * xm; }
+        for (int l = 0; c < C; c++, l++) { float xm = x[c] - m; acc[l] += xm * xm; }
+        float s = 1.0f / sqrtf(vsum(acc) / C + LAYERNORM_EPS);
+        for (c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
         mean[n] = m;
         rstd[n] = s;
     }
@@ -76,30 +89,44 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
-        float m = mean[n], s = rstd[n], gmean = 0.0f, gxmean = 0.0f;
-        for (int c = 0; c < C; c++) {
-            float g = d[c] * w[c];
-            gmean += g;
-            gxmean += g * (x[c] - m) * s;
+        float m = mean[n], s = rstd[n];
+        vf ga = { 0 }, gxa = { 0 }, mv = vbcast(m), sv = vbcast(s);
+        int c = 0;
+        for (; c + VL <= C; c += VL) {
+            vf g = vload(d + c) * vload(w + c);
+            ga += g;
+            gxa += g * (vload(x + c) - mv) * sv;
         }
-        gmean /= C;
-        gxmean /= C;
-        for (int c = 0; c < C; c++) {
+        for (int l = 0; c < C; c++, l++) {
+            float g = d[c] * w[c];
+            ga[l] += g;
+            gxa[l] += g * (x[c] - m) * s;
+        }
+        float gmean = vsum(ga) / C, gxmean = vsum(gxa) / C;
+        for (c = 0; c < C; c++) {
             float xhat = (x[c] - m) * s;
             dx[c] += s * (d[c] * w[c] - gmean - xhat * gxmean);
         }
     }
-    /* Weight and bias gradients: column blocks in parallel, rows in order. */
+    /* Weight and bias gradients: column blocks in parallel, rows in order, summed in a
+     * thread's own copy of its block (writing dw, db row after row from two threads
+     * shared a cache line at the blocks' boundary: 2 threads were slower than 1). */
     #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < C; c0 += COL_BLOCK) {
-        int c1 = c0 + COL_BLOCK < C ? c0 + COL_BLOCK : C;
+        int c1 = c0 + COL_BLOCK < C ? c0 + COL_BLOCK : C, nc = c1 - c0;
+        float lw[COL_BLOCK], lb[COL_BLOCK];
+        memcpy(lw, dw + c0, sizeof(float) * nc);
+        memcpy(lb, db + c0, sizeof(float) * nc);
         for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
-            for (int c = c0; c < c1; c++) {
-                dw[c] += d[c] * (x[c] - mean[n]) * rstd[n];
-                db[c] += d[c];
+            const float *x = inp + (size_t)n * C + c0, *d = dout + (size_t)n * C + c0;
+            float m = mean[n], s = rstd[n];
+            for (int c = 0; c < nc; c++) {
+                lw[c] += d[c] * (x[c] - m) * s;
+                lb[c] += d[c];
             }
         }
+        memcpy(dw + c0, lw, sizeof(float) * nc);
+        memcpy(db + c0, lb, sizeof(float) * nc);
     }
 }
 
@@ -132,15 +159,29 @@ static void column_sums_add(float *out, const float *m, int ld, int N, int OC)
     }
 }
 
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
-                     const float *inp, const float *w, int N, int IC, int OC)
+/* dinp_beta: 1 accumulates into dinp, 0 overwrites it (no zeroing pass before). */
+static void matmul_backward_beta(float *dinp, float dinp_beta, float *dw, float *dbias,
+                                 const float *dout, int ldd, const float *inp, const float *w,
+                                 int N, int IC, int OC)
 {
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC,
-                    1.0f, dout, ldd, w, OC, 1.0f, dinp, IC);
+                    1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N,
                 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC);
     if (dbias) column_sums_add(dbias, dout, ldd, N, OC);
+}
+
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
+                     const float *inp, const float *w, int N, int IC, int OC)
+{
+    matmul_backward_beta(dinp, 1.0f, dw, dbias, dout, ldd, inp, w, N, IC, OC);
+}
+
+void matmul_backward_set(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
+                         const float *inp, const float *w, int N, int IC, int OC)
+{
+    matmul_backward_beta(dinp, 0.0f, dw, dbias, dout, ldd, inp, w, N, IC, OC);
 }
 
 void tied_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V)
@@ -183,6 +224,20 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, long n)
         float grad = 0.5f * (1.0f + th) +
                      0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] += grad * dout[i];
+    }
+}
+
+void gelu_backward_set(float *dinp, const float *inp, const float *dout, long n)
+{
+    #pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+        float th = ops_tanhf(u);
+        float sech2 = 1.0f - th * th;
+        float grad = 0.5f * (1.0f + th) +
+                     0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] = grad * dout[i];
     }
 }
 

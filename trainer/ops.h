@@ -66,6 +66,10 @@ void matmul_forward(float *out, int ldo, const float *inp, const float *w, const
  * dbias (OC) += column sums of dout (skipped if NULL). dout has row stride ldd. */
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
                      const float *inp, const float *w, int N, int IC, int OC);
+/* The same with dinp overwritten, not accumulated: for a gradient buffer whose only
+ * writer this is, which then needs no zeroing pass (dw, dbias still accumulate). */
+void matmul_backward_set(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
+                         const float *inp, const float *w, int N, int IC, int OC);
 
 /* Output head tied to the token embedding: logits (N,V) = x (N,C) @ wte^T, wte (V,C). */
 void tied_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
@@ -76,6 +80,8 @@ void tied_head_backward(float *dx, float *dwte, const float *dlogits, const floa
 /* GELU, tanh approximation (GPT-2). inp, out (n). */
 void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+/* dinp = (not +=) the gradient: for a buffer whose only writer this is. */
+void gelu_backward_set(float *dinp, const float *inp, const float *dout, long n);
 
 /* out (n) = a + b. Its backward is the identity into both inputs (done inline). */
 void residual_forward(float *out, const float *a, const float *b, long n);
