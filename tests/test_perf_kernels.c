@@ -423,3 +423,25 @@ TEST(perf_backward_set_variants_overwrite)
     free(inp); free(w); free(dout); free(dinp_a); free(dinp_s); free(dw_a); free(dw_s);
     free(db_a); free(db_s); free(x); free(dy); free(ga); free(gs);
 }
+
+/* attention_backward_set writes every column of every head what attention_backward adds
+ * to zeros, whatever was there (NaN here), and leaves a row's other floats alone. */
+TEST(perf_attention_backward_set_overwrites)
+{
+    struct att_case c;
+    att_case_init(&c, 2, 37, 3, 32, 16, 21);
+    int Hd = c.H * c.d, used = 2 * Hd + c.H * c.dv;
+    long nq = (long)c.B * c.T * c.ld;
+    attention_forward(c.out, c.att, c.qkv, c.qkv + Hd, c.qkv + 2 * Hd, c.ld, c.B, c.T, c.H, c.d, c.dv);
+    float *gs = malloc(sizeof(float) * nq);
+    for (long e = 0; e < nq; e++) { c.g[e] = 0.0f; gs[e] = e % c.ld < used ? NAN : 5.0f; }
+    attention_backward(c.g, c.g + Hd, c.g + 2 * Hd, c.scratch, c.dout, c.qkv, c.qkv + Hd,
+                       c.qkv + 2 * Hd, c.att, c.ld, c.B, c.T, c.H, c.d, c.dv);
+    attention_backward_set(gs, gs + Hd, gs + 2 * Hd, c.scratch, c.dout, c.qkv, c.qkv + Hd,
+                           c.qkv + 2 * Hd, c.att, c.ld, c.B, c.T, c.H, c.d, c.dv);
+    int bad = 0;
+    for (long e = 0; e < nq; e++) bad += e % c.ld < used ? !(gs[e] == c.g[e]) : gs[e] != 5.0f;
+    CHECK_MSG(bad == 0, "%d entries differ", bad);
+    free(gs);
+    att_case_free(&c);
+}

@@ -514,16 +514,18 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     int ld = 3 * Hd;
     const float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
     float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv = a->dqkv + 2 * Hd;
-    PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
+    /* softmax attention's backward overwrites dq, dk, dv (the whole of dqkv): no zeroing */
+    if (c->layers[l].kind == ATTN_LINEAR)
+        PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d));
+             attention_backward_set(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d));
         PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, 3 * Hd));
         break;
     case ATTN_SD:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d);
+             attention_backward_set(dq, dk, dv, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, d);
              memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
              sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
              sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));

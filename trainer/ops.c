@@ -419,9 +419,10 @@ static void softmax_backward_row(float *dr, const float *arow, const float *p, i
     for (int j = end; j < nz; j++) dr[j] = 0.0f;
 }
 
-void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
-                        const float *q, const float *k, const float *v, const float *att,
-                        int ld, int B, int T, int H, int d, int d_v)
+/* acc: 1 adds into dq, dk, dv; 0 overwrites their heads' columns. */
+static void attention_backward_impl(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                                    const float *q, const float *k, const float *v, const float *att,
+                                    int ld, int B, int T, int H, int d, int d_v, int acc)
 {
     const float scale = 1.0f / sqrtf((float)d);
     const int ldo = H * d_v, Tp = round_up(T, ATT_W);
@@ -464,7 +465,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
                     for (int r = 0; r < nr; r++) {
                         float *o = dq + base + (size_t)(i0 + r) * ld + c0;
                         const float *t = tile + r * ATT_W;
-                        for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                        if (acc) for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                        else for (int c = 0; c < nc; c++) o[c] = scale * t[c];
                     }
                 }
             }
@@ -478,7 +480,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
                     for (int r = 0; r < nr; r++) {
                         float *o = dk + base + (size_t)(j0 + r) * ld + c0;
                         const float *t = tile + r * ATT_W;
-                        for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                        if (acc) for (int c = 0; c < nc; c++) o[c] += scale * t[c];
+                        else for (int c = 0; c < nc; c++) o[c] = scale * t[c];
                     }
                 }
                 for (int r = 0; r < ATT_R; r++) ar[r] = a + j0 + (r < nr ? r : nr - 1);
@@ -488,11 +491,26 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
                     for (int r = 0; r < nr; r++) {
                         float *o = dv + vbase + (size_t)(j0 + r) * ld + c0;
                         const float *t = tile + r * ATT_W;
-                        for (int c = 0; c < nc; c++) o[c] += t[c];
+                        if (acc) for (int c = 0; c < nc; c++) o[c] += t[c];
+                        else memcpy(o, t, sizeof(float) * nc);
                     }
                 }
             }
         }
         free(ws);
     }
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                        const float *q, const float *k, const float *v, const float *att,
+                        int ld, int B, int T, int H, int d, int d_v)
+{
+    attention_backward_impl(dq, dk, dv, scratch, dout, q, k, v, att, ld, B, T, H, d, d_v, 1);
+}
+
+void attention_backward_set(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                            const float *q, const float *k, const float *v, const float *att,
+                            int ld, int B, int T, int H, int d, int d_v)
+{
+    attention_backward_impl(dq, dk, dv, scratch, dout, q, k, v, att, ld, B, T, H, d, d_v, 0);
 }

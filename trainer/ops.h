@@ -104,6 +104,11 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
                         int ld, int B, int T, int H, int d, int d_v);
+/* The same with dq, dk, dv overwritten (every column of every head; a row's other
+ * floats untouched): no zeroing pass where this is their first writer. */
+void attention_backward_set(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                            const float *q, const float *k, const float *v, const float *att,
+                            int ld, int B, int T, int H, int d, int d_v);
 long attention_scratch_floats(int T, int nthreads);
 
 /* ---- S–D attention (SPEC.md §2) ---------------------------------------------------
