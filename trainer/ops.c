@@ -2,10 +2,11 @@
  * GELU, residual, softmax cross-entropy and causal softmax attention, each with its exact
  * backward. Signatures and conventions are in trainer/ops.h (backward ops accumulate).
  *
- * Threading: OpenMP over rows (or over (batch, head) for attention). Inside a parallel
- * region OpenBLAS' OpenMP build runs each sgemm on the calling thread. Reductions over
- * rows (weight and bias gradients of elementwise ops) run over column blocks with the
- * rows in a fixed order, so results do not depend on the thread count.
+ * Threading: OpenMP over rows (or over (batch, head) for attention, whose products are
+ * the register tiles of trainer/ops_tile.h, not sgemm calls). Reductions over rows
+ * (weight and bias gradients of elementwise ops) run over column blocks with the rows in
+ * a fixed order, and row sums over vector lanes in a fixed order, so results do not
+ * depend on the thread count.
  */
 #include "trainer/ops.h"
 #include "trainer/ops_tile.h"
@@ -131,7 +132,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Matmul (every product goes through cblas_sgemm)                                        */
+/* Matmul (every weight product goes through cblas_sgemm)                                 */
 
 void matmul_forward(float *out, int ldo, const float *inp, const float *w, const float *bias,
                     int N, int IC, int OC)
@@ -149,13 +150,18 @@ void matmul_forward(float *out, int ldo, const float *inp, const float *w, const
 /* Column sums of a (N, OC) matrix with row stride ld, added into out (OC). */
 static void column_sums_add(float *out, const float *m, int ld, int N, int OC)
 {
+    /* each block summed in the thread's own copy, then stored: the same additions in the
+     * same order, without two threads writing a cache line shared at a block boundary */
     #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < OC; c0 += COL_BLOCK) {
-        int c1 = c0 + COL_BLOCK < OC ? c0 + COL_BLOCK : OC;
+        int nc = c0 + COL_BLOCK < OC ? COL_BLOCK : OC - c0;
+        float acc[COL_BLOCK];
+        memcpy(acc, out + c0, sizeof(float) * nc);
         for (int n = 0; n < N; n++) {
-            const float *row = m + (size_t)n * ld;
-            for (int c = c0; c < c1; c++) out[c] += row[c];
+            const float *row = m + (size_t)n * ld + c0;
+            for (int c = 0; c < nc; c++) acc[c] += row[c];
         }
+        memcpy(out + c0, acc, sizeof(float) * nc);
     }
 }
 

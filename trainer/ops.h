@@ -11,7 +11,11 @@
  *     buffers. d is a head's query/key width (SPEC's d, the layer's qk_dim), d_v its value
  *     width (v_dim). Head h of token (b, t) is at base + (b*T + t)*ld + h*d in q and k,
  *     + h*d_v in v.
- *   - every matmul goes through cblas_sgemm.
+ *   - every weight matmul goes through cblas_sgemm; the per-head products of attention and
+ *     the S–D query transform are hand-written tiles (trainer/ops_tile.h), whose call
+ *     overhead is lower at a head's sizes.
+ *   - *_set variants of a backward overwrite their input gradient instead of adding to
+ *     it, for buffers they are the only writer of (no zeroing pass).
  * Threading: OpenMP parallel loops; results do not depend on the thread count except
  * where a comment says so (reductions are done in a fixed order).
  */
