@@ -445,3 +445,52 @@ TEST(perf_attention_backward_set_overwrites)
     free(gs);
     att_case_free(&c);
 }
+
+/* ---- Weight matmuls split by rows ----------------------------------------------------- */
+
+/* matmul_forward/_backward and the tied head, at sizes where they are split into chunks of
+ * rows (N = 1000: 128-row chunks; IC = 300, V = 260) and where they are not (N = 50):
+ * bit-identical with 1, 2 and 3 threads, whatever BLAS core runs (some split differently
+ * round differently, so the chunks must not follow the thread count). */
+static void mm_run(int N, int IC, int OC, float *out, float *dinp, float *dw, float *db,
+                   float *logits, float *dx, float *dwte)
+{
+    uint64_t rng = 4242;
+    int V = 260;
+    float *inp = malloc(sizeof(float) * N * IC), *w = malloc(sizeof(float) * IC * OC),
+          *bias = malloc(sizeof(float) * OC), *dout = malloc(sizeof(float) * N * OC),
+          *wte = malloc(sizeof(float) * V * IC), *dl = malloc(sizeof(float) * N * V);
+    fill(inp, (long)N * IC, 1, &rng); fill(w, (long)IC * OC, 1, &rng); fill(bias, OC, 1, &rng);
+    fill(dout, (long)N * OC, 1, &rng); fill(wte, (long)V * IC, 1, &rng); fill(dl, (long)N * V, 1, &rng);
+    fill(dinp, (long)N * IC, 1, &rng); fill(dw, (long)IC * OC, 1, &rng); fill(db, OC, 1, &rng);
+    fill(dx, (long)N * IC, 1, &rng); fill(dwte, (long)V * IC, 1, &rng);
+    matmul_forward(out, OC, inp, w, bias, N, IC, OC);
+    matmul_backward(dinp, dw, db, dout, OC, inp, w, N, IC, OC);
+    tied_head_forward(logits, inp, wte, N, IC, V);
+    tied_head_backward(dx, dwte, dl, inp, wte, N, IC, V);
+    free(inp); free(w); free(bias); free(dout); free(wte); free(dl);
+}
+
+TEST(perf_matmul_thread_count_independent)
+{
+    int prev = omp_get_max_threads();
+    const int Ns[] = { 1000, 50 };
+    for (int k = 0; k < 2; k++) {
+        int N = Ns[k], IC = 300, OC = 136, V = 260;
+        long sizes[7] = { (long)N * OC, (long)N * IC, (long)IC * OC, OC, (long)N * V, (long)N * IC, (long)V * IC };
+        float *r[3][7];
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < 7; i++) r[t][i] = malloc(sizeof(float) * sizes[i]);
+            omp_set_num_threads(t + 1);
+            mm_run(N, IC, OC, r[t][0], r[t][1], r[t][2], r[t][3], r[t][4], r[t][5], r[t][6]);
+        }
+        omp_set_num_threads(prev);
+        static const char *names[7] = { "out", "dinp", "dw", "dbias", "logits", "dx", "dwte" };
+        for (int t = 1; t < 3; t++)
+            for (int i = 0; i < 7; i++)
+                CHECK_MSG(memcmp(r[t][i], r[0][i], sizeof(float) * sizes[i]) == 0,
+                          "N=%d, %d threads: %s differs from 1 thread", N, t + 1, names[i]);
+        /* and the product itself, against double loops (forward) */
+        for (int t = 0; t < 3; t++) for (int i = 0; i < 7; i++) free(r[t][i]);
+    }
+}
