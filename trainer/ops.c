@@ -349,16 +349,17 @@ static void softmax_row(float *row, float *s, int n, int T, float scale)
 {
     int nv = (n + VL - 1) / VL, last = (nv - 1) * VL;
     vi tail = vlanes_below(n - last);
+    /* max of the raw scores (scale > 0 keeps the order), then e^(scale s - scale max) */
     vf mx = vbcast(-INFINITY);
-    for (int j = 0; j < last; j += VL) mx = vmax(mx, vload(s + j) * scale);
-    mx = vmax(mx, vselect(tail, vload(s + last) * scale, vbcast(-INFINITY)));
-    vf m = vbcast(vhmax(mx)), acc = { 0 };
+    for (int j = 0; j < last; j += VL) mx = vmax(mx, vload(s + j));
+    mx = vmax(mx, vselect(tail, vload(s + last), vbcast(-INFINITY)));
+    vf m = vbcast(-vhmax(mx) * scale), sc = vbcast(scale), acc = { 0 };
     for (int j = 0; j < last; j += VL) {
-        vf e = vexpf(vload(s + j) * scale - m);
+        vf e = vexpf_nonpos(VFMA(vload(s + j), sc, m));
         acc += e;
         vstore(s + j, e);
     }
-    vf e = vselect(tail, vexpf(vload(s + last) * scale - m), (vf){ 0 });
+    vf e = vselect(tail, vexpf_nonpos(VFMA(vload(s + last), sc, m)), (vf){ 0 });
     acc += e;
     vstore(s + last, e);
     vf inv = vbcast(1.0f / vsum(acc));

@@ -107,6 +107,25 @@ static inline vf vexpf(vf x)
     return p * (vf)((n + 127) << 23);
 }
 
+/* e^x for x <= 0 (softmax arguments after the row maximum is subtracted), the polynomial
+ * of ops_expf in fused multiply-adds: no upper clamp, fewer roundings; not bit-identical
+ * to ops_expf, relative error < 4e-7 like it. */
+static inline vf vexpf_nonpos(vf x)
+{
+    x = vselect(x < vbcast(-87.3f), vbcast(-87.3f), x);
+    vi n = __builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128;
+    vf nf = __builtin_convertvector(n, vf);
+    vf r = VFMA(nf, vbcast(-0.693145752f), x);
+    r = VFMA(nf, vbcast(-1.42860677e-6f), r);
+    vf p = VFMA(r, vbcast(0.00138888892f), vbcast(0.00833333377f));
+    p = VFMA(p, r, vbcast(0.0416666679f));
+    p = VFMA(p, r, vbcast(0.166666672f));
+    p = VFMA(p, r, vbcast(0.5f));
+    p = VFMA(p, r, vbcast(1.0f));
+    p = VFMA(p, r, vbcast(1.0f));
+    return p * (vf)((n + 127) << 23);
+}
+
 /* The tile product described at the top. a[r] points at row r's entry for k = 0 (rows
  * past the end of an operand repeat a valid row; their results are not used); B's rows
  * hold ATT_W readable floats. tile: ATT_R x ATT_W, row stride ldt. */
