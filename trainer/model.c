@@ -519,16 +519,18 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
     int ld = 2 * Hd + Hdv;
     const float *q = la->qkv, *k = la->qkv + Hd, *v = la->qkv + 2 * Hd;
     float *dq = a->dqkv, *dk = a->dqkv + Hd, *dv_ = a->dqkv + 2 * Hd;   /* dv_: the gradient of v */
-    PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
+    /* softmax attention's backward overwrites dq, dk, dv (the whole of dqkv): no zeroing */
+    if (c->layers[l].kind == ATTN_LINEAR)
+        PROF(m, bwd, PROF_ZERO, memset(a->dqkv, 0, sizeof(float) * (size_t)N * ld));
     switch (c->layers[l].kind) {
     case ATTN_SOFTMAX:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv));
+             attention_backward_set(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv));
         PROF(m, bwd, PROF_MM_ATTN_IN, matmul_backward(dx, g.qkvw, g.qkvb, a->dqkv, ld, x, p.qkvw, N, C, ld));
         break;
     case ATTN_SD:
         PROF(m, bwd, PROF_ATTN_CORE,
-             attention_backward(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv);
+             attention_backward_set(dq, dk, dv_, a->scratch, a->datty, q, k, v, la->att, ld, B, T, H, d, dv);
              memset(a->dlmat, 0, sizeof(float) * (size_t)H * d * d);
              sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
              sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));
@@ -574,15 +576,14 @@ void model_backward(struct model *m)
         int Hdv = c->n_head * c->layers[l].v_dim;
         const float *x = l > 0 ? a->layers[l - 1].res2 : a->encoded;
         /* dres holds d(res2). MLP branch: res2 = res1 + fcproj(gelu(fc(ln2(res1)))). */
-        PROF(m, bwd, PROF_ZERO, memset(a->dfch_gelu, 0, sizeof(float) * (size_t)N * 4 * C));
+        /* dfch_gelu, dfch, dln and datty have one writer each, which overwrites them:
+         * no zeroing pass (_set variants) */
         PROF(m, bwd, PROF_MM_FC_PROJ,
-             matmul_backward(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
-                             N, 4 * C, C));
-        PROF(m, bwd, PROF_ZERO, memset(a->dfch, 0, sizeof(float) * (size_t)N * 4 * C));
-        PROF(m, bwd, PROF_GELU, gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
+             matmul_backward_set(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
+                                 N, 4 * C, C));
+        PROF(m, bwd, PROF_GELU, gelu_backward_set(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
         if (c->layernorm) {
-            PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
-            PROF(m, bwd, PROF_MM_FC, matmul_backward(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
+            PROF(m, bwd, PROF_MM_FC, matmul_backward_set(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
             PROF(m, bwd, PROF_LAYERNORM,
                  layernorm_backward(dres, g.ln2w, g.ln2b, a->dln, la->res1, p.ln2w,
                                     la->ln2_mean, la->ln2_rstd, N, C));
@@ -591,9 +592,8 @@ void model_backward(struct model *m)
                  matmul_backward(dres, g.fcw, g.fcb, a->dfch, 4 * C, la->res1, p.fcw, N, C, 4 * C));
         }
         /* dres now holds d(res1). Attention branch: res1 = x + proj(attn(ln1(x))). */
-        PROF(m, bwd, PROF_ZERO, memset(a->datty, 0, sizeof(float) * (size_t)N * Hdv));
         PROF(m, bwd, PROF_MM_ATTN_OUT,
-             matmul_backward(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hdv, C));
+             matmul_backward_set(a->datty, g.projw, g.projb, dres, C, la->atty, p.projw, N, Hdv, C));
         if (c->layernorm) {
             PROF(m, bwd, PROF_ZERO, memset(a->dln, 0, sizeof(float) * (size_t)N * C));
             attention_block_backward(m, l, la->ln1, a->dln, B, T);

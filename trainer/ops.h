@@ -11,7 +11,11 @@
  *     buffers. d is a head's query/key width (SPEC's d, the layer's qk_dim), d_v its value
  *     width (v_dim). Head h of token (b, t) is at base + (b*T + t)*ld + h*d in q and k,
  *     + h*d_v in v.
- *   - every matmul goes through cblas_sgemm.
+ *   - every weight matmul goes through cblas_sgemm; the per-head products of attention and
+ *     the S–D query transform are hand-written tiles (trainer/ops_tile.h), whose call
+ *     overhead is lower at a head's sizes.
+ *   - *_set variants of a backward overwrite their input gradient instead of adding to
+ *     it, for buffers they are the only writer of (no zeroing pass).
  * Threading: OpenMP parallel loops; results do not depend on the thread count except
  * where a comment says so (reductions are done in a fixed order).
  */
@@ -66,6 +70,10 @@ void matmul_forward(float *out, int ldo, const float *inp, const float *w, const
  * dbias (OC) += column sums of dout (skipped if NULL). dout has row stride ldd. */
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
                      const float *inp, const float *w, int N, int IC, int OC);
+/* The same with dinp overwritten, not accumulated: for a gradient buffer whose only
+ * writer this is, which then needs no zeroing pass (dw, dbias still accumulate). */
+void matmul_backward_set(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
+                         const float *inp, const float *w, int N, int IC, int OC);
 
 /* Output head tied to the token embedding: logits (N,V) = x (N,C) @ wte^T, wte (V,C). */
 void tied_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
@@ -76,6 +84,8 @@ void tied_head_backward(float *dx, float *dwte, const float *dlogits, const floa
 /* GELU, tanh approximation (GPT-2). inp, out (n). */
 void gelu_forward(float *out, const float *inp, long n);
 void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+/* dinp = (not +=) the gradient: for a buffer whose only writer this is. */
+void gelu_backward_set(float *dinp, const float *inp, const float *dout, long n);
 
 /* out (n) = a + b. Its backward is the identity into both inputs (done inline). */
 void residual_forward(float *out, const float *a, const float *b, long n);
@@ -98,6 +108,11 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                         const float *q, const float *k, const float *v, const float *att,
                         int ld, int B, int T, int H, int d, int d_v);
+/* The same with dq, dk, dv overwritten (every column of every head; a row's other
+ * floats untouched): no zeroing pass where this is their first writer. */
+void attention_backward_set(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                            const float *q, const float *k, const float *v, const float *att,
+                            int ld, int B, int T, int H, int d, int d_v);
 long attention_scratch_floats(int T, int nthreads);
 
 /* ---- S–D attention (SPEC.md §2) ---------------------------------------------------

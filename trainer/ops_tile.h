@@ -1,0 +1,200 @@
+/* trainer/ops_tile.h — the small register-tiled products and vector helpers of the
+ * hand-written kernels (causal attention in ops.c, the S–D query transform in ops_sd.c);
+ * private to trainer/.
+ *
+ * Why not cblas_sgemm: at the shapes of a head (d = 32, T = 128) one sgemm call costs
+ * more in argument checks, buffer setup and panel packing than its arithmetic, and the
+ * per-head products were a quarter of the demo probe's step (issue 21).
+ *
+ * Vectors are GCC vector extensions of VL floats, VL from the target the file is built
+ * for (-march=native): 16 with AVX-512, 8 with AVX/AVX2, 4 otherwise. Fused multiply-adds
+ * go through the intrinsic of that target (the project builds with -std=c11, whose
+ * -ffp-contract=off fuses nothing by itself).
+ *
+ * att_tile() is the one product: a tile of ATT_R rows x ATT_W = ATT_NV * VL columns,
+ *   C[r][0..ATT_W) = sum_{k=k0}^{k1-1} A[r][k] * B[k][0..ATT_W),
+ * A's entries broadcast from memory through one pointer per row and a k stride (so A can
+ * be a block of rows, or a block of columns read as rows: a transposed operand), B's rows
+ * loaded as vectors. Each entry of C is one sum in k order, the same on any thread and
+ * whatever the surrounding loop: results do not depend on the thread count, only on the
+ * build's vector width.
+ */
+#ifndef CASCADE_TRAINER_OPS_TILE_H
+#define CASCADE_TRAINER_OPS_TILE_H
+
+#include <stdint.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define VL 16
+#define ATT_R 8
+#define ATT_NV 2
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#elif defined(__AVX__)
+#include <immintrin.h>
+#define VL 8
+#define ATT_R 6
+#define ATT_NV 2
+#if defined(__FMA__)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#else
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#endif
+#else
+#define VL 4
+#define ATT_R 4
+#define ATT_NV 2
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#endif
+#define ATT_W (ATT_NV * VL)   /* floats per tile row */
+
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(float))));
+/* an unaligned, aliasing view for loads and stores */
+typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4), may_alias));
+
+static inline int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+static inline vf vbcast(float s)
+{
+    vf v;
+    for (int l = 0; l < VL; l++) v[l] = s;
+    return v;
+}
+
+static inline vf vload(const float *p) { return *(const vfu *)p; }
+static inline void vstore(float *p, vf v) { *(vfu *)p = v; }
+
+/* lanes where mask is all ones from a, the others from b */
+static inline vf vselect(vi mask, vf a, vf b) { return (vf)((mask & (vi)a) | (~mask & (vi)b)); }
+static inline vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
+
+/* lane l < n: all ones */
+static inline vi vlanes_below(int n)
+{
+    vi iota;
+    for (int l = 0; l < VL; l++) iota[l] = l;
+    return iota < n;
+}
+
+/* Lanes added in order 0..VL-1. */
+static inline float vsum(vf v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < VL; l++) s += v[l];
+    return s;
+}
+
+static inline float vhmax(vf v)
+{
+    float m = v[0];
+    for (int l = 1; l < VL; l++) m = v[l] > m ? v[l] : m;
+    return m;
+}
+
+/* ops_expf (trainer/ops.h) lane by lane: the same operations in the same order, so the
+ * same values. */
+static inline vf vexpf(vf x)
+{
+    x = vselect(x < vbcast(-87.3f), vbcast(-87.3f), x);
+    x = vselect(x > vbcast(88.3f), vbcast(88.3f), x);
+    vi n = __builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128;
+    vf nf = __builtin_convertvector(n, vf);
+    vf r = x - nf * 0.693145752f;
+    r = r - nf * 1.42860677e-6f;
+    vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
+           r * (0.00833333377f + r * 0.00138888892f)))));
+    return p * (vf)((n + 127) << 23);
+}
+
+/* e^x for x <= 0 (softmax arguments after the row maximum is subtracted), the polynomial
+ * of ops_expf in fused multiply-adds: no upper clamp, fewer roundings; not bit-identical
+ * to ops_expf, relative error < 4e-7 like it. */
+static inline vf vexpf_nonpos(vf x)
+{
+    x = vselect(x < vbcast(-87.3f), vbcast(-87.3f), x);
+    vi n = __builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128;
+    vf nf = __builtin_convertvector(n, vf);
+    vf r = VFMA(nf, vbcast(-0.693145752f), x);
+    r = VFMA(nf, vbcast(-1.42860677e-6f), r);
+    vf p = VFMA(r, vbcast(0.00138888892f), vbcast(0.00833333377f));
+    p = VFMA(p, r, vbcast(0.0416666679f));
+    p = VFMA(p, r, vbcast(0.166666672f));
+    p = VFMA(p, r, vbcast(0.5f));
+    p = VFMA(p, r, vbcast(1.0f));
+    p = VFMA(p, r, vbcast(1.0f));
+    return p * (vf)((n + 127) << 23);
+}
+
+/* The tile product described at the top. a[r] points at row r's entry for k = 0 (rows
+ * past the end of an operand repeat a valid row; their results are not used); B's rows
+ * hold ATT_W readable floats. tile: ATT_R x ATT_W, row stride ldt. */
+static inline __attribute__((always_inline))
+void att_tile(float *tile, long ldt, const float *const a[ATT_R], long sk,
+              const float *B, long ldb, int k0, int k1)
+{
+    vf acc[ATT_R][ATT_NV];
+    for (int r = 0; r < ATT_R; r++)
+        for (int v = 0; v < ATT_NV; v++) acc[r][v] = (vf){ 0 };
+    for (int k = k0; k < k1; k++) {
+        const float *b = B + (long)k * ldb;
+        vf bv[ATT_NV];
+        for (int v = 0; v < ATT_NV; v++) bv[v] = vload(b + v * VL);
+        long ka = (long)k * sk;
+        #pragma GCC unroll 8
+        for (int r = 0; r < ATT_R; r++) {
+            vf x = vbcast(a[r][ka]);
+            #pragma GCC unroll 4
+            for (int v = 0; v < ATT_NV; v++) acc[r][v] = VFMA(x, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < ATT_R; r++)
+        for (int v = 0; v < ATT_NV; v++) vstore(tile + r * ldt + v * VL, acc[r][v]);
+}
+
+/* Row pointers of a tile: rows r0 + r (r < nr) of base with stride ld, the last valid
+ * row repeated past nr. */
+static inline void tile_rows(const float *a[ATT_R], const float *base, long ld, int r0, int nr)
+{
+    for (int r = 0; r < ATT_R; r++) a[r] = base + (long)(r0 + (r < nr ? r : nr - 1)) * ld;
+}
+
+/* Copies rows (n, w) of src (row stride lds) into dst (n, wp), zero-padded to wp. */
+static inline void copy_pad(float *dst, int wp, const float *src, long lds, int n, int w)
+{
+    for (int i = 0; i < n; i++) {
+        float *o = dst + (long)i * wp;
+        const float *s = src + (long)i * lds;
+        for (int c = 0; c < w; c++) o[c] = s[c];
+        for (int c = w; c < wp; c++) o[c] = 0.0f;
+    }
+}
+
+/* dst (w, ldd) = src (n, w)^T, src row stride lds, columns n..ldd-1 zeroed. */
+static inline void copy_transpose(float *dst, int ldd, const float *src, long lds, int n, int w)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)   /* 8 source rows at a time: each output row gets 8 floats */
+        for (int c = 0; c < w; c++) {
+            float *o = dst + (long)c * ldd + j;
+            const float *s = src + (long)j * lds + c;
+            for (int t = 0; t < 8; t++) o[t] = s[(long)t * lds];
+        }
+    for (int c = 0; c < w; c++) {
+        float *o = dst + (long)c * ldd;
+        for (int jj = j; jj < n; jj++) o[jj] = src[(long)jj * lds + c];
+        for (int jj = n; jj < ldd; jj++) o[jj] = 0.0f;
+    }
+}
+
+/* An operand (n rows, w columns, row stride lds) as att_tile's B: the original where w is
+ * a whole number of tiles, else a zero-padded copy in buf (n x round_up(w, ATT_W)). */
+static inline const float *tile_operand(float *buf, long *ldb, const float *src, long lds, int n, int w)
+{
+    if (w % ATT_W == 0) { *ldb = lds; return src; }
+    copy_pad(buf, round_up(w, ATT_W), src, lds, n, w);
+    *ldb = round_up(w, ATT_W);
+    return buf;
+}
+
+#endif
