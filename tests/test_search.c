@@ -282,7 +282,8 @@ TEST(search_inherit_cuts_one_side)
     /* growing a side is refused, naming both widths */
     a = src.cfg;
     a.layers[1].v_dim = 8;
-    CHECK(campaign_inherit(&lin, &a, &src, 1, err) == -1);
+    struct model refused;
+    CHECK(campaign_inherit(&refused, &a, &src, 1, err) == -1);
     CHECK_MSG(strstr(err, "layer 1: sd d=6/6 -> sd d=6/8 (qk/v) is not supported"), "%s", err);
     model_free(&src); model_free(&joint); model_free(&routing); model_free(&values); model_free(&lin);
 }

@@ -35,12 +35,14 @@
 static inline float ops_expf(float x)
 {
     x = x < -87.3f ? -87.3f : x > 88.3f ? 88.3f : x;   /* a select (-fno-trapping-math) */
-    int32_t n = (int32_t)(x * 1.44269504f + 128.5f) - 128;   /* round(x / ln2), x / ln2 > -128.5 */
+    /* round(x / ln2), x / ln2 > -128.5; the integer steps unsigned, so that a NaN x (which
+     * converts to INT_MIN on x86 and gives a NaN result) wraps instead of overflowing */
+    int32_t n = (int32_t)((uint32_t)(int32_t)(x * 1.44269504f + 128.5f) - 128u);
     float r = x - (float)n * 0.693145752f;
     r = r - (float)n * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
               r * (0.00833333377f + r * 0.00138888892f)))));
-    union { int32_t i; float f; } two_n = { .i = (n + 127) << 23 };
+    union { uint32_t i; float f; } two_n = { .i = ((uint32_t)n + 127u) << 23 };
     return p * two_n.f;
 }
 

@@ -50,6 +50,7 @@
 
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VL * sizeof(float))));
+typedef uint32_t vu __attribute__((vector_size(VL * sizeof(float))));
 /* an unaligned, aliasing view for loads and stores */
 typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4), may_alias));
 
@@ -98,13 +99,14 @@ static inline vf vexpf(vf x)
 {
     x = vselect(x < vbcast(-87.3f), vbcast(-87.3f), x);
     x = vselect(x > vbcast(88.3f), vbcast(88.3f), x);
-    vi n = __builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128;
+    /* integer steps unsigned: a NaN lane converts to INT_MIN, and must wrap, not overflow */
+    vi n = (vi)((vu)__builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128u);
     vf nf = __builtin_convertvector(n, vf);
     vf r = x - nf * 0.693145752f;
     r = r - nf * 1.42860677e-6f;
     vf p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
            r * (0.00833333377f + r * 0.00138888892f)))));
-    return p * (vf)((n + 127) << 23);
+    return p * (vf)(((vu)n + 127u) << 23);
 }
 
 /* e^x for x <= 0 (softmax arguments after the row maximum is subtracted), the polynomial
@@ -113,7 +115,8 @@ static inline vf vexpf(vf x)
 static inline vf vexpf_nonpos(vf x)
 {
     x = vselect(x < vbcast(-87.3f), vbcast(-87.3f), x);
-    vi n = __builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128;
+    /* integer steps unsigned: a NaN lane converts to INT_MIN, and must wrap, not overflow */
+    vi n = (vi)((vu)__builtin_convertvector(x * 1.44269504f + 128.5f, vi) - 128u);
     vf nf = __builtin_convertvector(n, vf);
     vf r = VFMA(nf, vbcast(-0.693145752f), x);
     r = VFMA(nf, vbcast(-1.42860677e-6f), r);
@@ -123,7 +126,7 @@ static inline vf vexpf_nonpos(vf x)
     p = VFMA(p, r, vbcast(0.5f));
     p = VFMA(p, r, vbcast(1.0f));
     p = VFMA(p, r, vbcast(1.0f));
-    return p * (vf)((n + 127) << 23);
+    return p * (vf)(((vu)n + 127u) << 23);
 }
 
 /* The tile product described at the top. a[r] points at row r's entry for k = 0 (rows
