@@ -237,4 +237,5 @@ TEST(split_campaign_routing_only_candidates_and_controls)
     REQUIRE(campaign_propose(&cc, erank, NULL, &p, &n) == 0);
     for (int i = 0; i < n; i++) CHECK_MSG(!strstr(p[i].name, "_qk"), "%s", p[i].name);
     free(p);
+    campaign_config_free(&cc);
 }
