@@ -66,7 +66,7 @@ static void shape_config(struct model_config *mc, const struct bench_shape *s)
     mc->n_layer = s->L; mc->n_embd = s->C; mc->n_head = s->H; mc->seq_len = s->T;
     mc->layernorm = s->layernorm;
     mc->embed_scale = model_default_embed_scale(s->layernorm);
-    for (int l = 0; l < s->L; l++) mc->layers[l] = (struct layer_arch){ s->kind, s->C / s->H };
+    for (int l = 0; l < s->L; l++) mc->layers[l] = (struct layer_arch){ s->kind, s->C / s->H, s->C / s->H };
 }
 
 /* A corpus of random tokens, large enough for any shape here. */
@@ -247,6 +247,7 @@ int cmd_bench(int argc, char **argv)
         { "demo probe (L6 C128 H4 T128 B8, S-D)", 6, 128, 4, 128, 8, 30, ATTN_SD, 0 },
     };
     const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    int failed = 0;   /* measurements that did not run */
     for (int s = 0; s < n_shapes; s++) {
         struct model_config mc;
         shape_config(&mc, &shapes[s]);
@@ -255,6 +256,7 @@ int cmd_bench(int argc, char **argv)
         double data_s = 0;
         int steps = quick ? 3 : shapes[s].steps;
         double tps = step_tokens_per_s(&shapes[s], &ds, steps, profile ? &prof : NULL, &data_s);
+        failed += !(tps > 0);   /* the error is on stderr already */
         double fpt = model_config_train_flops_per_token(&mc, mc.seq_len);
         printf("%-40s %10.0f %12.5f %9.1f %7.1f%%\n", shapes[s].name, tps, fpt / 1e9, tps * fpt / 1e9,
                100.0 * tps * fpt / 1e9 / peak);
@@ -269,7 +271,9 @@ int cmd_bench(int argc, char **argv)
         printf("%-8d", Ts[i]);
         for (int k = 0; k < 3; k++) {
             struct bench_shape s = { "", 4, 128, 4, Ts[i], 4096 / Ts[i], 0, (enum attn_kind)k, k == ATTN_SOFTMAX };
-            printf(" %10.0f", step_tokens_per_s(&s, &ds, quick ? 2 : 6, NULL, NULL));
+            double tps = step_tokens_per_s(&s, &ds, quick ? 2 : 6, NULL, NULL);
+            failed += !(tps > 0);
+            printf(" %10.0f", tps);
             fflush(stdout);
         }
         printf("\n");
@@ -294,5 +298,5 @@ int cmd_bench(int argc, char **argv)
         }
     }
     data_free(&ds);
-    return 0;
+    return failed ? 1 : 0;   /* a shape that did not run is a failure, not a 0 tokens/s figure */
 }

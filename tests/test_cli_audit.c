@@ -422,3 +422,30 @@ TEST(cli_audit_export_campaign_from_its_directory)
     CHECK_MSG(rc == 0 && strstr(o, "bits per byte"), "train: exit %d: %s", rc, o);
     free(o);
 }
+
+/* `cascade bench --quick` measures every shape and attention kind it lists: each row has a
+ * positive tokens/s and the exit status is 0 (a shape whose model could not be built once
+ * printed 0 tokens/s and exited 0). Figures are not compared with anything: speed is not
+ * asserted by tests. */
+TEST(cli_bench_quick_measures_every_row)
+{
+    char cmd[600], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s bench --quick --threads 1 2>&1", test_cascade_bin());
+    int rc = test_run(cmd, &out);
+    REQUIRE_MSG(rc == 0, "rc %d: %s", rc, out ? out : "");
+    const char *rows[3] = { "tiny  (", "small (", "demo probe (" };
+    for (int i = 0; i < 3; i++) {
+        const char *at = strstr(out, rows[i]);
+        CHECK_MSG(at != NULL, "no row %s", rows[i]);
+        char line[200] = "";
+        if (at) snprintf(line, sizeof line, "%.*s", (int)strcspn(at, "\n"), at);
+        const char *p = strrchr(line, ')');   /* the figures follow the shape's "(...)" */
+        double tps = p ? strtod(p + 1, NULL) : 0;
+        CHECK_MSG(tps > 0, "%s: %.40s", rows[i], at ? at : "");
+    }
+    const char *kinds = strstr(out, "\n128 ");
+    double a = 0, b = 0, c = 0;
+    CHECK_MSG(kinds && sscanf(kinds, " 128 %lf %lf %lf", &a, &b, &c) == 3 && a > 0 && b > 0 && c > 0,
+              "attention kinds row: %.80s", kinds ? kinds : "(none)");
+    free(out);
+}
