@@ -11,6 +11,7 @@
  */
 #include "test.h"
 #include "trainer/ops.h"
+#include "trainer/ops_tile.h"
 #include "trainer/trainer.h"
 
 #include <math.h>
@@ -44,7 +45,7 @@ static void att_case_init(struct att_case *c, int B, int T, int H, int d, int dv
     c->g0 = malloc(sizeof(float) * nq);
     c->out = malloc(sizeof(float) * no);
     c->dout = malloc(sizeof(float) * no);
-    c->att = malloc(sizeof(float) * B * H * T * T);
+    c->att = calloc((size_t)B * H * T * T, sizeof(float));   /* zeros past each strip (ops.h) */
     c->scratch = malloc(sizeof(float) * attention_scratch_floats(T, omp_get_max_threads()));
     fill(c->qkv, nq, 1.0f, &rng);
     fill(c->dout, no, 1.0f, &rng);
@@ -175,6 +176,29 @@ TEST(perf_attention_matches_reference)
         att_case_run(&c);
         CHECK_MSG(att_case_check(t_, &c) == 0, "shape %u: B%d T%d H%d d%d dv%d", s, c.B, c.T, c.H, c.d, c.dv);
         att_case_free(&c);
+    }
+}
+
+/* copy_transpose (the vector block transpose and its edges) against an element-by-
+ * element transpose: widths and heights below, at and past whole VL x VL blocks, a
+ * source row stride with room to spare, and the zeroed columns past n. */
+TEST(perf_copy_transpose_matches_elementwise)
+{
+    static const int sizes[][2] = { { 1, 1 }, { 3, 5 }, { 16, 16 }, { 8, 32 }, { 37, 33 }, { 128, 32 }, { 130, 48 } };
+    for (unsigned z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        int n = sizes[z][0], w = sizes[z][1], lds = w + 3, ldd = round_up(n, 32) + 16;
+        float *src = malloc(sizeof(float) * n * lds), *dst = malloc(sizeof(float) * w * ldd);
+        REQUIRE(src && dst);
+        for (int e = 0; e < n * lds; e++) src[e] = (float)e * 0.25f - 7.0f;
+        for (int e = 0; e < w * ldd; e++) dst[e] = NAN;
+        copy_transpose(dst, ldd, src, lds, n, w);
+        int bad = 0;
+        for (int c = 0; c < w; c++)
+            for (int j = 0; j < ldd; j++)
+                bad += dst[(long)c * ldd + j] != (j < n ? src[(long)j * lds + c] : 0.0f);
+        CHECK_MSG(bad == 0, "n %d w %d: %d floats differ", n, w, bad);
+        free(src);
+        free(dst);
     }
 }
 

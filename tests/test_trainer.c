@@ -261,7 +261,7 @@ static void attention_case(struct test_ctx *t_, int B, int T, int H, int d, int 
     uint64_t rng = 6 + T * 31 + d + 7 * dv;
     struct att_ctx c = { B, T, H, d, dv, 2 * H * d + H * dv };
     long nq = (long)B * T * c.ld, no = (long)B * T * H * dv;
-    c.qkv = malloc(4 * nq); c.out = malloc(4 * no); c.att = malloc(4L * B * H * T * T); c.wout = malloc(4 * no);
+    c.qkv = malloc(4 * nq); c.out = malloc(4 * no); c.att = calloc((size_t)B * H * T * T, 4); c.wout = malloc(4 * no);
     fill(c.qkv, nq, 1, &rng); fill(c.wout, no, 1, &rng);
     float *dqkv = calloc(nq, 4), *scratch = malloc(4 * attention_scratch_floats(T, omp_get_max_threads()));
     att_loss(&c);

@@ -165,7 +165,9 @@ static size_t acts_layout(struct model_acts *a, float *base, const struct model_
     size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, V = c->vocab_size;
     size_t qkv_max = 0, hdv_max = 0, d_max = 0;
     long scratch = 0;
-#define TAKE(ptr, n) do { (ptr) = base ? base + off : NULL; off += (n); } while (0)
+    /* every array starts on a 64-byte line (base is aligned so): att's rows are written
+     * with streaming stores, which need it */
+#define TAKE(ptr, n) do { (ptr) = base ? base + off : NULL; off += ((n) + 15) / 16 * 16; } while (0)
     TAKE(a->encoded, N * C);
     for (int l = 0; l < c->n_layer; l++) {
         struct layer_acts *la = &a->layers[l];
@@ -254,7 +256,7 @@ static int acts_ensure(struct model *m, int B, int T, char *err)
     }
     a->layers = layers;
     size_t n = acts_layout(a, NULL, &m->cfg, B, T, nthreads);
-    a->block = n <= SIZE_MAX / sizeof(float) ? malloc(n * sizeof(float)) : NULL;
+    a->block = n <= SIZE_MAX / sizeof(float) - 16 ? aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64) : NULL;
     if (!a->block) {
         snprintf(err, CASCADE_ERR_MAX, "model: out of memory for the activations of a %d x %d batch "
                  "(%.1f MiB)", B, T, (double)n * sizeof(float) / (1024.0 * 1024.0));
@@ -262,6 +264,11 @@ static int acts_ensure(struct model *m, int B, int T, char *err)
         return -1;
     }
     acts_layout(a, a->block, &m->cfg, B, T, nthreads);
+    /* attention_forward writes each row of att only up to its strip's end (ops.h): the
+     * rest stays the zeros written here */
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        if (a->layers[l].att)
+            memset(a->layers[l].att, 0, sizeof(float) * (size_t)B * m->cfg.n_head * T * T);
     a->B = B;
     a->T = T;
     a->nthreads = nthreads;

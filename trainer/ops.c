@@ -342,10 +342,12 @@ static float *att_alloc(long floats)
     return p;
 }
 
-/* Row i of the causal softmax: s holds the strip's raw scores q_i . k_j for j < n = i+1
- * (and round_up(n, VL) readable floats); row (T floats) gets the probabilities of
- * scale * s, zeros for j >= n. */
-static void softmax_row(float *row, float *s, int n, int T, float scale)
+/* Row i of the causal softmax: s holds the strip's raw scores q_i . k_j for its keys
+ * j < nz (round_up(nz, VL) floats writable); n = i+1 <= nz. s gets the probabilities of
+ * scale * s for j < n and zeros for n <= j < nz (the strip's product with V reads them
+ * there, in L1); row (att's row i, T floats) gets the same nz floats, streamed past the
+ * cache (the backward reads them; floats of the row past nz are never read). */
+static void softmax_row(float *row, float *s, int n, int nz, float scale)
 {
     int nv = (n + VL - 1) / VL, last = (nv - 1) * VL;
     vi tail = vlanes_below(n - last);
@@ -363,11 +365,11 @@ static void softmax_row(float *row, float *s, int n, int T, float scale)
     acc += e;
     vstore(s + last, e);
     vf inv = vbcast(1.0f / vsum(acc));
-    int full = last + VL <= T ? last + VL : last;   /* whole vectors that fit in the row */
-    for (int j = 0; j < full; j += VL) vstore(row + j, vload(s + j) * inv);
-    for (int j = full; j < n; j++) row[j] = s[j] * inv[0];
-    if (full < n) full = n;
-    if (full < T) memset(row + full, 0, sizeof(float) * (size_t)(T - full));
+    int j = 0;
+    for (; j <= last; j += VL) vstore(s + j, vload(s + j) * inv);
+    for (; j < nz; j += VL) vstore(s + j, (vf){ 0 });
+    for (j = 0; j + VL <= nz; j += VL) vstream(row + j, vload(s + j));
+    for (; j < nz; j++) row[j] = s[j];
 }
 
 void attention_forward(float *out, float *att, const float *q, const float *k,
@@ -400,9 +402,10 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
                 tile_rows(ar, qh, ld, i0, nr);
                 for (int j0 = 0; j0 < nk; j0 += ATT_W) att_tile(s + j0, Tp, ar, 1, kt + j0, Tp, 0, d);
                 for (int r = 0; r < nr; r++)
-                    softmax_row(a + (size_t)(i0 + r) * T, s + (long)r * Tp, i0 + r + 1, T, scale);
-                /* out (strip, d_v) = att (strip, keys < nk) @ V; att is 0 past each row's i */
-                tile_rows(ar, a, T, i0, nr);
+                    softmax_row(a + (size_t)(i0 + r) * T, s + (long)r * Tp, i0 + r + 1, nk, scale);
+                /* out (strip, d_v) = att (strip, keys < nk) @ V, from the probabilities in
+                 * s (0 past each row's i) */
+                tile_rows(ar, s, Tp, 0, nr);
                 for (int c0 = 0; c0 < d_v; c0 += ATT_W) {
                     int nc = d_v - c0 < ATT_W ? d_v - c0 : ATT_W;
                     att_tile(tile, ATT_W, ar, 1, vb + c0, ldv, 0, nk);
@@ -411,6 +414,7 @@ void attention_forward(float *out, float *att, const float *q, const float *k,
                 }
             }
         }
+        vstream_fence();
         free(ws);
     }
 }

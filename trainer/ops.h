@@ -101,8 +101,12 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *ta
                            float dloss, int N, int V);
 
 /* Causal softmax attention (scale 1/sqrt(d)).
- * q, k, v: strided (see above); out (B,T,H*d_v); att (B,H,T,T) softmax probabilities, rows
- * i hold zeros for j > i. */
+ * q, k, v: strided (see above); out (B,T,H*d_v); att (B,H,T,T) softmax probabilities:
+ * row i holds them for j <= i and zeros up to the end of its strip of rows (the
+ * backward reads no further); floats past that are never written, so a caller that
+ * zeroes att once (the model does, when it lays out its activations) has zeros for every
+ * j > i. Rows are written with streaming stores (issue 21): att is read again only by
+ * the backward. */
 void attention_forward(float *out, float *att, const float *q, const float *k,
                        const float *v, int ld, int B, int T, int H, int d, int d_v);
 /* dq, dk, dv: strided like q, k, v (accumulated). scratch: T*T floats per thread,

@@ -66,6 +66,27 @@ static inline vf vbcast(float s)
 static inline vf vload(const float *p) { return *(const vfu *)p; }
 static inline void vstore(float *p, vf v) { *(vfu *)p = v; }
 
+/* A store past the cache (a streaming store) where p is aligned to the vector and the
+ * target has one; else vstore. For arrays read again only much later (attention's
+ * probabilities, read by the backward): the cache lines are not fetched first. A
+ * parallel region that streams ends with vstream_fence(). */
+static inline void vstream(float *p, vf v)
+{
+#if VL == 16
+    if (((uintptr_t)p & 63) == 0) { _mm512_stream_ps(p, (__m512)v); return; }
+#elif VL == 8
+    if (((uintptr_t)p & 31) == 0) { _mm256_stream_ps(p, (__m256)v); return; }
+#endif
+    vstore(p, v);
+}
+
+static inline void vstream_fence(void)
+{
+#if VL >= 8
+    _mm_sfence();
+#endif
+}
+
 /* lanes where mask is all ones from a, the others from b */
 static inline vf vselect(vi mask, vf a, vf b) { return (vf)((mask & (vi)a) | (~mask & (vi)b)); }
 static inline vf vmax(vf a, vf b) { return vselect(a > b, a, b); }
@@ -131,28 +152,32 @@ static inline vf vexpf_nonpos(vf x)
 
 /* The tile product described at the top. a[r] points at row r's entry for k = 0 (rows
  * past the end of an operand repeat a valid row; their results are not used); B's rows
- * hold ATT_W readable floats. tile: ATT_R x ATT_W, row stride ldt. */
-static inline __attribute__((always_inline))
+ * hold ATT_W readable floats. tile: ATT_R x ATT_W, row stride ldt.
+ * Not inlined: inlined into the attention backward, GCC kept B's two vectors on the
+ * stack and fed every FMA from memory (24 loads per 16 FMAs: the tiles ran load-bound);
+ * as a function of its own every operand stays in a register (backward 0.96 -> 0.79 ms
+ * per demo layer on one thread, issue 21). */
+static __attribute__((noinline, unused))
 void att_tile(float *tile, long ldt, const float *const a[ATT_R], long sk,
               const float *B, long ldb, int k0, int k1)
 {
-    vf acc[ATT_R][ATT_NV];
-    for (int r = 0; r < ATT_R; r++)
-        for (int v = 0; v < ATT_NV; v++) acc[r][v] = (vf){ 0 };
+    vf acc[ATT_R][2];
+    for (int r = 0; r < ATT_R; r++) acc[r][0] = acc[r][1] = (vf){ 0 };
     for (int k = k0; k < k1; k++) {
         const float *b = B + (long)k * ldb;
-        vf bv[ATT_NV];
-        for (int v = 0; v < ATT_NV; v++) bv[v] = vload(b + v * VL);
+        vf b0 = vload(b), b1 = vload(b + VL);
         long ka = (long)k * sk;
         #pragma GCC unroll 8
         for (int r = 0; r < ATT_R; r++) {
             vf x = vbcast(a[r][ka]);
-            #pragma GCC unroll 4
-            for (int v = 0; v < ATT_NV; v++) acc[r][v] = VFMA(x, bv[v], acc[r][v]);
+            acc[r][0] = VFMA(x, b0, acc[r][0]);
+            acc[r][1] = VFMA(x, b1, acc[r][1]);
         }
     }
-    for (int r = 0; r < ATT_R; r++)
-        for (int v = 0; v < ATT_NV; v++) vstore(tile + r * ldt + v * VL, acc[r][v]);
+    for (int r = 0; r < ATT_R; r++) {
+        vstore(tile + r * ldt, acc[r][0]);
+        vstore(tile + r * ldt + VL, acc[r][1]);
+    }
 }
 
 /* Row pointers of a tile: rows r0 + r (r < nr) of base with stride ld, the last valid
@@ -173,19 +198,62 @@ static inline void copy_pad(float *dst, int wp, const float *src, long lds, int 
     }
 }
 
-/* dst (w, ldd) = src (n, w)^T, src row stride lds, columns n..ldd-1 zeroed. */
+/* Lane index vectors of the butterfly transpose below: for a stage s (a power of two
+ * < VL) and rows a = r_i, b = r_{i+s} (bit s of i clear), [a b] indexed 0..2VL-1,
+ *   new r_i     takes lane l from a[l] where bit s of l is clear, else from b[l - s];
+ *   new r_{i+s} takes lane l from a[l + s] where it is clear, else from b[l].
+ * Each stage swaps bit s of the row index with bit s of the lane index; all log2(VL)
+ * stages make the VL x VL transpose. */
+#define TR_LO(s, l) (((l) & (s)) ? VL + (l) - (s) : (l))
+#define TR_HI(s, l) (((l) & (s)) ? VL + (l) : (l) + (s))
+#if VL == 16
+#define TR_MASK(F, s) ((vi){ F(s, 0), F(s, 1), F(s, 2), F(s, 3), F(s, 4), F(s, 5), F(s, 6), F(s, 7), \
+                             F(s, 8), F(s, 9), F(s, 10), F(s, 11), F(s, 12), F(s, 13), F(s, 14), F(s, 15) })
+#elif VL == 8
+#define TR_MASK(F, s) ((vi){ F(s, 0), F(s, 1), F(s, 2), F(s, 3), F(s, 4), F(s, 5), F(s, 6), F(s, 7) })
+#else
+#define TR_MASK(F, s) ((vi){ F(s, 0), F(s, 1), F(s, 2), F(s, 3) })
+#endif
+
+static inline __attribute__((always_inline)) void tr_stage(vf r[VL], int s, vi lo, vi hi)
+{
+    for (int i = 0; i < VL; i++)
+        if (!(i & s)) {
+            vf a = r[i], b = r[i + s];
+            r[i] = __builtin_shuffle(a, b, lo);
+            r[i + s] = __builtin_shuffle(a, b, hi);
+        }
+}
+
+/* dst (VL rows, stride ldd) = src (VL rows, stride lds)^T, VL x VL floats. */
+static inline __attribute__((always_inline))
+void transpose_block(float *dst, long ldd, const float *src, long lds)
+{
+    vf r[VL];
+    for (int i = 0; i < VL; i++) r[i] = vload(src + (long)i * lds);
+#if VL == 16
+    tr_stage(r, 8, TR_MASK(TR_LO, 8), TR_MASK(TR_HI, 8));
+#endif
+#if VL >= 8
+    tr_stage(r, 4, TR_MASK(TR_LO, 4), TR_MASK(TR_HI, 4));
+#endif
+    tr_stage(r, 2, TR_MASK(TR_LO, 2), TR_MASK(TR_HI, 2));
+    tr_stage(r, 1, TR_MASK(TR_LO, 1), TR_MASK(TR_HI, 1));
+    for (int i = 0; i < VL; i++) vstore(dst + (long)i * ldd, r[i]);
+}
+
+/* dst (w, ldd) = src (n, w)^T, src row stride lds, columns n..ldd-1 zeroed. Whole
+ * VL x VL blocks through transpose_block (the element-by-element copy was a fifth of
+ * the attention forward: issue 21), the edges one float at a time. */
 static inline void copy_transpose(float *dst, int ldd, const float *src, long lds, int n, int w)
 {
-    int j = 0;
-    for (; j + 8 <= n; j += 8)   /* 8 source rows at a time: each output row gets 8 floats */
-        for (int c = 0; c < w; c++) {
-            float *o = dst + (long)c * ldd + j;
-            const float *s = src + (long)j * lds + c;
-            for (int t = 0; t < 8; t++) o[t] = s[(long)t * lds];
-        }
+    int nb = n / VL * VL, wb = w / VL * VL;
+    for (int j = 0; j < nb; j += VL)
+        for (int c = 0; c < wb; c += VL) transpose_block(dst + (long)c * ldd + j, ldd, src + (long)j * lds + c, lds);
     for (int c = 0; c < w; c++) {
         float *o = dst + (long)c * ldd;
-        for (int jj = j; jj < n; jj++) o[jj] = src[(long)jj * lds + c];
+        const float *s = src + c;
+        for (int jj = c < wb ? nb : 0; jj < n; jj++) o[jj] = s[(long)jj * lds];
         for (int jj = n; jj < ldd; jj++) o[jj] = 0.0f;
     }
 }
