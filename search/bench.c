@@ -3,7 +3,8 @@
  * asserted; the numbers are for docs/performance.md and closing notes.
  *
  * Reported per shape: tokens/s of full training steps (batch sampling + forward +
- * backward + clipping + AdamW, on a synthetic corpus of random tokens), achieved GFLOP/s =
+ * backward + clipping + AdamW, on a synthetic corpus of random tokens; the median of
+ * BENCH_WINDOWS timed windows, with the slowest and fastest beside it), achieved GFLOP/s =
  * tokens/s x model_config_train_flops_per_token() (3 x forward: 2 FLOPs per matmul weight
  * per token incl. the tied head, plus the attention terms; docs/performance.md, "FLOP formula"), and
  * that as a fraction of the sgemm peak measured in the same run (best of square sgemms
@@ -21,6 +22,7 @@
 #include "search/cli.h"
 #include "trainer/trainer.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <omp.h>
 #include <signal.h>
@@ -50,6 +52,8 @@ static double sgemm_peak_gflops(int quick)
     }
     return best;
 }
+
+#define BENCH_WINDOWS 5   /* timed windows per shape (--quick: 1) */
 
 struct bench_shape {
     const char *name;
@@ -83,19 +87,36 @@ static int synthetic_dataset(struct dataset *ds, int vocab)
     return 0;
 }
 
-/* Times `steps` training steps of shape s, calling the model's step functions directly
- * (not trainer_train) so that the profile can be attached; returns tokens/s (0 on error,
- * printed). With
- * prof, the per-op times of the timed steps are accumulated there and *data_s gets the
- * batch sampling time. */
-static double step_tokens_per_s(const struct bench_shape *s, const struct dataset *ds, int steps,
-                                 struct model_profile *prof, double *data_s)
+/* Training speed of one shape over `windows` timed windows of `steps` steps each (after
+ * two warm-up steps), in tokens/s. The median window is the figure reported: on a shared
+ * or virtual machine a window can lose a fifth of its speed to other work, and one window
+ * of a second was what `make bench` printed before (issue 21: the same binary gave 54.9%
+ * and 62.0% of the peak in two runs a minute apart). lo, hi: the slowest and fastest
+ * window; mean: all windows together (what the profile's times add up to). */
+struct step_rate {
+    double median, mean, lo, hi;
+};
+
+static int cmp_double(const void *a, const void *b)
 {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Calls the model's step functions directly (not trainer_train) so that the profile can
+ * be attached; 0 on success, -1 on error (printed). With prof, the per-op times of every
+ * timed step are accumulated there and *data_s gets the batch sampling time. */
+static int step_rate_measure(struct step_rate *rate, const struct bench_shape *s, const struct dataset *ds,
+                             int steps, int windows, struct model_profile *prof, double *data_s)
+{
+    enum { MAX_WINDOWS = 16 };
+    assert(windows >= 1 && windows <= MAX_WINDOWS && steps >= 1);
+    memset(rate, 0, sizeof *rate);
     struct model_config mc;
     shape_config(&mc, s);
     struct model m;
     char err[CASCADE_ERR_MAX];
-    if (model_init(&m, &mc, 1, err) != 0) { fprintf(stderr, "cascade bench: %s\n", err); return 0; }
+    if (model_init(&m, &mc, 1, err) != 0) { fprintf(stderr, "cascade bench: %s\n", err); return -1; }
     struct train_config tc;
     trainer_config_defaults(&tc);
     tc.model = mc;
@@ -103,24 +124,34 @@ static double step_tokens_per_s(const struct bench_shape *s, const struct datase
     int32_t *in = malloc(sizeof(int32_t) * B * T), *tg = malloc(sizeof(int32_t) * B * T);
     int ok = in && tg;
     if (!ok) snprintf(err, CASCADE_ERR_MAX, "out of memory for a %d x %d batch", B, T);
-    double t0 = 0, tdata = 0;
-    for (int step = -2; ok && step < steps; step++) { /* two warm-up steps lay out memory */
-        if (step == 0) { t0 = cli_now(); m.profile = prof; }
-        double td = cli_now();
-        data_train_batch(ds, 1, step + 2, B, T, in, tg);
-        tdata += step >= 0 ? cli_now() - td : 0.0;
-        model_zero_grad(&m);
-        ok = model_forward(&m, in, tg, B, T, NULL, err) == 0;
-        if (!ok) break;
-        model_backward(&m);
-        model_clip_and_step(&m, &tc, 1e-3f);
+    double tps[MAX_WINDOWS], total = 0, tdata = 0, t0 = 0;
+    int step = -2;   /* two warm-up steps lay out memory */
+    for (int w = 0; ok && w < windows; w++) {
+        for (; ok && step < (w + 1) * steps; step++) {
+            if (step == w * steps) { t0 = cli_now(); m.profile = prof; }
+            double td = cli_now();
+            data_train_batch(ds, 1, step + 2, B, T, in, tg);
+            tdata += step >= 0 ? cli_now() - td : 0.0;
+            model_zero_grad(&m);
+            ok = model_forward(&m, in, tg, B, T, NULL, err) == 0;
+            if (!ok) break;
+            model_backward(&m);
+            model_clip_and_step(&m, &tc, 1e-3f);
+        }
+        double dt = cli_now() - t0;
+        total += dt;
+        tps[w] = (double)steps * B * T / dt;
     }
-    double dt = cli_now() - t0;
     free(in); free(tg);
     model_free(&m);
-    if (!ok) { fprintf(stderr, "cascade bench: %s\n", err); return 0; }
+    if (!ok) { fprintf(stderr, "cascade bench: %s\n", err); return -1; }
     if (data_s) *data_s = tdata;
-    return (double)steps * B * T / dt;
+    rate->mean = (double)steps * windows * B * T / total;
+    qsort(tps, (size_t)windows, sizeof tps[0], cmp_double);
+    rate->lo = tps[0];
+    rate->hi = tps[windows - 1];
+    rate->median = windows % 2 ? tps[windows / 2] : 0.5 * (tps[windows / 2 - 1] + tps[windows / 2]);
+    return 0;
 }
 
 static void print_profile(const struct model_profile *p, double data_s, int steps, double tps, int B, int T)
@@ -241,6 +272,7 @@ int cmd_bench(int argc, char **argv)
     if (synthetic_dataset(&ds, 256) != 0) { fprintf(stderr, "cascade bench: out of memory\n"); return 1; }
 
     printf("%-40s %10s %12s %9s %8s\n", "training step", "tokens/s", "GFLOP/token", "GFLOP/s", "of peak");
+    if (!quick) printf("(the median of %d windows of steps; the slowest and fastest window beside it)\n", BENCH_WINDOWS);
     const struct bench_shape shapes[] = {
         { "tiny  (L4 C128 H4 T128 B16)", 4, 128, 4, 128, 16, 20, ATTN_SOFTMAX, 1 },
         { "small (L6 C256 H4 T256 B8)", 6, 256, 4, 256, 8, 10, ATTN_SOFTMAX, 1 },
@@ -254,13 +286,16 @@ int cmd_bench(int argc, char **argv)
         struct model_profile prof;
         memset(&prof, 0, sizeof prof);
         double data_s = 0;
-        int steps = quick ? 3 : shapes[s].steps;
-        double tps = step_tokens_per_s(&shapes[s], &ds, steps, profile ? &prof : NULL, &data_s);
-        failed += !(tps > 0);   /* the error is on stderr already */
-        double fpt = model_config_train_flops_per_token(&mc, mc.seq_len);
-        printf("%-40s %10.0f %12.5f %9.1f %7.1f%%\n", shapes[s].name, tps, fpt / 1e9, tps * fpt / 1e9,
-               100.0 * tps * fpt / 1e9 / peak);
-        if (profile && tps > 0) print_profile(&prof, data_s, steps, tps, shapes[s].B, shapes[s].T);
+        int steps = quick ? 3 : shapes[s].steps, windows = quick ? 1 : BENCH_WINDOWS;
+        struct step_rate r;
+        int bad = step_rate_measure(&r, &shapes[s], &ds, steps, windows, profile ? &prof : NULL, &data_s) != 0;
+        failed += bad;   /* the error is on stderr already */
+        double fpt = model_config_train_flops_per_token(&mc, mc.seq_len), g = fpt / 1e9;
+        printf("%-40s %10.0f %12.5f %9.1f %7.1f%%", shapes[s].name, r.median, g, r.median * g,
+               100.0 * r.median * g / peak);
+        if (windows > 1) printf("   windows %.1f-%.1f%%", 100.0 * r.lo * g / peak, 100.0 * r.hi * g / peak);
+        printf("\n");
+        if (profile && !bad) print_profile(&prof, data_s, steps * windows, r.mean, shapes[s].B, shapes[s].T);
         fflush(stdout);
     }
 
@@ -271,9 +306,9 @@ int cmd_bench(int argc, char **argv)
         printf("%-8d", Ts[i]);
         for (int k = 0; k < 3; k++) {
             struct bench_shape s = { "", 4, 128, 4, Ts[i], 4096 / Ts[i], 0, (enum attn_kind)k, k == ATTN_SOFTMAX };
-            double tps = step_tokens_per_s(&s, &ds, quick ? 2 : 6, NULL, NULL);
-            failed += !(tps > 0);
-            printf(" %10.0f", tps);
+            struct step_rate r;
+            failed += step_rate_measure(&r, &s, &ds, quick ? 2 : 6, 1, NULL, NULL) != 0;
+            printf(" %10.0f", r.median);
             fflush(stdout);
         }
         printf("\n");
