@@ -222,6 +222,37 @@ TEST(perf_attention_large_logits_stay_finite)
     att_case_free(&c);
 }
 
+/* The forward writes every float of att the backward reads: a run whose att starts as NaN
+ * gives the same out and gradients, bit for bit, as one whose att starts as zeros, and
+ * its rows hold the probabilities for j <= i and zeros up to the end of the row's strip
+ * (ATT_R rows); past that nothing was written (still NaN). T = 45 ends inside a strip. */
+TEST(perf_attention_writes_what_backward_reads)
+{
+    struct att_case z, n;
+    att_case_init(&z, 2, 45, 2, 32, 16, 21);
+    att_case_init(&n, 2, 45, 2, 32, 16, 21);
+    long na = (long)n.B * n.H * n.T * n.T, nq = (long)n.B * n.T * n.ld, no = (long)n.B * n.T * n.H * n.dv;
+    for (long e = 0; e < na; e++) n.att[e] = NAN;
+    att_case_run(&z);
+    att_case_run(&n);
+    CHECK(memcmp(z.out, n.out, sizeof(float) * no) == 0);
+    CHECK(memcmp(z.g, n.g, sizeof(float) * nq) == 0);
+    int bad = 0;
+    for (long bh = 0; bh < (long)n.B * n.H; bh++)
+        for (int i = 0; i < n.T; i++) {
+            int end = (i / ATT_R + 1) * ATT_R;   /* the strip's end */
+            for (int j = 0; j < n.T; j++) {
+                float a = n.att[(bh * n.T + i) * n.T + j];
+                if (j <= i) bad += !(a == z.att[(bh * n.T + i) * n.T + j] && a >= 0.0f);
+                else if (j < end) bad += a != 0.0f;
+                else bad += !isnan(a);
+            }
+        }
+    CHECK_MSG(bad == 0, "%d floats of att not as described in ops.h", bad);
+    att_case_free(&z);
+    att_case_free(&n);
+}
+
 /* Bit-identical forward and backward with 1, 2 and 3 threads (3 splits the B*H = 6
  * heads unevenly against 2). */
 TEST(perf_attention_thread_count_independent)
