@@ -142,20 +142,23 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
  * never on the thread count: the calls, and so every value, are the same with any
  * number of threads. (Where they were split by thread count, OpenBLAS' Haswell kernels
  * gave different roundings for different splits.) bias (N floats, or NULL): each chunk's
- * rows are first filled with it, and beta is 1. */
-static void sgemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                       int ldc, const float *bias)
+ * rows are first filled with it, and beta is 1.
+ * _share: the chunks shared out among the threads of the enclosing parallel region as
+ * schedule(static) shares them, with no barrier after (nowait): a thread goes straight
+ * on to the region's next product, so the products of one backward pass wait for each
+ * other once, at the region's end (issue 21: one barrier per product left the faster
+ * core idle for ~10% of the matmul time on a shared 2-vCPU machine). Products in one
+ * region must not read what another writes, except where both split the same M rows
+ * (the same chunks go to the same thread, in program order). */
+static void sgemm_rows_share(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                             int ldc, const float *bias)
 {
     int rows = M >= 1024 ? 256 : M >= 256 ? 128 : M >= 128 ? 64 : M >= 64 ? 32 : (M > 0 ? M : 1);
     int nch = (M + rows - 1) / rows;
     if (bias) beta = 1.0f;
-    /* one chunk still runs inside a parallel region of 2 threads (one idle): OpenBLAS'
-     * own threading splits by the thread count */
-    int team = nch > 1 ? omp_get_max_threads() : 2;
-    #pragma omp parallel for schedule(static) num_threads(team) if (omp_get_max_threads() > 1 && !omp_in_parallel())
-    for (int ch = 0; ch < (nch > 1 ? nch : 2); ch++) {
-        if (ch >= nch) continue;
+    #pragma omp for schedule(static) nowait
+    for (int ch = 0; ch < nch; ch++) {
         int m0 = ch * rows, m1 = m0 + rows < M ? m0 + rows : M;
         if (bias)
             for (int r = m0; r < m1; r++) memcpy(C + (size_t)r * ldc, bias, sizeof(float) * N);
@@ -165,18 +168,31 @@ static void sgemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int
     }
 }
 
+/* One product in a parallel region of its own. Every cblas_sgemm call runs inside a
+ * region when there is more than one thread (a region of one chunk leaves the other
+ * threads idle): outside one, OpenBLAS' own threading would split it by the thread
+ * count. */
+static void sgemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                       int ldc, const float *bias)
+{
+    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    sgemm_rows_share(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
+
 void matmul_forward(float *out, int ldo, const float *inp, const float *w, const float *bias,
                     int N, int IC, int OC)
 {
     sgemm_rows(CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 0.0f, out, ldo, bias);
 }
 
-/* Column sums of a (N, OC) matrix with row stride ld, added into out (OC). */
-static void column_sums_add(float *out, const float *m, int ld, int N, int OC)
+/* Column sums of a (N, OC) matrix with row stride ld, added into out (OC); the column
+ * blocks shared out in the enclosing parallel region, nowait (as sgemm_rows_share). */
+static void column_sums_add_share(float *out, const float *m, int ld, int N, int OC)
 {
     /* each block summed in the thread's own copy, then stored: the same additions in the
      * same order, without two threads writing a cache line shared at a block boundary */
-    #pragma omp parallel for schedule(static)
+    #pragma omp for schedule(static) nowait
     for (int c0 = 0; c0 < OC; c0 += COL_BLOCK) {
         int nc = c0 + COL_BLOCK < OC ? COL_BLOCK : OC - c0;
         float acc[COL_BLOCK];
@@ -189,15 +205,19 @@ static void column_sums_add(float *out, const float *m, int ld, int N, int OC)
     }
 }
 
-/* dinp_beta: 1 accumulates into dinp, 0 overwrites it (no zeroing pass before). */
+/* dinp_beta: 1 accumulates into dinp, 0 overwrites it (no zeroing pass before). dinp,
+ * dw and dbias are three products of one region: none reads what another writes. */
 static void matmul_backward_beta(float *dinp, float dinp_beta, float *dw, float *dbias,
                                  const float *dout, int ldd, const float *inp, const float *w,
                                  int N, int IC, int OC)
 {
-    if (dinp)
-        sgemm_rows(CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC, NULL);
-    sgemm_rows(CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC, NULL);
-    if (dbias) column_sums_add(dbias, dout, ldd, N, OC);
+    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    {
+        if (dinp)
+            sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC, NULL);
+        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC, NULL);
+        if (dbias) column_sums_add_share(dbias, dout, ldd, N, OC);
+    }
 }
 
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
@@ -220,8 +240,11 @@ void tied_head_forward(float *logits, const float *x, const float *wte, int N, i
 void tied_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                         const float *wte, int N, int C, int V)
 {
-    sgemm_rows(CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, dlogits, V, wte, C, 1.0f, dx, C, NULL);
-    sgemm_rows(CblasTrans, CblasNoTrans, V, C, N, 1.0f, dlogits, V, x, C, 1.0f, dwte, C, NULL);
+    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    {
+        sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, dlogits, V, wte, C, 1.0f, dx, C, NULL);
+        sgemm_rows_share(CblasTrans, CblasNoTrans, V, C, N, 1.0f, dlogits, V, x, C, 1.0f, dwte, C, NULL);
+    }
 }
 
 /* ------------------------------------------------------------------------------------ */
