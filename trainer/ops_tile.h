@@ -215,13 +215,25 @@ static inline void copy_pad(float *dst, int wp, const float *src, long lds, int 
 #define TR_MASK(F, s) ((vi){ F(s, 0), F(s, 1), F(s, 2), F(s, 3) })
 #endif
 
+#if defined(__clang__)
+/* clang (the fuzzing build) has no __builtin_shuffle: lane by lane, the same lanes */
+static inline vf tr_pick(vf a, vf b, vi m)
+{
+    vf r;
+    for (int l = 0; l < VL; l++) r[l] = m[l] < VL ? a[m[l]] : b[m[l] - VL];
+    return r;
+}
+#else
+#define tr_pick(a, b, m) __builtin_shuffle((a), (b), (m))
+#endif
+
 static inline __attribute__((always_inline)) void tr_stage(vf r[VL], int s, vi lo, vi hi)
 {
     for (int i = 0; i < VL; i++)
         if (!(i & s)) {
             vf a = r[i], b = r[i + s];
-            r[i] = __builtin_shuffle(a, b, lo);
-            r[i + s] = __builtin_shuffle(a, b, hi);
+            r[i] = tr_pick(a, b, lo);
+            r[i + s] = tr_pick(a, b, hi);
         }
 }
 
