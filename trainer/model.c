@@ -412,8 +412,8 @@ static void attention_block_forward(struct model *m, int l, const float *x, int 
         break;
     case ATTN_SD:
         PROF(m, fwd, PROF_MM_ATTN_IN,
-             matmul_forward(k, ld, x, p.u, NULL, N, C, Hd);         /* p = x U, kept as keys */
-             matmul_forward(v, ld, x, p.vw, p.vb, N, C, Hdv));
+             /* p = x U, kept as keys; v = x W_V + b_V */
+             matmul_forward_pair(k, p.u, NULL, Hd, v, p.vw, p.vb, Hdv, ld, x, N, C));
         PROF(m, fwd, PROF_ATTN_CORE,
              sd_build_l(la->lmat, p.s, p.delta, H, d);
              sd_query_forward(q, ld, k, ld, la->lmat, N, H, d);      /* q = p L */
@@ -542,8 +542,7 @@ static void attention_block_backward(struct model *m, int l, const float *x, flo
              sd_query_backward(dk, ld, a->dlmat, dq, ld, k, la->lmat, N, H, d); /* dp = dk + dq L^T */
              sd_build_l_backward(g.s, g.delta, a->dlmat, p.delta, H, d));
         PROF(m, bwd, PROF_MM_ATTN_IN,
-             matmul_backward(dx, g.u, NULL, dk, ld, x, p.u, N, C, Hd);
-             matmul_backward(dx, g.vw, g.vb, dv_, ld, x, p.vw, N, C, Hdv));
+             matmul_backward_pair(dx, x, N, C, ld, g.u, NULL, dk, p.u, Hd, g.vw, g.vb, dv_, p.vw, Hdv));
         break;
     case ATTN_LINEAR:
         PROF(m, bwd, PROF_ATTN_CORE,

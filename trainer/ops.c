@@ -186,6 +186,17 @@ void matmul_forward(float *out, int ldo, const float *inp, const float *w, const
     sgemm_rows(CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 0.0f, out, ldo, bias);
 }
 
+void matmul_forward_pair(float *out_a, const float *w_a, const float *bias_a, int oc_a,
+                         float *out_b, const float *w_b, const float *bias_b, int oc_b,
+                         int ldo, const float *inp, int N, int IC)
+{
+    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    {
+        sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, oc_a, IC, 1.0f, inp, IC, w_a, oc_a, 0.0f, out_a, ldo, bias_a);
+        sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, oc_b, IC, 1.0f, inp, IC, w_b, oc_b, 0.0f, out_b, ldo, bias_b);
+    }
+}
+
 /* Column sums of a (N, OC) matrix with row stride ld, added into out (OC); the column
  * blocks shared out in the enclosing parallel region, nowait (as sgemm_rows_share). */
 static void column_sums_add_share(float *out, const float *m, int ld, int N, int OC)
@@ -217,6 +228,23 @@ static void matmul_backward_beta(float *dinp, float dinp_beta, float *dw, float 
             sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC, NULL);
         sgemm_rows_share(CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC, NULL);
         if (dbias) column_sums_add_share(dbias, dout, ldd, N, OC);
+    }
+}
+
+void matmul_backward_pair(float *dinp, const float *inp, int N, int IC, int ldd,
+                          float *dw_a, float *dbias_a, const float *dout_a, const float *w_a, int oc_a,
+                          float *dw_b, float *dbias_b, const float *dout_b, const float *w_b, int oc_b)
+{
+    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    {
+        /* both dinp products split the same N rows: each chunk gets a's term, then b's, on
+         * the same thread, as two matmul_backward calls would add them */
+        sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, oc_a, 1.0f, dout_a, ldd, w_a, oc_a, 1.0f, dinp, IC, NULL);
+        sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, oc_b, 1.0f, dout_b, ldd, w_b, oc_b, 1.0f, dinp, IC, NULL);
+        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, oc_a, N, 1.0f, inp, IC, dout_a, ldd, 1.0f, dw_a, oc_a, NULL);
+        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, oc_b, N, 1.0f, inp, IC, dout_b, ldd, 1.0f, dw_b, oc_b, NULL);
+        if (dbias_a) column_sums_add_share(dbias_a, dout_a, ldd, N, oc_a);
+        if (dbias_b) column_sums_add_share(dbias_b, dout_b, ldd, N, oc_b);
     }
 }
 

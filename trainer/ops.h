@@ -77,6 +77,19 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, in
 void matmul_backward_set(float *dinp, float *dw, float *dbias, const float *dout, int ldd,
                          const float *inp, const float *w, int N, int IC, int OC);
 
+/* Two products of one input in one parallel region (S–D's U and W_V): out_a (N, oc_a) =
+ * inp (N,IC) @ w_a + bias_a and out_b likewise, both with row stride ldo; the values of
+ * two matmul_forward calls. */
+void matmul_forward_pair(float *out_a, const float *w_a, const float *bias_a, int oc_a,
+                         float *out_b, const float *w_b, const float *bias_b, int oc_b,
+                         int ldo, const float *inp, int N, int IC);
+/* The backward of the pair: dinp (N,IC) += dout_a @ w_a^T + dout_b @ w_b^T (in that order,
+ * as two matmul_backward calls); dw_a, dw_b, dbias_a, dbias_b (or NULL) += as there. dout_a
+ * and dout_b have row stride ldd. */
+void matmul_backward_pair(float *dinp, const float *inp, int N, int IC, int ldd,
+                          float *dw_a, float *dbias_a, const float *dout_a, const float *w_a, int oc_a,
+                          float *dw_b, float *dbias_b, const float *dout_b, const float *w_b, int oc_b);
+
 /* Output head tied to the token embedding: logits (N,V) = x (N,C) @ wte^T, wte (V,C). */
 void tied_head_forward(float *logits, const float *x, const float *wte, int N, int C, int V);
 /* dx (N,C) += dlogits @ wte; dwte (V,C) += dlogits^T @ x. */
