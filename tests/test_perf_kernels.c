@@ -444,6 +444,35 @@ TEST(perf_layernorm_matches_reference_and_threads)
 
 /* matmul_backward_set and gelu_backward_set write what the accumulating versions add to
  * a zeroed buffer, whatever the buffer held (NaN here); dw, dbias still accumulate. */
+/* matmul_forward_pair and matmul_backward_pair (S–D's U and W_V in one region) give the
+ * bits of two matmul_forward and two matmul_backward calls, at N = 1024 (chunks of 256
+ * rows shared by the threads), outputs interleaved in rows of stride ld as in the model. */
+TEST(perf_matmul_pair_matches_two_calls)
+{
+    int N = 1024, IC = 48, A = 32, Bc = 24, ld = A + Bc + 5;
+    uint64_t rng = 91;
+    float *x = malloc(sizeof(float) * N * IC), *wa = malloc(sizeof(float) * IC * A),
+          *wb = malloc(sizeof(float) * IC * Bc), *bb = malloc(sizeof(float) * Bc);
+    float *o1 = calloc((size_t)N * ld, sizeof(float)), *o2 = calloc((size_t)N * ld, sizeof(float));
+    float *dx1 = malloc(sizeof(float) * N * IC), *dx2 = malloc(sizeof(float) * N * IC);
+    float *g1 = malloc(sizeof(float) * (IC * A + IC * Bc + Bc)), *g2 = malloc(sizeof(float) * (IC * A + IC * Bc + Bc));
+    REQUIRE(x && wa && wb && bb && o1 && o2 && dx1 && dx2 && g1 && g2);
+    fill(x, N * IC, 1, &rng); fill(wa, IC * A, 1, &rng); fill(wb, IC * Bc, 1, &rng); fill(bb, Bc, 1, &rng);
+    fill(dx1, N * IC, 1, &rng); memcpy(dx2, dx1, sizeof(float) * N * IC);
+    fill(g1, IC * A + IC * Bc + Bc, 1, &rng); memcpy(g2, g1, sizeof(float) * (IC * A + IC * Bc + Bc));
+    matmul_forward(o1, ld, x, wa, NULL, N, IC, A);
+    matmul_forward(o1 + A, ld, x, wb, bb, N, IC, Bc);
+    matmul_forward_pair(o2, wa, NULL, A, o2 + A, wb, bb, Bc, ld, x, N, IC);
+    CHECK(memcmp(o1, o2, sizeof(float) * N * ld) == 0);
+    /* the outputs as the gradients of the two products */
+    matmul_backward(dx1, g1, NULL, o1, ld, x, wa, N, IC, A);
+    matmul_backward(dx1, g1 + IC * A, g1 + IC * A + IC * Bc, o1 + A, ld, x, wb, N, IC, Bc);
+    matmul_backward_pair(dx2, x, N, IC, ld, g2, NULL, o2, wa, A, g2 + IC * A, g2 + IC * A + IC * Bc, o2 + A, wb, Bc);
+    CHECK(memcmp(dx1, dx2, sizeof(float) * N * IC) == 0);
+    CHECK(memcmp(g1, g2, sizeof(float) * (IC * A + IC * Bc + Bc)) == 0);
+    free(x); free(wa); free(wb); free(bb); free(o1); free(o2); free(dx1); free(dx2); free(g1); free(g2);
+}
+
 TEST(perf_backward_set_variants_overwrite)
 {
     int N = 13, IC = 7, OC = 9;
