@@ -134,6 +134,14 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ------------------------------------------------------------------------------------ */
 /* Matmul (every weight product goes through cblas_sgemm, split by rows: sgemm_rows)      */
 
+/* Whether a weight product opens a parallel region of its own: with more than one
+ * thread, and not inside a region already (a campaign's parallel runs); every region of
+ * products below asks this. */
+static int matmul_team_wanted(void)
+{
+    return omp_get_max_threads() > 1 && !omp_in_parallel();
+}
+
 /* C (M rows) = alpha op(A) op(B) + beta C, row-major, as one sgemm per chunk of rows of
  * C, the chunks shared by the threads (inside a parallel region OpenBLAS' OpenMP build runs
  * each call on its thread). At the trainer's shapes this beat OpenBLAS' own threading by
@@ -176,7 +184,7 @@ static void sgemm_rows(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int
                        const float *A, int lda, const float *B, int ldb, float beta, float *C,
                        int ldc, const float *bias)
 {
-    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    #pragma omp parallel if (matmul_team_wanted())
     sgemm_rows_share(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
@@ -190,7 +198,7 @@ void matmul_forward_pair(float *out_a, const float *w_a, const float *bias_a, in
                          float *out_b, const float *w_b, const float *bias_b, int oc_b,
                          int ldo, const float *inp, int N, int IC)
 {
-    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    #pragma omp parallel if (matmul_team_wanted())
     {
         sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, oc_a, IC, 1.0f, inp, IC, w_a, oc_a, 0.0f, out_a, ldo, bias_a);
         sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, oc_b, IC, 1.0f, inp, IC, w_b, oc_b, 0.0f, out_b, ldo, bias_b);
@@ -216,35 +224,37 @@ static void column_sums_add_share(float *out, const float *m, int ld, int N, int
     }
 }
 
-/* dinp_beta: 1 accumulates into dinp, 0 overwrites it (no zeroing pass before). dinp,
- * dw and dbias are three products of one region: none reads what another writes. */
+/* The backward of one product, shared out in the enclosing region: dinp (dinp_beta 1
+ * accumulates, 0 overwrites: no zeroing pass before), dw and dbias, none reading what
+ * another writes. */
+static void matmul_backward_share(float *dinp, float dinp_beta, float *dw, float *dbias,
+                                  const float *dout, int ldd, const float *inp, const float *w,
+                                  int N, int IC, int OC)
+{
+    if (dinp)
+        sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC, NULL);
+    sgemm_rows_share(CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC, NULL);
+    if (dbias) column_sums_add_share(dbias, dout, ldd, N, OC);
+}
+
 static void matmul_backward_beta(float *dinp, float dinp_beta, float *dw, float *dbias,
                                  const float *dout, int ldd, const float *inp, const float *w,
                                  int N, int IC, int OC)
 {
-    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
-    {
-        if (dinp)
-            sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, ldd, w, OC, dinp_beta, dinp, IC, NULL);
-        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, ldd, 1.0f, dw, OC, NULL);
-        if (dbias) column_sums_add_share(dbias, dout, ldd, N, OC);
-    }
+    #pragma omp parallel if (matmul_team_wanted())
+    matmul_backward_share(dinp, dinp_beta, dw, dbias, dout, ldd, inp, w, N, IC, OC);
 }
 
 void matmul_backward_pair(float *dinp, const float *inp, int N, int IC, int ldd,
                           float *dw_a, float *dbias_a, const float *dout_a, const float *w_a, int oc_a,
                           float *dw_b, float *dbias_b, const float *dout_b, const float *w_b, int oc_b)
 {
-    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    /* both dinp products split the same N rows: each chunk gets a's term, then b's, on the
+     * same thread, as two matmul_backward calls would add them */
+    #pragma omp parallel if (matmul_team_wanted())
     {
-        /* both dinp products split the same N rows: each chunk gets a's term, then b's, on
-         * the same thread, as two matmul_backward calls would add them */
-        sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, oc_a, 1.0f, dout_a, ldd, w_a, oc_a, 1.0f, dinp, IC, NULL);
-        sgemm_rows_share(CblasNoTrans, CblasTrans, N, IC, oc_b, 1.0f, dout_b, ldd, w_b, oc_b, 1.0f, dinp, IC, NULL);
-        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, oc_a, N, 1.0f, inp, IC, dout_a, ldd, 1.0f, dw_a, oc_a, NULL);
-        sgemm_rows_share(CblasTrans, CblasNoTrans, IC, oc_b, N, 1.0f, inp, IC, dout_b, ldd, 1.0f, dw_b, oc_b, NULL);
-        if (dbias_a) column_sums_add_share(dbias_a, dout_a, ldd, N, oc_a);
-        if (dbias_b) column_sums_add_share(dbias_b, dout_b, ldd, N, oc_b);
+        matmul_backward_share(dinp, 1.0f, dw_a, dbias_a, dout_a, ldd, inp, w_a, N, IC, oc_a);
+        matmul_backward_share(dinp, 1.0f, dw_b, dbias_b, dout_b, ldd, inp, w_b, N, IC, oc_b);
     }
 }
 
@@ -268,7 +278,7 @@ void tied_head_forward(float *logits, const float *x, const float *wte, int N, i
 void tied_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                         const float *wte, int N, int C, int V)
 {
-    #pragma omp parallel if (omp_get_max_threads() > 1 && !omp_in_parallel())
+    #pragma omp parallel if (matmul_team_wanted())
     {
         sgemm_rows_share(CblasNoTrans, CblasNoTrans, N, C, V, 1.0f, dlogits, V, wte, C, 1.0f, dx, C, NULL);
         sgemm_rows_share(CblasTrans, CblasNoTrans, V, C, N, 1.0f, dlogits, V, x, C, 1.0f, dwte, C, NULL);
