@@ -442,6 +442,8 @@ TEST(perf_layernorm_matches_reference_and_threads)
 
 /* ---- Overwriting backward variants (no zeroing pass) --------------------------------- */
 
+/* matmul_backward_set and gelu_backward_set write what the accumulating versions add to
+ * a zeroed buffer, whatever the buffer held (NaN here); dw, dbias still accumulate. */
 /* matmul_forward_pair and matmul_backward_pair (S–D's U and W_V in one region) give the
  * bits of two matmul_forward and two matmul_backward calls, at N = 1024 (chunks of 256
  * rows shared by the threads), outputs interleaved in rows of stride ld as in the model. */
@@ -471,8 +473,6 @@ TEST(perf_matmul_pair_matches_two_calls)
     free(x); free(wa); free(wb); free(bb); free(o1); free(o2); free(dx1); free(dx2); free(g1); free(g2);
 }
 
-/* matmul_backward_set writes what the accumulating version adds to a zeroed buffer,
- * whatever the buffer held (NaN here); dw, dbias still accumulate. */
 TEST(perf_backward_set_variants_overwrite)
 {
     int N = 13, IC = 7, OC = 9;
@@ -494,8 +494,18 @@ TEST(perf_backward_set_variants_overwrite)
     CHECK(memcmp(dw_a, dw_s, sizeof(float) * IC * OC) == 0);
     CHECK(memcmp(db_a, db_s, sizeof(float) * OC) == 0);
 
+    long n = 1000;
+    float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n),
+          *ga = calloc(n, sizeof(float)), *gs = malloc(sizeof(float) * n);
+    fill(x, n, 2, &rng); fill(dy, n, 1, &rng);
+    for (long i = 0; i < n; i++) gs[i] = NAN;
+    gelu_backward(ga, x, dy, n);
+    gelu_backward_set(gs, x, dy, n);
+    int same = 1;   /* as values: 0 + (-0) is +0 */
+    for (long i = 0; i < n; i++) same &= ga[i] == gs[i];
+    CHECK(same);
     free(inp); free(w); free(dout); free(dinp_a); free(dinp_s); free(dw_a); free(dw_s);
-    free(db_a); free(db_s);
+    free(db_a); free(db_s); free(x); free(dy); free(ga); free(gs);
 }
 
 /* attention_backward_set writes every column of every head what attention_backward adds

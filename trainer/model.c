@@ -131,9 +131,7 @@ struct layer_acts {
     float *attproj;                     /* (N, C) */
     float *res1;                        /* (N, C) */
     float *ln2, *ln2_mean, *ln2_rstd;   /* (N,C), (N), (N)    layernorm only */
-    float *fch;                         /* (N, 4C) fc output; the GELU forward overwrites it
-                                         * with GELU' there, all that backward reads of it */
-    float *fch_gelu;                    /* (N, 4C) */
+    float *fch, *fch_gelu;              /* (N, 4C) */
     float *fcproj;                      /* (N, C) */
     float *res2;                        /* (N, C) block output */
 };
@@ -463,7 +461,7 @@ int model_forward(struct model *m, const int32_t *inputs, const int32_t *targets
             hin = la->ln2;
         }
         PROF(m, fwd, PROF_MM_FC, matmul_forward(la->fch, 4 * C, hin, p.fcw, p.fcb, N, C, 4 * C));
-        PROF(m, fwd, PROF_GELU, gelu_forward(la->fch_gelu, la->fch, la->fch, (long)N * 4 * C));
+        PROF(m, fwd, PROF_GELU, gelu_forward(la->fch_gelu, la->fch, (long)N * 4 * C));
         PROF(m, fwd, PROF_MM_FC_PROJ,
              matmul_forward(la->fcproj, C, la->fch_gelu, p.fcprojw, p.fcprojb, N, 4 * C, C));
         PROF(m, fwd, PROF_RESIDUAL, residual_forward(la->res2, la->res1, la->fcproj, (long)N * C));
@@ -589,7 +587,7 @@ void model_backward(struct model *m)
         PROF(m, bwd, PROF_MM_FC_PROJ,
              matmul_backward_set(a->dfch_gelu, g.fcprojw, g.fcprojb, dres, C, la->fch_gelu, p.fcprojw,
                                  N, 4 * C, C));
-        PROF(m, bwd, PROF_GELU, gelu_backward(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
+        PROF(m, bwd, PROF_GELU, gelu_backward_set(a->dfch, la->fch, a->dfch_gelu, (long)N * 4 * C));
         if (c->layernorm) {
             PROF(m, bwd, PROF_MM_FC, matmul_backward_set(a->dln, g.fcw, g.fcb, a->dfch, 4 * C, la->ln2, p.fcw, N, C, 4 * C));
             PROF(m, bwd, PROF_LAYERNORM,

@@ -96,11 +96,11 @@ void tied_head_forward(float *logits, const float *x, const float *wte, int N, i
 void tied_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                         const float *wte, int N, int C, int V);
 
-/* GELU, tanh approximation (GPT-2). inp, out, slope (n): out = GELU(inp) and
- * slope = GELU'(inp), which is all the backward needs; slope may be inp itself. */
-void gelu_forward(float *out, float *slope, const float *inp, long n);
-/* dinp (n) = (not +=) slope * dout: for a buffer whose only writer this is. */
-void gelu_backward(float *dinp, const float *slope, const float *dout, long n);
+/* GELU, tanh approximation (GPT-2). inp, out (n). */
+void gelu_forward(float *out, const float *inp, long n);
+void gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+/* dinp = (not +=) the gradient: for a buffer whose only writer this is. */
+void gelu_backward_set(float *dinp, const float *inp, const float *dout, long n);
 
 /* out (n) = a + b. Its backward is the identity into both inputs (done inline). */
 void residual_forward(float *out, const float *a, const float *b, long n);
