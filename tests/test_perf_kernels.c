@@ -442,8 +442,6 @@ TEST(perf_layernorm_matches_reference_and_threads)
 
 /* ---- Overwriting backward variants (no zeroing pass) --------------------------------- */
 
-/* matmul_backward_set and gelu_backward_set write what the accumulating versions add to
- * a zeroed buffer, whatever the buffer held (NaN here); dw, dbias still accumulate. */
 /* matmul_forward_pair and matmul_backward_pair (S–D's U and W_V in one region) give the
  * bits of two matmul_forward and two matmul_backward calls, at N = 1024 (chunks of 256
  * rows shared by the threads), outputs interleaved in rows of stride ld as in the model. */
@@ -473,6 +471,8 @@ TEST(perf_matmul_pair_matches_two_calls)
     free(x); free(wa); free(wb); free(bb); free(o1); free(o2); free(dx1); free(dx2); free(g1); free(g2);
 }
 
+/* matmul_backward_set and gelu_backward_set write what the accumulating versions add to
+ * a zeroed buffer, whatever the buffer held (NaN here); dw, dbias still accumulate. */
 TEST(perf_backward_set_variants_overwrite)
 {
     int N = 13, IC = 7, OC = 9;
