@@ -558,9 +558,10 @@ static void mm_run(int N, int IC, int OC, float *out, float *dinp, float *dw, fl
 TEST(perf_matmul_thread_count_independent)
 {
     int prev = omp_get_max_threads();
-    const int Ns[] = { 1000, 50 };
-    for (int k = 0; k < 2; k++) {
-        int N = Ns[k], IC = 300, OC = 136, V = 260;
+    /* IC = 600: the weight gradient's M, chunked as a transposed product from 512 */
+    const int Ns[] = { 1000, 50, 1000 }, ICs[] = { 300, 300, 600 };
+    for (int k = 0; k < 3; k++) {
+        int N = Ns[k], IC = ICs[k], OC = 136, V = 260;
         long sizes[7] = { (long)N * OC, (long)N * IC, (long)IC * OC, OC, (long)N * V, (long)N * IC, (long)V * IC };
         float *r[3][7];
         for (int t = 0; t < 3; t++) {

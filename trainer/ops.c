@@ -147,9 +147,8 @@ static int matmul_team_wanted(void)
  * each call on its thread). At the trainer's shapes this beat OpenBLAS' own threading by
  * 1.2-1.6x on 2 cores (issue 21: N = 1024 x 128 x 128, 215 -> 337 GFLOP/s). The chunks
  * (256 rows from M = 1024, 128 from 256, 64 from 128, else one call; 256 from 512 for a
- * transposed A) depend on M and the transposition alone,
- * never on the thread count: the calls, and so every value, are the same with any
- * number of threads. (Where they were split by thread count, OpenBLAS' Haswell kernels
+ * transposed A) depend on M and the transposition alone, never on the thread count: the
+ * calls, and so every value, are the same with any number of threads. (Where they were split by thread count, OpenBLAS' Haswell kernels
  * gave different roundings for different splits.) bias (N floats, or NULL): each chunk's
  * rows are first filled with it, and beta is 1.
  * _share: the chunks shared out among the threads of the enclosing parallel region as
@@ -165,8 +164,8 @@ static void sgemm_rows_share(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int 
 {
     int rows = M >= 1024 ? 256 : M >= 256 ? 128 : M >= 128 ? 64 : M >= 64 ? 32 : (M > 0 ? M : 1);
     /* weight gradients (A transposed, K = the batch's tokens): 256-row chunks from M = 512
-     * (one sgemm of 256 x 128 x 1024 ran at 165-175 GFLOP/s on one Zen 5 core, two of
-     * 128 rows at 151-157: each chunk packs all of B) */
+     * (a 256 x 128 x 1024 sgemm ran at 165-175 GFLOP/s on one Zen 5 core, a 128-row one at
+     * 151-157: every chunk packs all of B) */
     if (ta == CblasTrans && M >= 512) rows = 256;
     int nch = (M + rows - 1) / rows;
     if (bias) beta = 1.0f;
