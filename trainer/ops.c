@@ -148,9 +148,10 @@ static int matmul_team_wanted(void)
  * 1.2-1.6x on 2 cores (issue 21: N = 1024 x 128 x 128, 215 -> 337 GFLOP/s). The chunks
  * (256 rows from M = 1024, 128 from 256, 64 from 128, else one call; 256 from 512 for a
  * transposed A) depend on M and the transposition alone, never on the thread count: the
- * calls, and so every value, are the same with any number of threads. (Where they were split by thread count, OpenBLAS' Haswell kernels
- * gave different roundings for different splits.) bias (N floats, or NULL): each chunk's
- * rows are first filled with it, and beta is 1.
+ * calls, and so every value, are the same with any number of threads. (Where they were
+ * split by thread count, OpenBLAS' Haswell kernels gave different roundings for different
+ * splits.) bias (N floats, or NULL): each chunk's rows are first filled with it, and beta
+ * is 1.
  * _share: the chunks shared out among the threads of the enclosing parallel region as
  * schedule(static) shares them, with no barrier after (nowait): a thread goes straight
  * on to the region's next product, so the products of one backward pass wait for each
