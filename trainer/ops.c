@@ -142,16 +142,26 @@ static int matmul_team_wanted(void)
     return omp_get_max_threads() > 1 && !omp_in_parallel();
 }
 
+/* Rows per chunk of sgemm_rows_share, from the product's shape alone. A transposed A is a
+ * weight gradient, whose K is the batch's tokens and every chunk of which packs all of B:
+ * those go in 256-row chunks from M = 512 (a 256 x 128 x 1024 sgemm ran at 165-175
+ * GFLOP/s on one Zen 5 core, a 128-row one at 151-157). */
+static int sgemm_chunk_rows(CBLAS_TRANSPOSE ta, int M)
+{
+    if (M >= 1024 || (ta == CblasTrans && M >= 512)) return 256;
+    return M >= 256 ? 128 : M >= 128 ? 64 : M >= 64 ? 32 : (M > 0 ? M : 1);
+}
+
 /* C (M rows) = alpha op(A) op(B) + beta C, row-major, as one sgemm per chunk of rows of
  * C, the chunks shared by the threads (inside a parallel region OpenBLAS' OpenMP build runs
  * each call on its thread). At the trainer's shapes this beat OpenBLAS' own threading by
  * 1.2-1.6x on 2 cores (issue 21: N = 1024 x 128 x 128, 215 -> 337 GFLOP/s). The chunks
- * (256 rows from M = 1024, 128 from 256, 64 from 128, else one call; 256 from 512 for a
- * transposed A) depend on M and the transposition alone, never on the thread count: the
- * calls, and so every value, are the same with any number of threads. (Where they were
- * split by thread count, OpenBLAS' Haswell kernels gave different roundings for different
- * splits.) bias (N floats, or NULL): each chunk's rows are first filled with it, and beta
- * is 1.
+ * (sgemm_chunk_rows: 256 rows from M = 1024, 128 from 256, 64 from 128, else one call;
+ * 256 from 512 for a transposed A) depend on M and the transposition alone, never on the
+ * thread count: the calls, and so every value, are the same with any number of threads.
+ * (Where they were split by thread count, OpenBLAS' Haswell kernels gave different
+ * roundings for different splits.) bias (N floats, or NULL): each chunk's rows are first
+ * filled with it, and beta is 1.
  * _share: the chunks shared out among the threads of the enclosing parallel region as
  * schedule(static) shares them, with no barrier after (nowait): a thread goes straight
  * on to the region's next product, so the products of one backward pass wait for each
@@ -163,11 +173,7 @@ static void sgemm_rows_share(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int 
                              const float *A, int lda, const float *B, int ldb, float beta, float *C,
                              int ldc, const float *bias)
 {
-    int rows = M >= 1024 ? 256 : M >= 256 ? 128 : M >= 128 ? 64 : M >= 64 ? 32 : (M > 0 ? M : 1);
-    /* weight gradients (A transposed, K = the batch's tokens): 256-row chunks from M = 512
-     * (a 256 x 128 x 1024 sgemm ran at 165-175 GFLOP/s on one Zen 5 core, a 128-row one at
-     * 151-157: every chunk packs all of B) */
-    if (ta == CblasTrans && M >= 512) rows = 256;
+    int rows = sgemm_chunk_rows(ta, M);
     int nch = (M + rows - 1) / rows;
     if (bias) beta = 1.0f;
     #pragma omp for schedule(static) nowait

@@ -11,7 +11,7 @@
  * go through the intrinsic of that target (the project builds with -std=c11, whose
  * -ffp-contract=off fuses nothing by itself).
  *
- * att_tile() is the one product: a tile of ATT_R rows x ATT_W = ATT_NV * VL columns,
+ * att_tile() is the one product: a tile of ATT_R rows x ATT_W = 2 VL columns,
  *   C[r][0..ATT_W) = sum_{k=k0}^{k1-1} A[r][k] * B[k][0..ATT_W),
  * A's entries broadcast from memory through one pointer per row and a k stride (so A can
  * be a block of rows, or a block of columns read as rows: a transposed operand), B's rows
@@ -28,13 +28,11 @@
 #include <immintrin.h>
 #define VL 16
 #define ATT_R 8
-#define ATT_NV 2
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #elif defined(__AVX__)
 #include <immintrin.h>
 #define VL 8
 #define ATT_R 6
-#define ATT_NV 2
 #if defined(__FMA__)
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #else
@@ -43,10 +41,9 @@
 #else
 #define VL 4
 #define ATT_R 4
-#define ATT_NV 2
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #endif
-#define ATT_W (ATT_NV * VL)   /* floats per tile row */
+#define ATT_W (2 * VL)   /* floats per tile row: att_tile keeps two vectors a row */
 
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(VL * sizeof(float))));
